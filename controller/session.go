@@ -1,0 +1,600 @@
+package controller
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	of "github.com/netrack/openflow"
+	"github.com/netrack/openflow/ofp"
+	"golang.org/x/time/rate"
+
+	"github.com/satellite-sdn/satellite/controller/ofwire"
+)
+
+// Errors returned by session requests.
+var (
+	ErrSessionClosed = errors.New("switch session closed")
+	ErrRateLimited   = errors.New("packet-out rate limit reached")
+	ErrTooLarge      = errors.New("multipart reply exceeds the configured size limit")
+)
+
+// Session is the controller's connection to one switch. All methods are
+// safe for concurrent use.
+type Session struct {
+	cfg    *Config
+	log    *slog.Logger
+	bus    *Bus
+	conn   net.Conn
+	remote string
+
+	features    ofwire.Features
+	desc        ofwire.Desc
+	connectedAt time.Time
+	ready       atomic.Bool
+
+	mu    sync.RWMutex
+	ports map[uint32]ofwire.Port
+
+	wmu sync.Mutex // serialises writes
+	xid atomic.Uint32
+
+	pmu     sync.Mutex
+	pending map[uint32]*call
+
+	lastRx atomic.Int64 // unix nanoseconds of the last message received
+
+	done      chan struct{}
+	closeOnce sync.Once
+	reason    atomic.Value // string
+
+	pktOut *rate.Limiter
+	pktIn  *rate.Limiter
+
+	stats sessionCounters
+}
+
+type sessionCounters struct {
+	rxMessages, txMessages   atomic.Uint64
+	malformed                atomic.Uint64
+	packetInDropped          atomic.Uint64
+	packetOutLimited         atomic.Uint64
+	echoSent, unmatchedReply atomic.Uint64
+}
+
+// SessionStats are counters of one session.
+type SessionStats struct {
+	RxMessages       uint64 `json:"rx_messages"`
+	TxMessages       uint64 `json:"tx_messages"`
+	Malformed        uint64 `json:"malformed"`
+	PacketInDropped  uint64 `json:"packet_in_dropped"`
+	PacketOutLimited uint64 `json:"packet_out_limited"`
+	EchoSent         uint64 `json:"echo_sent"`
+	UnmatchedReplies uint64 `json:"unmatched_replies"`
+}
+
+// call is one outstanding request.
+type call struct {
+	multipart bool
+	mpType    uint16
+	parts     [][]byte
+	size      int
+	errOnly   bool // a fire-and-forget message: only errors are collected
+	err       error
+	done      chan result
+}
+
+type result struct {
+	msg ofwire.Message
+	err error
+}
+
+func newSession(conn net.Conn, cfg *Config, bus *Bus, log *slog.Logger) *Session {
+	s := &Session{
+		cfg:     cfg,
+		log:     log,
+		bus:     bus,
+		conn:    conn,
+		remote:  remoteName(conn),
+		ports:   make(map[uint32]ofwire.Port),
+		pending: make(map[uint32]*call),
+		done:    make(chan struct{}),
+		pktOut:  rate.NewLimiter(rate.Limit(cfg.PacketOutRate), cfg.PacketOutBurst),
+		pktIn:   rate.NewLimiter(rate.Limit(cfg.PacketInRate), cfg.PacketInBurst),
+	}
+	s.lastRx.Store(time.Now().UnixNano())
+	return s
+}
+
+func remoteName(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
+		return a.String()
+	}
+	if a := c.LocalAddr(); a != nil {
+		return "unix:" + a.String()
+	}
+	return "unknown"
+}
+
+// DPID returns the datapath id.
+func (s *Session) DPID() uint64 { return s.features.DatapathID }
+
+// Features returns the features reply received during the handshake.
+func (s *Session) Features() ofwire.Features { return s.features }
+
+// Desc returns the switch description (manufacturer, software, ...).
+func (s *Session) Desc() ofwire.Desc { return s.desc }
+
+// RemoteAddr names the peer (an address, or the unix socket path).
+func (s *Session) RemoteAddr() string { return s.remote }
+
+// ConnectedAt is when the handshake completed.
+func (s *Session) ConnectedAt() time.Time { return s.connectedAt }
+
+// Done is closed when the session ends.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// CloseReason says why the session ended ("" while it is open).
+func (s *Session) CloseReason() string {
+	r, _ := s.reason.Load().(string)
+	return r
+}
+
+// Stats returns the session's counters.
+func (s *Session) Stats() SessionStats {
+	return SessionStats{
+		RxMessages: s.stats.rxMessages.Load(), TxMessages: s.stats.txMessages.Load(),
+		Malformed: s.stats.malformed.Load(), PacketInDropped: s.stats.packetInDropped.Load(),
+		PacketOutLimited: s.stats.packetOutLimited.Load(), EchoSent: s.stats.echoSent.Load(),
+		UnmatchedReplies: s.stats.unmatchedReply.Load(),
+	}
+}
+
+// Ports returns the switch's ports sorted by number.
+func (s *Session) Ports() []ofwire.Port {
+	s.mu.RLock()
+	out := make([]ofwire.Port, 0, len(s.ports))
+	for _, p := range s.ports {
+		out = append(out, p)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].No < out[j].No })
+	return out
+}
+
+// Port returns one port.
+func (s *Session) Port(no uint32) (ofwire.Port, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.ports[no]
+	return p, ok
+}
+
+// Close ends the session; reason is logged and reported on the SwitchDown event.
+func (s *Session) Close(reason string) {
+	s.closeOnce.Do(func() {
+		s.reason.Store(reason)
+		close(s.done)
+		s.conn.Close()
+		s.pmu.Lock()
+		for xid, c := range s.pending {
+			delete(s.pending, xid)
+			if !c.errOnly {
+				c.done <- result{err: fmt.Errorf("%w: %s", ErrSessionClosed, reason)}
+			}
+		}
+		s.pmu.Unlock()
+	})
+}
+
+func (s *Session) nextXID() uint32 {
+	for {
+		if x := s.xid.Add(1); x != 0 {
+			return x
+		}
+	}
+}
+
+// write sends pre-encoded messages in one write, bounded by WriteTimeout.
+// A failed write ends the session: the stream is no longer in sync.
+func (s *Session) write(msgs ...[]byte) error {
+	var buf []byte
+	if len(msgs) == 1 {
+		buf = msgs[0]
+	} else {
+		n := 0
+		for _, m := range msgs {
+			n += len(m)
+		}
+		buf = make([]byte, 0, n)
+		for _, m := range msgs {
+			buf = append(buf, m...)
+		}
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	select {
+	case <-s.done:
+		return fmt.Errorf("%w: %s", ErrSessionClosed, s.CloseReason())
+	default:
+	}
+	timeout := s.cfg.WriteTimeout + time.Duration(len(buf)/(1<<20))*time.Second
+	_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := s.conn.Write(buf); err != nil {
+		s.Close("write failed: " + err.Error())
+		return fmt.Errorf("dpid %016x: write: %w", s.DPID(), err)
+	}
+	s.stats.txMessages.Add(uint64(len(msgs)))
+	return nil
+}
+
+// Send writes one message without waiting for any reply. It returns the xid used.
+func (s *Session) Send(t of.Type, body io.WriterTo) (uint32, error) {
+	xid := s.nextXID()
+	b, err := ofwire.Encode(t, xid, body)
+	if err != nil {
+		return 0, err
+	}
+	return xid, s.write(b)
+}
+
+func (s *Session) register(c *call) uint32 {
+	xid := s.nextXID()
+	s.pmu.Lock()
+	s.pending[xid] = c
+	s.pmu.Unlock()
+	return xid
+}
+
+func (s *Session) unregister(xid uint32) *call {
+	s.pmu.Lock()
+	c := s.pending[xid]
+	delete(s.pending, xid)
+	s.pmu.Unlock()
+	return c
+}
+
+func (s *Session) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
+}
+
+// Request sends one message and waits for the reply with the same xid. An
+// OFPT_ERROR reply is returned as *ofwire.Error. Without a deadline on ctx,
+// the configured request timeout applies.
+func (s *Session) Request(ctx context.Context, t of.Type, body io.WriterTo) (ofwire.Message, error) {
+	return s.request(ctx, t, body, &call{done: make(chan result, 1)})
+}
+
+func (s *Session) request(ctx context.Context, t of.Type, body io.WriterTo, c *call) (ofwire.Message, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	xid := s.register(c)
+	b, err := ofwire.Encode(t, xid, body)
+	if err != nil {
+		s.unregister(xid)
+		return ofwire.Message{}, err
+	}
+	if err := s.write(b); err != nil {
+		s.unregister(xid)
+		return ofwire.Message{}, err
+	}
+	select {
+	case r := <-c.done:
+		return r.msg, r.err
+	case <-ctx.Done():
+		s.unregister(xid)
+		return ofwire.Message{}, fmt.Errorf("dpid %016x: %v xid %d: no reply: %w", s.DPID(), t, xid, ctx.Err())
+	}
+}
+
+// Multipart sends a multipart request and returns the reassembled reply
+// payload (all parts concatenated, multipart headers removed). OpenFlow
+// never splits an entry across parts, so the result decodes as one body.
+func (s *Session) Multipart(ctx context.Context, mpType uint16, body io.WriterTo) ([]byte, error) {
+	req := ofp.NewMultipartRequest(ofp.MultipartType(mpType), body)
+	c := &call{multipart: true, mpType: mpType, done: make(chan result, 1)}
+	msg, err := s.request(ctx, of.TypeMultipartRequest, req, c)
+	if err != nil {
+		return nil, err
+	}
+	return msg.Body, nil
+}
+
+// Barrier waits until the switch has processed every message sent before it.
+func (s *Session) Barrier(ctx context.Context) error {
+	_, err := s.Request(ctx, of.TypeBarrierRequest, nil)
+	return err
+}
+
+// Roles for SetRole (OpenFlow 1.3 ofp_controller_role).
+const (
+	RoleNoChange = uint32(ofp.ControllerRoleNoChange)
+	RoleEqual    = uint32(ofp.ControllerRoleEqual)
+	RoleMaster   = uint32(ofp.ControllerRoleMaster)
+	RoleSlave    = uint32(ofp.ControllerRoleSlave)
+)
+
+// SetRole sends a role request and returns the switch's answer.
+func (s *Session) SetRole(ctx context.Context, role uint32, generation uint64) (ofwire.RoleReply, error) {
+	msg, err := s.Request(ctx, of.TypeRoleRequest, &ofp.RoleRequest{Role: ofp.ControllerRole(role), GenerationID: generation})
+	if err != nil {
+		return ofwire.RoleReply{}, err
+	}
+	return ofwire.DecodeRoleReply(msg.Body)
+}
+
+// sendChecked writes fire-and-forget messages (flow-mods, group-mods)
+// followed by a barrier, and returns the errors the switch reported for
+// them. OpenFlow sends those errors before the barrier reply.
+func (s *Session) sendChecked(ctx context.Context, t of.Type, bodies []io.WriterTo) error {
+	calls := make([]*call, len(bodies))
+	xids := make([]uint32, len(bodies))
+	msgs := make([][]byte, 0, len(bodies))
+	defer func() {
+		for _, x := range xids {
+			if x != 0 {
+				s.unregister(x)
+			}
+		}
+	}()
+	for i, body := range bodies {
+		calls[i] = &call{errOnly: true}
+		xids[i] = s.register(calls[i])
+		b, err := ofwire.Encode(t, xids[i], body)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, b)
+	}
+	// Keep single writes to a reasonable size so the write deadline stays meaningful.
+	const chunk = 1024
+	for i := 0; i < len(msgs); i += chunk {
+		if err := s.write(msgs[i:min(i+chunk, len(msgs))]...); err != nil {
+			return err
+		}
+	}
+	if err := s.Barrier(ctx); err != nil {
+		return err
+	}
+	var errs []error
+	s.pmu.Lock()
+	for i, c := range calls {
+		if c.err != nil {
+			errs = append(errs, fmt.Errorf("%v #%d: %w", t, i, c.err))
+		}
+	}
+	s.pmu.Unlock()
+	if len(errs) > 0 {
+		return fmt.Errorf("dpid %016x: %w", s.DPID(), errors.Join(errs...))
+	}
+	return nil
+}
+
+// PacketOut sends a packet out of the switch, waiting for the per-switch
+// rate limiter at most until ctx ends.
+func (s *Session) PacketOut(ctx context.Context, inPort uint32, actions ofp.Actions, data []byte) error {
+	if err := s.pktOut.Wait(ctx); err != nil {
+		s.stats.packetOutLimited.Add(1)
+		return fmt.Errorf("dpid %016x: %w: %v", s.DPID(), ErrRateLimited, err)
+	}
+	_, err := s.Send(of.TypePacketOut, &ofp.PacketOut{Buffer: ofp.NoBuffer, InPort: ofp.PortNo(inPort), Actions: actions, Data: data})
+	return err
+}
+
+// readLoop reads and dispatches messages until the connection fails.
+func (s *Session) readLoop(r *ofwire.Reader) {
+	for {
+		msg, err := r.ReadMessage()
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				s.Close("connection closed by switch")
+			case errors.Is(err, net.ErrClosed):
+				s.Close("connection closed")
+			default:
+				s.stats.malformed.Add(1)
+				s.Close("read: " + err.Error())
+			}
+			return
+		}
+		s.lastRx.Store(time.Now().UnixNano())
+		s.stats.rxMessages.Add(1)
+		s.dispatch(msg)
+	}
+}
+
+func (s *Session) malformed(msg ofwire.Message, err error) {
+	s.stats.malformed.Add(1)
+	s.log.Warn("dropped malformed message from switch", "type", msg.Type.String(), "xid", msg.XID, "len", msg.Length, "err", err)
+}
+
+func (s *Session) dispatch(msg ofwire.Message) {
+	switch msg.Type {
+	case of.TypeEchoRequest:
+		b, _ := ofwire.Encode(of.TypeEchoReply, msg.XID, &ofp.EchoReply{Data: msg.Body})
+		_ = s.write(b)
+	case of.TypeEchoReply, of.TypeHello:
+		// liveness was recorded by the read loop
+	case of.TypeError:
+		e, err := ofwire.DecodeError(msg.Body)
+		if err != nil {
+			s.malformed(msg, err)
+			return
+		}
+		if s.deliver(msg, e) {
+			return
+		}
+		s.log.Warn("switch reported an error", "dpid", fmt.Sprintf("%016x", s.DPID()), "xid", msg.XID, "err", e.Error())
+		s.publish(Event{Kind: SwitchError, Error: e})
+	case of.TypeMultipartReply:
+		s.deliverMultipart(msg)
+	case of.TypeBarrierReply, of.TypeRoleReply, of.TypeFeaturesReply, of.TypeGetConfigReply,
+		of.TypeGetAsyncReply, of.TypeQueueGetConfigReply:
+		if !s.deliver(msg, nil) {
+			s.stats.unmatchedReply.Add(1)
+			s.log.Debug("reply for no outstanding request", "type", msg.Type.String(), "xid", msg.XID)
+		}
+	case of.TypePacketIn:
+		if !s.pktIn.Allow() {
+			s.stats.packetInDropped.Add(1)
+			return
+		}
+		p, err := ofwire.DecodePacketIn(msg.Body)
+		if err != nil {
+			s.malformed(msg, err)
+			return
+		}
+		s.publish(Event{Kind: PacketIn, PacketIn: &p})
+	case of.TypePortStatus:
+		ps, err := ofwire.DecodePortStatus(msg.Body)
+		if err != nil {
+			s.malformed(msg, err)
+			return
+		}
+		s.portStatus(ps)
+	case of.TypeFlowRemoved:
+		fr, err := ofwire.DecodeFlowRemoved(msg.Body)
+		if err != nil {
+			s.malformed(msg, err)
+			return
+		}
+		s.publish(Event{Kind: FlowRemoved, FlowRemoved: &fr})
+	default:
+		s.log.Debug("ignored message", "type", msg.Type.String(), "xid", msg.XID)
+	}
+}
+
+func (s *Session) portStatus(ps ofwire.PortStatus) {
+	p := ps.Port
+	var kind EventKind
+	s.mu.Lock()
+	switch ps.Reason {
+	case ofwire.PortReasonAdd:
+		kind = PortAdd
+		s.ports[p.No] = p
+	case ofwire.PortReasonDelete:
+		kind = PortDelete
+		delete(s.ports, p.No)
+	default:
+		kind = PortModify
+		if _, known := s.ports[p.No]; !known {
+			kind = PortAdd
+		}
+		s.ports[p.No] = p
+	}
+	s.mu.Unlock()
+	s.log.Debug("port status", "dpid", fmt.Sprintf("%016x", s.DPID()), "port", p.No, "name", p.Name, "event", kind.String(), "up", p.Up())
+	s.publish(Event{Kind: kind, Port: &p})
+}
+
+func (s *Session) publish(e Event) {
+	if !s.ready.Load() {
+		return
+	}
+	e.DPID = s.DPID()
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	s.bus.Publish(e)
+}
+
+// deliver hands a reply (or an error, when e is non-nil) to the request
+// waiting for msg.XID. It reports whether anybody was waiting.
+func (s *Session) deliver(msg ofwire.Message, e *ofwire.Error) bool {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	c, ok := s.pending[msg.XID]
+	if !ok {
+		return false
+	}
+	if c.errOnly {
+		if e != nil {
+			c.err = e
+		}
+		return true
+	}
+	delete(s.pending, msg.XID)
+	if e != nil {
+		c.done <- result{err: e}
+	} else {
+		c.done <- result{msg: msg}
+	}
+	return true
+}
+
+func (s *Session) deliverMultipart(msg ofwire.Message) {
+	h, payload, err := ofwire.SplitMultipart(msg.Body)
+	if err != nil {
+		s.malformed(msg, err)
+		return
+	}
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	c, ok := s.pending[msg.XID]
+	if !ok || !c.multipart {
+		s.stats.unmatchedReply.Add(1)
+		return
+	}
+	if h.Type != c.mpType {
+		delete(s.pending, msg.XID)
+		c.done <- result{err: fmt.Errorf("multipart reply of type %d to a request of type %d", h.Type, c.mpType)}
+		return
+	}
+	c.size += len(payload)
+	if c.size > s.cfg.MaxMultipartBytes {
+		delete(s.pending, msg.XID)
+		c.done <- result{err: fmt.Errorf("%w (%d bytes)", ErrTooLarge, s.cfg.MaxMultipartBytes)}
+		return
+	}
+	c.parts = append(c.parts, payload)
+	if h.Flags&ofwire.MultipartReplyMore != 0 {
+		return
+	}
+	delete(s.pending, msg.XID)
+	body := payload
+	if len(c.parts) > 1 {
+		body = make([]byte, 0, c.size)
+		for _, p := range c.parts {
+			body = append(body, p...)
+		}
+	}
+	msg.Body = body
+	c.done <- result{msg: msg}
+}
+
+// keepalive sends echo requests while the switch is quiet and ends the
+// session when nothing has arrived for EchoMisses intervals.
+func (s *Session) keepalive() {
+	t := time.NewTicker(s.cfg.EchoInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			idle := now.Sub(time.Unix(0, s.lastRx.Load()))
+			if idle >= time.Duration(s.cfg.EchoMisses)*s.cfg.EchoInterval {
+				s.Close(fmt.Sprintf("keepalive timeout: nothing received for %s (%d echo requests unanswered)", idle.Round(time.Millisecond), s.cfg.EchoMisses))
+				return
+			}
+			if idle >= s.cfg.EchoInterval-s.cfg.EchoInterval/10 {
+				s.stats.echoSent.Add(1)
+				_, _ = s.Send(of.TypeEchoRequest, &ofp.EchoRequest{Data: []byte("satellite")})
+			}
+		}
+	}
+}
+
+// newReader wraps the connection for the read loop.
+func newReader(c net.Conn) *ofwire.Reader { return ofwire.NewReader(bufio.NewReaderSize(c, 64<<10)) }
