@@ -111,4 +111,6 @@ type Owner struct {
 }
 
 // Owner returns the structured form of the cookie.
-func (c Cookie) Owner() Owner { return Owner{Kind: c.Kind().String(), Scope: c.Scope(), Object: c.Object()} }
+func (c Cookie) Owner() Owner {
+	return Owner{Kind: c.Kind().String(), Scope: c.Scope(), Object: c.Object()}
+}

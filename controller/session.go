@@ -394,6 +394,14 @@ func (s *Session) PacketOut(ctx context.Context, inPort uint32, actions ofp.Acti
 
 // readLoop reads and dispatches messages until the connection fails.
 func (s *Session) readLoop(r *ofwire.Reader) {
+	defer func() {
+		// A bug in our decoding must not take the process down: drop this
+		// switch's connection (it reconnects) and keep serving the others.
+		if p := recover(); p != nil {
+			s.log.Error("internal error while reading from a switch; connection dropped", "panic", fmt.Sprint(p))
+			s.Close(fmt.Sprintf("internal error: %v", p))
+		}
+	}()
 	for {
 		msg, err := r.ReadMessage()
 		if err != nil {

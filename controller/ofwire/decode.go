@@ -497,3 +497,40 @@ func SplitMultipart(b []byte) (MultipartHeader, []byte, error) {
 	c.skip(4)
 	return h, c.rest(), c.err
 }
+
+// FlowMod is a decoded OFPT_FLOW_MOD. Satellite only sends flow-mods; this
+// decoder serves the switch emulator and tests. MatchBytes and
+// InstructionBytes keep the encoded forms (match including its padding).
+type FlowMod struct {
+	Cookie, CookieMask uint64
+	Table, Command     uint8
+	IdleTimeout        uint16
+	HardTimeout        uint16
+	Priority           uint16
+	BufferID           uint32
+	OutPort            uint32
+	OutGroup           uint32
+	Flags              uint16
+	Match              []ofp.XM
+	Instructions       ofp.Instructions
+	MatchBytes         []byte
+	InstructionBytes   []byte
+}
+
+// DecodeFlowMod decodes a flow-mod body.
+func DecodeFlowMod(b []byte) (FlowMod, error) {
+	c := newCursor("flow-mod", b)
+	f := FlowMod{Cookie: c.u64(), CookieMask: c.u64(), Table: c.u8(), Command: c.u8()}
+	f.IdleTimeout, f.HardTimeout, f.Priority = c.u16(), c.u16(), c.u16()
+	f.BufferID, f.OutPort, f.OutGroup = c.u32(), c.u32(), c.u32()
+	f.Flags = c.u16()
+	c.skip(2)
+	start := c.off
+	f.Match = decodeMatch(c)
+	if c.err == nil {
+		f.MatchBytes = c.b[start:c.off]
+		f.InstructionBytes = c.b[c.off:]
+	}
+	f.Instructions = decodeInstructions(c, c.remaining())
+	return f, c.err
+}

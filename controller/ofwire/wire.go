@@ -24,6 +24,9 @@ const Version = 4
 // HeaderLen is the length of the OpenFlow header.
 const HeaderLen = 8
 
+// maxHelloLen bounds the first message of a connection.
+const maxHelloLen = 1024
+
 // Header is the fixed OpenFlow message header.
 type Header struct {
 	Version uint8
@@ -75,7 +78,7 @@ type Reader struct {
 	r   io.Reader
 	hdr [HeaderLen]byte
 	// Version, when non-zero, is the only version accepted (set it once the
-	// handshake has negotiated one).
+	// handshake has negotiated one). While it is zero only a hello is accepted.
 	Version uint8
 }
 
@@ -91,6 +94,11 @@ func (r *Reader) ReadMessage() (Message, error) {
 	h, err := DecodeHeader(r.hdr[:])
 	if err != nil {
 		return Message{Header: h}, err
+	}
+	if r.Version == 0 && (h.Type != 0 || h.Version == 0 || h.Version > 6 || h.Length > maxHelloLen) {
+		// Before the handshake only a hello is legal; refuse anything else
+		// before reading a body it announces (an HTTP request, say).
+		return Message{Header: h}, fmt.Errorf("not an OpenFlow hello (version 0x%02x, type %d, length %d)", h.Version, h.Type, h.Length)
 	}
 	if r.Version != 0 && h.Version != r.Version {
 		return Message{Header: h}, fmt.Errorf("%w 0x%02x in %v (negotiated 0x%02x)", ErrBadVersion, h.Version, h.Type, r.Version)
