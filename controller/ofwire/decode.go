@@ -241,7 +241,7 @@ func EachFlowStats(b []byte, fn func(*FlowStats) error) error {
 		if length < flowStatsFixedLen+8 || length > c.remaining() {
 			return fmt.Errorf("flow stats entry %d: length %d out of range (%d..%d)", i, length, flowStatsFixedLen+8, c.remaining())
 		}
-		e := newCursor(fmt.Sprintf("flow stats entry %d", i), c.bytes(length))
+		e := newCursor("flow stats entry", c.bytes(length))
 		e.skip(2)
 		fs = FlowStats{Table: e.u8()}
 		e.skip(1)
@@ -252,7 +252,7 @@ func EachFlowStats(b []byte, fn func(*FlowStats) error) error {
 		fs.Match = decodeMatch(e)
 		fs.Instructions = decodeInstructions(e, e.remaining())
 		if e.err != nil {
-			return e.err
+			return fmt.Errorf("entry %d: %w", i, e.err)
 		}
 		if err := fn(&fs); err != nil {
 			return err

@@ -24,7 +24,7 @@ func decodeMatch(c *cursor) []ofp.XM {
 		c.failf("match length %d < 4", length)
 		return nil
 	}
-	m := newCursor(c.what+" match", c.bytes(length-4))
+	m := newCursor("match", c.bytes(length-4))
 	if c.err != nil {
 		return nil
 	}
@@ -73,7 +73,7 @@ const (
 
 // decodeInstructions decodes n bytes of instructions.
 func decodeInstructions(c *cursor, n int) ofp.Instructions {
-	ic := newCursor(c.what+" instructions", c.bytes(n))
+	ic := newCursor("instructions", c.bytes(n))
 	if c.err != nil {
 		return nil
 	}
@@ -123,7 +123,7 @@ func decodeInstructions(c *cursor, n int) ofp.Instructions {
 
 // decodeActions decodes n bytes of an action list.
 func decodeActions(c *cursor, n int) ofp.Actions {
-	ac := newCursor(c.what+" actions", c.bytes(n))
+	ac := newCursor("actions", c.bytes(n))
 	if c.err != nil {
 		return nil
 	}
