@@ -1,0 +1,443 @@
+// Package config holds Satellite's settings: a YAML file, environment
+// variables and command-line flags, applied in that order (a flag beats an
+// environment variable, which beats the file, which beats the defaults).
+//
+// Example file:
+//
+//	openflow: ["tcp::6653", "unix:/run/satellite/of.sock"]
+//	http: ":8080"
+//	log_level: info      # debug, info, warn or error
+//	log_format: text     # text or json
+//	keepalive: {interval: 1s, misses: 3}
+//	request_timeout: 5s
+//	packet_out_rate: 2000
+//	packet_in_rate: 2000
+//
+// Environment variables: SATELLITE_CONFIG (file path), SATELLITE_OPENFLOW
+// (comma separated targets), SATELLITE_HTTP, SATELLITE_LOG_LEVEL,
+// SATELLITE_LOG_FORMAT.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/satellite-sdn/satellite/controller"
+)
+
+// Environment variables read by Load.
+const (
+	EnvConfig    = "SATELLITE_CONFIG"
+	EnvOpenFlow  = "SATELLITE_OPENFLOW"
+	EnvHTTP      = "SATELLITE_HTTP"
+	EnvLogLevel  = "SATELLITE_LOG_LEVEL"
+	EnvLogFormat = "SATELLITE_LOG_FORMAT"
+)
+
+// Config is Satellite's configuration. The YAML names of the settings are
+// the ones in the struct tags.
+type Config struct {
+	// OpenFlow lists the targets the controller listens on, in OVS syntax:
+	// "tcp:HOST:PORT", "tcp::PORT" (all addresses), "tcp:PORT" or "unix:PATH".
+	OpenFlow Targets `yaml:"openflow"`
+	// HTTP is the address of the HTTP API ("HOST:PORT" or ":PORT").
+	HTTP string `yaml:"http"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is text or json.
+	LogFormat string `yaml:"log_format"`
+	// Keepalive says how often a quiet switch is sent an echo request and
+	// after how many unanswered intervals it is disconnected.
+	Keepalive Keepalive `yaml:"keepalive"`
+	// RequestTimeout bounds each request to a switch.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// PacketOutRate and PacketInRate limit packet-outs and packet-ins per
+	// switch, in packets per second.
+	PacketOutRate float64 `yaml:"packet_out_rate"`
+	PacketInRate  float64 `yaml:"packet_in_rate"`
+
+	// source says where each setting that is not a default came from
+	// (file path, environment variable or flag), for error messages.
+	source map[string]string
+}
+
+// Targets is a list of OpenFlow listen targets. In YAML it is a list, or
+// a single string.
+type Targets []string
+
+// UnmarshalYAML accepts a list of strings or one string.
+func (t *Targets) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		*t = Targets{n.Value}
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return fmt.Errorf("line %d: want a list of targets such as [\"tcp::6653\", \"unix:/run/satellite.sock\"]", n.Line)
+	}
+	*t = list
+	return nil
+}
+
+// Keepalive is the echo keepalive of switch connections.
+type Keepalive struct {
+	Interval Duration `yaml:"interval"`
+	Misses   int      `yaml:"misses"`
+}
+
+// Duration is a time.Duration written in Go syntax in YAML ("1s", "500ms").
+type Duration time.Duration
+
+// UnmarshalYAML accepts a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration such as 1s or 500ms", n.Line)
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (want a number with a unit, such as 1s or 500ms)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration in Go syntax.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// String returns the duration in Go syntax.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Default returns the built-in settings.
+func Default() Config {
+	return Config{
+		OpenFlow:       Targets{"tcp::6653"},
+		HTTP:           ":8080",
+		LogLevel:       "info",
+		LogFormat:      "text",
+		Keepalive:      Keepalive{Interval: Duration(time.Second), Misses: 3},
+		RequestTimeout: Duration(5 * time.Second),
+		PacketOutRate:  2000,
+		PacketInRate:   2000,
+	}
+}
+
+// Load returns the configuration: the defaults, overridden by the YAML file
+// at path (when path is empty, by the file named in $SATELLITE_CONFIG, if
+// any), overridden by the environment variables. It does not validate:
+// apply flags (see Flags) and then call Validate.
+func Load(path string) (Config, error) {
+	c := Default()
+	c.source = map[string]string{}
+	if path == "" {
+		path = os.Getenv(EnvConfig)
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config file: %w", err)
+		}
+		if err := c.decode(path, b); err != nil {
+			return Config{}, err
+		}
+	}
+	c.applyEnv(os.Getenv)
+	return c, nil
+}
+
+// decode reads YAML over c. Unknown settings are errors that name the
+// setting, the file and the line.
+func (c *Config) decode(path string, b []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("config file %s: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 { // empty file
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("config file %s: line %d: want a mapping of settings (such as \"http: :8080\")", path, root.Line)
+	}
+	var errs []error
+	checkKeys(root, "", reflect.TypeOf(Config{}), func(line int, key, known string) {
+		errs = append(errs, fmt.Errorf("config file %s: line %d: unknown setting %q (known: %s)", path, line, key, known))
+	})
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	before := *c
+	decodeFields(root, "", reflect.ValueOf(c).Elem(), func(line int, key string, err error) {
+		msg := err.Error()
+		msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n  ")
+		if !strings.HasPrefix(msg, "line ") {
+			msg = fmt.Sprintf("line %d: %s", line, msg)
+		}
+		errs = append(errs, fmt.Errorf("config file %s: %s: %s", path, key, strings.ReplaceAll(msg, "\n  ", "; ")))
+	})
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// A list in the file replaces the default list; an explicit empty list
+	// or null is treated as "not set".
+	if len(c.OpenFlow) == 0 {
+		c.OpenFlow = before.OpenFlow
+	}
+	for _, kv := range mappingKeys(root, "") {
+		c.source[kv] = path
+	}
+	return nil
+}
+
+// checkKeys reports every key of mapping n (recursively for nested
+// structs) that is not a yaml field of t.
+func checkKeys(n *yaml.Node, prefix string, t reflect.Type, unknown func(line int, key, known string)) {
+	fields := map[string]reflect.Type{}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = f.Type
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		ft, ok := fields[k.Value]
+		if !ok {
+			unknown(k.Line, prefix+k.Value, strings.Join(names, ", "))
+			continue
+		}
+		if ft.Kind() == reflect.Struct && v.Kind == yaml.MappingNode {
+			checkKeys(v, prefix+k.Value+".", ft, unknown)
+		}
+	}
+}
+
+// decodeFields decodes each value of mapping n into the field of struct v
+// with its yaml name, so that an error can name the setting. Nested
+// structs are decoded field by field too, keeping the fields not given.
+func decodeFields(n *yaml.Node, prefix string, v reflect.Value, fail func(line int, key string, err error)) {
+	t := v.Type()
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		for j := 0; j < t.NumField(); j++ {
+			name, _, _ := strings.Cut(t.Field(j).Tag.Get("yaml"), ",")
+			if name != k.Value {
+				continue
+			}
+			f := v.Field(j)
+			if f.Kind() == reflect.Struct && val.Kind == yaml.MappingNode && !f.Addr().Type().Implements(unmarshalerType) {
+				decodeFields(val, prefix+name+".", f, fail)
+			} else if err := val.Decode(f.Addr().Interface()); err != nil {
+				fail(k.Line, prefix+name, err)
+			}
+		}
+	}
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// mappingKeys lists the dotted names of the leaf settings set in n.
+func mappingKeys(n *yaml.Node, prefix string) []string {
+	var out []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind == yaml.MappingNode {
+			out = append(out, mappingKeys(v, prefix+k.Value+".")...)
+			continue
+		}
+		out = append(out, prefix+k.Value)
+	}
+	return out
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	if v := getenv(EnvOpenFlow); v != "" {
+		c.OpenFlow = splitList(v)
+		c.setSource("openflow", EnvOpenFlow)
+	}
+	if v := getenv(EnvHTTP); v != "" {
+		c.HTTP = v
+		c.setSource("http", EnvHTTP)
+	}
+	if v := getenv(EnvLogLevel); v != "" {
+		c.LogLevel = v
+		c.setSource("log_level", EnvLogLevel)
+	}
+	if v := getenv(EnvLogFormat); v != "" {
+		c.LogFormat = v
+		c.setSource("log_format", EnvLogFormat)
+	}
+}
+
+func (c *Config) setSource(setting, from string) {
+	if c.source == nil {
+		c.source = map[string]string{}
+	}
+	c.source[setting] = from
+}
+
+// Source says where a setting (by its YAML name, nested ones dotted, e.g.
+// "keepalive.interval") came from: a file path, an environment variable,
+// a flag ("--http") or "default".
+func (c Config) Source(setting string) string {
+	if s, ok := c.source[setting]; ok {
+		return s
+	}
+	return "default"
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// LogLevels and LogFormats are the accepted values of log_level and log_format.
+var (
+	LogLevels  = []string{"debug", "info", "warn", "error"}
+	LogFormats = []string{"text", "json"}
+)
+
+// Validate checks every setting and returns all problems at once, each
+// saying which setting is wrong, where its value came from and what is
+// expected.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(setting, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if src := c.Source(setting); src != "default" {
+			msg += " (set in " + src + ")"
+		}
+		errs = append(errs, fmt.Errorf("config: %s: %s", setting, msg))
+	}
+	if len(c.OpenFlow) == 0 {
+		bad("openflow", "no listen target; want at least one, such as tcp::6653")
+	}
+	for i, t := range c.OpenFlow {
+		if err := checkTarget(t); err != nil {
+			bad("openflow", "target %d %q: %v", i+1, t, err)
+		}
+	}
+	if err := checkHostPort(c.HTTP); err != nil {
+		bad("http", "%q: %v", c.HTTP, err)
+	}
+	if !contains(LogLevels, c.LogLevel) {
+		bad("log_level", "%q is not a log level; want one of %s", c.LogLevel, strings.Join(LogLevels, ", "))
+	}
+	if !contains(LogFormats, c.LogFormat) {
+		bad("log_format", "%q is not a log format; want one of %s", c.LogFormat, strings.Join(LogFormats, ", "))
+	}
+	if d := time.Duration(c.Keepalive.Interval); d < 10*time.Millisecond {
+		bad("keepalive.interval", "%s is too short; want at least 10ms (such as 1s)", d)
+	}
+	if c.Keepalive.Misses < 1 {
+		bad("keepalive.misses", "%d; want a whole number of at least 1 (such as 3)", c.Keepalive.Misses)
+	}
+	if d := time.Duration(c.RequestTimeout); d < 10*time.Millisecond {
+		bad("request_timeout", "%s is too short; want at least 10ms (such as 5s)", d)
+	}
+	if !(c.PacketOutRate > 0) {
+		bad("packet_out_rate", "%v; want a positive number of packets per second (such as 2000)", c.PacketOutRate)
+	}
+	if !(c.PacketInRate > 0) {
+		bad("packet_in_rate", "%v; want a positive number of packets per second (such as 2000)", c.PacketInRate)
+	}
+	return errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTarget checks an OpenFlow listen target in OVS syntax.
+func checkTarget(t string) error {
+	network, addr, ok := strings.Cut(t, ":")
+	if !ok {
+		return errors.New("want tcp:[HOST]:PORT or unix:PATH")
+	}
+	switch network {
+	case "tcp", "ptcp":
+		if !strings.Contains(addr, ":") { // tcp:6653, port only
+			return checkPort(addr)
+		}
+		return checkHostPort(addr)
+	case "unix", "punix":
+		if addr == "" {
+			return errors.New("missing socket path; want unix:PATH")
+		}
+		return nil
+	default:
+		return fmt.Errorf("unsupported network %q; want tcp:[HOST]:PORT or unix:PATH", network)
+	}
+}
+
+func checkHostPort(a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("want HOST:PORT or :PORT (such as :8080 or 127.0.0.1:8080)")
+	}
+	return checkPort(port)
+}
+
+func checkPort(p string) error {
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", p)
+	}
+	return nil
+}
+
+// Controller returns the controller settings; logger may be nil.
+func (c Config) Controller(logger *slog.Logger) controller.Config {
+	return controller.Config{
+		Listen:         append([]string(nil), c.OpenFlow...),
+		EchoInterval:   time.Duration(c.Keepalive.Interval),
+		EchoMisses:     c.Keepalive.Misses,
+		RequestTimeout: time.Duration(c.RequestTimeout),
+		PacketOutRate:  c.PacketOutRate,
+		PacketInRate:   c.PacketInRate,
+		Logger:         logger,
+	}
+}
+
+// Level returns the slog level of LogLevel (info when it is not valid).
+func (c Config) Level() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Logger returns a logger writing to w in LogFormat at LogLevel.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.Level()}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

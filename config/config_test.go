@@ -1,0 +1,244 @@
+package config
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{EnvConfig, EnvOpenFlow, EnvHTTP, EnvLogLevel, EnvLogFormat} {
+		t.Setenv(k, "")
+	}
+}
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "satellite.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	clearEnv(t)
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	want := Default()
+	if !reflect.DeepEqual(c.OpenFlow, want.OpenFlow) || c.HTTP != ":8080" || c.LogLevel != "info" || c.LogFormat != "text" ||
+		c.Keepalive.Interval != Duration(time.Second) || c.Keepalive.Misses != 3 || c.RequestTimeout != Duration(5*time.Second) {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if got := c.Source("http"); got != "default" {
+		t.Fatalf("source of http = %q", got)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	clearEnv(t)
+	p := writeFile(t, `
+openflow: ["tcp:127.0.0.1:6633", "unix:/tmp/sat.sock"]
+http: 127.0.0.1:9090
+log_level: debug
+log_format: json
+keepalive: {interval: 500ms, misses: 5}
+request_timeout: 2s
+packet_out_rate: 100
+packet_in_rate: 50.5
+`)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp:127.0.0.1:6633", "unix:/tmp/sat.sock"}) {
+		t.Fatalf("openflow = %v", c.OpenFlow)
+	}
+	if c.HTTP != "127.0.0.1:9090" || c.LogLevel != "debug" || c.LogFormat != "json" {
+		t.Fatalf("got %+v", c)
+	}
+	if c.Keepalive.Interval != Duration(500*time.Millisecond) || c.Keepalive.Misses != 5 || c.RequestTimeout != Duration(2*time.Second) {
+		t.Fatalf("got %+v", c)
+	}
+	if c.PacketOutRate != 100 || c.PacketInRate != 50.5 {
+		t.Fatalf("rates %v %v", c.PacketOutRate, c.PacketInRate)
+	}
+	if c.Source("keepalive.misses") != p {
+		t.Fatalf("source = %q", c.Source("keepalive.misses"))
+	}
+
+	cc := c.Controller(nil)
+	if !reflect.DeepEqual(cc.Listen, []string{"tcp:127.0.0.1:6633", "unix:/tmp/sat.sock"}) || cc.EchoInterval != 500*time.Millisecond ||
+		cc.EchoMisses != 5 || cc.RequestTimeout != 2*time.Second || cc.PacketOutRate != 100 || cc.PacketInRate != 50.5 {
+		t.Fatalf("controller config %+v", cc)
+	}
+}
+
+func TestPartialFileKeepsDefaults(t *testing.T) {
+	clearEnv(t)
+	c, err := Load(writeFile(t, "keepalive:\n  misses: 7\nopenflow: tcp::7000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Keepalive.Misses != 7 || c.Keepalive.Interval != Duration(time.Second) || c.HTTP != ":8080" {
+		t.Fatalf("got %+v", c)
+	}
+	if !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::7000"}) {
+		t.Fatalf("single-string openflow: %v", c.OpenFlow)
+	}
+	// an empty file is all defaults
+	c, err = Load(writeFile(t, "# nothing\n"))
+	if err != nil || c.HTTP != ":8080" {
+		t.Fatalf("empty file: %+v %v", c, err)
+	}
+}
+
+func TestUnknownKeys(t *testing.T) {
+	clearEnv(t)
+	p := writeFile(t, "http: :8080\nlisten: tcp::6653\nkeepalive:\n  interval: 1s\n  retries: 3\n")
+	_, err := Load(p)
+	if err == nil {
+		t.Fatal("unknown keys accepted")
+	}
+	for _, want := range []string{p, `line 2: unknown setting "listen"`, `line 5: unknown setting "keepalive.retries"`, "known: interval, misses", "openflow"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	clearEnv(t)
+	for _, tc := range []struct{ yaml, want string }{
+		{"keepalive: {interval: 5}", `"5" is not a duration`},
+		{"request_timeout: soon", `"soon" is not a duration`},
+		{"packet_in_rate: fast", "packet_in_rate"},
+		{"openflow: {a: b}", "want a list of targets"},
+		{"http: [a", "config file"},
+		{"- a\n- b", "want a mapping of settings"},
+	} {
+		_, err := Load(writeFile(t, tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.OpenFlow = nil }, "openflow: no listen target"},
+		{func(c *Config) { c.OpenFlow = Targets{"tcp::6653", "udp:1"} }, `openflow: target 2 "udp:1": unsupported network "udp"`},
+		{func(c *Config) { c.OpenFlow = Targets{"6653"} }, "want tcp:[HOST]:PORT or unix:PATH"},
+		{func(c *Config) { c.OpenFlow = Targets{"tcp::99999"} }, `port "99999" is not a number from 0 to 65535`},
+		{func(c *Config) { c.OpenFlow = Targets{"unix:"} }, "missing socket path"},
+		{func(c *Config) { c.HTTP = "8080" }, `http: "8080": want HOST:PORT or :PORT`},
+		{func(c *Config) { c.LogLevel = "verbose" }, `log_level: "verbose" is not a log level; want one of debug, info, warn, error`},
+		{func(c *Config) { c.LogFormat = "xml" }, `log_format: "xml" is not a log format; want one of text, json`},
+		{func(c *Config) { c.Keepalive.Interval = 0 }, "keepalive.interval: 0s is too short"},
+		{func(c *Config) { c.Keepalive.Misses = 0 }, "keepalive.misses: 0; want a whole number of at least 1"},
+		{func(c *Config) { c.RequestTimeout = Duration(time.Millisecond) }, "request_timeout: 1ms is too short"},
+		{func(c *Config) { c.PacketOutRate = -1 }, "packet_out_rate: -1; want a positive number"},
+		{func(c *Config) { c.PacketInRate = 0 }, "packet_in_rate: 0; want a positive number"},
+	} {
+		c := Default()
+		tc.mod(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want it to contain %q", err, tc.want)
+		}
+	}
+	for _, ok := range []string{"tcp::6653", "tcp:6653", "tcp:127.0.0.1:6653", "tcp:[::1]:6653", "ptcp:6653", "unix:/run/x.sock", "punix:/x"} {
+		c := Default()
+		c.OpenFlow = Targets{ok}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%q rejected: %v", ok, err)
+		}
+	}
+	// all problems are reported together
+	c := Default()
+	c.HTTP, c.LogLevel = "x", "y"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "http") || !strings.Contains(err.Error(), "log_level") {
+		t.Errorf("joined errors: %v", err)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	clearEnv(t)
+	p := writeFile(t, "http: :1111\nlog_level: warn\nopenflow: [tcp::1]\nlog_format: json\n")
+	t.Setenv(EnvConfig, p)
+	t.Setenv(EnvHTTP, ":2222")
+	t.Setenv(EnvOpenFlow, "tcp::2, unix:/tmp/a.sock")
+	t.Setenv(EnvLogLevel, "error")
+
+	// file < env
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP != ":2222" || c.LogLevel != "error" || c.LogFormat != "json" || !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::2", "unix:/tmp/a.sock"}) {
+		t.Fatalf("env did not override file: %+v", c)
+	}
+	if c.Source("http") != EnvHTTP || c.Source("log_format") != p {
+		t.Fatalf("sources: %q %q", c.Source("http"), c.Source("log_format"))
+	}
+
+	// env < flags; flags not given change nothing
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	f := RegisterFlags(fs)
+	if err := fs.Parse([]string{"--http", ":3333", "--openflow", "tcp::3", "--openflow", "tcp::4"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err = f.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP != ":3333" || c.LogLevel != "error" || !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::3", "tcp::4"}) {
+		t.Fatalf("flags did not override env: %+v", c)
+	}
+
+	// a bad flag value is reported with its source
+	fs = flag.NewFlagSet("serve", flag.ContinueOnError)
+	f = RegisterFlags(fs)
+	_ = fs.Parse([]string{"--log-level", "loud", "--config", p})
+	if _, err := f.Load(); err == nil || !strings.Contains(err.Error(), "(set in --log-level)") {
+		t.Fatalf("bad flag: %v", err)
+	}
+	// and a bad env value too
+	t.Setenv(EnvHTTP, "nope")
+	c, _ = Load("")
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "(set in "+EnvHTTP+")") {
+		t.Fatalf("bad env: %v", err)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	var buf bytes.Buffer
+	c := Default()
+	c.LogFormat, c.LogLevel = "json", "warn"
+	l := c.Logger(&buf)
+	l.Info("hidden")
+	l.Warn("shown", "k", 1)
+	if s := buf.String(); strings.Contains(s, "hidden") || !strings.Contains(s, `"msg":"shown"`) {
+		t.Fatalf("log output %q", s)
+	}
+}

@@ -1,0 +1,70 @@
+package config
+
+import (
+	"flag"
+	"strings"
+)
+
+// Flags are the command-line settings of `satellite serve`. A flag given
+// on the command line overrides the environment and the file; one not
+// given changes nothing.
+type Flags struct {
+	fs        *flag.FlagSet
+	file      string
+	openflow  stringList
+	http      string
+	logLevel  string
+	logFormat string
+}
+
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, splitList(v)...)
+	return nil
+}
+
+// RegisterFlags defines --config, --openflow (repeatable, or comma
+// separated), --http, --log-level and --log-format on fs.
+func RegisterFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{fs: fs}
+	fs.StringVar(&f.file, "config", "", "YAML configuration `file` (default $"+EnvConfig+")")
+	fs.Var(&f.openflow, "openflow", "OpenFlow listen `target` such as tcp::6653, tcp:127.0.0.1:6653 or unix:PATH; repeat for more (default tcp::6653)")
+	fs.StringVar(&f.http, "http", "", "HTTP API listen `address` (default :8080)")
+	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug, info, warn or error (default info)")
+	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: text or json (default text)")
+	return f
+}
+
+// Load loads the configuration (see Load) from the --config file, or
+// $SATELLITE_CONFIG, applies the flags that were given on the command
+// line, and validates the result. Call it after fs.Parse.
+func (f *Flags) Load() (Config, error) {
+	c, err := Load(f.file)
+	if err != nil {
+		return Config{}, err
+	}
+	f.Apply(&c)
+	return c, c.Validate()
+}
+
+// Apply overrides c with the flags that were given on the command line.
+func (f *Flags) Apply(c *Config) {
+	f.fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "openflow":
+			c.OpenFlow = Targets(append([]string(nil), f.openflow...))
+		case "http":
+			c.HTTP = f.http
+		case "log-level":
+			c.LogLevel = f.logLevel
+		case "log-format":
+			c.LogFormat = f.logFormat
+		default:
+			return
+		}
+		c.setSource(strings.ReplaceAll(fl.Name, "-", "_"), "--"+fl.Name)
+	})
+}
