@@ -1,0 +1,636 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
+)
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, Health{
+		Status:   "ok",
+		Switches: len(s.ctl.Switches()),
+		UptimeS:  math.Round(time.Since(s.start).Seconds()*1000) / 1000,
+		Version:  s.version,
+	})
+	return nil
+}
+
+// query returns the query parameters after checking that each is one of
+// allowed and given once.
+func query(r *http.Request, allowed ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "", "malformed query string: %v", err)
+	}
+	for k, v := range q {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == k
+		}
+		if !ok {
+			if len(allowed) == 0 {
+				return nil, errorf(http.StatusBadRequest, k, "unknown query parameter %q (this route takes none)", k)
+			}
+			return nil, errorf(http.StatusBadRequest, k, "unknown query parameter %q (want %s)", k, strings.Join(allowed, ", "))
+		}
+		if len(v) > 1 {
+			return nil, errorf(http.StatusBadRequest, k, "query parameter %q given %d times", k, len(v))
+		}
+	}
+	return q, nil
+}
+
+// uintParam parses an optional unsigned query parameter no larger than max.
+func uintParam(q url.Values, name string, max uint64, want string) (uint64, bool, error) {
+	if !q.Has(name) {
+		return 0, false, nil
+	}
+	v := q.Get(name)
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n > max {
+		return 0, false, errorf(http.StatusBadRequest, name, "%s %q: want %s", name, v, want)
+	}
+	return n, true, nil
+}
+
+func parseDPIDParam(r *http.Request) (uint64, error) {
+	dpid, err := ParseDPID(r.PathValue("dpid"))
+	if err != nil {
+		return 0, errorf(http.StatusBadRequest, "dpid", "%v", err)
+	}
+	return dpid, nil
+}
+
+// session returns the connected switch named in the path.
+func (s *Server) session(r *http.Request) (*controller.Session, error) {
+	dpid, err := parseDPIDParam(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.sessionOf(dpid)
+}
+
+func (s *Server) sessionOf(dpid uint64) (*controller.Session, error) {
+	sess := s.ctl.Switch(dpid)
+	if sess == nil {
+		return nil, errorf(http.StatusNotFound, "dpid", "switch %s is not connected", FormatDPID(dpid))
+	}
+	return sess, nil
+}
+
+func (s *Server) listSwitches(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	out := []Switch{}
+	for _, sess := range s.ctl.Switches() {
+		out = append(out, switchJSON(sess))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getSwitch(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.session(r)
+	if err != nil {
+		return err
+	}
+	if _, err := query(r); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, switchJSON(sess))
+	return nil
+}
+
+func switchJSON(sess *controller.Session) Switch {
+	f, d, st := sess.Features(), sess.Desc(), sess.Stats()
+	sw := Switch{
+		DPID: FormatDPID(sess.DPID()), Remote: sess.RemoteAddr(), ConnectedAt: sess.ConnectedAt().UTC().Truncate(time.Second),
+		Manufacturer: d.Manufacturer, Hardware: d.Hardware, Software: d.Software, Serial: d.Serial, DatapathDesc: d.Datapath,
+		NTables: f.Tables, NBuffers: f.Buffers, Ports: []Port{},
+		Session: SessionStats{
+			RxMessages: st.RxMessages, TxMessages: st.TxMessages, Malformed: st.Malformed, PacketInDropped: st.PacketInDropped,
+			PacketOutLimited: st.PacketOutLimited, EchoSent: st.EchoSent, UnmatchedReplies: st.UnmatchedReplies,
+		},
+	}
+	for _, p := range sess.Ports() {
+		sw.Ports = append(sw.Ports, portJSON(p))
+	}
+	return sw
+}
+
+// Reserved port numbers (ofp_port_no) and their names.
+const portLocal = 0xfffffffe
+
+var reservedPortNames = map[uint32]string{
+	0xfffffff8: "in_port", 0xfffffff9: "table", 0xfffffffa: "normal", 0xfffffffb: "flood",
+	0xfffffffc: "all", 0xfffffffd: "controller", portLocal: "local", 0xffffffff: "any",
+}
+
+// OFPPS_BLOCKED: the port is blocked by a loop-prevention protocol.
+const portStateBlocked = 1 << 1
+
+func portState(p ofwire.Port) string {
+	switch {
+	case !p.Up():
+		return "down"
+	case p.State&portStateBlocked != 0:
+		return "blocked"
+	default:
+		return "up"
+	}
+}
+
+func portJSON(p ofwire.Port) Port {
+	hw := ""
+	if len(p.HWAddr) > 0 {
+		hw = p.HWAddr.String()
+	}
+	return Port{
+		Number: p.No, Reserved: reservedPortNames[p.No], Name: p.Name, HWAddr: hw, State: portState(p),
+		AdminDown: p.Config&ofwire.PortConfigDown != 0, LinkDown: p.State&ofwire.PortStateDown != 0,
+		Blocked: p.State&portStateBlocked != 0, Live: p.State&ofwire.PortStateLive != 0,
+		CurrSpeedKbps: p.CurrSpeed, MaxSpeedKbps: p.MaxSpeed,
+	}
+}
+
+func (s *Server) getPorts(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.session(r)
+	if err != nil {
+		return err
+	}
+	if _, err := query(r); err != nil {
+		return err
+	}
+	out := []Port{}
+	for _, p := range sess.Ports() {
+		out = append(out, portJSON(p))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// counter reports an OVS "unsupported" all-ones counter as nil.
+func counter(v uint64) *uint64 {
+	if v == math.MaxUint64 {
+		return nil
+	}
+	return &v
+}
+
+func duration(sec, nsec uint32) float64 {
+	return math.Round((float64(sec)+float64(nsec)/1e9)*1000) / 1000
+}
+
+func (s *Server) getPortStats(w http.ResponseWriter, r *http.Request) error {
+	dpid, err := parseDPIDParam(r)
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "port")
+	if err != nil {
+		return err
+	}
+	port := controller.PortAny
+	if q.Has("port") {
+		v := q.Get("port")
+		if strings.EqualFold(v, "local") {
+			port = portLocal
+		} else if n, err := strconv.ParseUint(v, 10, 32); err == nil && n >= 1 && n < 0xffffff00 {
+			port = uint32(n)
+		} else {
+			return errorf(http.StatusBadRequest, "port", "port %q: want a port number (1-4294967039) or local", v)
+		}
+	}
+	sess, err := s.sessionOf(dpid)
+	if err != nil {
+		return err
+	}
+	stats, err := sess.PortStats(r.Context(), port)
+	if err != nil {
+		return s.switchError(dpid, err)
+	}
+	sort.Slice(stats, func(i, j int) bool { return stats[i].PortNo < stats[j].PortNo })
+	out := []PortStats{}
+	for _, st := range stats {
+		ps := PortStats{
+			Number: st.PortNo, Reserved: reservedPortNames[st.PortNo],
+			RxPackets: counter(st.RxPackets), TxPackets: counter(st.TxPackets),
+			RxBytes: counter(st.RxBytes), TxBytes: counter(st.TxBytes),
+			RxDropped: counter(st.RxDropped), TxDropped: counter(st.TxDropped),
+			RxErrors: counter(st.RxErrors), TxErrors: counter(st.TxErrors),
+			RxFrameErr: counter(st.RxFrameErr), RxOverErr: counter(st.RxOverErr),
+			RxCRCErr: counter(st.RxCRCErr), Collisions: counter(st.Collisions),
+			DurationS: duration(st.DurationSec, st.DurationNSec),
+		}
+		if p, ok := sess.Port(st.PortNo); ok {
+			ps.Name, ps.State = p.Name, portState(p)
+		}
+		out = append(out, ps)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// flowSelector is a parsed owner/network/id/table selection of flows.
+type flowSelector struct {
+	filter  controller.FlowFilter
+	kind    controller.OwnerKind
+	foreign bool // select flows whose cookie has no known owner kind (filtered here, not on the switch)
+	id      *uint32
+	network *uint32
+	table   *uint8
+}
+
+// parseSelector reads table, owner, network and id. defaultOwner is used
+// when owner is absent ("" = every owner).
+func parseSelector(q url.Values, defaultOwner string) (flowSelector, error) {
+	sel := flowSelector{filter: controller.FlowFilter{Table: controller.TableAll}}
+	if n, ok, err := uintParam(q, "table", 254, "a table number from 0 to 254"); err != nil {
+		return sel, err
+	} else if ok {
+		t := uint8(n)
+		sel.table, sel.filter.Table = &t, t
+	}
+	owner := defaultOwner
+	if q.Has("owner") {
+		owner = q.Get("owner")
+		if owner == "" {
+			return sel, errorf(http.StatusBadRequest, "owner", "owner is empty: want an owner kind such as api")
+		}
+	}
+	for _, name := range []string{"network", "id"} {
+		max, want := uint64(math.MaxUint32), "a whole number from 0 to 4294967295"
+		if name == "network" {
+			max, want = controller.MaxScope, fmt.Sprintf("a virtual network id from 0 to %d", controller.MaxScope)
+		}
+		n, ok, err := uintParam(q, name, max, want)
+		if err != nil {
+			return sel, err
+		}
+		if !ok {
+			continue
+		}
+		if owner == "" || owner == "foreign" {
+			return sel, errorf(http.StatusBadRequest, name, "%s needs owner=KIND (an owner kind other than foreign)", name)
+		}
+		v := uint32(n)
+		if name == "id" {
+			sel.id = &v
+		} else {
+			sel.network = &v
+		}
+	}
+	if owner == "" {
+		return sel, nil
+	}
+	kind, err := controller.ParseOwnerKind(owner)
+	if err != nil {
+		return sel, errorf(http.StatusBadRequest, "owner", "%v", err)
+	}
+	sel.kind = kind
+	if kind == controller.OwnerForeign {
+		sel.foreign = true
+		return sel, nil
+	}
+	var scope, object uint32
+	mask := controller.CookieMaskKind
+	if sel.network != nil {
+		scope, mask = *sel.network, mask|controller.CookieMaskScope
+	}
+	if sel.id != nil {
+		object, mask = *sel.id, mask|controller.CookieMaskObject
+	}
+	sel.filter.Cookie, sel.filter.CookieMask = uint64(controller.NewCookie(kind, scope, object)), mask
+	return sel, nil
+}
+
+func flowJSON(fs *ofwire.FlowStats) Flow {
+	c := controller.Cookie(fs.Cookie)
+	o := Owner{Kind: c.Kind().String()}
+	if c.Kind() != controller.OwnerForeign {
+		o.Network, o.ID = c.Scope(), c.Object()
+	}
+	return Flow{
+		Table: fs.Table, Priority: fs.Priority, Cookie: fmt.Sprintf("0x%016x", fs.Cookie), Owner: o,
+		Match: controller.FormatMatch(fs.Match), Actions: controller.FormatInstructions(fs.Instructions),
+		Packets: fs.PacketCount, Bytes: fs.ByteCount, DurationS: duration(fs.DurationSec, fs.DurationNSec),
+		IdleTimeout: fs.IdleTimeout, HardTimeout: fs.HardTimeout,
+	}
+}
+
+func (s *Server) getFlows(w http.ResponseWriter, r *http.Request) error {
+	dpid, err := parseDPIDParam(r)
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "table", "owner", "network", "id")
+	if err != nil {
+		return err
+	}
+	sel, err := parseSelector(q, "")
+	if err != nil {
+		return err
+	}
+	sess, err := s.sessionOf(dpid)
+	if err != nil {
+		return err
+	}
+	stats, err := sess.FlowStats(r.Context(), sel.filter)
+	if err != nil {
+		return s.switchError(dpid, err)
+	}
+	out := make([]Flow, 0, len(stats))
+	for i := range stats {
+		if sel.foreign && controller.Cookie(stats[i].Cookie).Kind() != controller.OwnerForeign {
+			continue
+		}
+		out = append(out, flowJSON(&stats[i]))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Table != b.Table {
+			return a.Table < b.Table
+		}
+		if a.Priority != b.Priority {
+			return a.Priority > b.Priority
+		}
+		return a.Match < b.Match
+	})
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// decodeBody decodes a JSON object strictly into v: no unknown fields, no
+// trailing data, at most the size limit.
+func decodeBody(r *http.Request, v any, example string) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
+		}
+		return errorf(http.StatusBadRequest, "", "reading request body: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return errorf(http.StatusBadRequest, "", "request body is empty; want a JSON object such as %s", example)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return errorf(http.StatusBadRequest, "", "request body is not valid JSON (at byte %d): %v", se.Offset, err)
+		case errors.As(err, &te) && te.Field != "":
+			return errorf(http.StatusBadRequest, te.Field, "%s: got JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type.String()))
+		case errors.As(err, &te):
+			return errorf(http.StatusBadRequest, "", "request body is a JSON %s; want an object such as %s", te.Value, example)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+			return errorf(http.StatusBadRequest, name, "unknown field %q in request body; want an object such as %s", name, example)
+		default:
+			return errorf(http.StatusBadRequest, "", "request body is not valid JSON: %v", err)
+		}
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
+	}
+	return nil
+}
+
+func jsonKind(goType string) string {
+	switch strings.TrimPrefix(goType, "*") {
+	case "string":
+		return "a string"
+	case "uint32":
+		return "a whole number from 0 to 4294967295"
+	default:
+		return goType
+	}
+}
+
+const addFlowExample = `{"flow": "table=0,priority=100,in_port=1,actions=output:2", "id": 7}`
+
+func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
+	dpid, err := parseDPIDParam(r)
+	if err != nil {
+		return err
+	}
+	if _, err := query(r); err != nil {
+		return err
+	}
+	var req AddFlowRequest
+	if err := decodeBody(r, &req, addFlowExample); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Flow) == "" {
+		return errorf(http.StatusBadRequest, "flow", "flow is missing or empty; want a flow spec such as %q", "table=0,priority=100,in_port=1,actions=output:2")
+	}
+	flow, err := controller.ParseFlow(req.Flow)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "flow", "%v", err)
+	}
+	sess, err := s.sessionOf(dpid)
+	if err != nil {
+		return err
+	}
+
+	var id uint32
+	if req.ID != nil {
+		id = *req.ID
+	} else {
+		// Hold the lock until the flow is installed so that concurrent
+		// requests do not pick the same id.
+		s.allocMu.Lock()
+		defer s.allocMu.Unlock()
+		if id, err = s.nextFlowID(r, sess); err != nil {
+			return s.switchError(dpid, err)
+		}
+	}
+	flow.Cookie = controller.NewCookie(controller.OwnerAPI, 0, id)
+	if err := sess.AddFlows(r.Context(), flow); err != nil {
+		return s.switchError(dpid, err)
+	}
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/switches/%s/flows?owner=api&id=%d", FormatDPID(dpid), id))
+	writeJSON(w, http.StatusCreated, Flow{
+		Table: flow.Table, Priority: flow.Priority, Cookie: fmt.Sprintf("0x%016x", uint64(flow.Cookie)),
+		Owner: Owner{Kind: controller.OwnerAPI.String(), ID: id}, Match: controller.FormatMatch(flow.Match),
+		Actions: controller.FormatInstructions(flow.Instructions), IdleTimeout: flow.IdleTimeout, HardTimeout: flow.HardTimeout,
+	})
+	return nil
+}
+
+// nextFlowID returns one more than the largest id of the API flows (of no
+// network) on the switch, 1 when there are none, or the smallest unused id
+// once the largest is taken.
+func (s *Server) nextFlowID(r *http.Request, sess *controller.Session) (uint32, error) {
+	f := controller.FlowFilter{Table: controller.TableAll, Cookie: uint64(controller.NewCookie(controller.OwnerAPI, 0, 0)),
+		CookieMask: controller.CookieMaskKind | controller.CookieMaskScope}
+	stats, err := sess.FlowStats(r.Context(), f)
+	if err != nil {
+		return 0, err
+	}
+	used := make(map[uint32]bool, len(stats))
+	var max uint32
+	for _, fs := range stats {
+		id := controller.Cookie(fs.Cookie).Object()
+		used[id] = true
+		max = maxU32(max, id)
+	}
+	if len(stats) == 0 {
+		return 1, nil
+	}
+	if max < math.MaxUint32 {
+		return max + 1, nil
+	}
+	for id := uint32(1); id < math.MaxUint32; id++ {
+		if !used[id] {
+			return id, nil
+		}
+	}
+	return 0, errorf(http.StatusConflict, "id", "every API flow id is in use")
+}
+
+func maxU32(a, b uint32) uint32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func (s *Server) deleteFlows(w http.ResponseWriter, r *http.Request) error {
+	dpid, err := parseDPIDParam(r)
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "owner", "network", "id", "table")
+	if err != nil {
+		return err
+	}
+	sel, err := parseSelector(q, controller.OwnerAPI.String())
+	if err != nil {
+		return err
+	}
+	if sel.foreign {
+		// Flow-mod deletes match cookies by mask: the switch can select
+		// cookies whose owner byte is 0, not "any unknown owner".
+		sel.filter.Cookie, sel.filter.CookieMask = 0, controller.CookieMaskKind
+	}
+	sess, err := s.sessionOf(dpid)
+	if err != nil {
+		return err
+	}
+	stats, err := sess.FlowStats(r.Context(), sel.filter)
+	if err != nil {
+		return s.switchError(dpid, err)
+	}
+	if err := sess.DeleteFlows(r.Context(), sel.filter); err != nil {
+		return s.switchError(dpid, err)
+	}
+	writeJSON(w, http.StatusOK, DeleteResult{
+		Deleted: "requested", Matched: len(stats), Owner: sel.kind.String(),
+		ID: sel.id, Network: sel.network, Table: sel.table,
+	})
+	return nil
+}
+
+var groupTypeNames = map[uint8]string{
+	controller.GroupAll: "all", controller.GroupSelect: "select",
+	controller.GroupIndirect: "indirect", controller.GroupFastFailover: "ff",
+}
+
+func (s *Server) getGroups(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.session(r)
+	if err != nil {
+		return err
+	}
+	if _, err := query(r); err != nil {
+		return err
+	}
+	descs, err := sess.GroupDesc(r.Context())
+	if err != nil {
+		return s.switchError(sess.DPID(), err)
+	}
+	stats, err := sess.GroupStats(r.Context())
+	if err != nil {
+		return s.switchError(sess.DPID(), err)
+	}
+	byID := make(map[uint32]ofwire.GroupStats, len(stats))
+	for _, st := range stats {
+		byID[st.GroupID] = st
+	}
+	out := make([]Group, 0, len(descs))
+	for _, d := range descs {
+		typ, ok := groupTypeNames[d.Type]
+		if !ok {
+			typ = fmt.Sprintf("type(%d)", d.Type)
+		}
+		g := Group{ID: d.GroupID, Type: typ, Buckets: []Bucket{}}
+		st, hasStats := byID[d.GroupID]
+		if hasStats {
+			g.RefCount, g.Packets, g.Bytes = st.RefCount, st.PacketCount, st.ByteCount
+			g.DurationS = duration(st.DurationSec, st.DurationNSec)
+		}
+		for i, b := range d.Buckets {
+			bk := Bucket{Weight: b.Weight, Actions: controller.FormatActions(b.Actions)}
+			if b.WatchPort != 0xffffffff {
+				v := b.WatchPort
+				bk.WatchPort = &v
+			}
+			if b.WatchGroup != 0xffffffff {
+				v := b.WatchGroup
+				bk.WatchGroup = &v
+			}
+			if hasStats && i < len(st.Buckets) {
+				bk.Packets, bk.Bytes = st.Buckets[i].PacketCount, st.Buckets[i].ByteCount
+			}
+			g.Buckets = append(g.Buckets, bk)
+		}
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getTables(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.session(r)
+	if err != nil {
+		return err
+	}
+	if _, err := query(r); err != nil {
+		return err
+	}
+	stats, err := sess.TableStats(r.Context())
+	if err != nil {
+		return s.switchError(sess.DPID(), err)
+	}
+	sort.Slice(stats, func(i, j int) bool { return stats[i].Table < stats[j].Table })
+	out := make([]Table, 0, len(stats))
+	for _, t := range stats {
+		out = append(out, Table{Table: t.Table, ActiveCount: t.ActiveCount, LookupCount: t.LookupCount, MatchedCount: t.MatchedCount})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

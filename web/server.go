@@ -1,0 +1,285 @@
+// Package web is Satellite's HTTP API: JSON views of the switches the
+// embedded controller is connected to (ports, port counters, flows,
+// groups, tables) and flow programming for operators.
+//
+// Routes (all answer JSON; errors are {"error": "...", "field": "..."}):
+//
+//	GET    /healthz
+//	GET    /api/v1/switches
+//	GET    /api/v1/switches/{dpid}
+//	GET    /api/v1/switches/{dpid}/ports
+//	GET    /api/v1/switches/{dpid}/ports/stats[?port=N|local]
+//	GET    /api/v1/switches/{dpid}/flows[?table=N&owner=KIND&network=N&id=N]
+//	POST   /api/v1/switches/{dpid}/flows      {"flow": "SPEC", "id": N}
+//	DELETE /api/v1/switches/{dpid}/flows[?owner=api&network=N&id=N&table=N]
+//	GET    /api/v1/switches/{dpid}/groups
+//	GET    /api/v1/switches/{dpid}/tables
+//
+// See docs/api.md for the documents and status codes.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
+)
+
+// Defaults of the server options.
+const (
+	DefaultRequestTimeout = 5 * time.Second
+	DefaultMaxBodyBytes   = 1 << 20
+)
+
+// Server serves the API. It is an http.Handler.
+type Server struct {
+	ctl     *controller.Controller
+	log     *slog.Logger
+	start   time.Time
+	version string
+	timeout time.Duration
+	maxBody int64
+
+	mux     *http.ServeMux
+	handler http.Handler
+
+	// allocMu serialises flow id allocation with the install that uses it.
+	allocMu sync.Mutex
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLogger sets the logger (default slog.Default()). Requests are logged
+// at debug level, handler panics at error level.
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithVersion sets the version reported by /healthz.
+func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
+
+// WithRequestTimeout bounds the time each request may spend waiting for
+// switches (default 5s).
+func WithRequestTimeout(d time.Duration) Option { return func(s *Server) { s.timeout = d } }
+
+// WithMaxBodyBytes limits request bodies (default 1 MiB); larger bodies
+// are answered 413.
+func WithMaxBodyBytes(n int64) Option { return func(s *Server) { s.maxBody = n } }
+
+// WithStartTime sets the time uptime is counted from (default: New).
+func WithStartTime(t time.Time) Option { return func(s *Server) { s.start = t } }
+
+// New returns the API server for ctl.
+func New(ctl *controller.Controller, opts ...Option) *Server {
+	s := &Server{ctl: ctl, log: slog.Default(), start: time.Now(), timeout: DefaultRequestTimeout, maxBody: DefaultMaxBodyBytes}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultRequestTimeout
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	s.log = s.log.With("component", "http")
+	s.mux = http.NewServeMux()
+	s.routes()
+	s.handler = s.recover(s.logRequests(s.limits(http.HandlerFunc(s.route))))
+	return s
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	s.handle("GET /healthz", s.health)
+	s.handle("GET /api/v1/switches", s.listSwitches)
+	s.handle("GET /api/v1/switches/{dpid}", s.getSwitch)
+	s.handle("GET /api/v1/switches/{dpid}/ports", s.getPorts)
+	s.handle("GET /api/v1/switches/{dpid}/ports/stats", s.getPortStats)
+	s.handle("GET /api/v1/switches/{dpid}/flows", s.getFlows)
+	s.handle("POST /api/v1/switches/{dpid}/flows", s.addFlow)
+	s.handle("DELETE /api/v1/switches/{dpid}/flows", s.deleteFlows)
+	s.handle("GET /api/v1/switches/{dpid}/groups", s.getGroups)
+	s.handle("GET /api/v1/switches/{dpid}/tables", s.getTables)
+}
+
+// apiError is an error with its HTTP status.
+type apiError struct {
+	status int
+	msg    string
+	field  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errorf(status int, field, format string, args ...any) *apiError {
+	return &apiError{status: status, field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, err)
+		}
+	})
+}
+
+// route dispatches to the mux, answering unknown routes and wrong methods
+// with JSON errors instead of the mux's plain text.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// The mux's own 404 or 405: find out which, and with which Allow header.
+	var probe probeWriter
+	probe.header = http.Header{}
+	h.ServeHTTP(&probe, r)
+	if probe.code == http.StatusMethodNotAllowed {
+		allow := probe.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		s.writeError(w, errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))
+		return
+	}
+	s.writeError(w, errorf(http.StatusNotFound, "", "no route %s %s; see /api/v1/switches", r.Method, r.URL.Path))
+}
+
+// probeWriter records the status a handler answers with and discards the body.
+type probeWriter struct {
+	header http.Header
+	code   int
+}
+
+func (p *probeWriter) Header() http.Header         { return p.header }
+func (p *probeWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (p *probeWriter) WriteHeader(code int) {
+	if p.code == 0 {
+		p.code = code
+	}
+}
+
+// limits bounds each request's time and body size.
+func (s *Server) limits(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+		defer cancel()
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// statusWriter remembers the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw, ok := w.(*statusWriter)
+		if !ok {
+			sw = &statusWriter{ResponseWriter: w}
+		}
+		next.ServeHTTP(sw, r)
+		s.log.Debug("http request", "method", r.Method, "path", r.URL.RequestURI(), "status", sw.code,
+			"bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)
+	})
+}
+
+// recover turns a panic in a handler into a 500 with a JSON error.
+func (s *Server) recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("internal error in HTTP handler", "method", r.Method, "path", r.URL.RequestURI(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if sw.code == 0 {
+				s.writeError(sw, errorf(http.StatusInternalServerError, "", "internal error while serving %s %s; see the server log", r.Method, r.URL.Path))
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = errorf(http.StatusInternalServerError, "", "%v", err)
+	}
+	if ae.status >= 500 {
+		s.log.Debug("http error", "status", ae.status, "err", ae.msg)
+	}
+	writeJSON(w, ae.status, Error{Error: ae.msg, Field: ae.field})
+}
+
+// switchError maps an error of a request to a switch to an API error:
+// 422 when the switch answered with an OpenFlow error, 504 when it did not
+// answer in time, 503 when it disconnected, 502 for anything else it got
+// wrong.
+func (s *Server) switchError(dpid uint64, err error) error {
+	var oe *ofwire.Error
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &oe):
+		return errorf(http.StatusUnprocessableEntity, "", "%v", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return errorf(http.StatusGatewayTimeout, "", "switch %s did not answer within %s", FormatDPID(dpid), s.timeout)
+	case errors.Is(err, context.Canceled):
+		return errorf(http.StatusServiceUnavailable, "", "request canceled: %v", err)
+	case errors.Is(err, controller.ErrSessionClosed):
+		return errorf(http.StatusServiceUnavailable, "", "switch %s disconnected: %v", FormatDPID(dpid), err)
+	default:
+		return errorf(http.StatusBadGateway, "", "switch %s: %v", FormatDPID(dpid), err)
+	}
+}
