@@ -67,6 +67,8 @@ type Config struct {
 	PacketOutRate float64 `yaml:"packet_out_rate"`
 	PacketInRate  float64 `yaml:"packet_in_rate"`
 
+	// file is the configuration file read ("" = none).
+	file string
 	// source says where each setting that is not a default came from
 	// (file path, environment variable or flag), for error messages.
 	source map[string]string
@@ -150,6 +152,7 @@ func Load(path string) (Config, error) {
 		if err := c.decode(path, b); err != nil {
 			return Config{}, err
 		}
+		c.file = path
 	}
 	c.applyEnv(os.Getenv)
 	return c, nil
@@ -289,6 +292,15 @@ func (c *Config) setSource(setting, from string) {
 		c.source = map[string]string{}
 	}
 	c.source[setting] = from
+}
+
+// File returns the path of the configuration file that was read, or
+// "none".
+func (c Config) File() string {
+	if c.file == "" {
+		return "none"
+	}
+	return c.file
 }
 
 // Source says where a setting (by its YAML name, nested ones dotted, e.g.

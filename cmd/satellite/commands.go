@@ -1,0 +1,533 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/client"
+)
+
+// EnvServer names the API server the client commands talk to.
+const EnvServer = "SATELLITE_SERVER"
+
+// session is what a client command runs with.
+type session struct {
+	cl   *client.Client
+	out  io.Writer
+	json bool
+}
+
+// print writes v as indented JSON (-o json) or calls table.
+func (s *session) print(v any, table func(w io.Writer)) error {
+	if s.json {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(s.out, "%s\n", b)
+		return err
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	table(tw)
+	return tw.Flush()
+}
+
+// clientCommand is one subcommand: its positional arguments and its
+// flags, defined by setup, which returns the function that runs it.
+type clientCommand struct {
+	args  string // positional arguments, for usage
+	nargs int
+	about string
+	setup func(fs *flag.FlagSet) func(ctx context.Context, s *session, args []string) error
+}
+
+var clientCommands = map[string]clientCommand{
+	"health":   {"", 0, "server status", setupHealth},
+	"switches": {"", 0, "connected switches", setupSwitches},
+	"switch":   {"DPID", 1, "one switch with its ports", setupSwitch},
+	"ports":    {"DPID", 1, "port state and counters", setupPorts},
+	"flows":    {"DPID", 1, "flow table with counters", setupFlows},
+	"flow add": {"DPID 'SPEC'", 2, "install an API flow (SPEC in ovs-ofctl syntax, e.g. 'table=0,priority=100,in_port=1,actions=output:2')", setupFlowAdd},
+	"flow del": {"DPID", 1, "delete API flows (flows of another owner only with --owner)", setupFlowDel},
+	"groups":   {"DPID", 1, "groups with buckets and counters", setupGroups},
+	"tables":   {"DPID", 1, "flow tables in use", setupTables},
+	"flow":     {"add|del ...", -1, "add or delete flows", nil},
+}
+
+func runClient(ctx context.Context, name string, cmd clientCommand, args []string, stdout, stderr io.Writer) int {
+	if name == "flow" {
+		if len(args) == 0 || (args[0] != "add" && args[0] != "del" && args[0] != "delete") {
+			fmt.Fprintf(stderr, "Usage: satellite flow add DPID 'SPEC' [--id N]\n       satellite flow del DPID [--owner api] [--network N] [--id N] [--table N]\n")
+			return 2
+		}
+		name = "flow " + strings.TrimSuffix(args[0], "ete")
+		cmd, args = clientCommands[name], args[1:]
+	}
+	fs := flag.NewFlagSet("satellite "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", "", "API server `URL` (default $"+EnvServer+" or "+client.DefaultServer+")")
+	output := fs.String("o", "table", "output `format`: table or json")
+	runCmd := cmd.setup(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: satellite %s %s [flags]\n\n%s%s.\n\nFlags:\n", name, cmd.args, strings.ToUpper(cmd.about[:1]), cmd.about[1:])
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(pos) != cmd.nargs {
+		fmt.Fprintf(stderr, "satellite %s: want %d argument(s) (%s), got %d\n", name, cmd.nargs, cmd.args, len(pos))
+		fs.Usage()
+		return 2
+	}
+	if *output != "table" && *output != "json" {
+		fmt.Fprintf(stderr, "satellite %s: -o %q: want table or json\n", name, *output)
+		return 2
+	}
+	if *server == "" {
+		*server = os.Getenv(EnvServer)
+	}
+	cl, err := client.New(*server, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "satellite: %v\n", err)
+		return 2
+	}
+	err = runCmd(ctx, &session{cl: cl, out: stdout, json: *output == "json"}, pos)
+	var ce *client.ConnError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ce):
+		fmt.Fprintf(stderr, "satellite: %v; is `satellite serve` running at %s?\n", err, ce.URL)
+	default:
+		fmt.Fprintf(stderr, "satellite: %v\n", err)
+	}
+	return 1
+}
+
+// parseArgs parses flags that may come before, between or after the
+// positional arguments, and returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// optUint is an optional unsigned flag: set says whether it was given.
+type optUint struct {
+	v   uint64
+	set bool
+	max uint64
+}
+
+func (o *optUint) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.FormatUint(o.v, 10)
+}
+
+func (o *optUint) Set(s string) error {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n > o.max {
+		return fmt.Errorf("want a whole number from 0 to %d", o.max)
+	}
+	o.v, o.set = n, true
+	return nil
+}
+
+func (o *optUint) u32() *uint32 {
+	if !o.set {
+		return nil
+	}
+	v := uint32(o.v)
+	return &v
+}
+
+func (o *optUint) u8() *uint8 {
+	if !o.set {
+		return nil
+	}
+	v := uint8(o.v)
+	return &v
+}
+
+func newOpt(fs *flag.FlagSet, name string, max uint64, usage string) *optUint {
+	o := &optUint{max: max}
+	fs.Var(o, name, usage)
+	return o
+}
+
+// canonicalDPID checks a datapath id before it goes into a URL.
+func canonicalDPID(s string) (string, error) {
+	d, err := web.ParseDPID(s)
+	if err != nil {
+		return "", err
+	}
+	return web.FormatDPID(d), nil
+}
+
+func setupHealth(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	return func(ctx context.Context, s *session, _ []string) error {
+		h, err := s.cl.Health(ctx)
+		if err != nil {
+			return err
+		}
+		return s.print(h, func(w io.Writer) {
+			fmt.Fprintf(w, "%s: %d switch(es) connected, up %s, version %s, at %s\n", h.Status, h.Switches,
+				age(time.Duration(h.UptimeS*float64(time.Second))), orDash(h.Version), s.cl.URL())
+		})
+	}
+}
+
+func setupSwitches(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	return func(ctx context.Context, s *session, _ []string) error {
+		list, err := s.cl.Switches(ctx)
+		if err != nil {
+			return err
+		}
+		return s.print(list, func(w io.Writer) {
+			if len(list) == 0 {
+				fmt.Fprintln(w, "no switches connected")
+				return
+			}
+			fmt.Fprintln(w, "DPID\tREMOTE\tCONNECTED\tPORTS\tMANUFACTURER\tSOFTWARE\tDATAPATH")
+			for _, sw := range list {
+				fmt.Fprintf(w, "%s\t%s\t%s ago\t%d\t%s\t%s\t%s\n", sw.DPID, sw.Remote, age(time.Since(sw.ConnectedAt)), len(sw.Ports),
+					orDash(sw.Manufacturer), orDash(sw.Software), orDash(sw.DatapathDesc))
+			}
+		})
+	}
+}
+
+func setupSwitch(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	return func(ctx context.Context, s *session, args []string) error {
+		dpid, err := canonicalDPID(args[0])
+		if err != nil {
+			return err
+		}
+		sw, err := s.cl.Switch(ctx, dpid)
+		if err != nil {
+			return err
+		}
+		return s.print(sw, func(w io.Writer) {
+			fmt.Fprintf(w, "dpid:\t%s\n", sw.DPID)
+			fmt.Fprintf(w, "remote:\t%s\n", sw.Remote)
+			fmt.Fprintf(w, "connected:\t%s (%s ago)\n", sw.ConnectedAt.Format(time.RFC3339), age(time.Since(sw.ConnectedAt)))
+			fmt.Fprintf(w, "manufacturer:\t%s\n", orDash(sw.Manufacturer))
+			fmt.Fprintf(w, "hardware:\t%s\n", orDash(sw.Hardware))
+			fmt.Fprintf(w, "software:\t%s\n", orDash(sw.Software))
+			fmt.Fprintf(w, "serial:\t%s\n", orDash(sw.Serial))
+			fmt.Fprintf(w, "datapath:\t%s\n", orDash(sw.DatapathDesc))
+			fmt.Fprintf(w, "tables:\t%d\n", sw.NTables)
+			fmt.Fprintf(w, "messages:\trx %d, tx %d, malformed %d, echo requests %d\n", sw.Session.RxMessages, sw.Session.TxMessages, sw.Session.Malformed, sw.Session.EchoSent)
+			fmt.Fprintln(w)
+			portTable(w, sw.Ports)
+		})
+	}
+}
+
+func portTable(w io.Writer, ports []web.Port) {
+	fmt.Fprintln(w, "PORT\tNAME\tSTATE\tHW_ADDR\tSPEED\tMAX_SPEED")
+	for _, p := range ports {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", portName(p.Number, p.Reserved), orDash(p.Name), p.State, orDash(p.HWAddr),
+			speed(p.CurrSpeedKbps), speed(p.MaxSpeedKbps))
+	}
+}
+
+func setupPorts(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	port := fs.String("port", "", "only this port (a `number` or local)")
+	return func(ctx context.Context, s *session, args []string) error {
+		dpid, err := canonicalDPID(args[0])
+		if err != nil {
+			return err
+		}
+		stats, err := s.cl.PortStats(ctx, dpid, *port)
+		if err != nil {
+			return err
+		}
+		return s.print(stats, func(w io.Writer) {
+			fmt.Fprintln(w, "PORT\tNAME\tSTATE\tRX_PACKETS\tRX_BYTES\tRX_DROPPED\tRX_ERRORS\tTX_PACKETS\tTX_BYTES\tTX_DROPPED\tTX_ERRORS")
+			for _, p := range stats {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", portName(p.Number, p.Reserved), orDash(p.Name), orDash(p.State),
+					count(p.RxPackets), count(p.RxBytes), count(p.RxDropped), count(p.RxErrors),
+					count(p.TxPackets), count(p.TxBytes), count(p.TxDropped), count(p.TxErrors))
+			}
+		})
+	}
+}
+
+// selectorFlags defines the flags that select flows.
+func selectorFlags(fs *flag.FlagSet, ownerDefault string) func() client.FlowQuery {
+	ownerUsage := "only flows of this owner `kind` (api, core, foreign, ...)"
+	if ownerDefault != "" {
+		ownerUsage = "delete flows of this owner `kind` (default " + ownerDefault + "); deleting another owner's flows can break what it set up"
+	}
+	owner := fs.String("owner", "", ownerUsage)
+	table := newOpt(fs, "table", 254, "only this flow `table` (0-254)")
+	network := newOpt(fs, "network", controller.MaxScope, "only flows of this virtual `network` (needs --owner)")
+	id := newOpt(fs, "id", 1<<32-1, "only flows with this owner object `id` (needs --owner)")
+	return func() client.FlowQuery {
+		return client.FlowQuery{Table: table.u8(), Owner: *owner, Network: network.u32(), ID: id.u32()}
+	}
+}
+
+func setupFlows(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	query := selectorFlags(fs, "")
+	return func(ctx context.Context, s *session, args []string) error {
+		dpid, err := canonicalDPID(args[0])
+		if err != nil {
+			return err
+		}
+		flows, err := s.cl.Flows(ctx, dpid, query())
+		if err != nil {
+			return err
+		}
+		return s.print(flows, func(w io.Writer) {
+			if len(flows) == 0 {
+				fmt.Fprintf(w, "no flows on %s match\n", dpid)
+				return
+			}
+			fmt.Fprintln(w, "TABLE\tPRIORITY\tOWNER\tPACKETS\tBYTES\tAGE\tTIMEOUTS\tMATCH\tACTIONS")
+			for _, f := range flows {
+				fmt.Fprintf(w, "%d\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", f.Table, f.Priority, ownerName(f), f.Packets, f.Bytes,
+					age(time.Duration(f.DurationS*float64(time.Second))), timeouts(f.IdleTimeout, f.HardTimeout), orStar(f.Match), f.Actions)
+			}
+		})
+	}
+}
+
+func setupFlowAdd(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	id := newOpt(fs, "id", 1<<32-1, "API object `id` put in the flow's cookie (default: the next free one)")
+	return func(ctx context.Context, s *session, args []string) error {
+		dpid, err := canonicalDPID(args[0])
+		if err != nil {
+			return err
+		}
+		f, err := s.cl.AddFlow(ctx, dpid, args[1], id.u32())
+		if err != nil {
+			return err
+		}
+		return s.print(f, func(w io.Writer) {
+			fmt.Fprintf(w, "added flow %s to %s: table=%d,priority=%d", ownerName(f), dpid, f.Table, f.Priority)
+			if f.Match != "" {
+				fmt.Fprintf(w, ",%s", f.Match)
+			}
+			fmt.Fprintf(w, ",actions=%s\n", f.Actions)
+		})
+	}
+}
+
+func setupFlowDel(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	query := selectorFlags(fs, "api")
+	return func(ctx context.Context, s *session, args []string) error {
+		dpid, err := canonicalDPID(args[0])
+		if err != nil {
+			return err
+		}
+		q := query()
+		res, err := s.cl.DeleteFlows(ctx, dpid, q)
+		if err != nil {
+			return err
+		}
+		return s.print(res, func(w io.Writer) {
+			what := res.Owner + " flows"
+			if res.Network != nil {
+				what += fmt.Sprintf(" of network %d", *res.Network)
+			}
+			if res.ID != nil {
+				what += fmt.Sprintf(" with id %d", *res.ID)
+			}
+			if res.Table != nil {
+				what += fmt.Sprintf(" in table %d", *res.Table)
+			}
+			fmt.Fprintf(w, "deleted %s from %s (%d matched just before the delete)\n", what, dpid, res.Matched)
+		})
+	}
+}
+
+func setupGroups(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	return func(ctx context.Context, s *session, args []string) error {
+		dpid, err := canonicalDPID(args[0])
+		if err != nil {
+			return err
+		}
+		groups, err := s.cl.Groups(ctx, dpid)
+		if err != nil {
+			return err
+		}
+		return s.print(groups, func(w io.Writer) {
+			if len(groups) == 0 {
+				fmt.Fprintf(w, "no groups on %s\n", dpid)
+				return
+			}
+			fmt.Fprintln(w, "GROUP\tTYPE\tREFS\tPACKETS\tBYTES\tBUCKET\tWEIGHT\tWATCH\tBUCKET_PACKETS\tACTIONS")
+			for _, g := range groups {
+				head := fmt.Sprintf("%d\t%s\t%d\t%d\t%d", g.ID, g.Type, g.RefCount, g.Packets, g.Bytes)
+				if len(g.Buckets) == 0 {
+					fmt.Fprintf(w, "%s\t-\t-\t-\t-\t-\n", head)
+				}
+				for i, b := range g.Buckets {
+					if i > 0 {
+						head = "\t\t\t\t"
+					}
+					fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%s\n", head, i, b.Weight, watch(b), b.Packets, b.Actions)
+				}
+			}
+		})
+	}
+}
+
+func setupTables(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	all := fs.Bool("all", false, "list every table, also the unused ones")
+	return func(ctx context.Context, s *session, args []string) error {
+		dpid, err := canonicalDPID(args[0])
+		if err != nil {
+			return err
+		}
+		tables, err := s.cl.Tables(ctx, dpid)
+		if err != nil {
+			return err
+		}
+		if !*all {
+			used := tables[:0:0]
+			for _, t := range tables {
+				if t.ActiveCount > 0 || t.LookupCount > 0 {
+					used = append(used, t)
+				}
+			}
+			tables = used
+		}
+		return s.print(tables, func(w io.Writer) {
+			if len(tables) == 0 {
+				fmt.Fprintf(w, "no table of %s has flows or lookups (--all lists every table)\n", dpid)
+				return
+			}
+			fmt.Fprintln(w, "TABLE\tACTIVE\tLOOKUPS\tMATCHED")
+			for _, t := range tables {
+				fmt.Fprintf(w, "%d\t%d\t%d\t%d\n", t.Table, t.ActiveCount, t.LookupCount, t.MatchedCount)
+			}
+		})
+	}
+}
+
+// formatting helpers
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func orStar(s string) string {
+	if s == "" {
+		return "*"
+	}
+	return s
+}
+
+func portName(no uint32, reserved string) string {
+	if reserved != "" {
+		return strings.ToUpper(reserved)
+	}
+	return strconv.FormatUint(uint64(no), 10)
+}
+
+func count(v *uint64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatUint(*v, 10)
+}
+
+func speed(kbps uint32) string {
+	switch {
+	case kbps == 0:
+		return "-"
+	case kbps%1_000_000 == 0:
+		return fmt.Sprintf("%dG", kbps/1_000_000)
+	case kbps%1000 == 0:
+		return fmt.Sprintf("%dM", kbps/1000)
+	default:
+		return fmt.Sprintf("%dk", kbps)
+	}
+}
+
+func timeouts(idle, hard uint16) string {
+	if idle == 0 && hard == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("idle %d, hard %d", idle, hard)
+}
+
+func watch(b web.Bucket) string {
+	var parts []string
+	if b.WatchPort != nil {
+		parts = append(parts, "port "+portName(*b.WatchPort, reservedName(*b.WatchPort)))
+	}
+	if b.WatchGroup != nil {
+		parts = append(parts, fmt.Sprintf("group %d", *b.WatchGroup))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func reservedName(p uint32) string {
+	if p == 0xfffffffe {
+		return "local"
+	}
+	return ""
+}
+
+// ownerName renders a flow's owner the way cookies print ("api:7",
+// "network:3@net:5", "foreign:0x42").
+func ownerName(f web.Flow) string {
+	c, err := strconv.ParseUint(strings.TrimPrefix(f.Cookie, "0x"), 16, 64)
+	if err != nil {
+		return f.Owner.Kind
+	}
+	return controller.Cookie(c).String()
+}
+
+// age renders a duration briefly: 45s, 3m12s, 5h3m, 2d4h.
+func age(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+}

@@ -1,0 +1,70 @@
+// Command satellite runs Satellite (`satellite serve`: the OpenFlow
+// controller and the HTTP API) and talks to a running one (`satellite
+// switches`, `satellite flows DPID`, ...). Run `satellite help` for usage.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `Usage: satellite COMMAND [ARGS]
+
+Server:
+  serve [--config FILE] [--openflow TARGET]... [--http ADDR] [--log-level L] [--log-format text|json]
+                        run the OpenFlow controller and the HTTP API
+  version               print the version
+
+Client (talks to a running server; --server URL or $SATELLITE_SERVER,
+default http://127.0.0.1:8080; -o json prints the API's JSON):
+  health                        server status
+  switches                      connected switches
+  switch DPID                   one switch with its ports
+  ports DPID [--port N|local]   port state and counters
+  flows DPID [--table N] [--owner KIND] [--network N] [--id N]
+                                flow table with counters
+  flow add DPID 'SPEC' [--id N] install an API flow, e.g.
+                                'table=0,priority=100,in_port=1,actions=output:2'
+  flow del DPID [--owner api] [--network N] [--id N] [--table N]
+                                delete API flows (another owner only when named)
+  groups DPID                   groups with buckets and counters
+  tables DPID [--all]           flow tables in use (--all: every table)
+
+DPID is 1-16 hex digits (1, 0x1, 0000000000000001) or 00:00:00:00:00:00:00:01.
+Run 'satellite COMMAND -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command and returns the exit status: 0 success, 1
+// failure, 2 usage error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "satellite %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if c, ok := clientCommands[cmd]; ok {
+		return runClient(ctx, cmd, c, rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "satellite: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

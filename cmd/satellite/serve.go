@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/satellite-sdn/satellite/config"
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/web"
+)
+
+// shutdownTimeout bounds how long in-flight API requests may take to
+// finish once a shutdown has begun.
+const shutdownTimeout = 5 * time.Second
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("satellite serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: satellite serve [flags]\n\nRuns the OpenFlow controller and the HTTP API until SIGINT or SIGTERM.\nFlags override $SATELLITE_* variables, which override the config file.\n\n")
+		fs.PrintDefaults()
+	}
+	flags := config.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "satellite serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := flags.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "satellite: %s\n", strings.ReplaceAll(err.Error(), "\n", "\nsatellite: "))
+		return 1
+	}
+	log := cfg.Logger(stderr)
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("satellite stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the controller and the API until ctx ends or SIGINT/SIGTERM
+// arrives, then shuts down: the API first (in-flight requests may finish),
+// then the switch connections.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
+	log.Info("satellite starting", "version", version, "go", runtime.Version(), "config", cfg.File())
+
+	// Listen on everything first, so that a port in use fails the start
+	// before anything runs.
+	var ofListeners []net.Listener
+	closeAll := func() {
+		for _, ln := range ofListeners {
+			ln.Close()
+		}
+	}
+	for _, t := range cfg.OpenFlow {
+		ln, err := controller.Listen(t)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		ofListeners = append(ofListeners, ln)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		closeAll()
+		return fmt.Errorf("http: %w", err)
+	}
+
+	ctl := controller.New(cfg.Controller(log))
+	ctlCtx, stopController := context.WithCancel(context.Background())
+	defer stopController()
+	ctlDone := make(chan error, len(ofListeners))
+	for i, ln := range ofListeners {
+		log.Info("openflow listening", "target", cfg.OpenFlow[i], "addr", ln.Addr().String())
+		go func() { ctlDone <- ctl.Serve(ctlCtx, ln) }()
+	}
+
+	api := web.New(ctl, web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)))
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(httpLn) }()
+	log.Info("http listening", "addr", httpLn.Addr().String(), "url", "http://"+displayAddr(httpLn.Addr()))
+
+	var runErr error
+	running := len(ofListeners)
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", shutdownReason(ctx))
+	case err := <-httpDone:
+		runErr = fmt.Errorf("http: %w", err)
+	case err := <-ctlDone:
+		running--
+		if err == nil {
+			err = errors.New("listener closed")
+		}
+		runErr = fmt.Errorf("openflow: %w", err)
+	}
+	stopSignals() // a second signal kills the process the default way
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown incomplete", "err", err)
+		srv.Close()
+	}
+	stopController()
+	closeAll()
+	for ; running > 0; running-- {
+		<-ctlDone
+	}
+	if runErr == nil {
+		log.Info("stopped")
+	}
+	return runErr
+}
+
+func shutdownReason(ctx context.Context) string {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause.Error()
+	}
+	return "interrupted"
+}
+
+// displayAddr turns a wildcard listen address into one a client can use.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,227 @@
+// Package client is a Go client of Satellite's HTTP API (package web).
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/satellite-sdn/satellite/web"
+)
+
+// DefaultServer is the API address used when none is given.
+const DefaultServer = "http://127.0.0.1:8080"
+
+// Client talks to one Satellite server.
+type Client struct {
+	base *url.URL
+	http *http.Client
+}
+
+// New returns a client of the server at base ("http://HOST:PORT"; a bare
+// "HOST:PORT" gets http://). httpClient may be nil (a client with a 30s
+// timeout is used).
+func New(base string, httpClient *http.Client) (*Client, error) {
+	if base == "" {
+		base = DefaultServer
+	}
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server URL %q: want http://HOST:PORT", base)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Client{base: u, http: httpClient}, nil
+}
+
+// URL returns the server's base URL.
+func (c *Client) URL() string { return c.base.String() }
+
+// APIError is an error response of the API.
+type APIError struct {
+	Status  int    // HTTP status
+	Message string // the "error" field
+	Field   string // the "field" field, "" when absent
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+// ConnError says the server could not be reached at all.
+type ConnError struct {
+	URL string
+	Err error
+}
+
+func (e *ConnError) Error() string { return fmt.Sprintf("cannot reach %s: %v", e.URL, e.Err) }
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// do sends a request and decodes a JSON response into out (unless nil).
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	// path is escaped (see switchPath)
+	u := *c.base
+	unescaped, err := url.PathUnescape(path)
+	if err != nil {
+		return err
+	}
+	u.RawPath = c.base.EscapedPath() + path
+	u.Path += unescaped
+	u.RawQuery = q.Encode()
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return &ConnError{URL: c.base.String(), Err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 512<<20))
+	if err != nil {
+		return &ConnError{URL: c.base.String(), Err: err}
+	}
+	if resp.StatusCode >= 300 {
+		var e web.Error
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return &APIError{Status: resp.StatusCode, Message: e.Error, Field: e.Field}
+		}
+		msg := strings.TrimSpace(string(b))
+		if len(msg) > 200 {
+			msg = msg[:200] + "..."
+		}
+		return &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s: %s (is %s a Satellite server?)", method, u.Path, resp.Status, msg, c.base)}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: decoding the response: %v (is %s a Satellite server?)", method, u.Path, err, c.base)
+	}
+	return nil
+}
+
+// switchPath returns the escaped path of a switch resource.
+func switchPath(dpid string, rest string) string {
+	return "/api/v1/switches/" + url.PathEscape(dpid) + rest
+}
+
+// Health returns GET /healthz.
+func (c *Client) Health(ctx context.Context) (web.Health, error) {
+	var h web.Health
+	return h, c.do(ctx, "GET", "/healthz", nil, nil, &h)
+}
+
+// Switches lists the connected switches.
+func (c *Client) Switches(ctx context.Context) ([]web.Switch, error) {
+	var out []web.Switch
+	return out, c.do(ctx, "GET", "/api/v1/switches", nil, nil, &out)
+}
+
+// Switch returns one switch. dpid is in any form the API accepts.
+func (c *Client) Switch(ctx context.Context, dpid string) (web.Switch, error) {
+	var out web.Switch
+	return out, c.do(ctx, "GET", switchPath(dpid, ""), nil, nil, &out)
+}
+
+// Ports returns the port descriptions of a switch.
+func (c *Client) Ports(ctx context.Context, dpid string) ([]web.Port, error) {
+	var out []web.Port
+	return out, c.do(ctx, "GET", switchPath(dpid, "/ports"), nil, nil, &out)
+}
+
+// PortStats returns the counters of every port (port "" ) or of one port
+// (a number or "local").
+func (c *Client) PortStats(ctx context.Context, dpid, port string) ([]web.PortStats, error) {
+	q := url.Values{}
+	if port != "" {
+		q.Set("port", port)
+	}
+	var out []web.PortStats
+	return out, c.do(ctx, "GET", switchPath(dpid, "/ports/stats"), q, nil, &out)
+}
+
+// FlowQuery selects flows. Nil fields select everything; Owner "" is
+// every owner for Flows and "api" for DeleteFlows.
+type FlowQuery struct {
+	Table   *uint8
+	Owner   string
+	Network *uint32
+	ID      *uint32
+}
+
+func (f FlowQuery) values() url.Values {
+	q := url.Values{}
+	if f.Table != nil {
+		q.Set("table", strconv.Itoa(int(*f.Table)))
+	}
+	if f.Owner != "" {
+		q.Set("owner", f.Owner)
+	}
+	if f.Network != nil {
+		q.Set("network", strconv.FormatUint(uint64(*f.Network), 10))
+	}
+	if f.ID != nil {
+		q.Set("id", strconv.FormatUint(uint64(*f.ID), 10))
+	}
+	return q
+}
+
+// Flows returns the selected flows with their counters.
+func (c *Client) Flows(ctx context.Context, dpid string, f FlowQuery) ([]web.Flow, error) {
+	var out []web.Flow
+	return out, c.do(ctx, "GET", switchPath(dpid, "/flows"), f.values(), nil, &out)
+}
+
+// AddFlow installs a flow given in ovs-ofctl syntax as an API-owned flow
+// with the given id (nil: the server picks the next free one).
+func (c *Client) AddFlow(ctx context.Context, dpid, spec string, id *uint32) (web.Flow, error) {
+	var out web.Flow
+	return out, c.do(ctx, "POST", switchPath(dpid, "/flows"), nil, web.AddFlowRequest{Flow: spec, ID: id}, &out)
+}
+
+// DeleteFlows deletes the selected flows (API-owned ones unless f.Owner
+// names another owner).
+func (c *Client) DeleteFlows(ctx context.Context, dpid string, f FlowQuery) (web.DeleteResult, error) {
+	var out web.DeleteResult
+	return out, c.do(ctx, "DELETE", switchPath(dpid, "/flows"), f.values(), nil, &out)
+}
+
+// Groups returns the groups of a switch with their counters.
+func (c *Client) Groups(ctx context.Context, dpid string) ([]web.Group, error) {
+	var out []web.Group
+	return out, c.do(ctx, "GET", switchPath(dpid, "/groups"), nil, nil, &out)
+}
+
+// Tables returns the counters of every flow table of a switch.
+func (c *Client) Tables(ctx context.Context, dpid string) ([]web.Table, error) {
+	var out []web.Table
+	return out, c.do(ctx, "GET", switchPath(dpid, "/tables"), nil, nil, &out)
+}
