@@ -41,7 +41,7 @@ fuzz:
 test: deps fmt-check vet unit fuzz
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./controller/ | tee bench.out
+	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./controller/ | tee bench.out
 
 # The demo: Satellite plus a lab whose bridges connect to it. Ctrl-C stops
 # Satellite and removes the lab.
