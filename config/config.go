@@ -191,8 +191,8 @@ func (c *Config) decode(path string, b []byte) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	// A list in the file replaces the default list; an explicit empty list
-	// or null is treated as "not set".
+	// A list in the file replaces the default list; an empty list is
+	// treated as "not set", like a setting with no value.
 	if len(c.OpenFlow) == 0 {
 		c.OpenFlow = before.OpenFlow
 	}
@@ -243,6 +243,9 @@ func decodeFields(n *yaml.Node, prefix string, v reflect.Value, fail func(line i
 				continue
 			}
 			f := v.Field(j)
+			if val.Kind == yaml.ScalarNode && val.ShortTag() == "!!null" {
+				continue // "setting:" with no value keeps the default
+			}
 			if f.Kind() == reflect.Struct && val.Kind == yaml.MappingNode && !f.Addr().Type().Implements(unmarshalerType) {
 				decodeFields(val, prefix+name+".", f, fail)
 			} else if err := val.Decode(f.Addr().Interface()); err != nil {

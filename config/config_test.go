@@ -100,6 +100,11 @@ func TestPartialFileKeepsDefaults(t *testing.T) {
 	if !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::7000"}) {
 		t.Fatalf("single-string openflow: %v", c.OpenFlow)
 	}
+	// a setting with no value keeps its default
+	c, err = Load(writeFile(t, "http:\nopenflow:\nkeepalive:\nlog_level: warn\n"))
+	if err != nil || c.HTTP != ":8080" || len(c.OpenFlow) != 1 || c.Keepalive.Misses != 3 || c.LogLevel != "warn" {
+		t.Fatalf("null settings: %+v %v", c, err)
+	}
 	// an empty file is all defaults
 	c, err = Load(writeFile(t, "# nothing\n"))
 	if err != nil || c.HTTP != ":8080" {
