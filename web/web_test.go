@@ -468,9 +468,27 @@ func TestGroupsAndTables(t *testing.T) {
 }
 
 func TestSwitchTimeoutIs504(t *testing.T) {
-	env := webtest.Start(t, web.WithRequestTimeout(time.Nanosecond))
-	env.Connect(switchemu.Config{DPID: 9, Ports: 1})
-	do(t, env, "GET", "/api/v1/switches/9/flows", "").wantError(t, 504, "", "switch 0000000000000009 did not answer within 1ns")
+	env := webtest.Start(t, web.WithRequestTimeout(200*time.Millisecond))
+	_, link := env.ConnectLink(switchemu.Config{DPID: 9, Ports: 1})
+	do(t, env, "GET", "/api/v1/switches/9/tables", "").decode(t, 200, nil)
+	link.Stall()
+	start := time.Now()
+	do(t, env, "GET", "/api/v1/switches/9/flows", "").wantError(t, 504, "", "switch 0000000000000009 did not answer within 200ms")
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("504 after %s", took)
+	}
+	do(t, env, "POST", "/api/v1/switches/9/flows", `{"flow":"actions=drop","id":1}`).wantError(t, 504, "", "did not answer")
+}
+
+func TestSwitchDisconnectDuringRequestIs503(t *testing.T) {
+	env := webtest.Start(t)
+	_, link := env.ConnectLink(switchemu.Config{DPID: 11, Ports: 1})
+	link.Stall()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		link.Close()
+	}()
+	do(t, env, "GET", "/api/v1/switches/b/ports/stats", "").wantError(t, 503, "", "switch 000000000000000b disconnected")
 }
 
 func TestSwitchGoneIs404(t *testing.T) {

@@ -5,11 +5,13 @@ package webtest
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,9 +30,10 @@ type Env struct {
 	URL string
 	// Logs holds everything the controller and the API logged (debug level).
 	Logs *LogBuffer
+	// OpenFlowAddr is the controller's TCP address ("127.0.0.1:PORT").
+	OpenFlowAddr string
 
-	ctx    context.Context
-	ofAddr string
+	ctx context.Context
 }
 
 // LogBuffer is a concurrency-safe log sink.
@@ -76,7 +79,7 @@ func Start(t testing.TB, opts ...web.Option) *Env {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &Env{t: t, Ctl: ctl, API: api, HTTP: srv, URL: srv.URL, Logs: logs, ctx: ctx, ofAddr: ln.Addr().String()}
+	return &Env{t: t, Ctl: ctl, API: api, HTTP: srv, URL: srv.URL, Logs: logs, ctx: ctx, OpenFlowAddr: ln.Addr().String()}
 }
 
 // Connect starts an emulated switch, connects it to the controller and
@@ -86,7 +89,7 @@ func (e *Env) Connect(cfg switchemu.Config) *switchemu.Switch {
 	sub := e.Ctl.Bus().Subscribe(64, controller.SwitchUp)
 	defer sub.Close()
 	sw := switchemu.New(cfg)
-	go func() { _ = sw.Dial(e.ctx, "tcp", e.ofAddr) }()
+	go func() { _ = sw.Dial(e.ctx, "tcp", e.OpenFlowAddr) }()
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
@@ -111,4 +114,62 @@ func (e *Env) WaitSwitch(dpid uint64, connected bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	e.t.Fatalf("switch %016x connected=%v not reached within 5s", dpid, connected)
+}
+
+// Link is the connection of a switch connected through ConnectLink: a
+// relay the test can stall (the controller stops hearing from the switch)
+// or cut.
+type Link struct {
+	conn    net.Conn
+	stalled atomic.Bool
+}
+
+// Stall drops everything the switch sends from now on; the controller's
+// requests go unanswered until its keepalive gives up.
+func (l *Link) Stall() { l.stalled.Store(true) }
+
+// Close cuts the connection.
+func (l *Link) Close() { l.conn.Close() }
+
+// ConnectLink is Connect through a relay the test controls.
+func (e *Env) ConnectLink(cfg switchemu.Config) (*switchemu.Switch, *Link) {
+	e.t.Helper()
+	sub := e.Ctl.Bus().Subscribe(64, controller.SwitchUp)
+	defer sub.Close()
+	conn, err := net.Dial("tcp", e.OpenFlowAddr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	l := &Link{conn: conn}
+	swEnd, relayEnd := net.Pipe()
+	sw := switchemu.New(cfg)
+	go func() { _ = sw.Serve(e.ctx, swEnd) }()
+	go func() { _, _ = io.Copy(relayEnd, conn); relayEnd.Close() }()
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := relayEnd.Read(buf)
+			if err != nil {
+				conn.Close()
+				return
+			}
+			if !l.stalled.Load() {
+				if _, err := conn.Write(buf[:n]); err != nil {
+					relayEnd.Close()
+					return
+				}
+			}
+		}
+	}()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-sub.C:
+			if ev.DPID == cfg.DPID {
+				return sw, l
+			}
+		case <-timeout:
+			e.t.Fatalf("switch %016x did not connect within 5s", cfg.DPID)
+		}
+	}
 }
