@@ -284,3 +284,17 @@ func TestServeFailsToStart(t *testing.T) {
 	t.Setenv("SATELLITE_HTTP", "nope")
 	fails(t, 1, `http: "nope": want HOST:PORT or :PORT (such as :8080 or 127.0.0.1:8080) (set in SATELLITE_HTTP)`, "serve")
 }
+
+func TestFormatting(t *testing.T) {
+	for kbps, want := range map[uint32]string{0: "-", 10_000_000: "10G", 100_000: "100M", 1500: "1500k"} {
+		if got := speed(kbps); got != want {
+			t.Errorf("speed(%d) = %q, want %q", kbps, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{-time.Second: "0s", 45 * time.Second: "45s", 192 * time.Second: "3m12s",
+		5*time.Hour + 3*time.Minute: "5h3m", 52 * time.Hour: "2d4h"} {
+		if got := age(d); got != want {
+			t.Errorf("age(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
