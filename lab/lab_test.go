@@ -662,3 +662,30 @@ func TestDownRefusesForeignDir(t *testing.T) {
 		t.Fatal("foreign file removed")
 	}
 }
+
+// TestStartReapsOrphans: a lab left by a test process that died is removed
+// by the next Start; a lab without an owner file (a developer's) is not.
+func TestStartReapsOrphans(t *testing.T) {
+	RequireRoot(t)
+	ctx := testCtx(t)
+	small := Config{Hosts: 1, VMs: -1, Links: LinksNone}
+	orphan, mine := small, small
+	orphan.Prefix, mine.Prefix = RandomPrefix("so"), RandomPrefix("sd")
+	for _, c := range []Config{orphan, mine} {
+		t.Cleanup(func() { _ = Down(context.Background(), c, nil) })
+		if _, err := Up(ctx, c, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oc, _ := orphan.Normalize()
+	if err := os.WriteFile(filepath.Join(oc.Dir, ownerFile), []byte("999999999 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Start(t, small)
+	if ns := ownedNetns(orphan.Prefix); len(ns) > 0 {
+		t.Errorf("orphaned lab not removed: %v", ns)
+	}
+	if ns := ownedNetns(mine.Prefix); len(ns) == 0 {
+		t.Error("a lab without owner file was removed")
+	}
+}
