@@ -291,7 +291,7 @@ func (c *Controller) ServeConn(ctx context.Context, conn net.Conn) {
 		<-old.Done()
 	}
 	s.ready.Store(true)
-	s.log.Info("switch connected", "remote", s.remote, "ports", len(s.ports), "software", s.desc.Software)
+	s.log.Info("switch connected", "remote", s.remote, "ports", len(s.Ports()), "software", s.desc.Software)
 	s.publish(Event{Kind: SwitchUp})
 
 	go s.keepalive()

@@ -443,7 +443,7 @@ func (s *Session) dispatch(msg ofwire.Message) {
 		if s.deliver(msg, e) {
 			return
 		}
-		s.log.Warn("switch reported an error", "dpid", fmt.Sprintf("%016x", s.DPID()), "xid", msg.XID, "err", e.Error())
+		s.log.Warn("switch reported an error", "xid", msg.XID, "err", e.Error())
 		s.publish(Event{Kind: SwitchError, Error: e})
 	case of.TypeMultipartReply:
 		s.deliverMultipart(msg)
@@ -502,7 +502,7 @@ func (s *Session) portStatus(ps ofwire.PortStatus) {
 		s.ports[p.No] = p
 	}
 	s.mu.Unlock()
-	s.log.Debug("port status", "dpid", fmt.Sprintf("%016x", s.DPID()), "port", p.No, "name", p.Name, "event", kind.String(), "up", p.Up())
+	s.log.Debug("port status", "port", p.No, "name", p.Name, "event", kind.String(), "up", p.Up())
 	s.publish(Event{Kind: kind, Port: &p})
 }
 

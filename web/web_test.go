@@ -523,3 +523,15 @@ func TestRequestsAreLoggedAtDebug(t *testing.T) {
 		t.Fatalf("no request log line:\n%s", logs)
 	}
 }
+
+func TestSwitchRejectingAFlowIs422(t *testing.T) {
+	env := webtest.Start(t)
+	sw := env.Connect(switchemu.Config{DPID: 9, Ports: 1})
+	sw.RejectFlowMods.Store(true)
+	do(t, env, "POST", "/api/v1/switches/9/flows", `{"flow":"priority=5,actions=drop","id":3}`).wantError(t, 422, "", "switch error")
+	sw.RejectFlowMods.Store(false)
+	do(t, env, "POST", "/api/v1/switches/9/flows", `{"flow":"priority=5,actions=drop","id":3}`)
+	if n := len(sw.Flows()); n != 1 {
+		t.Fatalf("after the switch recovered: %d flows", n)
+	}
+}

@@ -75,6 +75,9 @@ type Switch struct {
 
 	PacketOuts atomic.Uint64
 	FlowMods   atomic.Uint64
+	// RejectFlowMods, while set, answers every flow-mod with
+	// OFPET_FLOW_MOD_FAILED / OFPFMFC_TABLE_FULL, like a full switch.
+	RejectFlowMods atomic.Bool
 }
 
 // New returns a switch with the given configuration.
@@ -203,6 +206,9 @@ func (s *Switch) handle(msg ofwire.Message) error {
 		fm, err := ofwire.DecodeFlowMod(msg.Body)
 		if err != nil {
 			return s.sendError(msg.XID, 1, 0, msg.Body) // bad request
+		}
+		if s.RejectFlowMods.Load() {
+			return s.sendError(msg.XID, 5, 1, msg.Body) // flow-mod failed, table full
 		}
 		if fm.Table == 0xff && fm.Command == 0 {
 			return s.sendError(msg.XID, 5, 2, msg.Body) // flow-mod failed, bad table id
