@@ -211,14 +211,28 @@ var aptUpdated sync.Once
 // EnsurePackages installs the Debian packages of any missing command with
 // apt-get (apt-get update runs once per process).
 func EnsurePackages(ctx context.Context, progress func(string, ...any)) error {
-	var pkgs []string
-	seen := map[string]bool{}
-	for _, rc := range requiredCommands {
-		if _, err := exec.LookPath(rc.cmd); err != nil && !seen[rc.pkg] {
-			seen[rc.pkg] = true
-			pkgs = append(pkgs, rc.pkg)
+	missing := func() []string {
+		var pkgs []string
+		seen := map[string]bool{}
+		for _, rc := range requiredCommands {
+			if _, err := exec.LookPath(rc.cmd); err != nil && !seen[rc.pkg] {
+				seen[rc.pkg] = true
+				pkgs = append(pkgs, rc.pkg)
+			}
 		}
+		return pkgs
 	}
+	if len(missing()) == 0 {
+		return nil
+	}
+	// parallel test packages must not run apt-get at the same time (dpkg
+	// lock); the one that waited finds the commands installed
+	lk, err := lockFile(ctx, "/run/satlab-apt.lock")
+	if err != nil {
+		return err
+	}
+	defer lk.unlock()
+	pkgs := missing()
 	if len(pkgs) == 0 {
 		return nil
 	}
@@ -232,9 +246,8 @@ func EnsurePackages(ctx context.Context, progress func(string, ...any)) error {
 	if uerr != nil {
 		progress("apt-get update failed (%v); trying the install anyway", uerr)
 	}
-	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		args := append([]string{"install", "-y", "-q", "--no-install-recommends"}, pkgs...)
+		args := append([]string{"-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends"}, pkgs...)
 		if _, err = run(ctx, env, "apt-get", args...); err == nil {
 			break
 		}

@@ -259,6 +259,12 @@ func dispatch(ctx context.Context, o *opts, cmd string, rest []string) error {
 			}
 			cfg.DPIDBase = x
 		}
+		if _, err := cfg.Normalize(); err != nil {
+			return err // nothing built yet
+		}
+		if os.Geteuid() != 0 {
+			return errors.New("up needs root (network namespaces and OVS): run it as root, e.g. `sudo go run ./lab/cmd/satlab up 3`")
+		}
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
 		topo, err := lab.Up(ctx, cfg, os.Stderr)
