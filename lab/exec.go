@@ -227,11 +227,12 @@ func EnsurePackages(ctx context.Context, progress func(string, ...any)) error {
 	}
 	// parallel test packages must not run apt-get at the same time (dpkg
 	// lock); the one that waited finds the commands installed
-	lk, err := lockFile(ctx, "/run/satlab-apt.lock")
+	const aptLock = "/run/satlab-apt.lock"
+	lk, err := lockFile(ctx, aptLock)
 	if err != nil {
 		return err
 	}
-	defer lk.unlock()
+	defer func() { _ = os.Remove(aptLock); lk.unlock() }() // waiters re-check the inode
 	pkgs := missing()
 	if len(pkgs) == 0 {
 		return nil
