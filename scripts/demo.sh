@@ -24,9 +24,10 @@ cleanup() {
     echo
     echo "demo: stopping Satellite and removing the lab" >&2
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-    "$BIN/satlab" down --prefix "$PREFIX" >/dev/null || true
+    "$BIN/satlab" --prefix "$PREFIX" down >/dev/null || true
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM
 
 "$BIN/satellite" serve --openflow "unix:$SOCK" --openflow "tcp::6653" --http "$HTTP" &
 pid=$!
@@ -39,7 +40,7 @@ done
 [ "$curl_ok" = 1 ] || { echo "demo: Satellite did not answer on $url" >&2; exit 1; }
 
 echo "demo: bringing up a $HOSTS-host Open vSwitch lab (prefix $PREFIX)" >&2
-"$BIN/satlab" up "$HOSTS" --prefix "$PREFIX" --controller "unix:$SOCK" > "$STATE/lab.json"
+"$BIN/satlab" --prefix "$PREFIX" up "$HOSTS" --controller "unix:$SOCK" > "$STATE/lab.json"
 
 echo "demo: waiting for the bridges to connect" >&2
 for _ in $(seq 100); do
@@ -54,7 +55,7 @@ for ((i = 1; i <= HOSTS; i++)); do
     dpid=$(printf '%016x' "$i")
     "$BIN/satellite" flow add "$dpid" 'priority=100,in_port=1,actions=output:2' --id 1 --server "$url" >/dev/null
     "$BIN/satellite" flow add "$dpid" 'priority=100,in_port=2,actions=output:1' --id 2 --server "$url" >/dev/null
-    "$BIN/satlab" exec --prefix "$PREFIX" "h$i-vm1" ping -q -i 0.2 "10.0.$i.2" >/dev/null 2>&1 &
+    "$BIN/satlab" --prefix "$PREFIX" exec "h$i-vm1" ping -q -i 0.2 "10.0.$i.2" >/dev/null 2>&1 &
 done
 
 cat <<MSG
