@@ -1,0 +1,564 @@
+package topology
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// LocalPort is OpenFlow's OFPP_LOCAL.
+const LocalPort = 0xfffffffe
+
+// ErrLagged is reported by a subscription that fell behind: its queue
+// filled up, so it was closed. Subscribe again from the last version seen.
+var ErrLagged = errors.New("subscriber fell behind and was dropped; resubscribe from the last version seen")
+
+// Options tune a Model.
+type Options struct {
+	// Replay is how many deltas are kept for subscribers that resume
+	// (default 4096). Older resume points get a fresh snapshot.
+	Replay int
+	// Events is how many events (host moves, security events) are kept for
+	// the API (default 1000).
+	Events int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Model is the topology. All methods are safe for concurrent use; writers
+// never block on subscribers.
+type Model struct {
+	opt Options
+
+	mu       sync.Mutex
+	version  uint64
+	switches map[DPID]*Switch
+	ports    map[Endpoint]*Port
+	links    map[LinkKey]*Link
+	hosts    map[string]*Host
+	journal  []Delta // ring buffer of the last opt.Replay deltas
+	jHead    int     // index of the oldest delta
+	events   []Event // ring of the last opt.Events events
+	eHead    int
+	subs     map[*Subscription]struct{}
+}
+
+// New returns an empty model.
+func New(opt Options) *Model {
+	if opt.Replay <= 0 {
+		opt.Replay = 4096
+	}
+	if opt.Events <= 0 {
+		opt.Events = 1000
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Model{
+		opt:      opt,
+		switches: make(map[DPID]*Switch),
+		ports:    make(map[Endpoint]*Port),
+		links:    make(map[LinkKey]*Link),
+		hosts:    make(map[string]*Host),
+		subs:     make(map[*Subscription]struct{}),
+	}
+}
+
+// Version is the current version (the version of the last change).
+func (m *Model) Version() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.version
+}
+
+// emit records a change; the caller holds m.mu.
+func (m *Model) emit(d Delta) {
+	m.version++
+	d.Version = m.version
+	if d.Time.IsZero() {
+		d.Time = m.opt.Now()
+	}
+	if len(m.journal) < m.opt.Replay {
+		m.journal = append(m.journal, d)
+	} else {
+		m.journal[m.jHead] = d
+		m.jHead = (m.jHead + 1) % len(m.journal)
+	}
+	for s := range m.subs {
+		select {
+		case s.ch <- d:
+		default:
+			s.lagged = true
+			delete(m.subs, s)
+			close(s.ch)
+		}
+	}
+}
+
+// ---- switches and ports
+
+// SwitchUp records a connected switch with its ports.
+func (m *Model) SwitchUp(sw Switch, ports []Port) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sw.Connected = true
+	if sw.Since.IsZero() {
+		sw.Since = m.opt.Now()
+	}
+	old, ok := m.switches[sw.DPID]
+	m.switches[sw.DPID] = &sw
+	cp := sw
+	if ok && old != nil {
+		m.emit(Delta{Op: OpUpdate, Switch: &cp})
+	} else {
+		m.emit(Delta{Op: OpAdd, Switch: &cp})
+	}
+	seen := make(map[uint32]bool, len(ports))
+	for _, p := range ports {
+		p.DPID = sw.DPID
+		seen[p.Number] = true
+		m.putPort(p)
+	}
+	for ep := range m.ports {
+		if ep.DPID == sw.DPID && !seen[ep.Port] {
+			m.removePort(ep)
+		}
+	}
+}
+
+// SwitchDown removes a switch with its ports and links. Hosts seen on it
+// stay until they age out or show up elsewhere.
+func (m *Model) SwitchDown(dpid DPID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sw, ok := m.switches[dpid]
+	if !ok {
+		return
+	}
+	for ep := range m.ports {
+		if ep.DPID == dpid {
+			m.removePort(ep)
+		}
+	}
+	for k := range m.links {
+		if k.Src.DPID == dpid || k.Dst.DPID == dpid {
+			m.removeLink(k)
+		}
+	}
+	delete(m.switches, dpid)
+	cp := *sw
+	cp.Connected = false
+	m.emit(Delta{Op: OpRemove, Switch: &cp})
+}
+
+// PortUpdate adds or changes a port. A port that goes down loses its links
+// at once.
+func (m *Model) PortUpdate(p Port) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.switches[p.DPID]; !ok {
+		return
+	}
+	m.putPort(p)
+	if !p.Up {
+		for k := range m.links {
+			if k.Src == p.Key() || k.Dst == p.Key() {
+				m.removeLink(k)
+			}
+		}
+	}
+}
+
+// PortRemove deletes a port and its links.
+func (m *Model) PortRemove(ep Endpoint) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.removePort(ep)
+}
+
+func (m *Model) putPort(p Port) {
+	p.Kind = m.portKind(p)
+	old, ok := m.ports[p.Key()]
+	if ok && *old == p {
+		return
+	}
+	cp := p
+	m.ports[p.Key()] = &cp
+	op := OpAdd
+	if ok {
+		op = OpUpdate
+	}
+	out := p
+	m.emit(Delta{Op: op, Port: &out})
+}
+
+func (m *Model) removePort(ep Endpoint) {
+	p, ok := m.ports[ep]
+	if !ok {
+		return
+	}
+	for k := range m.links {
+		if k.Src == ep || k.Dst == ep {
+			m.removeLink(k)
+		}
+	}
+	delete(m.ports, ep)
+	cp := *p
+	m.emit(Delta{Op: OpRemove, Port: &cp})
+}
+
+// portKind derives a port's kind from its number, its name and its links.
+func (m *Model) portKind(p Port) string {
+	if p.Number == LocalPort {
+		return PortLocal
+	}
+	for k, l := range m.links {
+		if k.Src == p.Key() || k.Dst == p.Key() {
+			if l.Kind == LinkTunnel {
+				return PortTunnel
+			}
+			return PortLink
+		}
+	}
+	if p.Tunnel {
+		return PortTunnel
+	}
+	return PortEdge
+}
+
+// refreshKind re-derives the kind of the port at ep after its links changed.
+func (m *Model) refreshKind(ep Endpoint) {
+	if p, ok := m.ports[ep]; ok {
+		m.putPort(*p)
+	}
+}
+
+// ---- links
+
+// LinkSeen records that a probe sent from src arrived on dst after
+// latency. It returns true when the link is new.
+func (m *Model) LinkSeen(src, dst Endpoint, kind string, latency time.Duration) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.ports[src]; !ok {
+		return false
+	}
+	if _, ok := m.ports[dst]; !ok {
+		return false
+	}
+	now := m.opt.Now()
+	ms := float64(latency) / float64(time.Millisecond)
+	if ms < 0 {
+		ms = 0
+	}
+	k := LinkKey{src, dst}
+	l, ok := m.links[k]
+	if ok {
+		l.LastSeen = now
+		// exponentially weighted, published only when it moved noticeably
+		prev := l.LatencyMs
+		l.LatencyMs = 0.8*l.LatencyMs + 0.2*ms
+		if l.Kind != kind || math.Abs(l.LatencyMs-prev) > math.Max(0.5, 0.2*prev) {
+			l.Kind = kind
+			cp := *l
+			m.emit(Delta{Op: OpUpdate, Link: &cp})
+		}
+		return false
+	}
+	_, rev := m.links[LinkKey{dst, src}]
+	l = &Link{Src: src, Dst: dst, Kind: kind, State: LinkUp, LatencyMs: ms, Unidirectional: !rev, FirstSeen: now, LastSeen: now}
+	m.links[k] = l
+	cp := *l
+	m.emit(Delta{Op: OpAdd, Link: &cp})
+	if r, ok := m.links[LinkKey{dst, src}]; ok && r.Unidirectional {
+		r.Unidirectional = false
+		rc := *r
+		m.emit(Delta{Op: OpUpdate, Link: &rc})
+	}
+	m.refreshKind(src)
+	m.refreshKind(dst)
+	return true
+}
+
+// ExpireLinks removes links not seen since before cutoff and returns them.
+func (m *Model) ExpireLinks(cutoff time.Time) []Link {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var gone []Link
+	for k, l := range m.links {
+		if l.LastSeen.Before(cutoff) {
+			gone = append(gone, *l)
+			m.removeLink(k)
+		}
+	}
+	return gone
+}
+
+func (m *Model) removeLink(k LinkKey) {
+	l, ok := m.links[k]
+	if !ok {
+		return
+	}
+	delete(m.links, k)
+	cp := *l
+	cp.State = "down"
+	m.emit(Delta{Op: OpRemove, Link: &cp})
+	if r, ok := m.links[LinkKey{k.Dst, k.Src}]; ok && !r.Unidirectional {
+		r.Unidirectional = true
+		rc := *r
+		m.emit(Delta{Op: OpUpdate, Link: &rc})
+	}
+	m.refreshKind(k.Src)
+	m.refreshKind(k.Dst)
+}
+
+// ---- hosts
+
+// HostSeen records a packet from mac (with an optional IPv4 address) on a
+// port. Packets from ports that are not edge ports are ignored: what
+// crosses a link between switches is no attachment. It returns the host's
+// previous attachment when it moved.
+func (m *Model) HostSeen(mac, ip string, at Endpoint) (moved *Endpoint, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, known := m.ports[at]
+	if !known || p.Kind != PortEdge {
+		return nil, false
+	}
+	now := m.opt.Now()
+	h, exists := m.hosts[mac]
+	if !exists {
+		h = &Host{MAC: mac, DPID: at.DPID, Port: at.Port, FirstSeen: now, LastSeen: now}
+		if ip != "" {
+			h.IPs = []string{ip}
+		}
+		m.hosts[mac] = h
+		cp := copyHost(h)
+		m.emit(Delta{Op: OpAdd, Host: &cp})
+		return nil, true
+	}
+	h.LastSeen = now
+	changed := false
+	if h.DPID != at.DPID || h.Port != at.Port {
+		prev := Endpoint{h.DPID, h.Port}
+		moved = &prev
+		h.DPID, h.Port = at.DPID, at.Port
+		changed = true
+	}
+	if ip != "" && !slices.Contains(h.IPs, ip) {
+		h.IPs = append(h.IPs, ip)
+		sort.Strings(h.IPs)
+		changed = true
+	}
+	if changed {
+		cp := copyHost(h)
+		m.emit(Delta{Op: OpUpdate, Host: &cp})
+	}
+	if moved != nil {
+		m.addEvent(Event{Kind: "host-move", DPID: at.DPID, Port: at.Port,
+			Message: "host " + mac + " moved from " + moved.String() + " to " + at.String()})
+	}
+	return moved, true
+}
+
+// ExpireHosts removes hosts idle since before cutoff.
+func (m *Model) ExpireHosts(cutoff time.Time) []Host {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var gone []Host
+	for mac, h := range m.hosts {
+		if h.LastSeen.Before(cutoff) {
+			delete(m.hosts, mac)
+			cp := copyHost(h)
+			gone = append(gone, cp)
+			m.emit(Delta{Op: OpRemove, Host: &cp})
+		}
+	}
+	return gone
+}
+
+func copyHost(h *Host) Host {
+	c := *h
+	c.IPs = slices.Clone(h.IPs)
+	return c
+}
+
+// ---- events
+
+// AddEvent records an event (e.g. a security event from discovery).
+func (m *Model) AddEvent(e Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.addEvent(e)
+}
+
+func (m *Model) addEvent(e Event) {
+	if e.Time.IsZero() {
+		e.Time = m.opt.Now()
+	}
+	if len(m.events) < m.opt.Events {
+		m.events = append(m.events, e)
+	} else {
+		m.events[m.eHead] = e
+		m.eHead = (m.eHead + 1) % len(m.events)
+	}
+	m.emit(Delta{Op: OpEvent, Event: &e, Time: e.Time})
+}
+
+// Events returns the kept events, oldest first.
+func (m *Model) Events() []Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Event, 0, len(m.events))
+	out = append(out, m.events[m.eHead:]...)
+	return append(out, m.events[:m.eHead]...)
+}
+
+// ---- reading
+
+// Snapshot returns the whole model, sorted, at the current version.
+func (m *Model) Snapshot() Snapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.snapshot()
+}
+
+func (m *Model) snapshot() Snapshot {
+	s := Snapshot{Version: m.version, Taken: m.opt.Now(),
+		Switches: []Switch{}, Ports: []Port{}, Links: []Link{}, Hosts: []Host{}}
+	for _, sw := range m.switches {
+		s.Switches = append(s.Switches, *sw)
+	}
+	for _, p := range m.ports {
+		s.Ports = append(s.Ports, *p)
+	}
+	for _, l := range m.links {
+		s.Links = append(s.Links, *l)
+	}
+	for _, h := range m.hosts {
+		s.Hosts = append(s.Hosts, copyHost(h))
+	}
+	s.sort()
+	return s
+}
+
+func (s *Snapshot) sort() {
+	sort.Slice(s.Switches, func(i, j int) bool { return s.Switches[i].DPID < s.Switches[j].DPID })
+	sort.Slice(s.Ports, func(i, j int) bool { return epLess(s.Ports[i].Key(), s.Ports[j].Key()) })
+	sort.Slice(s.Links, func(i, j int) bool {
+		a, b := s.Links[i], s.Links[j]
+		if a.Src != b.Src {
+			return epLess(a.Src, b.Src)
+		}
+		return epLess(a.Dst, b.Dst)
+	})
+	sort.Slice(s.Hosts, func(i, j int) bool { return s.Hosts[i].MAC < s.Hosts[j].MAC })
+}
+
+func epLess(a, b Endpoint) bool {
+	if a.DPID != b.DPID {
+		return a.DPID < b.DPID
+	}
+	return a.Port < b.Port
+}
+
+// Links returns every link, sorted.
+func (m *Model) Links() []Link { return m.Snapshot().Links }
+
+// Hosts returns every host, sorted by MAC.
+func (m *Model) Hosts() []Host { return m.Snapshot().Hosts }
+
+// Port returns one port.
+func (m *Model) Port(ep Endpoint) (Port, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.ports[ep]
+	if !ok {
+		return Port{}, false
+	}
+	return *p, true
+}
+
+// ---- subscriptions
+
+// Subscription delivers deltas in version order on C. When it falls behind
+// (its queue is full) C is closed and Err returns ErrLagged.
+type Subscription struct {
+	C      <-chan Delta
+	ch     chan Delta
+	m      *Model
+	lagged bool // guarded by m.mu
+}
+
+// Subscribe returns a subscription with a queue of size deltas. With
+// from == 0, or a version older than the replay buffer holds, the first
+// delta is a full snapshot (Op "snapshot") at the current version;
+// otherwise the deltas after from are replayed first. Either way, no
+// change after the resume point is missed.
+func (m *Model) Subscribe(from uint64, size int) *Subscription {
+	if size < 2 {
+		size = 2
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := &Subscription{ch: make(chan Delta, size), m: m}
+	s.C = s.ch
+	replay := m.replayAfter(from)
+	if replay == nil || len(replay) >= size {
+		snap := m.snapshot()
+		s.ch <- Delta{Version: m.version, Time: snap.Taken, Op: OpSnapshot, Snapshot: &snap}
+	} else {
+		for _, d := range replay {
+			s.ch <- d
+		}
+	}
+	m.subs[s] = struct{}{}
+	return s
+}
+
+// replayAfter returns the deltas after version from, or nil when from is
+// 0 or too old (or from the future).
+func (m *Model) replayAfter(from uint64) []Delta {
+	if from == 0 || from > m.version {
+		return nil
+	}
+	if from == m.version {
+		return []Delta{}
+	}
+	n := len(m.journal)
+	oldest := m.version - uint64(n) + 1
+	if n == 0 || from+1 < oldest {
+		return nil
+	}
+	out := make([]Delta, 0, m.version-from)
+	for i := 0; i < n; i++ {
+		d := m.journal[(m.jHead+i)%n]
+		if d.Version > from {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Err reports ErrLagged once the subscription was dropped for falling behind.
+func (s *Subscription) Err() error {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if s.lagged {
+		return ErrLagged
+	}
+	return nil
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if _, ok := s.m.subs[s]; ok {
+		delete(s.m.subs, s)
+		close(s.ch)
+	}
+}
