@@ -68,7 +68,9 @@ func Compare(a, b Snapshot) Diff {
 	return Diff{
 		FromVersion: a.Version, ToVersion: b.Version,
 		Switches: diffBy(a.Switches, b.Switches, func(s Switch) DPID { return s.DPID },
-			func(x, y Switch) bool { return x.Connected == y.Connected && x.Software == y.Software && x.Manufacturer == y.Manufacturer }),
+			func(x, y Switch) bool {
+				return x.Connected == y.Connected && x.Software == y.Software && x.Manufacturer == y.Manufacturer
+			}),
 		Ports: diffBy(a.Ports, b.Ports, Port.Key, func(x, y Port) bool { return x == y }),
 		Links: diffBy(a.Links, b.Links, Link.Key, func(x, y Link) bool {
 			return x.Kind == y.Kind && x.State == y.State && x.Unidirectional == y.Unidirectional
