@@ -1,0 +1,188 @@
+package topology
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/netrack/openflow/ofp"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
+)
+
+// Ingress pipeline: Satellite owns table 0. It punts LLDP (discovery),
+// copies ARP and DHCP to the controller for host tracking, and sends
+// everything on to table 1 (ForwardingTable), where forwarding starts.
+const (
+	ForwardingTable = 1
+
+	// Cookies of the ingress flows (owner "discovery").
+	CookieLLDP    = 1
+	CookieARP     = 2
+	CookieDHCP    = 3
+	CookieDefault = 4
+)
+
+// DefaultTunnelPrefixes are port-name prefixes that mark tunnel ports.
+var DefaultTunnelPrefixes = []string{"gre", "vxlan", "geneve", "stt", "tun"}
+
+// TrackerConfig tunes the Tracker.
+type TrackerConfig struct {
+	// HostIdle is how long a host may stay silent before it ages out
+	// (default 5 minutes).
+	HostIdle time.Duration
+	// TunnelPrefixes mark tunnel ports by name (default DefaultTunnelPrefixes).
+	TunnelPrefixes []string
+	// NoIngressFlows leaves table 0 alone (for switches another system programs).
+	NoIngressFlows bool
+	Logger         *slog.Logger
+}
+
+// Tracker keeps the model's switches, ports and hosts in step with the
+// controller's events and installs the ingress flows on every switch.
+type Tracker struct {
+	cfg   TrackerConfig
+	ctl   *controller.Controller
+	model *Model
+	log   *slog.Logger
+}
+
+// NewTracker returns a tracker feeding model from ctl.
+func NewTracker(cfg TrackerConfig, ctl *controller.Controller, model *Model) *Tracker {
+	if cfg.HostIdle <= 0 {
+		cfg.HostIdle = 5 * time.Minute
+	}
+	if cfg.TunnelPrefixes == nil {
+		cfg.TunnelPrefixes = DefaultTunnelPrefixes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Tracker{cfg: cfg, ctl: ctl, model: model, log: cfg.Logger.With("component", "topology")}
+}
+
+// Run consumes switch events until ctx ends.
+func (t *Tracker) Run(ctx context.Context) error {
+	sub := t.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.SwitchDown,
+		controller.PortAdd, controller.PortModify, controller.PortDelete, controller.PacketIn)
+	defer sub.Close()
+	for _, s := range t.ctl.Switches() {
+		t.switchUp(ctx, s)
+	}
+	age := time.NewTicker(max(time.Second, t.cfg.HostIdle/10))
+	defer age.Stop()
+	var lost uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-age.C:
+			for _, h := range t.model.ExpireHosts(now.Add(-t.cfg.HostIdle)) {
+				t.log.Debug("host aged out", "mac", h.MAC)
+			}
+			if d := sub.Dropped(); d > lost {
+				t.log.Warn("topology fell behind switch events; some were dropped", "dropped", d-lost)
+				lost = d
+			}
+		case e := <-sub.C:
+			t.handle(ctx, e)
+		}
+	}
+}
+
+func (t *Tracker) handle(ctx context.Context, e controller.Event) {
+	switch e.Kind {
+	case controller.SwitchUp:
+		if s := t.ctl.Switch(e.DPID); s != nil {
+			t.switchUp(ctx, s)
+		}
+	case controller.SwitchDown:
+		if t.ctl.Switch(e.DPID) == nil { // not already replaced by a new session
+			t.model.SwitchDown(DPID(e.DPID))
+		}
+	case controller.PortAdd, controller.PortModify:
+		t.model.PortUpdate(t.port(DPID(e.DPID), *e.Port))
+	case controller.PortDelete:
+		t.model.PortRemove(Endpoint{DPID(e.DPID), e.Port.No})
+	case controller.PacketIn:
+		t.packetIn(e)
+	}
+}
+
+func (t *Tracker) switchUp(ctx context.Context, s *controller.Session) {
+	dpid := DPID(s.DPID())
+	ports := s.Ports()
+	tp := make([]Port, 0, len(ports))
+	for _, p := range ports {
+		tp = append(tp, t.port(dpid, p))
+	}
+	t.model.SwitchUp(Switch{DPID: dpid, Remote: s.RemoteAddr(), Manufacturer: s.Desc().Manufacturer,
+		Software: s.Desc().Software, Since: s.ConnectedAt()}, tp)
+	if t.cfg.NoIngressFlows {
+		return
+	}
+	if err := s.AddFlows(ctx, IngressFlows()...); err != nil {
+		t.log.Warn("installing the ingress flows failed; discovery and host tracking will not see this switch's packets",
+			"dpid", dpid.String(), "err", err)
+	}
+}
+
+// IngressFlows are the table-0 flows every switch gets.
+func IngressFlows() []controller.Flow {
+	toController := &ofp.ActionOutput{Port: ofp.PortController, MaxLen: ofp.ContentLenNoBuffer}
+	next := &ofp.InstructionGotoTable{Table: ForwardingTable}
+	lldp := []ofp.XM{xm16(ofp.XMTypeEthType, 0x88cc)}
+	arp := []ofp.XM{xm16(ofp.XMTypeEthType, 0x0806)}
+	dhcp := []ofp.XM{xm16(ofp.XMTypeEthType, 0x0800), xm8(ofp.XMTypeIPProto, 17), xm16(ofp.XMTypeUDPSrc, 68), xm16(ofp.XMTypeUDPDst, 67)}
+	own := func(id uint32) controller.Cookie { return controller.NewCookie(controller.OwnerDiscovery, 0, id) }
+	copyAndGo := ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{toController}}, next}
+	return []controller.Flow{
+		{Table: 0, Priority: 65535, Cookie: own(CookieLLDP), Match: lldp,
+			Instructions: ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{toController}}}},
+		{Table: 0, Priority: 40000, Cookie: own(CookieARP), Match: arp, Instructions: copyAndGo},
+		{Table: 0, Priority: 40000, Cookie: own(CookieDHCP), Match: dhcp, Instructions: copyAndGo},
+		{Table: 0, Priority: 0, Cookie: own(CookieDefault), Instructions: ofp.Instructions{next}},
+	}
+}
+
+func xm16(t ofp.XMType, v uint16) ofp.XM {
+	return ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: t, Value: ofp.XMValue{byte(v >> 8), byte(v)}}
+}
+
+func xm8(t ofp.XMType, v uint8) ofp.XM {
+	return ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: t, Value: ofp.XMValue{v}}
+}
+
+func (t *Tracker) port(dpid DPID, p ofwire.Port) Port {
+	return Port{
+		DPID: dpid, Number: p.No, Name: p.Name, HWAddr: p.HWAddr.String(), Up: p.Up(),
+		Live: p.State&ofwire.PortStateLive != 0, SpeedKbps: p.CurrSpeed,
+		Tunnel: hasPrefix(p.Name, t.cfg.TunnelPrefixes),
+	}
+}
+
+func hasPrefix(name string, prefixes []string) bool {
+	for _, pre := range prefixes {
+		if strings.HasPrefix(name, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Tracker) packetIn(e controller.Event) {
+	pi := e.PacketIn
+	if len(pi.Data) >= 14 && pi.Data[12] == 0x88 && pi.Data[13] == 0xcc {
+		return // LLDP belongs to discovery
+	}
+	hp, ok := ParseHostPacket(pi.Data)
+	if !ok {
+		return
+	}
+	at := Endpoint{DPID(e.DPID), pi.InPort()}
+	if moved, _ := t.model.HostSeen(hp.MAC, hp.IP, at); moved != nil {
+		t.log.Info("host moved", "mac", hp.MAC, "from", moved.String(), "to", at.String())
+	}
+}
