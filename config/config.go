@@ -12,6 +12,8 @@
 //	request_timeout: 5s
 //	packet_out_rate: 2000
 //	packet_in_rate: 2000
+//	discovery: {interval: 1s, misses: 3, max_age: 2s, secret_file: /etc/satellite/lldp.key}
+//	hosts: {idle: 5m}
 //
 // Environment variables: SATELLITE_CONFIG (file path), SATELLITE_OPENFLOW
 // (comma separated targets), SATELLITE_HTTP, SATELLITE_LOG_LEVEL,
@@ -66,6 +68,10 @@ type Config struct {
 	// switch, in packets per second.
 	PacketOutRate float64 `yaml:"packet_out_rate"`
 	PacketInRate  float64 `yaml:"packet_in_rate"`
+	// Discovery tunes LLDP link discovery.
+	Discovery Discovery `yaml:"discovery"`
+	// Hosts tunes host tracking.
+	Hosts Hosts `yaml:"hosts"`
 
 	// file is the configuration file read ("" = none).
 	file string
@@ -90,6 +96,27 @@ func (t *Targets) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*t = list
 	return nil
+}
+
+// Discovery holds the LLDP discovery settings.
+type Discovery struct {
+	// Interval between probes of one port (probes of all ports are spread
+	// over it).
+	Interval Duration `yaml:"interval"`
+	// Misses is how many intervals a link may go unseen before removal.
+	Misses int `yaml:"misses"`
+	// MaxAge is the oldest signed probe accepted; older ones are replays.
+	MaxAge Duration `yaml:"max_age"`
+	// SecretFile holds the HMAC key for LLDP frames (at least 16 bytes).
+	// Empty: a random key per start. Controllers of one fabric that must
+	// accept each other's probes share the file.
+	SecretFile string `yaml:"secret_file"`
+}
+
+// Hosts holds the host tracking settings.
+type Hosts struct {
+	// Idle is how long a silent host is kept.
+	Idle Duration `yaml:"idle"`
 }
 
 // Keepalive is the echo keepalive of switch connections.
@@ -131,6 +158,8 @@ func Default() Config {
 		RequestTimeout: Duration(5 * time.Second),
 		PacketOutRate:  2000,
 		PacketInRate:   2000,
+		Discovery:      Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(2 * time.Second)},
+		Hosts:          Hosts{Idle: Duration(5 * time.Minute)},
 	}
 }
 
@@ -375,6 +404,25 @@ func (c Config) Validate() error {
 	}
 	if !(c.PacketInRate > 0) {
 		bad("packet_in_rate", "%v; want a positive number of packets per second (such as 2000)", c.PacketInRate)
+	}
+	if d := time.Duration(c.Discovery.Interval); d < 50*time.Millisecond {
+		bad("discovery.interval", "%s is too short; want at least 50ms (such as 1s)", d)
+	}
+	if c.Discovery.Misses < 1 {
+		bad("discovery.misses", "%d; want a whole number of at least 1 (such as 3)", c.Discovery.Misses)
+	}
+	if d := time.Duration(c.Discovery.MaxAge); d <= 0 {
+		bad("discovery.max_age", "%s; want a positive duration (such as 2s)", d)
+	}
+	if f := c.Discovery.SecretFile; f != "" {
+		if b, err := os.ReadFile(f); err != nil {
+			bad("discovery.secret_file", "%v; create it with: head -c 32 /dev/urandom > %s", err, f)
+		} else if len(strings.TrimSpace(string(b))) < 16 {
+			bad("discovery.secret_file", "%s holds %d bytes; want at least 16", f, len(strings.TrimSpace(string(b))))
+		}
+	}
+	if d := time.Duration(c.Hosts.Idle); d < time.Second {
+		bad("hosts.idle", "%s is too short; want at least 1s (such as 5m)", d)
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -245,5 +246,34 @@ func TestLogger(t *testing.T) {
 	l.Warn("shown", "k", 1)
 	if s := buf.String(); strings.Contains(s, "hidden") || !strings.Contains(s, `"msg":"shown"`) {
 		t.Fatalf("log output %q", s)
+	}
+}
+
+func TestDiscoveryAndHostSettings(t *testing.T) {
+	key := writeFile(t, "0123456789abcdef0123456789abcdef\n")
+	c, err := Load(writeFile(t, "discovery: {interval: 500ms, misses: 4, max_age: 1s, secret_file: "+key+"}\nhosts: {idle: 10m}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.Discovery.Interval) != 500*time.Millisecond || c.Discovery.Misses != 4 ||
+		time.Duration(c.Discovery.MaxAge) != time.Second || c.Discovery.SecretFile != key || time.Duration(c.Hosts.Idle) != 10*time.Minute {
+		t.Fatalf("loaded %+v %+v", c.Discovery, c.Hosts)
+	}
+	short := writeFile(t, "tooshort")
+	c, err = Load(writeFile(t, "discovery: {interval: 10ms, misses: 0, max_age: 0s, secret_file: "+short+"}\nhosts: {idle: 0s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := fmt.Sprint(c.Validate())
+	for _, want := range []string{"discovery.interval", "discovery.misses", "discovery.max_age", "discovery.secret_file", "want at least 16", "hosts.idle"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("validation message lacks %q:\n%s", want, msg)
+		}
+	}
+	if _, err := Load(writeFile(t, "discovery: {intervall: 1s}\n")); err == nil || !strings.Contains(err.Error(), "intervall") {
+		t.Fatalf("unknown nested key: %v", err)
 	}
 }

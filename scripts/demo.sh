@@ -53,8 +53,8 @@ done
 # them ping each other (the virtual networks of a later release replace this).
 for ((i = 1; i <= HOSTS; i++)); do
     dpid=$(printf '%016x' "$i")
-    "$BIN/satellite" flow add "$dpid" 'priority=100,in_port=1,actions=output:2' --id 1 --server "$url" >/dev/null
-    "$BIN/satellite" flow add "$dpid" 'priority=100,in_port=2,actions=output:1' --id 2 --server "$url" >/dev/null
+    "$BIN/satellite" flow add "$dpid" 'table=1,priority=100,in_port=1,actions=output:2' --id 1 --server "$url" >/dev/null
+    "$BIN/satellite" flow add "$dpid" 'table=1,priority=100,in_port=2,actions=output:1' --id 2 --server "$url" >/dev/null
     "$BIN/satlab" --prefix "$PREFIX" exec "h$i-vm1" ping -q -i 0.2 "10.0.$i.2" >/dev/null 2>&1 &
 done
 

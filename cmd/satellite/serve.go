@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"runtime"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/lldp"
+	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
 )
 
@@ -94,6 +97,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		go func() { ctlDone <- ctl.Serve(ctlCtx, ln) }()
 	}
 
+	// Discovery and switch events feed the topology model.
+	signer, err := lldpSigner(cfg.Discovery.SecretFile)
+	if err != nil {
+		closeAll()
+		httpLn.Close()
+		return err
+	}
+	model := topology.New(topology.Options{})
+	tracker := topology.NewTracker(topology.TrackerConfig{HostIdle: time.Duration(cfg.Hosts.Idle), Logger: log}, ctl, model)
+	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{
+		Interval: time.Duration(cfg.Discovery.Interval), Misses: cfg.Discovery.Misses,
+		MaxAge: time.Duration(cfg.Discovery.MaxAge), Logger: log,
+	}, ctl, model, signer)
+	go tracker.Run(ctlCtx)
+	go disc.Run(ctlCtx)
+
 	api := web.New(ctl, web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)))
 	srv := &http.Server{
 		Handler:           api,
@@ -155,4 +174,20 @@ func displayAddr(a net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// lldpSigner returns the LLDP signer: the key from file, or a random one.
+func lldpSigner(file string) (*lldp.Signer, error) {
+	if file == "" {
+		return lldp.NewRandomSigner(), nil
+	}
+	key, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("discovery.secret_file: %w", err)
+	}
+	s, err := lldp.NewSigner([]byte(strings.TrimSpace(string(key))))
+	if err != nil {
+		return nil, fmt.Errorf("discovery.secret_file %s: %w", file, err)
+	}
+	return s, nil
 }

@@ -1,0 +1,282 @@
+package lldp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/netrack/openflow/ofp"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/topology"
+)
+
+// DiscoveryConfig tunes link discovery.
+type DiscoveryConfig struct {
+	// Interval between two probes of the same port (default 1s). Probes of
+	// all ports are spread evenly over the interval, not sent in bursts.
+	Interval time.Duration
+	// Misses is how many probe intervals a link may go unseen before it is
+	// removed (default 3). A port going down removes its links at once.
+	Misses int
+	// MaxAge is the oldest probe accepted (default 2s): an older,
+	// correctly signed frame is a replay.
+	MaxAge time.Duration
+	// TTL written into the frames (default 120s).
+	TTL time.Duration
+	// SystemName written into the frames (default "satellite").
+	SystemName string
+	// SecurityEventEvery limits security events to one per port and kind
+	// in this period (default 10s); every frame is still counted.
+	SecurityEventEvery time.Duration
+	Logger             *slog.Logger
+}
+
+func (c *DiscoveryConfig) defaults() {
+	if c.Interval <= 0 {
+		c.Interval = time.Second
+	}
+	if c.Misses <= 0 {
+		c.Misses = 3
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 2 * time.Second
+	}
+	if c.TTL <= 0 {
+		c.TTL = 120 * time.Second
+	}
+	if c.SystemName == "" {
+		c.SystemName = "satellite"
+	}
+	if c.SecurityEventEvery <= 0 {
+		c.SecurityEventEvery = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Discovery sends signed LLDP probes out of every live port of every
+// switch and turns the probes that come back into links in the model.
+type Discovery struct {
+	cfg    DiscoveryConfig
+	ctl    *controller.Controller
+	model  *topology.Model
+	signer *Signer
+	log    *slog.Logger
+
+	stats   discoveryCounters
+	mu      sync.Mutex
+	lastSec map[secKey]time.Time
+}
+
+type secKey struct {
+	ep   topology.Endpoint
+	kind string
+}
+
+type discoveryCounters struct {
+	sent, sendErrors, received, accepted  atomic.Uint64
+	unsigned, badSignature, stale, future atomic.Uint64
+	malformed, unknownSource              atomic.Uint64
+}
+
+// Stats are discovery's counters.
+type Stats struct {
+	ProbesSent    uint64 `json:"probes_sent"`
+	SendErrors    uint64 `json:"send_errors"`
+	Received      uint64 `json:"received"`
+	Accepted      uint64 `json:"accepted"`
+	Unsigned      uint64 `json:"unsigned"`
+	BadSignature  uint64 `json:"bad_signature"`
+	Stale         uint64 `json:"stale"`
+	Future        uint64 `json:"future"`
+	Malformed     uint64 `json:"malformed"`
+	UnknownSource uint64 `json:"unknown_source"`
+}
+
+// NewDiscovery returns a discovery loop; signer holds the controller's
+// LLDP secret.
+func NewDiscovery(cfg DiscoveryConfig, ctl *controller.Controller, model *topology.Model, signer *Signer) *Discovery {
+	cfg.defaults()
+	return &Discovery{cfg: cfg, ctl: ctl, model: model, signer: signer,
+		log: cfg.Logger.With("component", "discovery"), lastSec: make(map[secKey]time.Time)}
+}
+
+// Config returns the effective settings.
+func (d *Discovery) Config() DiscoveryConfig { return d.cfg }
+
+// Stats returns the counters.
+func (d *Discovery) Stats() Stats {
+	s := &d.stats
+	return Stats{ProbesSent: s.sent.Load(), SendErrors: s.sendErrors.Load(), Received: s.received.Load(),
+		Accepted: s.accepted.Load(), Unsigned: s.unsigned.Load(), BadSignature: s.badSignature.Load(),
+		Stale: s.stale.Load(), Future: s.future.Load(), Malformed: s.malformed.Load(), UnknownSource: s.unknownSource.Load()}
+}
+
+// Run probes and listens until ctx ends.
+func (d *Discovery) Run(ctx context.Context) error {
+	sub := d.ctl.Bus().Subscribe(8192, controller.PacketIn)
+	defer sub.Close()
+	go d.probeLoop(ctx)
+	expire := time.NewTicker(d.cfg.Interval / 4)
+	defer expire.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-expire.C:
+			// a link survives Misses intervals without a probe, plus a
+			// quarter interval of scheduling slack
+			cutoff := now.Add(-time.Duration(d.cfg.Misses)*d.cfg.Interval - d.cfg.Interval/4)
+			for _, l := range d.model.ExpireLinks(cutoff) {
+				d.log.Info("link lost: probes missed", "src", l.Src.String(), "dst", l.Dst.String(), "kind", l.Kind)
+			}
+		case e := <-sub.C:
+			d.packetIn(e, time.Now())
+		}
+	}
+}
+
+type target struct {
+	s    *controller.Session
+	port uint32
+	mac  []byte
+}
+
+func (d *Discovery) targets() []target {
+	var out []target
+	for _, s := range d.ctl.Switches() {
+		for _, p := range s.Ports() {
+			if p.No > uint32(ofp.PortMax) || !p.Up() {
+				continue
+			}
+			out = append(out, target{s: s, port: p.No, mac: p.HWAddr})
+		}
+	}
+	return out
+}
+
+// probeLoop sends one probe per live port per interval, spread evenly.
+func (d *Discovery) probeLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		start := time.Now()
+		ts := d.targets()
+		if len(ts) == 0 {
+			sleep(ctx, d.cfg.Interval/4)
+			continue
+		}
+		step := d.cfg.Interval / time.Duration(len(ts))
+		for i, t := range ts {
+			if !sleep(ctx, time.Until(start.Add(time.Duration(i)*step))) {
+				return
+			}
+			d.send(ctx, t)
+		}
+		sleep(ctx, time.Until(start.Add(d.cfg.Interval)))
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (d *Discovery) send(ctx context.Context, t target) {
+	frame, err := d.signer.Encode(Probe{DPID: t.s.DPID(), Port: t.port, SystemName: d.cfg.SystemName}, t.mac, d.cfg.TTL)
+	if err != nil {
+		d.stats.sendErrors.Add(1)
+		d.log.Warn("encoding an LLDP probe failed", "dpid", fmt.Sprintf("%016x", t.s.DPID()), "port", t.port, "err", err)
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, d.cfg.Interval/2)
+	defer cancel()
+	err = t.s.PacketOut(pctx, uint32(ofp.PortController), ofp.Actions{&ofp.ActionOutput{Port: ofp.PortNo(t.port)}}, frame)
+	if err != nil {
+		d.stats.sendErrors.Add(1)
+		d.log.Debug("LLDP probe not sent", "dpid", fmt.Sprintf("%016x", t.s.DPID()), "port", t.port, "err", err)
+		return
+	}
+	d.stats.sent.Add(1)
+}
+
+func (d *Discovery) packetIn(e controller.Event, now time.Time) {
+	data := e.PacketIn.Data
+	if len(data) < 14 || data[12] != 0x88 || data[13] != 0xcc {
+		return
+	}
+	d.stats.received.Add(1)
+	at := topology.Endpoint{DPID: topology.DPID(e.DPID), Port: e.PacketIn.InPort()}
+	p, err := d.signer.Verify(data, now, d.cfg.MaxAge)
+	if err != nil {
+		d.rejected(at, err, now)
+		return
+	}
+	src := topology.Endpoint{DPID: topology.DPID(p.DPID), Port: p.Port}
+	srcPort, ok1 := d.model.Port(src)
+	dstPort, ok2 := d.model.Port(at)
+	if !ok1 || !ok2 {
+		d.stats.unknownSource.Add(1)
+		return
+	}
+	kind := topology.LinkDirect
+	if srcPort.Tunnel || dstPort.Tunnel {
+		kind = topology.LinkTunnel
+	}
+	d.stats.accepted.Add(1)
+	if d.model.LinkSeen(src, at, kind, now.Sub(p.Sent)) {
+		d.log.Info("link discovered", "src", src.String(), "dst", at.String(), "kind", kind)
+	}
+}
+
+// rejected counts a frame that failed verification and raises a security
+// event (rate limited per port and kind).
+func (d *Discovery) rejected(at topology.Endpoint, err error, now time.Time) {
+	var kind, what string
+	switch {
+	case errors.Is(err, ErrUnsigned):
+		d.stats.unsigned.Add(1)
+		kind, what = "lldp-unsigned", "unsigned LLDP frame (a foreign LLDP speaker or a forgery)"
+	case errors.Is(err, ErrBadSignature):
+		d.stats.badSignature.Add(1)
+		kind, what = "lldp-forged", "LLDP frame with a bad signature (forged or tampered with)"
+	case errors.Is(err, ErrStale):
+		d.stats.stale.Add(1)
+		kind, what = "lldp-replayed", "signed LLDP frame older than the allowed window (replayed)"
+	case errors.Is(err, ErrFuture):
+		d.stats.future.Add(1)
+		kind, what = "lldp-future", "signed LLDP frame from the future (clock skew or forgery)"
+	case errors.Is(err, ErrNotLLDP):
+		return
+	default:
+		d.stats.malformed.Add(1)
+		kind, what = "lldp-malformed", "malformed LLDP frame"
+	}
+	k := secKey{at, kind}
+	d.mu.Lock()
+	last, seen := d.lastSec[k]
+	raise := !seen || now.Sub(last) >= d.cfg.SecurityEventEvery
+	if raise {
+		d.lastSec[k] = now
+	}
+	d.mu.Unlock()
+	if !raise {
+		return
+	}
+	d.log.Warn("rejected LLDP frame: no link created", "kind", kind, "at", at.String(), "err", err)
+	d.model.AddEvent(topology.Event{Kind: kind, Time: now, DPID: at.DPID, Port: at.Port,
+		Message: fmt.Sprintf("%s received on %s: %v", what, at, err)})
+}
