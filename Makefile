@@ -36,12 +36,14 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoders$$' -fuzztime=$(FUZZTIME) ./controller/ofwire
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./controller/ofwire
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./controller
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./lldp
+	$(GO) test -run='^$$' -fuzz='^FuzzParseHostPacket$$' -fuzztime=$(FUZZTIME) ./topology
 
 # The whole suite: what CI runs. OVS tests need root; as root they never skip.
 test: deps fmt-check vet unit fuzz
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./controller/ | tee bench.out
+	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./controller/ ./lldp/ ./topology/ | tee bench.out
 
 # The demo: Satellite plus a lab whose bridges connect to it. Ctrl-C stops
 # Satellite and removes the lab.
