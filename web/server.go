@@ -1,6 +1,7 @@
 // Package web is Satellite's HTTP API: JSON views of the switches the
 // embedded controller is connected to (ports, port counters, flows,
-// groups, tables) and flow programming for operators.
+// groups, tables), flow programming for operators, and the topology
+// (links, hosts, events, snapshots and their differences).
 //
 // Routes (all answer JSON; errors are {"error": "...", "field": "..."}):
 //
@@ -14,6 +15,20 @@
 //	DELETE /api/v1/switches/{dpid}/flows[?owner=api&network=N&id=N&table=N]
 //	GET    /api/v1/switches/{dpid}/groups
 //	GET    /api/v1/switches/{dpid}/tables
+//	GET    /api/v1/links[?kind=direct|tunnel&dpid=X]
+//	GET    /api/v1/hosts[?dpid=X&mac=M]
+//	GET    /api/v1/topology
+//	GET    /api/v1/topology/events[?kind=K]
+//	GET    /api/v1/discovery
+//	POST   /api/v1/topology/snapshots         a snapshot as GET /api/v1/topology returns it
+//	GET    /api/v1/topology/snapshots
+//	GET    /api/v1/topology/snapshots/{id}
+//	DELETE /api/v1/topology/snapshots/{id}
+//	GET    /api/v1/topology/diff?from=ID|live[&to=ID|live]
+//
+// The topology routes answer 503 unless the server was given a model
+// (WithTopology), /api/v1/discovery unless it was given the discovery
+// (WithDiscovery).
 //
 // See docs/api.md for the documents and status codes.
 package web
@@ -31,12 +46,19 @@ import (
 
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
+	"github.com/satellite-sdn/satellite/lldp"
+	"github.com/satellite-sdn/satellite/topology"
 )
 
 // Defaults of the server options.
 const (
 	DefaultRequestTimeout = 5 * time.Second
 	DefaultMaxBodyBytes   = 1 << 20
+	// DefaultMaxSnapshotBytes limits the body of a snapshot import, which
+	// is larger than other requests: a big fabric's snapshot is megabytes.
+	DefaultMaxSnapshotBytes = 32 << 20
+	// DefaultMaxSnapshots is how many imported snapshots are kept.
+	DefaultMaxSnapshots = 20
 )
 
 // Server serves the API. It is an http.Handler.
@@ -47,6 +69,12 @@ type Server struct {
 	version string
 	timeout time.Duration
 	maxBody int64
+
+	model   *topology.Model
+	disc    *lldp.Discovery
+	maxSnap int64 // body limit of snapshot imports
+	nSnaps  int   // imported snapshots kept
+	snaps   *snapshotStore
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -73,6 +101,22 @@ func WithRequestTimeout(d time.Duration) Option { return func(s *Server) { s.tim
 // are answered 413.
 func WithMaxBodyBytes(n int64) Option { return func(s *Server) { s.maxBody = n } }
 
+// WithTopology serves the topology routes from m; without it they answer
+// 503.
+func WithTopology(m *topology.Model) Option { return func(s *Server) { s.model = m } }
+
+// WithDiscovery serves GET /api/v1/discovery from d; without it that
+// route answers 503.
+func WithDiscovery(d *lldp.Discovery) Option { return func(s *Server) { s.disc = d } }
+
+// WithMaxSnapshotBytes limits the body of POST /api/v1/topology/snapshots
+// (default 32 MiB) instead of WithMaxBodyBytes' limit.
+func WithMaxSnapshotBytes(n int64) Option { return func(s *Server) { s.maxSnap = n } }
+
+// WithMaxSnapshots sets how many imported snapshots are kept (default 20);
+// importing one more evicts the oldest.
+func WithMaxSnapshots(n int) Option { return func(s *Server) { s.nSnaps = n } }
+
 // WithStartTime sets the time uptime is counted from (default: New).
 func WithStartTime(t time.Time) Option { return func(s *Server) { s.start = t } }
 
@@ -88,6 +132,13 @@ func New(ctl *controller.Controller, opts ...Option) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	if s.maxSnap <= 0 {
+		s.maxSnap = DefaultMaxSnapshotBytes
+	}
+	if s.nSnaps <= 0 {
+		s.nSnaps = DefaultMaxSnapshots
+	}
+	s.snaps = &snapshotStore{max: s.nSnaps}
 	s.log = s.log.With("component", "http")
 	s.mux = http.NewServeMux()
 	s.routes()
@@ -112,6 +163,16 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/v1/switches/{dpid}/flows", s.deleteFlows)
 	s.handle("GET /api/v1/switches/{dpid}/groups", s.getGroups)
 	s.handle("GET /api/v1/switches/{dpid}/tables", s.getTables)
+	s.handle("GET /api/v1/links", s.getLinks)
+	s.handle("GET /api/v1/hosts", s.getHosts)
+	s.handle("GET /api/v1/topology", s.getTopology)
+	s.handle("GET /api/v1/topology/events", s.getTopologyEvents)
+	s.handle("GET /api/v1/discovery", s.getDiscovery)
+	s.handle("POST "+snapshotsPath, s.importSnapshot)
+	s.handle("GET "+snapshotsPath, s.listSnapshots)
+	s.handle("GET "+snapshotsPath+"/{id}", s.getSnapshot)
+	s.handle("DELETE "+snapshotsPath+"/{id}", s.deleteSnapshot)
+	s.handle("GET /api/v1/topology/diff", s.topologyDiff)
 }
 
 // apiError is an error with its HTTP status.
@@ -172,13 +233,18 @@ func (p *probeWriter) WriteHeader(code int) {
 	}
 }
 
-// limits bounds each request's time and body size.
+// limits bounds each request's time and body size (snapshot imports
+// have their own, larger, size limit).
 func (s *Server) limits(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 		defer cancel()
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+			limit := s.maxBody
+			if r.Method == http.MethodPost && r.URL.Path == snapshotsPath {
+				limit = s.maxSnap
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

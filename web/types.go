@@ -1,6 +1,10 @@
 package web
 
-import "time"
+import (
+	"time"
+
+	"github.com/satellite-sdn/satellite/lldp"
+)
 
 // The JSON documents of the API. The client package decodes into the same
 // types.
@@ -164,4 +168,61 @@ type Table struct {
 	ActiveCount  uint32 `json:"active_count"`
 	LookupCount  uint64 `json:"lookup_count"`
 	MatchedCount uint64 `json:"matched_count"`
+}
+
+// LinkEnd is one end of a link: a port of a switch.
+type LinkEnd struct {
+	DPID string `json:"dpid"`
+	Port uint32 `json:"port"`
+	Name string `json:"name"` // the port's name, "" if the model has no such port
+}
+
+// Link is one direction of a link between two bridges, as LLDP discovery
+// saw it: probes sent out of Src arrive on Dst. A link whose reverse
+// direction is not seen is unidirectional.
+type Link struct {
+	Src            LinkEnd   `json:"src"`
+	Dst            LinkEnd   `json:"dst"`
+	Kind           string    `json:"kind"`  // direct or tunnel
+	State          string    `json:"state"` // up
+	LatencyMs      float64   `json:"latency_ms"`
+	Unidirectional bool      `json:"unidirectional"`
+	FirstSeen      time.Time `json:"first_seen"` // RFC 3339, UTC, milliseconds
+	LastSeen       time.Time `json:"last_seen"`
+}
+
+// Host is an end host learned from its packets on an edge port.
+type Host struct {
+	MAC       string    `json:"mac"`
+	IPs       []string  `json:"ips"` // IPv4 addresses seen, sorted; [] when none
+	DPID      string    `json:"dpid"`
+	Port      uint32    `json:"port"`
+	PortName  string    `json:"port_name"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// Discovery is the body of GET /api/v1/discovery: the LLDP discovery
+// settings in effect and its counters.
+type Discovery struct {
+	IntervalS           float64    `json:"interval_s"`
+	Misses              int        `json:"misses"`
+	MaxAgeS             float64    `json:"max_age_s"`
+	TTLS                float64    `json:"ttl_s"`
+	SystemName          string     `json:"system_name"`
+	SecurityEventEveryS float64    `json:"security_event_every_s"`
+	Counters            lldp.Stats `json:"counters"`
+}
+
+// SnapshotInfo describes a topology snapshot stored on the server
+// (POST /api/v1/topology/snapshots).
+type SnapshotInfo struct {
+	ID       string    `json:"id"` // "s1", "s2", ...
+	Version  uint64    `json:"version"`
+	Taken    time.Time `json:"taken"`  // when the snapshot was taken (from the snapshot)
+	Stored   time.Time `json:"stored"` // when it was imported
+	Switches int       `json:"switches"`
+	Ports    int       `json:"ports"`
+	Links    int       `json:"links"`
+	Hosts    int       `json:"hosts"`
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
 )
 
@@ -224,4 +225,105 @@ func (c *Client) Groups(ctx context.Context, dpid string) ([]web.Group, error) {
 func (c *Client) Tables(ctx context.Context, dpid string) ([]web.Table, error) {
 	var out []web.Table
 	return out, c.do(ctx, "GET", switchPath(dpid, "/tables"), nil, nil, &out)
+}
+
+// LinkQuery selects links; empty fields select everything.
+type LinkQuery struct {
+	Kind string // direct or tunnel
+	DPID string // links from or to this switch
+}
+
+// Links returns the links the server's topology holds, sorted by source
+// then destination.
+func (c *Client) Links(ctx context.Context, f LinkQuery) ([]web.Link, error) {
+	q := url.Values{}
+	if f.Kind != "" {
+		q.Set("kind", f.Kind)
+	}
+	if f.DPID != "" {
+		q.Set("dpid", f.DPID)
+	}
+	var out []web.Link
+	return out, c.do(ctx, "GET", "/api/v1/links", q, nil, &out)
+}
+
+// HostQuery selects hosts; empty fields select everything.
+type HostQuery struct {
+	DPID string // hosts attached to this switch
+	MAC  string // the host with this MAC address
+}
+
+// Hosts returns the hosts the server's topology holds, sorted by MAC.
+func (c *Client) Hosts(ctx context.Context, f HostQuery) ([]web.Host, error) {
+	q := url.Values{}
+	if f.DPID != "" {
+		q.Set("dpid", f.DPID)
+	}
+	if f.MAC != "" {
+		q.Set("mac", f.MAC)
+	}
+	var out []web.Host
+	return out, c.do(ctx, "GET", "/api/v1/hosts", q, nil, &out)
+}
+
+// Topology returns a snapshot of the server's live topology (the export
+// format; see topology.WriteSnapshot).
+func (c *Client) Topology(ctx context.Context) (topology.Snapshot, error) {
+	var out topology.Snapshot
+	return out, c.do(ctx, "GET", "/api/v1/topology", nil, nil, &out)
+}
+
+// TopologyEvents returns the topology's events (host moves, security
+// events of discovery), oldest first; kind "" selects every kind.
+func (c *Client) TopologyEvents(ctx context.Context, kind string) ([]topology.Event, error) {
+	q := url.Values{}
+	if kind != "" {
+		q.Set("kind", kind)
+	}
+	var out []topology.Event
+	return out, c.do(ctx, "GET", "/api/v1/topology/events", q, nil, &out)
+}
+
+// Discovery returns the LLDP discovery settings and counters.
+func (c *Client) Discovery(ctx context.Context) (web.Discovery, error) {
+	var out web.Discovery
+	return out, c.do(ctx, "GET", "/api/v1/discovery", nil, nil, &out)
+}
+
+const snapshotsPath = "/api/v1/topology/snapshots"
+
+// ImportSnapshot stores a snapshot on the server and returns its id and
+// summary.
+func (c *Client) ImportSnapshot(ctx context.Context, s topology.Snapshot) (web.SnapshotInfo, error) {
+	var out web.SnapshotInfo
+	return out, c.do(ctx, "POST", snapshotsPath, nil, s, &out)
+}
+
+// Snapshots lists the snapshots stored on the server, oldest first.
+func (c *Client) Snapshots(ctx context.Context) ([]web.SnapshotInfo, error) {
+	var out []web.SnapshotInfo
+	return out, c.do(ctx, "GET", snapshotsPath, nil, nil, &out)
+}
+
+// Snapshot returns a stored snapshot ("s1").
+func (c *Client) Snapshot(ctx context.Context, id string) (topology.Snapshot, error) {
+	var out topology.Snapshot
+	return out, c.do(ctx, "GET", snapshotsPath+"/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// DeleteSnapshot removes a stored snapshot and returns what it was.
+func (c *Client) DeleteSnapshot(ctx context.Context, id string) (web.SnapshotInfo, error) {
+	var out web.SnapshotInfo
+	return out, c.do(ctx, "DELETE", snapshotsPath+"/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// TopologyDiff compares two snapshots on the server; from and to are
+// stored ids or "live" (to "" is live).
+func (c *Client) TopologyDiff(ctx context.Context, from, to string) (topology.Diff, error) {
+	q := url.Values{"from": {from}}
+	if to != "" {
+		q.Set("to", to)
+	}
+	var out topology.Diff
+	return out, c.do(ctx, "GET", "/api/v1/topology/diff", q, nil, &out)
 }
