@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/client"
 	"github.com/satellite-sdn/satellite/web/webtest"
 )
 
@@ -519,5 +521,58 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("no %s within 5s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestTopologyClient(t *testing.T) {
+	env, m := startTopology(t)
+	cl, err := client.New(env.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	snap, err := cl.Topology(ctx)
+	if err != nil || snap.Version != m.Version() {
+		t.Fatalf("Topology: %v %+v", err, snap)
+	}
+	info, err := cl.ImportSnapshot(ctx, snap)
+	if err != nil || info.ID != "s1" || info.Links != 3 {
+		t.Fatalf("ImportSnapshot: %v %+v", err, info)
+	}
+	if list, err := cl.Snapshots(ctx); err != nil || len(list) != 1 || list[0] != info {
+		t.Fatalf("Snapshots: %v %+v", err, list)
+	}
+	got, err := cl.Snapshot(ctx, "s1")
+	if err != nil || !topology.Compare(snap, got).Empty() || got.Version != snap.Version {
+		t.Fatalf("Snapshot: %v %+v", err, got)
+	}
+	m.SwitchDown(2)
+	d, err := cl.TopologyDiff(ctx, "s1", "")
+	if err != nil || len(d.Switches.Removed) != 1 || len(d.Links.Removed) != 3 {
+		t.Fatalf("TopologyDiff: %v %+v", err, d)
+	}
+	links, err := cl.Links(ctx, client.LinkQuery{Kind: "direct"})
+	if err != nil || len(links) != 0 {
+		t.Fatalf("Links: %v %+v", err, links)
+	}
+	hosts, err := cl.Hosts(ctx, client.HostQuery{DPID: "2", MAC: "02:00:00:00:00:02"})
+	if err != nil || len(hosts) != 1 {
+		t.Fatalf("Hosts: %v %+v", err, hosts)
+	}
+	if events, err := cl.TopologyEvents(ctx, "lldp-forged"); err != nil || len(events) != 1 {
+		t.Fatalf("TopologyEvents: %v %+v", err, events)
+	}
+	if del, err := cl.DeleteSnapshot(ctx, "s1"); err != nil || del != info {
+		t.Fatalf("DeleteSnapshot: %v %+v", err, del)
+	}
+	var ae *client.APIError
+	if _, err := cl.Snapshot(ctx, "s1"); !errors.As(err, &ae) || ae.Status != 404 || ae.Field != "id" {
+		t.Fatalf("deleted snapshot: %v", err)
+	}
+	if _, err := cl.TopologyDiff(ctx, "s1/../x", "live"); !errors.As(err, &ae) || ae.Status != 404 || ae.Field != "from" {
+		t.Fatalf("diff of an unknown id: %v", err)
+	}
+	if _, err := cl.Discovery(ctx); !errors.As(err, &ae) || ae.Status != 503 {
+		t.Fatalf("Discovery without discovery: %v", err)
 	}
 }
