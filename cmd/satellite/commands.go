@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
 	"github.com/satellite-sdn/satellite/web/client"
 )
@@ -47,32 +50,57 @@ func (s *session) print(v any, table func(w io.Writer)) error {
 // flags, defined by setup, which returns the function that runs it.
 type clientCommand struct {
 	args  string // positional arguments, for usage
-	nargs int
+	nargs int    // required positional arguments
+	opt   int    // optional positional arguments after them
 	about string
 	setup func(fs *flag.FlagSet) func(ctx context.Context, s *session, args []string) error
 }
 
 var clientCommands = map[string]clientCommand{
-	"health":   {"", 0, "server status", setupHealth},
-	"switches": {"", 0, "connected switches", setupSwitches},
-	"switch":   {"DPID", 1, "one switch with its ports", setupSwitch},
-	"ports":    {"DPID", 1, "port state and counters", setupPorts},
-	"flows":    {"DPID", 1, "flow table with counters", setupFlows},
-	"flow add": {"DPID 'SPEC'", 2, "install an API flow (SPEC in ovs-ofctl syntax, e.g. 'table=0,priority=100,in_port=1,actions=output:2')", setupFlowAdd},
-	"flow del": {"DPID", 1, "delete API flows (flows of another owner only with --owner)", setupFlowDel},
-	"groups":   {"DPID", 1, "groups with buckets and counters", setupGroups},
-	"tables":   {"DPID", 1, "flow tables in use", setupTables},
-	"flow":     {"add|del ...", -1, "add or delete flows", nil},
+	"health":          {"", 0, 0, "server status", setupHealth},
+	"switches":        {"", 0, 0, "connected switches", setupSwitches},
+	"switch":          {"DPID", 1, 0, "one switch with its ports", setupSwitch},
+	"ports":           {"DPID", 1, 0, "port state and counters", setupPorts},
+	"flows":           {"DPID", 1, 0, "flow table with counters", setupFlows},
+	"flow add":        {"DPID 'SPEC'", 2, 0, "install an API flow (SPEC in ovs-ofctl syntax, e.g. 'table=0,priority=100,in_port=1,actions=output:2')", setupFlowAdd},
+	"flow del":        {"DPID", 1, 0, "delete API flows (flows of another owner only with --owner)", setupFlowDel},
+	"groups":          {"DPID", 1, 0, "groups with buckets and counters", setupGroups},
+	"tables":          {"DPID", 1, 0, "flow tables in use", setupTables},
+	"flow":            {"add|del ...", -1, 0, "add or delete flows", nil},
+	"links":           {"", 0, 0, "links between switches, as LLDP discovery found them", setupLinks},
+	"hosts":           {"", 0, 0, "end hosts and where they are attached", setupHosts},
+	"events":          {"", 0, 0, "topology events: host moves, rejected LLDP frames (forged, replayed, unsigned)", setupEvents},
+	"discovery":       {"", 0, 0, "LLDP discovery settings and counters", setupDiscovery},
+	"topology export": {"", 0, 0, "write the live topology as a snapshot (JSON) to stdout or a file", setupTopologyExport},
+	"topology import": {"FILE", 1, 0, "store a snapshot file on the server and print its id", setupTopologyImport},
+	"topology list":   {"", 0, 0, "snapshots stored on the server", setupTopologyList},
+	"topology diff": {"A [B]", 1, 1, "compare two topologies; A and B are each a snapshot FILE, the id of a snapshot stored on the server (s1) " +
+		"or live (B defaults to live); two files are compared without a server", setupTopologyDiff},
+	"topology": {"export|import|list|diff ...", -1, 0, "export, import and compare topology snapshots", nil},
+}
+
+// commandGroups are the commands with subcommands, with their usage.
+var commandGroups = map[string]string{
+	"flow": "Usage: satellite flow add DPID 'SPEC' [--id N]\n       satellite flow del DPID [--owner api] [--network N] [--id N] [--table N]\n",
+	"topology": "Usage: satellite topology export [-f FILE]\n       satellite topology import FILE\n       satellite topology list\n" +
+		"       satellite topology diff A [B]   (A, B: a snapshot FILE, a stored snapshot id such as s1, or live; B defaults to live)\n",
 }
 
 func runClient(ctx context.Context, name string, cmd clientCommand, args []string, stdout, stderr io.Writer) int {
-	if name == "flow" {
-		if len(args) == 0 || (args[0] != "add" && args[0] != "del" && args[0] != "delete") {
-			fmt.Fprintf(stderr, "Usage: satellite flow add DPID 'SPEC' [--id N]\n       satellite flow del DPID [--owner api] [--network N] [--id N] [--table N]\n")
+	if usage, ok := commandGroups[name]; ok {
+		sub := ""
+		if len(args) > 0 {
+			sub = args[0]
+		}
+		if name == "flow" && sub == "delete" {
+			sub = "del"
+		}
+		c, ok := clientCommands[name+" "+sub]
+		if sub == "" || !ok {
+			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		name = "flow " + strings.TrimSuffix(args[0], "ete")
-		cmd, args = clientCommands[name], args[1:]
+		name, cmd, args = name+" "+sub, c, args[1:]
 	}
 	fs := flag.NewFlagSet("satellite "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -90,8 +118,12 @@ func runClient(ctx context.Context, name string, cmd clientCommand, args []strin
 		}
 		return 2
 	}
-	if len(pos) != cmd.nargs {
-		fmt.Fprintf(stderr, "satellite %s: want %d argument(s) (%s), got %d\n", name, cmd.nargs, cmd.args, len(pos))
+	if len(pos) < cmd.nargs || len(pos) > cmd.nargs+cmd.opt {
+		if cmd.opt == 0 {
+			fmt.Fprintf(stderr, "satellite %s: want %d argument(s) (%s), got %d\n", name, cmd.nargs, cmd.args, len(pos))
+		} else {
+			fmt.Fprintf(stderr, "satellite %s: want %d to %d arguments (%s), got %d\n", name, cmd.nargs, cmd.nargs+cmd.opt, cmd.args, len(pos))
+		}
 		fs.Usage()
 		return 2
 	}
@@ -433,6 +465,419 @@ func setupTables(fs *flag.FlagSet) func(context.Context, *session, []string) err
 			}
 		})
 	}
+}
+
+// ---- topology
+
+func setupLinks(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	kind := fs.String("kind", "", "only links of this `kind`: direct or tunnel")
+	dpidFlag := fs.String("dpid", "", "only links from or to this switch (`DPID`)")
+	return func(ctx context.Context, s *session, _ []string) error {
+		q := client.LinkQuery{Kind: *kind}
+		if *dpidFlag != "" {
+			d, err := canonicalDPID(*dpidFlag)
+			if err != nil {
+				return err
+			}
+			q.DPID = d
+		}
+		links, err := s.cl.Links(ctx, q)
+		if err != nil {
+			return err
+		}
+		return s.print(links, func(w io.Writer) {
+			if len(links) == 0 {
+				if q != (client.LinkQuery{}) {
+					fmt.Fprintln(w, "no links match")
+				} else {
+					fmt.Fprintln(w, "no links discovered")
+				}
+				return
+			}
+			fmt.Fprintln(w, "SRC\tDST\tKIND\tSTATE\tLATENCY\tUNIDIR")
+			for _, l := range links {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", linkEnd(l.Src), linkEnd(l.Dst), l.Kind, l.State, latency(l.LatencyMs), yesNo(l.Unidirectional))
+			}
+		})
+	}
+}
+
+func setupHosts(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	dpidFlag := fs.String("dpid", "", "only hosts attached to this switch (`DPID`)")
+	mac := fs.String("mac", "", "only the host with this `MAC` address")
+	return func(ctx context.Context, s *session, _ []string) error {
+		q := client.HostQuery{MAC: *mac}
+		if *dpidFlag != "" {
+			d, err := canonicalDPID(*dpidFlag)
+			if err != nil {
+				return err
+			}
+			q.DPID = d
+		}
+		hosts, err := s.cl.Hosts(ctx, q)
+		if err != nil {
+			return err
+		}
+		return s.print(hosts, func(w io.Writer) {
+			if len(hosts) == 0 {
+				if q != (client.HostQuery{}) {
+					fmt.Fprintln(w, "no hosts match")
+				} else {
+					fmt.Fprintln(w, "no hosts seen")
+				}
+				return
+			}
+			fmt.Fprintln(w, "MAC\tIPS\tDPID\tPORT\tFIRST_SEEN\tLAST_SEEN")
+			for _, h := range hosts {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s ago\t%s ago\n", h.MAC, orDash(strings.Join(h.IPs, ",")), h.DPID,
+					withName(strconv.FormatUint(uint64(h.Port), 10), h.PortName), age(time.Since(h.FirstSeen)), age(time.Since(h.LastSeen)))
+			}
+		})
+	}
+}
+
+func setupEvents(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	kind := fs.String("kind", "", "only events of this `kind` (host-move, lldp-forged, lldp-replayed, lldp-unsigned, ...)")
+	return func(ctx context.Context, s *session, _ []string) error {
+		events, err := s.cl.TopologyEvents(ctx, *kind)
+		if err != nil {
+			return err
+		}
+		return s.print(events, func(w io.Writer) {
+			if len(events) == 0 {
+				fmt.Fprintln(w, "no events")
+				return
+			}
+			fmt.Fprintln(w, "TIME\tKIND\tAT\tMESSAGE")
+			for _, e := range events {
+				at := "-"
+				if e.DPID != 0 || e.Port != 0 {
+					at = topology.Endpoint{DPID: e.DPID, Port: e.Port}.String()
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.RFC3339), e.Kind, at, e.Message)
+			}
+		})
+	}
+}
+
+func setupDiscovery(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	return func(ctx context.Context, s *session, _ []string) error {
+		d, err := s.cl.Discovery(ctx)
+		if err != nil {
+			return err
+		}
+		return s.print(d, func(w io.Writer) {
+			c := d.Counters
+			fmt.Fprintf(w, "interval:\t%s (each live port is probed once per interval)\n", seconds(d.IntervalS))
+			fmt.Fprintf(w, "misses:\t%d (a link is removed after %d intervals without a probe)\n", d.Misses, d.Misses)
+			fmt.Fprintf(w, "max age:\t%s (older signed probes are replays)\n", seconds(d.MaxAgeS))
+			fmt.Fprintf(w, "ttl:\t%s\n", seconds(d.TTLS))
+			fmt.Fprintf(w, "system name:\t%s\n", orDash(d.SystemName))
+			fmt.Fprintf(w, "security events:\tat most one per port and kind every %s\n", seconds(d.SecurityEventEveryS))
+			fmt.Fprintf(w, "probes sent:\t%d (%d send errors)\n", c.ProbesSent, c.SendErrors)
+			fmt.Fprintf(w, "received:\t%d\n", c.Received)
+			fmt.Fprintf(w, "accepted:\t%d\n", c.Accepted)
+			fmt.Fprintf(w, "rejected:\t%d unsigned, %d bad signature, %d stale, %d future, %d malformed\n",
+				c.Unsigned, c.BadSignature, c.Stale, c.Future, c.Malformed)
+			fmt.Fprintf(w, "unknown source:\t%d (valid probes from or to a port the topology does not know)\n", c.UnknownSource)
+		})
+	}
+}
+
+func setupTopologyExport(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	file := fs.String("f", "", "write the snapshot to `FILE` instead of stdout")
+	return func(ctx context.Context, s *session, _ []string) error {
+		snap, err := s.cl.Topology(ctx)
+		if err != nil {
+			return err
+		}
+		if *file == "" {
+			return topology.WriteSnapshot(s.out, snap)
+		}
+		var b bytes.Buffer
+		if err := topology.WriteSnapshot(&b, snap); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*file, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(s.out, "exported version %d (%s) to %s\n", snap.Version, snapshotCounts(len(snap.Switches), len(snap.Ports), len(snap.Links), len(snap.Hosts)), *file)
+		return err
+	}
+}
+
+// readSnapshotFile reads a snapshot file strictly.
+func readSnapshotFile(path string) (topology.Snapshot, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return topology.Snapshot{}, err
+	}
+	defer f.Close()
+	snap, err := topology.ReadSnapshot(f)
+	if err != nil {
+		return snap, fmt.Errorf("%s: %w", path, err)
+	}
+	return snap, nil
+}
+
+func setupTopologyImport(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	return func(ctx context.Context, s *session, args []string) error {
+		snap, err := readSnapshotFile(args[0])
+		if err != nil {
+			return err
+		}
+		info, err := s.cl.ImportSnapshot(ctx, snap)
+		if err != nil {
+			return err
+		}
+		return s.print(info, func(w io.Writer) { fmt.Fprintln(w, info.ID) })
+	}
+}
+
+func setupTopologyList(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	return func(ctx context.Context, s *session, _ []string) error {
+		list, err := s.cl.Snapshots(ctx)
+		if err != nil {
+			return err
+		}
+		return s.print(list, func(w io.Writer) {
+			if len(list) == 0 {
+				fmt.Fprintln(w, "no snapshots stored (satellite topology import FILE stores one)")
+				return
+			}
+			fmt.Fprintln(w, "ID\tVERSION\tTAKEN\tSTORED\tSWITCHES\tPORTS\tLINKS\tHOSTS")
+			for _, i := range list {
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s ago\t%d\t%d\t%d\t%d\n", i.ID, i.Version, i.Taken.Local().Format(time.RFC3339),
+					age(time.Since(i.Stored)), i.Switches, i.Ports, i.Links, i.Hosts)
+			}
+		})
+	}
+}
+
+// snapshotID matches the ids of snapshots stored on the server.
+var snapshotID = regexp.MustCompile(`^s[0-9]+$`)
+
+// isServerSnapshot says whether a diff argument names a snapshot on the
+// server (live or a stored id) rather than a file. A file named like an id
+// is given as ./s1.
+func isServerSnapshot(arg string) bool { return arg == "live" || snapshotID.MatchString(arg) }
+
+func setupTopologyDiff(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	return func(ctx context.Context, s *session, args []string) error {
+		a, b := args[0], "live"
+		if len(args) > 1 {
+			b = args[1]
+		}
+		var d topology.Diff
+		if isServerSnapshot(a) && isServerSnapshot(b) {
+			var err error
+			if d, err = s.cl.TopologyDiff(ctx, a, b); err != nil {
+				return err
+			}
+		} else {
+			from, err := loadSnapshot(ctx, s.cl, a)
+			if err != nil {
+				return err
+			}
+			to, err := loadSnapshot(ctx, s.cl, b)
+			if err != nil {
+				return err
+			}
+			d = topology.Compare(from, to)
+		}
+		return s.print(d, func(w io.Writer) {
+			lines := diffLines(d)
+			if len(lines) == 0 {
+				fmt.Fprintln(w, "no differences")
+				return
+			}
+			for _, l := range lines {
+				fmt.Fprintln(w, l)
+			}
+		})
+	}
+}
+
+// loadSnapshot reads a diff argument: a file, live or a stored id.
+func loadSnapshot(ctx context.Context, cl *client.Client, arg string) (topology.Snapshot, error) {
+	switch {
+	case arg == "live":
+		return cl.Topology(ctx)
+	case snapshotID.MatchString(arg):
+		return cl.Snapshot(ctx, arg)
+	default:
+		return readSnapshotFile(arg)
+	}
+}
+
+// diffLines renders a diff for people: "+ " added, "- " removed, "~ "
+// changed, switches, ports, links then hosts.
+func diffLines(d topology.Diff) []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	for _, sw := range d.Switches.Added {
+		add("+ switch %s%s", sw.DPID, switchDesc(sw))
+	}
+	for _, sw := range d.Switches.Removed {
+		add("- switch %s%s", sw.DPID, switchDesc(sw))
+	}
+	for _, c := range d.Switches.Changed {
+		var ch []string
+		if c.Before.Connected != c.After.Connected {
+			ch = append(ch, connected(c.Before.Connected)+" -> "+connected(c.After.Connected))
+		}
+		ch = changed(ch, "manufacturer", c.Before.Manufacturer, c.After.Manufacturer)
+		ch = changed(ch, "software", c.Before.Software, c.After.Software)
+		add("~ switch %s: %s", c.After.DPID, strings.Join(ch, ", "))
+	}
+	for _, p := range d.Ports.Added {
+		add("+ port %s (%s, %s)", portDesc(p), p.Kind, upDown(p.Up))
+	}
+	for _, p := range d.Ports.Removed {
+		add("- port %s", portDesc(p))
+	}
+	for _, c := range d.Ports.Changed {
+		x, y := c.Before, c.After
+		var ch []string
+		if x.Up != y.Up {
+			ch = append(ch, upDown(x.Up)+" -> "+upDown(y.Up))
+		}
+		if x.Live != y.Live {
+			ch = append(ch, live(x.Live)+" -> "+live(y.Live))
+		}
+		ch = changed(ch, "kind", x.Kind, y.Kind)
+		ch = changed(ch, "name", x.Name, y.Name)
+		ch = changed(ch, "hw_addr", x.HWAddr, y.HWAddr)
+		ch = changed(ch, "speed", speed(x.SpeedKbps), speed(y.SpeedKbps))
+		ch = changed(ch, "tunnel", yesNo(x.Tunnel), yesNo(y.Tunnel))
+		add("~ port %s: %s", portDesc(y), strings.Join(ch, ", "))
+	}
+	for _, l := range d.Links.Added {
+		add("+ link %s -> %s %s%s", l.Src, l.Dst, l.Kind, unidir(l.Unidirectional))
+	}
+	for _, l := range d.Links.Removed {
+		add("- link %s -> %s %s", l.Src, l.Dst, l.Kind)
+	}
+	for _, c := range d.Links.Changed {
+		x, y := c.Before, c.After
+		var ch []string
+		ch = changed(ch, "kind", x.Kind, y.Kind)
+		ch = changed(ch, "state", x.State, y.State)
+		if x.Unidirectional != y.Unidirectional {
+			ch = append(ch, direction(x.Unidirectional)+" -> "+direction(y.Unidirectional))
+		}
+		add("~ link %s -> %s: %s", y.Src, y.Dst, strings.Join(ch, ", "))
+	}
+	for _, h := range d.Hosts.Added {
+		add("+ host %s at %s%s", h.MAC, topology.Endpoint{DPID: h.DPID, Port: h.Port}, ips(h.IPs))
+	}
+	for _, h := range d.Hosts.Removed {
+		add("- host %s at %s%s", h.MAC, topology.Endpoint{DPID: h.DPID, Port: h.Port}, ips(h.IPs))
+	}
+	for _, c := range d.Hosts.Changed {
+		x, y := c.Before, c.After
+		var ch []string
+		if x.DPID != y.DPID || x.Port != y.Port {
+			ch = append(ch, fmt.Sprintf("moved %s -> %s", topology.Endpoint{DPID: x.DPID, Port: x.Port}, topology.Endpoint{DPID: y.DPID, Port: y.Port}))
+		}
+		ch = changed(ch, "ips", orDash(strings.Join(x.IPs, ",")), orDash(strings.Join(y.IPs, ",")))
+		add("~ host %s: %s", y.MAC, strings.Join(ch, ", "))
+	}
+	return out
+}
+
+func changed(ch []string, what, before, after string) []string {
+	if before == after {
+		return ch
+	}
+	return append(ch, fmt.Sprintf("%s %s -> %s", what, orDash(before), orDash(after)))
+}
+
+func switchDesc(sw topology.Switch) string {
+	desc := strings.TrimSpace(sw.Manufacturer + " " + sw.Software)
+	if desc == "" {
+		return ""
+	}
+	return " (" + desc + ")"
+}
+
+func portDesc(p topology.Port) string {
+	return withName(p.Key().String(), p.Name)
+}
+
+func connected(c bool) string {
+	if c {
+		return "connected"
+	}
+	return "disconnected"
+}
+
+func upDown(up bool) string {
+	if up {
+		return "up"
+	}
+	return "down"
+}
+
+func live(l bool) string {
+	if l {
+		return "live"
+	}
+	return "not live"
+}
+
+func direction(unidirectional bool) string {
+	if unidirectional {
+		return "unidirectional"
+	}
+	return "bidirectional"
+}
+
+func unidir(u bool) string {
+	if u {
+		return " (unidirectional)"
+	}
+	return ""
+}
+
+func ips(list []string) string {
+	if len(list) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(list, ", ") + ")"
+}
+
+func snapshotCounts(switches, ports, links, hosts int) string {
+	return fmt.Sprintf("%d switches, %d ports, %d links, %d hosts", switches, ports, links, hosts)
+}
+
+// linkEnd renders a link end as DPID/PORT (NAME).
+func linkEnd(e web.LinkEnd) string {
+	return withName(fmt.Sprintf("%s/%d", e.DPID, e.Port), e.Name)
+}
+
+func withName(s, name string) string {
+	if name == "" {
+		return s
+	}
+	return s + " (" + name + ")"
+}
+
+// latency renders milliseconds without trailing zeros: 0.4ms, 12.345ms.
+func latency(ms float64) string {
+	return strconv.FormatFloat(ms, 'f', -1, 64) + "ms"
+}
+
+// seconds renders a number of seconds as a duration: 1s, 2m0s, 500ms.
+func seconds(s float64) string {
+	return time.Duration(s * float64(time.Second)).String()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // formatting helpers

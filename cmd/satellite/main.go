@@ -1,6 +1,7 @@
 // Command satellite runs Satellite (`satellite serve`: the OpenFlow
 // controller and the HTTP API) and talks to a running one (`satellite
-// switches`, `satellite flows DPID`, ...). Run `satellite help` for usage.
+// switches`, `satellite flows DPID`, `satellite links`, ...). Run
+// `satellite help` for usage.
 package main
 
 import (
@@ -35,6 +36,20 @@ default http://127.0.0.1:8080; -o json prints the API's JSON):
                                 delete API flows (another owner only when named)
   groups DPID                   groups with buckets and counters
   tables DPID [--all]           flow tables in use (--all: every table)
+
+Topology (needs a server with topology enabled):
+  links [--kind direct|tunnel] [--dpid DPID]
+                                links between switches found by LLDP discovery
+  hosts [--dpid DPID] [--mac MAC]
+                                end hosts and where they are attached
+  events [--kind KIND]          host moves, rejected LLDP frames (lldp-forged, ...)
+  discovery                     LLDP discovery settings and counters
+  topology export [-f FILE]     write the live topology as a snapshot (JSON)
+  topology import FILE          store a snapshot on the server, print its id (s1)
+  topology list                 snapshots stored on the server
+  topology diff A [B]           what changed from A to B; each is a snapshot FILE,
+                                a stored id (s1) or live (B defaults to live);
+                                two files are compared offline
 
 DPID is 1-16 hex digits (1, 0x1, 0000000000000001) or 00:00:00:00:00:00:00:01.
 Run 'satellite COMMAND -h' for a command's flags.
