@@ -169,6 +169,7 @@ func (s *Server) getTopologyEvents(w http.ResponseWriter, r *http.Request) error
 	out := []topology.Event{}
 	for _, e := range m.Events() {
 		if kind == "" || e.Kind == kind {
+			e.Time = apiTime(e.Time)
 			out = append(out, e)
 		}
 	}
