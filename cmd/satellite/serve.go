@@ -113,7 +113,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go tracker.Run(ctlCtx)
 	go disc.Run(ctlCtx)
 
-	api := web.New(ctl, web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)))
+	api := web.New(ctl, web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
+		web.WithTopology(model), web.WithDiscovery(disc))
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
