@@ -616,7 +616,7 @@ func (l *Lab) ensureTunnels(ctx context.Context, i int) error {
 		for p := 1; p <= 2; p++ {
 			name := TunnelPort(k, p)
 			args = append(args, "--", "--may-exist", "add-port", Bridge, name,
-				"--", "set", "interface", name, "type=gre", "options:remote_ip="+c.UnderlayIP(k, p),
+				"--", "set", "interface", name, "type=gre", "options:remote_ip="+c.UnderlayIP(k, p), "options:key=flow",
 				fmt.Sprintf("ofport_request=%d", TunnelOFPort(k, p)))
 			args = append(args, bfd...)
 		}
