@@ -35,6 +35,7 @@ unit:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoders$$' -fuzztime=$(FUZZTIME) ./controller/ofwire
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./controller/ofwire
+	$(GO) test -run='^$$' -fuzz='^FuzzFlowEntries$$' -fuzztime=$(FUZZTIME) ./controller/ofwire
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./controller
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./lldp
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHostPacket$$' -fuzztime=$(FUZZTIME) ./topology
