@@ -10,6 +10,8 @@ have ip || need+=(iproute2)
 have ethtool || need+=(ethtool)
 have ping || need+=(iputils-ping)
 have nsenter || need+=(util-linux)
+have busybox || need+=(busybox)       # udhcpc, nc for the virtual network tests
+have tcpdump || need+=(tcpdump)       # packet captures in the isolation tests
 
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0

@@ -1,0 +1,519 @@
+package vnet
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/netrack/openflow/ofp"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
+)
+
+// The pipeline (table 0 is the ingress table of the topology tracker,
+// which sends everything here):
+const (
+	TableClassify = 1 // which network a packet belongs to; anti-spoofing
+	TableEgress   = 2 // egress security (reserved)
+	TableRoute    = 3 // distributed routing at the source host
+	TableL2       = 4 // per-network L2 forwarding: local, MAC2MAC, GRE
+	TableIngress  = 5 // ingress security of the destination interface
+	TableOutput   = 6 // delivery to the interface's port (VLAN tagging)
+)
+
+// Metadata layout: network id in bits 63..40, "arrived from another host"
+// in bit 39, destination interface id in bits 31..0.
+const (
+	metaNetShift        = 40
+	metaNetMask  uint64 = 0xffffff << metaNetShift
+	metaRemote   uint64 = 1 << 39
+	metaIfMask   uint64 = 0xffffffff
+)
+
+func metaNet(id uint32) uint64 { return uint64(id) << metaNetShift }
+
+// Env is what the compiler needs to know about the live network.
+type Env struct {
+	// PortNo returns the OpenFlow number of a port by name, if the switch
+	// is connected and has it.
+	PortNo func(dpid uint64, name string) (uint32, bool)
+	// DirectLink returns the local port of a working direct link from
+	// switch a to switch b (both directions up), if there is one.
+	DirectLink func(a, b uint64) (uint32, bool)
+	// TunnelPort names the tunnel port on a host towards remote for an
+	// underlay path (default "gre-<remote>-p<path>", the lab's naming).
+	TunnelPort func(remote string, path int) string
+}
+
+// Program is what one switch should hold.
+type Program struct {
+	Flows  []controller.Flow
+	Groups []controller.Group
+}
+
+// GroupID is the id of the tunnel-selection group towards a remote switch.
+func GroupID(remoteDPID uint64) uint32 { return 0x10000000 | uint32(remoteDPID&0x0fffffff) }
+
+// Paths is the number of underlay paths between hosts.
+const Paths = 2
+
+type compiler struct {
+	cfg    *Config
+	env    Env
+	leases map[string]string // network/mac -> leased IP
+	dps    map[string]Datapath
+	dpids  map[string]uint64
+	nets   map[string]*Network
+	ifaces []Interface // with leased IPs filled in
+	groups map[string]SecurityGroup
+	flows  []controller.Flow
+	errs   []string
+}
+
+// Compile turns the configuration into one program per datapath (keyed by
+// dpid). Interfaces on switches that are not connected, or whose port is
+// missing, are left out (and reported in the returned notes) until they
+// appear.
+func Compile(cfg *Config, leases []Lease, env Env) (map[uint64]*Program, []string) {
+	if env.TunnelPort == nil {
+		env.TunnelPort = func(remote string, path int) string { return fmt.Sprintf("gre-%s-p%d", remote, path) }
+	}
+	c := &compiler{cfg: cfg, env: env, leases: map[string]string{}, dps: map[string]Datapath{},
+		dpids: map[string]uint64{}, nets: map[string]*Network{}, groups: map[string]SecurityGroup{}}
+	for _, l := range leases {
+		c.leases[l.Network+"/"+l.MAC] = l.IP
+	}
+	for _, d := range cfg.Datapaths {
+		id, _ := ParseDPID(d.DPID)
+		c.dps[d.Name] = d
+		c.dpids[d.Name] = id
+	}
+	for i := range cfg.Networks {
+		c.nets[cfg.Networks[i].Name] = &cfg.Networks[i]
+	}
+	for _, g := range cfg.SecurityGroups {
+		c.groups[g.Name] = g
+	}
+	for _, in := range cfg.Interfaces {
+		if in.IP == "" {
+			in.IP = c.leases[in.Network+"/"+in.MAC]
+		}
+		c.ifaces = append(c.ifaces, in)
+	}
+	out := map[uint64]*Program{}
+	names := make([]string, 0, len(c.dps))
+	for n := range c.dps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out[c.dpids[name]] = c.datapath(name)
+	}
+	return out, c.errs
+}
+
+func (c *compiler) add(table uint8, prio uint16, cookie controller.Cookie, spec string) {
+	f, err := controller.ParseFlow(fmt.Sprintf("table=%d,priority=%d,%s", table, prio, spec))
+	if err != nil {
+		panic(fmt.Sprintf("vnet: compiler produced a bad flow %q: %v", spec, err)) // a bug, caught by tests
+	}
+	f.Cookie = cookie
+	c.flows = append(c.flows, f)
+}
+
+func ifCookie(in Interface, net *Network) controller.Cookie {
+	return controller.NewCookie(controller.OwnerInterface, net.ID, in.ID)
+}
+
+// relevantNets are the networks a datapath needs: those of its local
+// interfaces and those reachable from them through routers.
+func (c *compiler) relevantNets(dp string) map[string]bool {
+	rel := map[string]bool{}
+	for _, in := range c.ifaces {
+		if in.Mode == ModeVIF && in.Datapath == dp {
+			rel[in.Network] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, r := range c.cfg.Routers {
+			connected := false
+			for _, ri := range r.Interfaces {
+				connected = connected || rel[ri.Network]
+			}
+			if !connected {
+				continue
+			}
+			for _, ri := range r.Interfaces {
+				if !rel[ri.Network] {
+					rel[ri.Network] = true
+					changed = true
+				}
+			}
+		}
+	}
+	return rel
+}
+
+// located is an interface with the switch and port it is on.
+type located struct {
+	Interface
+	dpid uint64
+	port uint32
+}
+
+func (c *compiler) locate(in Interface) (located, bool) {
+	if in.Mode != ModeVIF {
+		return located{}, false
+	}
+	dpid, ok := c.dpids[in.Datapath]
+	if !ok {
+		return located{}, false
+	}
+	port, ok := c.env.PortNo(dpid, in.Port)
+	if !ok {
+		c.errs = append(c.errs, fmt.Sprintf("interface %q: port %s not present on datapath %s (yet)", in.Name, in.Port, in.Datapath))
+		return located{}, false
+	}
+	return located{Interface: in, dpid: dpid, port: port}, true
+}
+
+func (c *compiler) datapath(name string) *Program {
+	c.flows = nil
+	dpid := c.dpids[name]
+	prog := &Program{}
+	rel := c.relevantNets(name)
+	if len(rel) == 0 {
+		return prog
+	}
+	core := func(table uint8) controller.Cookie {
+		return controller.NewCookie(controller.OwnerNetwork, 0, uint32(table))
+	}
+	c.add(TableClassify, 0, core(TableClassify), "actions=drop")
+	c.add(TableEgress, 0, core(TableEgress), fmt.Sprintf("actions=goto_table:%d", TableRoute))
+	c.add(TableRoute, 0, core(TableRoute), fmt.Sprintf("actions=goto_table:%d", TableL2))
+	c.add(TableL2, 0, core(TableL2), "actions=drop")
+	c.add(TableIngress, 0, core(TableIngress), "actions=drop")
+	c.add(TableOutput, 0, core(TableOutput), "actions=drop")
+
+	// where every interface of the relevant networks is
+	var local, remote []located
+	remoteHosts := map[string]map[string]bool{} // net -> remote datapath names
+	for _, in := range c.ifaces {
+		if !rel[in.Network] {
+			continue
+		}
+		l, ok := c.locate(in)
+		if !ok {
+			continue
+		}
+		if l.dpid == dpid {
+			local = append(local, l)
+		} else {
+			remote = append(remote, l)
+			if remoteHosts[in.Network] == nil {
+				remoteHosts[in.Network] = map[string]bool{}
+			}
+			remoteHosts[in.Network][in.Datapath] = true
+		}
+	}
+
+	// tunnel groups towards every other datapath
+	tunnels := map[string][]uint32{} // remote name -> tunnel ports per path
+	for rname, rdpid := range c.dpids {
+		if rname == name {
+			continue
+		}
+		var g controller.Group
+		g.ID, g.Type = GroupID(rdpid), controller.GroupFastFailover
+		for p := 1; p <= Paths; p++ {
+			port, ok := c.env.PortNo(dpid, c.env.TunnelPort(rname, p))
+			if !ok {
+				continue
+			}
+			tunnels[rname] = append(tunnels[rname], port)
+			g.Buckets = append(g.Buckets, ofwire.Bucket{WatchPort: port, Actions: ofp.Actions{&ofp.ActionOutput{Port: ofp.PortNo(port)}}})
+		}
+		if len(g.Buckets) > 0 {
+			prog.Groups = append(prog.Groups, g)
+		}
+	}
+	sort.Slice(prog.Groups, func(i, j int) bool { return prog.Groups[i].ID < prog.Groups[j].ID })
+
+	// classification of traffic arriving from other hosts
+	relNames := sortedKeys(rel)
+	for rname, ports := range tunnels {
+		for _, port := range ports {
+			for _, nn := range relNames {
+				n := c.nets[nn]
+				c.add(TableClassify, 200, controller.NewCookie(controller.OwnerTunnel, n.ID, uint32(c.dpids[rname]&0xffffffff)),
+					fmt.Sprintf("in_port=%d,tun_id=%d,actions=write_metadata:0x%x/0x%x,goto_table:%d", port, n.ID, metaNet(n.ID)|metaRemote, metaNetMask|metaRemote, TableL2))
+			}
+		}
+	}
+	mac2mac := func(rname string) (uint32, bool) {
+		if c.env.DirectLink == nil || c.dps[rname].Segment == "" || c.dps[rname].Segment != c.dps[name].Segment {
+			return 0, false
+		}
+		return c.env.DirectLink(dpid, c.dpids[rname])
+	}
+	for rname := range c.dpids {
+		if rname == name {
+			continue
+		}
+		if port, ok := mac2mac(rname); ok {
+			for _, l := range local {
+				n := c.nets[l.Network]
+				c.add(TableClassify, 200, ifCookie(l.Interface, n),
+					fmt.Sprintf("in_port=%d,dl_dst=%s,actions=write_metadata:0x%x/0x%x,goto_table:%d", port, l.MAC, metaNet(n.ID)|metaRemote, metaNetMask|metaRemote, TableL2))
+			}
+		}
+	}
+
+	// local interfaces: classification with anti-spoofing, ingress security, output
+	for _, l := range local {
+		n := c.nets[l.Network]
+		ck := ifCookie(l.Interface, n)
+		in := fmt.Sprintf("in_port=%d", l.port)
+		if l.VLAN != 0 {
+			in += fmt.Sprintf(",dl_vlan=%d", l.VLAN)
+		}
+		pop := ""
+		if l.VLAN != 0 {
+			pop = "pop_vlan,"
+		}
+		toNet := fmt.Sprintf("write_metadata:0x%x/0x%x,goto_table:%d", metaNet(n.ID), metaNetMask|metaRemote, TableEgress)
+		// ARP and DHCP are answered by the controller (copies from table 0)
+		c.add(TableClassify, 210, ck, in+",arp,actions=drop")
+		c.add(TableClassify, 210, ck, in+",udp,tp_src=68,tp_dst=67,actions=drop")
+		if l.IP != "" {
+			c.add(TableClassify, 200, ck, fmt.Sprintf("%s,dl_src=%s,ip,nw_src=%s,actions=%s%s", in, l.MAC, l.IP, pop, toNet))
+		}
+		// anything else from this port is spoofed or unknown: dropped, and
+		// counted by this flow's counters
+		c.add(TableClassify, 100, ck, in+",actions=drop")
+		c.ingressSecurity(l, n)
+		out := fmt.Sprintf("output:%d", l.port)
+		if l.VLAN != 0 {
+			out = fmt.Sprintf("push_vlan:0x8100,set_field:%d->dl_vlan,output:%d", l.VLAN, l.port)
+		}
+		c.add(TableOutput, 100, ck, fmt.Sprintf("metadata=0x%x/0x%x,actions=%s", l.ID, metaIfMask, out))
+	}
+
+	// L2 forwarding per network
+	for _, nn := range relNames {
+		n := c.nets[nn]
+		netMatch := fmt.Sprintf("metadata=0x%x/0x%x", metaNet(n.ID), metaNetMask)
+		fromHere := fmt.Sprintf("metadata=0x%x/0x%x", metaNet(n.ID), metaNetMask|metaRemote)
+		fromAway := fmt.Sprintf("metadata=0x%x/0x%x", metaNet(n.ID)|metaRemote, metaNetMask|metaRemote)
+		var localOut []string
+		for _, l := range local {
+			if l.Network != nn {
+				continue
+			}
+			c.add(TableL2, 100, ifCookie(l.Interface, n), fmt.Sprintf("%s,dl_dst=%s,actions=write_metadata:0x%x/0x%x,goto_table:%d", netMatch, l.MAC, l.ID, metaIfMask, TableIngress))
+			if l.VLAN != 0 {
+				localOut = append(localOut, fmt.Sprintf("push_vlan:0x8100,set_field:%d->dl_vlan,output:%d,pop_vlan", l.VLAN, l.port))
+			} else {
+				localOut = append(localOut, fmt.Sprintf("output:%d", l.port))
+			}
+		}
+		for _, r := range remote {
+			if r.Network != nn {
+				continue
+			}
+			var act string
+			if port, ok := mac2mac(r.Datapath); ok {
+				act = fmt.Sprintf("output:%d", port)
+			} else if _, ok := tunnels[r.Datapath]; ok {
+				act = fmt.Sprintf("set_field:%d->tun_id,group:%d", n.ID, GroupID(r.dpid))
+			} else {
+				c.errs = append(c.errs, fmt.Sprintf("interface %q on %s: no tunnel or direct link from %s", r.Name, r.Datapath, name))
+				continue
+			}
+			c.add(TableL2, 100, ifCookie(r.Interface, n), fmt.Sprintf("%s,dl_dst=%s,actions=%s", fromHere, r.MAC, act))
+		}
+		// broadcast and multicast: local members, and every other host of the
+		// network through its tunnel group; what came from another host is
+		// only delivered locally (no loops)
+		bcast := "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"
+		flood := append([]string(nil), localOut...)
+		for _, rname := range sortedKeys(remoteHosts[nn]) {
+			if _, ok := tunnels[rname]; ok {
+				flood = append(flood, fmt.Sprintf("set_field:%d->tun_id,group:%d", n.ID, GroupID(c.dpids[rname])))
+			}
+		}
+		nck := controller.NewCookie(controller.OwnerNetwork, n.ID, 0)
+		c.add(TableL2, 50, nck, fmt.Sprintf("%s,%s,actions=%s", fromHere, bcast, joinOrDrop(flood)))
+		c.add(TableL2, 60, nck, fmt.Sprintf("%s,%s,actions=%s", fromAway, bcast, joinOrDrop(localOut)))
+	}
+
+	c.routers(rel)
+	prog.Flows = c.flows
+	return prog
+}
+
+func joinOrDrop(acts []string) string {
+	if len(acts) == 0 {
+		return "drop"
+	}
+	return strings.Join(acts, ",")
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ingressSecurity admits traffic to a local interface: everything when it
+// is in no security group, otherwise members of its groups and what the
+// ingress rules allow.
+func (c *compiler) ingressSecurity(l located, n *Network) {
+	dst := fmt.Sprintf("metadata=0x%x/0x%x", l.ID, metaIfMask)
+	next := fmt.Sprintf("goto_table:%d", TableOutput)
+	if len(l.SecurityGroups) == 0 {
+		c.add(TableIngress, 10, ifCookie(l.Interface, n), dst+",actions="+next)
+		return
+	}
+	for _, gname := range l.SecurityGroups {
+		g := c.groups[gname]
+		ck := controller.NewCookie(controller.OwnerSecGroup, n.ID, g.ID)
+		for _, src := range c.memberIPs(gname, l.Network) {
+			c.add(TableIngress, 90, ck, fmt.Sprintf("%s,ip,nw_src=%s,actions=%s", dst, src, next))
+		}
+		for _, r := range g.Rules {
+			if r.Direction != "ingress" {
+				continue
+			}
+			var sources []string
+			switch {
+			case r.RemoteCIDR != "":
+				sources = []string{r.RemoteCIDR}
+			case r.RemoteGroup != "":
+				sources = c.memberIPs(r.RemoteGroup, "")
+			default:
+				sources = []string{""}
+			}
+			for _, src := range sources {
+				m := dst
+				switch r.Protocol {
+				case "tcp", "udp":
+					m += "," + r.Protocol
+				case "icmp":
+					m += ",icmp"
+				default:
+					m += ",ip"
+				}
+				if src != "" {
+					m += ",nw_src=" + src
+				}
+				if r.Protocol == "tcp" || r.Protocol == "udp" {
+					for _, pm := range portMasks(r.PortMin, r.PortMax) {
+						c.add(TableIngress, 100, ck, fmt.Sprintf("%s,%s_dst=%s,actions=%s", m, r.Protocol, pm, next))
+					}
+				} else {
+					c.add(TableIngress, 100, ck, m+",actions="+next)
+				}
+			}
+		}
+	}
+	c.add(TableIngress, 1, ifCookie(l.Interface, n), dst+",actions=drop")
+}
+
+// memberIPs are the addresses of a group's member interfaces (optionally
+// only those in one network).
+func (c *compiler) memberIPs(group, network string) []string {
+	var out []string
+	for _, in := range c.ifaces {
+		if in.IP == "" || (network != "" && in.Network != network) {
+			continue
+		}
+		for _, g := range in.SecurityGroups {
+			if g == group {
+				out = append(out, in.IP)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// portMasks covers [lo, hi] with value/mask pairs.
+func portMasks(lo, hi uint16) []string {
+	var out []string
+	for v := uint32(lo); v <= uint32(hi); {
+		size := uint32(1)
+		for v%(size*2) == 0 && v+size*2-1 <= uint32(hi) && size < 1<<16 {
+			size *= 2
+		}
+		if size == 1 {
+			out = append(out, fmt.Sprint(v))
+		} else {
+			out = append(out, fmt.Sprintf("%d/0x%x", v, 0xffff&^(size-1)))
+		}
+		v += size
+	}
+	return out
+}
+
+// routers compiles distributed routing: the source host routes, so a
+// packet to a router's MAC is rewritten and forwarded at once.
+func (c *compiler) routers(rel map[string]bool) {
+	for _, r := range c.cfg.Routers {
+		for _, in := range r.Interfaces {
+			if !rel[in.Network] {
+				continue
+			}
+			nIn := c.nets[in.Network]
+			ck := controller.NewCookie(controller.OwnerRouter, nIn.ID, r.ID)
+			atRouter := fmt.Sprintf("metadata=0x%x/0x%x,dl_dst=%s", metaNet(nIn.ID), metaNetMask, in.MAC)
+			// ping to the router's own address: answered by the controller
+			c.add(TableRoute, 300, ck, fmt.Sprintf("%s,icmp,nw_dst=%s,actions=controller", atRouter, in.IP))
+			c.add(TableRoute, 150, ck, atRouter+",actions=drop")
+			for _, out := range r.Interfaces {
+				if out.Network == in.Network {
+					continue
+				}
+				nOut := c.nets[out.Network]
+				rewrite := func(dstMAC string) string {
+					return fmt.Sprintf("dec_ttl,set_field:%s->dl_src,set_field:%s->dl_dst,write_metadata:0x%x/0x%x,goto_table:%d",
+						out.MAC, dstMAC, metaNet(nOut.ID), metaNetMask, TableL2)
+				}
+				for _, x := range c.ifaces {
+					if x.Network != out.Network || x.IP == "" || x.Mode != ModeVIF {
+						continue
+					}
+					c.add(TableRoute, 200, ck, fmt.Sprintf("%s,ip,nw_dst=%s,actions=%s", atRouter, x.IP, rewrite(x.MAC)))
+				}
+				for _, rt := range r.Routes {
+					hop := netip.MustParseAddr(rt.NextHop)
+					if !netip.MustParsePrefix(nOut.Subnet).Contains(hop) {
+						continue
+					}
+					mac := c.macOf(out.Network, rt.NextHop)
+					if mac == "" {
+						c.errs = append(c.errs, fmt.Sprintf("router %q: next hop %s has no known interface", r.Name, rt.NextHop))
+						continue
+					}
+					p := netip.MustParsePrefix(rt.Destination)
+					c.add(TableRoute, uint16(100+p.Bits()), ck, fmt.Sprintf("%s,ip,nw_dst=%s,actions=%s", atRouter, p, rewrite(mac)))
+				}
+			}
+		}
+	}
+}
+
+func (c *compiler) macOf(network, ip string) string {
+	for _, x := range c.ifaces {
+		if x.Network == network && x.IP == ip {
+			return x.MAC
+		}
+	}
+	return ""
+}

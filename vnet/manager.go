@@ -1,0 +1,325 @@
+package vnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/topology"
+)
+
+// Options tune the Manager.
+type Options struct {
+	Logger *slog.Logger
+	// TunnelPort names tunnel ports (default "gre-<remote>-p<path>").
+	TunnelPort func(remote string, path int) string
+	// Resync re-reads every switch's flows this often to repair drift
+	// (default 30s).
+	Resync time.Duration
+	// Debounce collects bursts of changes into one reconciliation (default 100ms).
+	Debounce time.Duration
+}
+
+// SwitchStatus is the reconciliation state of one datapath.
+type SwitchStatus struct {
+	Name        string    `json:"name"`
+	DPID        string    `json:"dpid"`
+	Connected   bool      `json:"connected"`
+	Flows       int       `json:"flows"`
+	Groups      int       `json:"groups"`
+	Reconciled  time.Time `json:"reconciled,omitempty"`
+	LastChanges string    `json:"last_changes,omitempty"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// Manager owns the configuration, keeps it stored, and keeps every switch
+// converged to it.
+type Manager struct {
+	store Store
+	ctl   *controller.Controller
+	topo  *topology.Model
+	opt   Options
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	cfg    Config
+	rev    uint64
+	leases map[string]Lease // network/mac
+	status map[uint64]*SwitchStatus
+	notes  []string
+
+	kick  chan struct{}
+	recMu sync.Mutex // one reconciliation pass at a time
+}
+
+// NewManager loads the stored configuration.
+func NewManager(store Store, ctl *controller.Controller, topo *topology.Model, opt Options) (*Manager, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Resync <= 0 {
+		opt.Resync = 30 * time.Second
+	}
+	if opt.Debounce <= 0 {
+		opt.Debounce = 100 * time.Millisecond
+	}
+	cfg, rev, err := store.Load()
+	if err != nil {
+		return nil, fmt.Errorf("loading virtual networks: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("stored virtual network configuration is invalid: %w", err)
+	}
+	leases, err := store.Leases()
+	if err != nil {
+		return nil, fmt.Errorf("loading DHCP leases: %w", err)
+	}
+	m := &Manager{store: store, ctl: ctl, topo: topo, opt: opt, log: opt.Logger.With("component", "vnet"),
+		cfg: cfg, rev: rev, leases: map[string]Lease{}, status: map[uint64]*SwitchStatus{}, kick: make(chan struct{}, 1)}
+	for _, l := range leases {
+		m.leases[l.Network+"/"+l.MAC] = l
+	}
+	return m, nil
+}
+
+// Config returns a copy of the configuration and its revision.
+func (m *Manager) Config() (Config, uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return cloneConfig(m.cfg), m.rev
+}
+
+func cloneConfig(c Config) Config {
+	var out Config
+	out.Datapaths = append(out.Datapaths, c.Datapaths...)
+	out.Networks = append(out.Networks, c.Networks...)
+	for _, in := range c.Interfaces {
+		in.SecurityGroups = append([]string(nil), in.SecurityGroups...)
+		out.Interfaces = append(out.Interfaces, in)
+	}
+	for _, r := range c.Routers {
+		r.Interfaces = append([]RouterInterface(nil), r.Interfaces...)
+		r.Routes = append([]Route(nil), r.Routes...)
+		out.Routers = append(out.Routers, r)
+	}
+	for _, g := range c.SecurityGroups {
+		g.Rules = append([]Rule(nil), g.Rules...)
+		out.SecurityGroups = append(out.SecurityGroups, g)
+	}
+	for i := range out.Networks {
+		out.Networks[i].DNS = append([]string(nil), out.Networks[i].DNS...)
+	}
+	for i := range out.Datapaths {
+		out.Datapaths[i].TunnelIPs = append([]string(nil), out.Datapaths[i].TunnelIPs...)
+	}
+	return out
+}
+
+// Apply replaces the whole configuration (declarative, idempotent: applying
+// the same configuration twice changes nothing).
+func (m *Manager) Apply(c Config) (Config, error) {
+	return m.Update(func(cur *Config) error {
+		*cur = c
+		return nil
+	})
+}
+
+// Update changes the configuration through fn, validates the result and
+// stores it. Nothing is stored when fn or validation fails.
+func (m *Manager) Update(fn func(c *Config) error) (Config, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next := cloneConfig(m.cfg)
+	if err := fn(&next); err != nil {
+		return Config{}, err
+	}
+	if err := next.Validate(); err != nil {
+		return Config{}, err
+	}
+	next.Sort()
+	rev, err := m.store.Save(next, m.rev)
+	if err != nil {
+		return Config{}, fmt.Errorf("storing the configuration: %w", err)
+	}
+	m.cfg, m.rev = next, rev
+	m.Kick()
+	return cloneConfig(next), nil
+}
+
+// Leases returns the DHCP leases.
+func (m *Manager) Leases() []Lease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Lease, 0, len(m.leases))
+	for _, l := range m.leases {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Network+out[i].IP < out[j].Network+out[j].IP })
+	return out
+}
+
+// Status returns the reconciliation state of every configured datapath.
+func (m *Manager) Status() ([]SwitchStatus, []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []SwitchStatus
+	for _, d := range m.cfg.Datapaths {
+		id, _ := ParseDPID(d.DPID)
+		st := SwitchStatus{Name: d.Name, DPID: d.DPID}
+		if s, ok := m.status[id]; ok {
+			st = *s
+			st.Name = d.Name
+		}
+		st.Connected = m.ctl.Switch(id) != nil
+		out = append(out, st)
+	}
+	return out, append([]string(nil), m.notes...)
+}
+
+// Kick asks for a reconciliation soon.
+func (m *Manager) Kick() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Env returns the live view the compiler uses.
+func (m *Manager) env() Env {
+	return Env{
+		TunnelPort: m.opt.TunnelPort,
+		PortNo: func(dpid uint64, name string) (uint32, bool) {
+			s := m.ctl.Switch(dpid)
+			if s == nil {
+				return 0, false
+			}
+			for _, p := range s.Ports() {
+				if p.Name == name {
+					return p.No, true
+				}
+			}
+			return 0, false
+		},
+		DirectLink: func(a, b uint64) (uint32, bool) {
+			if m.topo == nil {
+				return 0, false
+			}
+			var port uint32
+			var fwd, back bool
+			for _, l := range m.topo.Links() {
+				if l.Kind != topology.LinkDirect {
+					continue
+				}
+				if uint64(l.Src.DPID) == a && uint64(l.Dst.DPID) == b {
+					port, fwd = l.Src.Port, true
+				}
+				if uint64(l.Src.DPID) == b && uint64(l.Dst.DPID) == a {
+					back = true
+				}
+			}
+			return port, fwd && back
+		},
+	}
+}
+
+// Programs compiles the current configuration against the live network.
+func (m *Manager) Programs() (map[uint64]*Program, []string) {
+	cfg, _ := m.Config()
+	return Compile(&cfg, m.Leases(), m.env())
+}
+
+// Run keeps the switches converged until ctx ends: at once when a switch
+// connects, a port or a direct link changes, or the configuration
+// changes, and every Resync period to repair drift.
+func (m *Manager) Run(ctx context.Context) error {
+	sub := m.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.PortAdd, controller.PortDelete, controller.PortModify, controller.PacketIn)
+	defer sub.Close()
+	var links *topology.Subscription
+	var linkC <-chan topology.Delta
+	if m.topo != nil {
+		links = m.topo.Subscribe(0, 4096)
+		defer func() { links.Close() }()
+		linkC = links.C
+	}
+	resync := time.NewTicker(m.opt.Resync)
+	defer resync.Stop()
+	var debounce <-chan time.Time
+	m.Kick()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-sub.C:
+			if e.Kind == controller.PacketIn {
+				m.packetIn(ctx, e)
+				continue
+			}
+			if debounce == nil {
+				debounce = time.After(m.opt.Debounce)
+			}
+		case d, ok := <-linkC:
+			if !ok { // fell behind: resubscribe and reconcile
+				links = m.topo.Subscribe(0, 4096)
+				linkC = links.C
+				m.Kick()
+				continue
+			}
+			if d.Link != nil && d.Op != topology.OpUpdate && debounce == nil {
+				debounce = time.After(m.opt.Debounce)
+			}
+		case <-m.kick:
+			if debounce == nil {
+				debounce = time.After(m.opt.Debounce)
+			}
+		case <-resync.C:
+			m.reconcileAll(ctx)
+		case <-debounce:
+			debounce = nil
+			m.reconcileAll(ctx)
+		}
+	}
+}
+
+// ReconcileNow runs one reconciliation pass and returns its first error.
+func (m *Manager) ReconcileNow(ctx context.Context) error { return m.reconcileAll(ctx) }
+
+func (m *Manager) reconcileAll(ctx context.Context) error {
+	m.recMu.Lock()
+	defer m.recMu.Unlock()
+	progs, notes := m.Programs()
+	m.mu.Lock()
+	m.notes = notes
+	m.mu.Unlock()
+	var errs []error
+	ids := make([]uint64, 0, len(progs))
+	for id := range progs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		s := m.ctl.Switch(id)
+		if s == nil {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		ch, err := Reconcile(rctx, s, progs[id])
+		cancel()
+		st := &SwitchStatus{DPID: fmt.Sprintf("%016x", id), Flows: len(progs[id].Flows), Groups: len(progs[id].Groups), Reconciled: time.Now(), LastChanges: ch.String()}
+		if err != nil {
+			st.Error = err.Error()
+			errs = append(errs, fmt.Errorf("dpid %016x: %w", id, err))
+			m.log.Warn("reconciling a switch failed; will retry", "dpid", st.DPID, "err", err)
+		} else if !ch.Empty() {
+			m.log.Info("switch reconciled", "dpid", st.DPID, "changes", ch.String())
+		}
+		m.mu.Lock()
+		m.status[id] = st
+		m.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,542 @@
+// Package vnet holds Satellite's virtual networks: the model (datapaths,
+// networks, interfaces, routers, security groups), its validation and
+// storage, the flow compiler that realises it on the switches, and the
+// reconciler that keeps every switch converged to exactly the intended flows.
+package vnet
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Config is the whole intended state. Every change goes through Validate
+// before it is stored, so what is stored is always consistent.
+type Config struct {
+	Datapaths      []Datapath      `json:"datapaths" yaml:"datapaths"`
+	Networks       []Network       `json:"networks" yaml:"networks"`
+	Interfaces     []Interface     `json:"interfaces" yaml:"interfaces"`
+	Routers        []Router        `json:"routers" yaml:"routers"`
+	SecurityGroups []SecurityGroup `json:"security_groups" yaml:"security_groups"`
+}
+
+// Datapath is a switch Satellite programs (an OVS host's integration bridge).
+type Datapath struct {
+	// Name is the host/node name ("h1"); tunnel ports are named after it.
+	Name string `json:"name" yaml:"name"`
+	// DPID is the datapath id, 16 hex digits.
+	DPID string `json:"dpid" yaml:"dpid"`
+	// Segment is the underlay segment. Hosts of one segment that are
+	// directly linked exchange traffic MAC2MAC, without encapsulation.
+	Segment string `json:"segment,omitempty" yaml:"segment,omitempty"`
+	// TunnelIPs are the tunnel endpoint addresses, one per underlay path
+	// (informational; the tunnels are the ports named by TunnelPort).
+	TunnelIPs []string `json:"tunnel_ips,omitempty" yaml:"tunnel_ips,omitempty"`
+}
+
+// Network is a virtual L2 network with an IPv4 subnet. Networks may use
+// the same (overlapping) subnets: they stay isolated.
+type Network struct {
+	ID        uint32   `json:"id" yaml:"id"`
+	Name      string   `json:"name" yaml:"name"`
+	Subnet    string   `json:"subnet" yaml:"subnet"`
+	Gateway   string   `json:"gateway,omitempty" yaml:"gateway,omitempty"`
+	DNS       []string `json:"dns,omitempty" yaml:"dns,omitempty"`
+	DHCP      bool     `json:"dhcp" yaml:"dhcp"`
+	DHCPStart string   `json:"dhcp_start,omitempty" yaml:"dhcp_start,omitempty"`
+	DHCPEnd   string   `json:"dhcp_end,omitempty" yaml:"dhcp_end,omitempty"`
+	// LeaseSeconds is the DHCP lease time (default 3600).
+	LeaseSeconds uint32 `json:"lease_seconds,omitempty" yaml:"lease_seconds,omitempty"`
+}
+
+// Interface modes.
+const (
+	ModeVIF       = "vif"       // a real endpoint on a switch port
+	ModeSimulated = "simulated" // an address the controller answers for
+)
+
+// Interface is an endpoint in a network.
+type Interface struct {
+	ID      uint32 `json:"id" yaml:"id"`
+	Name    string `json:"name" yaml:"name"`
+	Network string `json:"network" yaml:"network"`
+	Mode    string `json:"mode" yaml:"mode"`
+	// Datapath and Port bind a vif to a switch port (by OVS port name).
+	Datapath string `json:"datapath,omitempty" yaml:"datapath,omitempty"`
+	Port     string `json:"port,omitempty" yaml:"port,omitempty"`
+	// VLAN, when set, makes the port a trunk: this network travels on it
+	// tagged with this VLAN id.
+	VLAN uint16 `json:"vlan,omitempty" yaml:"vlan,omitempty"`
+	MAC  string `json:"mac" yaml:"mac"`
+	// IP is a static address; empty means leased through DHCP.
+	IP             string   `json:"ip,omitempty" yaml:"ip,omitempty"`
+	SecurityGroups []string `json:"security_groups,omitempty" yaml:"security_groups,omitempty"`
+}
+
+// Router routes between the networks it has interfaces in.
+type Router struct {
+	ID         uint32            `json:"id" yaml:"id"`
+	Name       string            `json:"name" yaml:"name"`
+	Interfaces []RouterInterface `json:"interfaces" yaml:"interfaces"`
+	Routes     []Route           `json:"routes,omitempty" yaml:"routes,omitempty"`
+}
+
+// RouterInterface is a simulated interface of a router in one network.
+type RouterInterface struct {
+	Network string `json:"network" yaml:"network"`
+	IP      string `json:"ip" yaml:"ip"`
+	MAC     string `json:"mac" yaml:"mac"`
+}
+
+// Route is a static route: Destination via NextHop (an address in one of
+// the router's networks).
+type Route struct {
+	Destination string `json:"destination" yaml:"destination"`
+	NextHop     string `json:"next_hop" yaml:"next_hop"`
+}
+
+// SecurityGroup is a set of stateless rules. An interface in any group
+// accepts inbound traffic only from members of its groups and from what
+// the ingress rules allow; outbound is allowed.
+type SecurityGroup struct {
+	ID    uint32 `json:"id" yaml:"id"`
+	Name  string `json:"name" yaml:"name"`
+	Rules []Rule `json:"rules" yaml:"rules"`
+}
+
+// Rule allows traffic. Direction is "ingress" (the only one enforced for
+// now; see docs/vnet.md).
+type Rule struct {
+	Direction   string `json:"direction" yaml:"direction"`
+	Protocol    string `json:"protocol" yaml:"protocol"` // tcp, udp, icmp, any
+	PortMin     uint16 `json:"port_min,omitempty" yaml:"port_min,omitempty"`
+	PortMax     uint16 `json:"port_max,omitempty" yaml:"port_max,omitempty"`
+	RemoteCIDR  string `json:"remote_cidr,omitempty" yaml:"remote_cidr,omitempty"`
+	RemoteGroup string `json:"remote_group,omitempty" yaml:"remote_group,omitempty"`
+}
+
+// FieldError says which field of which object is wrong and why.
+type FieldError struct {
+	Object string // e.g. `interface "vm1"`
+	Field  string // e.g. "ip"
+	Msg    string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s: %s", e.Object, e.Field, e.Msg) }
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// MaxNetworkID is the largest network id (it is carried in 24 bits of the
+// flow cookie and in the tunnel key).
+const MaxNetworkID = 1<<24 - 1
+
+// Validate checks the whole configuration and fills in derived defaults
+// (ids, MACs). It returns the first problem as a *FieldError.
+func (c *Config) Validate() error {
+	v := validator{c: c}
+	return v.run()
+}
+
+type validator struct {
+	c *Config
+}
+
+func fe(object, field, format string, args ...any) error {
+	return &FieldError{Object: object, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (v *validator) run() error {
+	c := v.c
+	dps := map[string]bool{}
+	dpids := map[string]string{}
+	for i := range c.Datapaths {
+		d := &c.Datapaths[i]
+		obj := fmt.Sprintf("datapath %q", d.Name)
+		if !nameRE.MatchString(d.Name) {
+			return fe(obj, "name", "want 1-63 lower-case letters, digits, '.', '_' or '-'")
+		}
+		if dps[d.Name] {
+			return fe(obj, "name", "duplicate datapath name")
+		}
+		dps[d.Name] = true
+		id, err := ParseDPID(d.DPID)
+		if err != nil {
+			return fe(obj, "dpid", "%v", err)
+		}
+		d.DPID = fmt.Sprintf("%016x", id)
+		if other, ok := dpids[d.DPID]; ok {
+			return fe(obj, "dpid", "already used by datapath %q", other)
+		}
+		dpids[d.DPID] = d.Name
+		for _, ip := range d.TunnelIPs {
+			if _, err := netip.ParseAddr(ip); err != nil {
+				return fe(obj, "tunnel_ips", "%q is not an IP address", ip)
+			}
+		}
+	}
+	nets := map[string]*Network{}
+	netIDs := map[uint32]string{}
+	for i := range c.Networks {
+		n := &c.Networks[i]
+		obj := fmt.Sprintf("network %q", n.Name)
+		if !nameRE.MatchString(n.Name) {
+			return fe(obj, "name", "want 1-63 lower-case letters, digits, '.', '_' or '-'")
+		}
+		if nets[n.Name] != nil {
+			return fe(obj, "name", "duplicate network name")
+		}
+		nets[n.Name] = n
+		if n.ID > MaxNetworkID {
+			return fe(obj, "id", "%d is larger than %d", n.ID, MaxNetworkID)
+		}
+		if n.ID != 0 {
+			if other, ok := netIDs[n.ID]; ok {
+				return fe(obj, "id", "%d already used by network %q", n.ID, other)
+			}
+			netIDs[n.ID] = n.Name
+		}
+		p, err := netip.ParsePrefix(n.Subnet)
+		if err != nil || !p.Addr().Is4() {
+			return fe(obj, "subnet", "%q is not an IPv4 CIDR like 10.1.0.0/24", n.Subnet)
+		}
+		if p.Masked() != p {
+			return fe(obj, "subnet", "%q has host bits set; did you mean %s?", n.Subnet, p.Masked())
+		}
+		if p.Bits() > 30 {
+			return fe(obj, "subnet", "%q is too small for hosts; want /30 or larger", n.Subnet)
+		}
+		if n.Gateway != "" {
+			if err := inSubnet(p, n.Gateway); err != nil {
+				return fe(obj, "gateway", "%v", err)
+			}
+		}
+		for _, d := range n.DNS {
+			if _, err := netip.ParseAddr(d); err != nil {
+				return fe(obj, "dns", "%q is not an IP address", d)
+			}
+		}
+		if n.DHCP {
+			if n.DHCPStart == "" || n.DHCPEnd == "" {
+				start, end := defaultRange(p)
+				if n.DHCPStart == "" {
+					n.DHCPStart = start
+				}
+				if n.DHCPEnd == "" {
+					n.DHCPEnd = end
+				}
+			}
+			if err := inSubnet(p, n.DHCPStart); err != nil {
+				return fe(obj, "dhcp_start", "%v", err)
+			}
+			if err := inSubnet(p, n.DHCPEnd); err != nil {
+				return fe(obj, "dhcp_end", "%v", err)
+			}
+			if netip.MustParseAddr(n.DHCPStart).Compare(netip.MustParseAddr(n.DHCPEnd)) > 0 {
+				return fe(obj, "dhcp_end", "%s is before dhcp_start %s", n.DHCPEnd, n.DHCPStart)
+			}
+			if n.LeaseSeconds == 0 {
+				n.LeaseSeconds = 3600
+			}
+		}
+	}
+	// assign free network ids
+	next := uint32(1)
+	for i := range c.Networks {
+		if c.Networks[i].ID == 0 {
+			for netIDs[next] != "" {
+				next++
+			}
+			c.Networks[i].ID = next
+			netIDs[next] = c.Networks[i].Name
+		}
+	}
+	groups := map[string]bool{}
+	for i := range c.SecurityGroups {
+		g := &c.SecurityGroups[i]
+		obj := fmt.Sprintf("security group %q", g.Name)
+		if !nameRE.MatchString(g.Name) || groups[g.Name] {
+			return fe(obj, "name", "want a unique name of lower-case letters, digits, '.', '_' or '-'")
+		}
+		groups[g.Name] = true
+	}
+	for i := range c.SecurityGroups {
+		g := &c.SecurityGroups[i]
+		for j := range g.Rules {
+			r := &g.Rules[j]
+			obj := fmt.Sprintf("security group %q rule %d", g.Name, j+1)
+			if r.Direction == "" {
+				r.Direction = "ingress"
+			}
+			if r.Direction != "ingress" && r.Direction != "egress" {
+				return fe(obj, "direction", "%q; want ingress or egress", r.Direction)
+			}
+			switch r.Protocol {
+			case "tcp", "udp":
+				if r.PortMin == 0 && r.PortMax == 0 {
+					r.PortMin, r.PortMax = 1, 65535
+				}
+				if r.PortMax == 0 {
+					r.PortMax = r.PortMin
+				}
+				if r.PortMin == 0 || r.PortMin > r.PortMax {
+					return fe(obj, "port_min", "want 1 <= port_min <= port_max")
+				}
+			case "icmp", "any":
+				if r.PortMin != 0 || r.PortMax != 0 {
+					return fe(obj, "port_min", "ports make no sense with protocol %s", r.Protocol)
+				}
+			default:
+				return fe(obj, "protocol", "%q; want tcp, udp, icmp or any", r.Protocol)
+			}
+			if r.RemoteCIDR != "" && r.RemoteGroup != "" {
+				return fe(obj, "remote_group", "give remote_cidr or remote_group, not both")
+			}
+			if r.RemoteCIDR != "" {
+				if p, err := netip.ParsePrefix(r.RemoteCIDR); err != nil || !p.Addr().Is4() {
+					return fe(obj, "remote_cidr", "%q is not an IPv4 CIDR", r.RemoteCIDR)
+				}
+			}
+			if r.RemoteGroup != "" && !groups[r.RemoteGroup] {
+				return fe(obj, "remote_group", "unknown security group %q", r.RemoteGroup)
+			}
+		}
+	}
+	ifNames := map[string]bool{}
+	ifIDs := map[uint32]bool{}
+	macs := map[string]string{}
+	ipsInNet := map[string]string{}
+	ports := map[string]string{}
+	for i := range c.Interfaces {
+		in := &c.Interfaces[i]
+		if in.ID != 0 {
+			ifIDs[in.ID] = true
+		}
+	}
+	nextIf := uint32(1)
+	for i := range c.Interfaces {
+		in := &c.Interfaces[i]
+		obj := fmt.Sprintf("interface %q", in.Name)
+		if !nameRE.MatchString(in.Name) || ifNames[in.Name] {
+			return fe(obj, "name", "want a unique name of lower-case letters, digits, '.', '_' or '-'")
+		}
+		ifNames[in.Name] = true
+		if in.ID == 0 {
+			for ifIDs[nextIf] {
+				nextIf++
+			}
+			in.ID = nextIf
+			ifIDs[nextIf] = true
+		}
+		n := nets[in.Network]
+		if n == nil {
+			return fe(obj, "network", "unknown network %q", in.Network)
+		}
+		if in.Mode == "" {
+			in.Mode = ModeVIF
+		}
+		switch in.Mode {
+		case ModeVIF:
+			if !dps[in.Datapath] {
+				return fe(obj, "datapath", "unknown datapath %q", in.Datapath)
+			}
+			if in.Port == "" {
+				return fe(obj, "port", "a vif needs the switch port name it is plugged into")
+			}
+			key := fmt.Sprintf("%s/%s/%d", in.Datapath, in.Port, in.VLAN)
+			if other, ok := ports[key]; ok {
+				return fe(obj, "port", "port %s on %s (vlan %d) is already bound to interface %q", in.Port, in.Datapath, in.VLAN, other)
+			}
+			ports[key] = in.Name
+		case ModeSimulated:
+			if in.IP == "" {
+				return fe(obj, "ip", "a simulated interface needs an address to answer for")
+			}
+		default:
+			return fe(obj, "mode", "%q; want vif or simulated", in.Mode)
+		}
+		if in.VLAN > 4094 {
+			return fe(obj, "vlan", "%d; want 1..4094", in.VLAN)
+		}
+		if in.MAC == "" {
+			in.MAC = generatedMAC(n.ID, in.ID)
+		}
+		hw, err := net.ParseMAC(in.MAC)
+		if err != nil || len(hw) != 6 || hw[0]&1 == 1 {
+			return fe(obj, "mac", "%q is not a unicast MAC address", in.MAC)
+		}
+		in.MAC = hw.String()
+		if other, ok := macs[in.Network+"/"+in.MAC]; ok {
+			return fe(obj, "mac", "%s is already used by %s in network %q", in.MAC, other, in.Network)
+		}
+		macs[in.Network+"/"+in.MAC] = "interface " + in.Name
+		if in.IP != "" {
+			p := netip.MustParsePrefix(n.Subnet)
+			if err := inSubnet(p, in.IP); err != nil {
+				return fe(obj, "ip", "%v", err)
+			}
+			if other, ok := ipsInNet[in.Network+"/"+in.IP]; ok {
+				return fe(obj, "ip", "%s is already used by %s in network %q", in.IP, other, in.Network)
+			}
+			ipsInNet[in.Network+"/"+in.IP] = "interface " + in.Name
+		} else if !n.DHCP {
+			return fe(obj, "ip", "network %q has no DHCP: give the interface a static address", in.Network)
+		}
+		for _, g := range in.SecurityGroups {
+			if !groups[g] {
+				return fe(obj, "security_groups", "unknown security group %q", g)
+			}
+		}
+	}
+	routers := map[string]bool{}
+	rIDs := map[uint32]bool{}
+	for _, r := range c.Routers {
+		if r.ID != 0 {
+			rIDs[r.ID] = true
+		}
+	}
+	nextR := uint32(1)
+	for i := range c.Routers {
+		r := &c.Routers[i]
+		obj := fmt.Sprintf("router %q", r.Name)
+		if !nameRE.MatchString(r.Name) || routers[r.Name] {
+			return fe(obj, "name", "want a unique name of lower-case letters, digits, '.', '_' or '-'")
+		}
+		routers[r.Name] = true
+		if r.ID == 0 {
+			for rIDs[nextR] {
+				nextR++
+			}
+			r.ID = nextR
+			rIDs[nextR] = true
+		}
+		inNet := map[string]bool{}
+		for j := range r.Interfaces {
+			ri := &r.Interfaces[j]
+			n := nets[ri.Network]
+			if n == nil {
+				return fe(obj, "interfaces", "unknown network %q", ri.Network)
+			}
+			if inNet[ri.Network] {
+				return fe(obj, "interfaces", "two interfaces in network %q", ri.Network)
+			}
+			inNet[ri.Network] = true
+			if ri.IP == "" {
+				ri.IP = n.Gateway
+			}
+			if err := inSubnet(netip.MustParsePrefix(n.Subnet), ri.IP); err != nil {
+				return fe(obj, "interfaces", "network %q: %v", ri.Network, err)
+			}
+			if other, ok := ipsInNet[ri.Network+"/"+ri.IP]; ok {
+				return fe(obj, "interfaces", "%s in network %q is already used by %s", ri.IP, ri.Network, other)
+			}
+			ipsInNet[ri.Network+"/"+ri.IP] = "router " + r.Name
+			if ri.MAC == "" {
+				ri.MAC = generatedMAC(n.ID, 0xff000000|r.ID)
+			}
+			hw, err := net.ParseMAC(ri.MAC)
+			if err != nil || len(hw) != 6 || hw[0]&1 == 1 {
+				return fe(obj, "interfaces", "%q is not a unicast MAC address", ri.MAC)
+			}
+			ri.MAC = hw.String()
+			if other, ok := macs[ri.Network+"/"+ri.MAC]; ok {
+				return fe(obj, "interfaces", "MAC %s in network %q is already used by %s", ri.MAC, ri.Network, other)
+			}
+			macs[ri.Network+"/"+ri.MAC] = "router " + r.Name
+		}
+		for j, rt := range r.Routes {
+			p, err := netip.ParsePrefix(rt.Destination)
+			if err != nil || !p.Addr().Is4() {
+				return fe(obj, fmt.Sprintf("routes[%d].destination", j), "%q is not an IPv4 CIDR", rt.Destination)
+			}
+			hop, err := netip.ParseAddr(rt.NextHop)
+			if err != nil {
+				return fe(obj, fmt.Sprintf("routes[%d].next_hop", j), "%q is not an IP address", rt.NextHop)
+			}
+			ok := false
+			for _, ri := range r.Interfaces {
+				if netip.MustParsePrefix(nets[ri.Network].Subnet).Contains(hop) {
+					ok = true
+				}
+			}
+			if !ok {
+				return fe(obj, fmt.Sprintf("routes[%d].next_hop", j), "%s is not in any of the router's networks", rt.NextHop)
+			}
+		}
+	}
+	return nil
+}
+
+func inSubnet(p netip.Prefix, ip string) error {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is4() {
+		return fmt.Errorf("%q is not an IPv4 address", ip)
+	}
+	if !p.Contains(a) {
+		return fmt.Errorf("%s is outside the subnet %s", ip, p)
+	}
+	if a == p.Addr() {
+		return fmt.Errorf("%s is the subnet's network address", ip)
+	}
+	if a == lastAddr(p) {
+		return fmt.Errorf("%s is the subnet's broadcast address", ip)
+	}
+	return nil
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	n |= 1<<(32-p.Bits()) - 1
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+}
+
+// defaultRange is the upper half of the subnet, minus the broadcast address.
+func defaultRange(p netip.Prefix) (string, string) {
+	a := p.Masked().Addr().As4()
+	base := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	size := uint32(1) << (32 - p.Bits())
+	start, end := base+size/2, base+size-2
+	f := func(n uint32) string {
+		return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}).String()
+	}
+	return f(start), f(end)
+}
+
+// generatedMAC makes a stable, locally administered MAC from two ids.
+func generatedMAC(netID, objID uint32) string {
+	return net.HardwareAddr{0x0a, byte(netID >> 8), byte(netID), byte(objID >> 16), byte(objID >> 8), byte(objID)}.String()
+}
+
+// ParseDPID reads a datapath id: 1-16 hex digits, optional 0x, optional colons.
+func ParseDPID(s string) (uint64, error) {
+	t := strings.TrimPrefix(strings.ReplaceAll(strings.ToLower(s), ":", ""), "0x")
+	if t == "" || len(t) > 16 {
+		return 0, fmt.Errorf("%q: want 1-16 hex digits", s)
+	}
+	var v uint64
+	for _, ch := range t {
+		var d uint64
+		switch {
+		case ch >= '0' && ch <= '9':
+			d = uint64(ch - '0')
+		case ch >= 'a' && ch <= 'f':
+			d = uint64(ch-'a') + 10
+		default:
+			return 0, fmt.Errorf("%q: want 1-16 hex digits", s)
+		}
+		v = v<<4 | d
+	}
+	return v, nil
+}
+
+// Sort orders every list by name, so stored and exported configurations are stable.
+func (c *Config) Sort() {
+	sort.Slice(c.Datapaths, func(i, j int) bool { return c.Datapaths[i].Name < c.Datapaths[j].Name })
+	sort.Slice(c.Networks, func(i, j int) bool { return c.Networks[i].Name < c.Networks[j].Name })
+	sort.Slice(c.Interfaces, func(i, j int) bool { return c.Interfaces[i].Name < c.Interfaces[j].Name })
+	sort.Slice(c.Routers, func(i, j int) bool { return c.Routers[i].Name < c.Routers[j].Name })
+	sort.Slice(c.SecurityGroups, func(i, j int) bool { return c.SecurityGroups[i].Name < c.SecurityGroups[j].Name })
+}

@@ -1,0 +1,184 @@
+package vnet
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/netrack/openflow/ofp"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
+)
+
+// owned reports whether a flow cookie belongs to the virtual networks.
+func owned(c controller.Cookie) bool {
+	switch c.Kind() {
+	case controller.OwnerNetwork, controller.OwnerInterface, controller.OwnerRouter,
+		controller.OwnerSecGroup, controller.OwnerTunnel:
+		return true
+	}
+	return false
+}
+
+// ownedGroup reports whether a group id is one of ours (see GroupID).
+func ownedGroup(id uint32) bool { return id&0xf0000000 == 0x10000000 }
+
+// flowKey identifies a flow in a switch: table, priority and match.
+func flowKey(table uint8, prio uint16, match []ofp.XM) string {
+	m := append([]ofp.XM(nil), match...)
+	sort.SliceStable(m, func(i, j int) bool {
+		if m[i].Class != m[j].Class {
+			return m[i].Class < m[j].Class
+		}
+		return m[i].Type < m[j].Type
+	})
+	return fmt.Sprintf("%d/%d/%s", table, prio, controller.FormatMatch(m))
+}
+
+// instrKey renders instructions in OpenFlow's execution order, which is
+// also the order switches report them in.
+func instrKey(inst ofp.Instructions) string {
+	order := map[ofp.InstructionType]int{
+		ofp.InstructionTypeMeter: 0, ofp.InstructionTypeApplyActions: 1, ofp.InstructionTypeClearActions: 2,
+		ofp.InstructionTypeWriteActions: 3, ofp.InstructionTypeWriteMetadata: 4, ofp.InstructionTypeGotoTable: 5,
+	}
+	in := append(ofp.Instructions(nil), inst...)
+	sort.SliceStable(in, func(i, j int) bool { return order[in[i].Type()] < order[in[j].Type()] })
+	return controller.FormatInstructions(in)
+}
+
+// Changes counts what a reconciliation did.
+type Changes struct {
+	Added, Modified, Deleted                   int
+	GroupsAdded, GroupsModified, GroupsDeleted int
+}
+
+func (c Changes) String() string {
+	return fmt.Sprintf("flows +%d ~%d -%d, groups +%d ~%d -%d", c.Added, c.Modified, c.Deleted, c.GroupsAdded, c.GroupsModified, c.GroupsDeleted)
+}
+
+// Empty reports whether nothing had to change.
+func (c Changes) Empty() bool { return c == Changes{} }
+
+// Reconcile makes the switch hold exactly prog's flows and groups among
+// those the virtual networks own, changing only what differs: flows whose
+// match and actions are already right are not touched, so their traffic
+// never stops and their counters keep counting.
+func Reconcile(ctx context.Context, s *controller.Session, prog *Program) (Changes, error) {
+	var ch Changes
+	// groups first: flows refer to them
+	have, err := s.GroupDesc(ctx)
+	if err != nil {
+		return ch, fmt.Errorf("reading groups: %w", err)
+	}
+	haveG := map[uint32]ofwire.GroupDesc{}
+	for _, g := range have {
+		if ownedGroup(g.GroupID) {
+			haveG[g.GroupID] = g
+		}
+	}
+	wantG := map[uint32]bool{}
+	for _, g := range prog.Groups {
+		wantG[g.ID] = true
+		old, ok := haveG[g.ID]
+		switch {
+		case !ok:
+			if err := s.AddGroup(ctx, g); err != nil {
+				return ch, err
+			}
+			ch.GroupsAdded++
+		case groupKey(old.Type, old.Buckets) != groupKey(g.Type, g.Buckets):
+			if err := s.ModifyGroup(ctx, g); err != nil {
+				return ch, err
+			}
+			ch.GroupsModified++
+		}
+	}
+
+	stats, err := s.FlowStats(ctx, controller.AllFlows)
+	if err != nil {
+		return ch, fmt.Errorf("reading flows: %w", err)
+	}
+	type actual struct {
+		cookie controller.Cookie
+		instr  string
+		match  []ofp.XM
+		prio   uint16
+		table  uint8
+	}
+	haveF := map[string]actual{}
+	for _, fs := range stats {
+		ck := controller.Cookie(fs.Cookie)
+		if !owned(ck) {
+			continue
+		}
+		haveF[flowKey(fs.Table, fs.Priority, fs.Match)] = actual{ck, instrKey(fs.Instructions), fs.Match, fs.Priority, fs.Table}
+	}
+	var add, modify []controller.Flow
+	want := map[string]bool{}
+	for _, f := range prog.Flows {
+		k := flowKey(f.Table, f.Priority, f.Match)
+		if want[k] {
+			continue // the compiler produced the same flow twice; the first wins
+		}
+		want[k] = true
+		a, ok := haveF[k]
+		switch {
+		case !ok, a.cookie != f.Cookie:
+			add = append(add, f) // ADD replaces a flow with the same match and priority
+		case a.instr != instrKey(f.Instructions):
+			modify = append(modify, f)
+		}
+	}
+	if len(add) > 0 {
+		if err := s.AddFlows(ctx, add...); err != nil {
+			return ch, err
+		}
+		ch.Added = len(add)
+	}
+	if len(modify) > 0 {
+		if err := s.ModifyFlowsStrict(ctx, modify...); err != nil {
+			return ch, err
+		}
+		ch.Modified = len(modify)
+	}
+	keys := make([]string, 0, len(haveF))
+	for k := range haveF {
+		if !want[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a := haveF[k]
+		if err := s.DeleteFlows(ctx, controller.FlowFilter{Table: a.table, Strict: true, Priority: a.prio, Match: a.match,
+			Cookie: uint64(a.cookie), CookieMask: controller.CookieMaskAll}); err != nil {
+			return ch, err
+		}
+		ch.Deleted++
+	}
+	for id := range haveG {
+		if !wantG[id] {
+			if err := s.DeleteGroup(ctx, id); err != nil {
+				return ch, err
+			}
+			ch.GroupsDeleted++
+		}
+	}
+	return ch, nil
+}
+
+func groupKey(typ uint8, buckets []ofwire.Bucket) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d", typ)
+	for _, bk := range buckets {
+		wp := bk.WatchPort
+		if wp == uint32(ofp.PortAny) {
+			wp = 0
+		}
+		fmt.Fprintf(&b, "|%d/%d/%s", bk.Weight, wp, controller.FormatActions(bk.Actions))
+	}
+	return b.String()
+}

@@ -1,0 +1,378 @@
+package vnet_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/lab"
+	"github.com/satellite-sdn/satellite/lldp"
+	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/vnet"
+)
+
+type env struct {
+	t    *testing.T
+	ctx  context.Context
+	ctl  *controller.Controller
+	mgr  *vnet.Manager
+	topo *lab.Topology
+	sock string
+	dir  string
+	stop func()
+}
+
+// startSatellite runs controller + topology + discovery + virtual networks
+// like `satellite serve` does, with its state in dir.
+func startSatellite(t *testing.T, sock, dir string) (*controller.Controller, *vnet.Manager, func()) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("SAT_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctl := controller.New(controller.Config{Logger: log})
+	ln, err := controller.Listen("unix:" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := vnet.OpenBolt(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := topology.New(topology.Options{})
+	mgr, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 4)
+	go func() { ctl.Serve(ctx, ln); done <- struct{}{} }()
+	go func() {
+		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
+		done <- struct{}{}
+	}()
+	go func() {
+		lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log, Interval: 500 * time.Millisecond}, ctl, model, lldp.NewRandomSigner()).Run(ctx)
+		done <- struct{}{}
+	}()
+	go func() { mgr.Run(ctx); done <- struct{}{} }()
+	stop := func() {
+		cancel()
+		for i := 0; i < 4; i++ {
+			<-done
+		}
+		store.Close()
+	}
+	return ctl, mgr, stop
+}
+
+func (e *env) ep(host, vm int) lab.Endpoint { return e.topo.Host(host).Endpoints[vm-1] }
+
+// readdress gives a lab endpoint an address of a virtual network.
+func (e *env) readdress(host, vm int, cidr string) {
+	ns := e.ep(host, vm).Namespace
+	e.run(ns, "ip", "addr", "flush", "dev", "eth0")
+	if cidr != "" {
+		e.run(ns, "ip", "addr", "add", cidr, "dev", "eth0")
+	}
+}
+
+func (e *env) run(ns string, args ...string) string {
+	e.t.Helper()
+	out, err := e.topo.Exec(e.ctx, ns, args...)
+	if err != nil {
+		e.t.Fatalf("%s: %v: %v\n%s", ns, args, err, out)
+	}
+	return string(out)
+}
+
+func (e *env) ping(fromHost, fromVM int, ip string) (string, error) {
+	out, err := e.topo.Exec(e.ctx, e.ep(fromHost, fromVM).Namespace, "ping", "-c", "3", "-i", "0.2", "-W", "1", ip)
+	return string(out), err
+}
+
+func (e *env) mustPing(fromHost, fromVM int, ip string) string {
+	e.t.Helper()
+	var out string
+	var err error
+	for try := 0; try < 10; try++ { // the first pings may race the reconciliation
+		if out, err = e.ping(fromHost, fromVM, ip); err == nil {
+			return out
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	e.t.Fatalf("h%d-vm%d cannot ping %s: %v\n%s", fromHost, fromVM, ip, err, out)
+	return ""
+}
+
+// labConfig is the lab's three hosts: h1 and h2 in segment "a" (directly
+// linked: MAC2MAC), h3 in segment "b" (GRE).
+func labConfig(topo *lab.Topology) vnet.Config {
+	var c vnet.Config
+	for i, h := range topo.Hosts {
+		seg := "a"
+		if i == 2 {
+			seg = "b"
+		}
+		c.Datapaths = append(c.Datapaths, vnet.Datapath{Name: h.Name, DPID: h.DPID, Segment: seg})
+	}
+	return c
+}
+
+func vif(name, network string, h *lab.Host, vm int, ip string) vnet.Interface {
+	ep := h.Endpoints[vm-1]
+	return vnet.Interface{Name: name, Network: network, Datapath: h.Name, Port: ep.Port, MAC: ep.MAC, IP: ip}
+}
+
+func TestVirtualNetworksOnOVS(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "of.sock")
+	ctl, mgr, stop := startSatellite(t, sock, dir)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+	e := &env{t: t, ctx: context.Background(), ctl: ctl, mgr: mgr, sock: sock, dir: dir}
+
+	// the configuration is applied BEFORE the switches connect
+	e.topo = lab.Start(t, lab.Config{Hosts: 3, Controllers: []string{"unix:" + sock}})
+	h1, h2, h3 := e.topo.Host(1), e.topo.Host(2), e.topo.Host(3)
+	cfg := labConfig(e.topo)
+	cfg.Networks = []vnet.Network{
+		{Name: "net1", Subnet: "10.1.0.0/24", Gateway: "10.1.0.1"},
+		{Name: "net2", Subnet: "10.2.0.0/24", Gateway: "10.2.0.1", DHCP: true, DNS: []string{"10.2.0.53"}},
+		{Name: "net3", Subnet: "10.1.0.0/24"}, // the same subnet as net1
+	}
+	cfg.Interfaces = []vnet.Interface{
+		vif("a1", "net1", h1, 1, "10.1.0.11"),
+		vif("a2", "net1", h2, 1, "10.1.0.12"),
+		vif("a3", "net1", h3, 1, "10.1.0.13"),
+		vif("c1", "net3", h1, 2, "10.1.0.11"),
+		vif("c3", "net3", h3, 2, "10.1.0.13"),
+		vif("b2", "net2", h2, 2, ""), // leased through DHCP
+	}
+	cfg.Routers = []vnet.Router{{Name: "r1", Interfaces: []vnet.RouterInterface{{Network: "net1"}, {Network: "net2"}}}}
+	if _, err := mgr.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.readdress(1, 1, "10.1.0.11/24")
+	e.readdress(2, 1, "10.1.0.12/24")
+	e.readdress(3, 1, "10.1.0.13/24")
+	e.readdress(1, 2, "10.1.0.11/24")
+	e.readdress(3, 2, "10.1.0.13/24")
+	e.readdress(2, 2, "")
+	for _, h := range []int{1, 2, 3} {
+		for _, vm := range []int{1, 2} {
+			e.run(e.ep(h, vm).Namespace, "ip", "route", "replace", "default", "via", map[bool]string{true: "10.1.0.1", false: "10.2.0.1"}[!(h == 2 && vm == 2)], "dev", "eth0", "onlink")
+		}
+	}
+	waitConverged(t, mgr, 3)
+
+	t.Run("net1 same segment MAC2MAC and across segments over GRE", func(t *testing.T) {
+		e.t = t
+		e.mustPing(1, 1, "10.1.0.12") // h1 -> h2: direct link, no encapsulation
+		e.mustPing(2, 1, "10.1.0.11")
+		e.mustPing(1, 1, "10.1.0.13") // h1 -> h3: GRE
+		e.mustPing(3, 1, "10.1.0.11")
+		e.mustPing(3, 1, "10.1.0.12")
+		// the h1->h2 flow for a2's MAC outputs to the direct link, h1->h3 uses the tunnel group
+		dump := e.ovsFlows(1, "table=4")
+		if !regexp.MustCompile(`dl_dst=` + e.ep(2, 1).MAC + ` actions=output:102`).MatchString(dump) {
+			t.Fatalf("no MAC2MAC flow to h2 over lnk-h2 (port 102):\n%s", dump)
+		}
+		if !regexp.MustCompile(`dl_dst=` + e.ep(3, 1).MAC + ` actions=set_field:0x\w+->tun_id,group:`).MatchString(dump) {
+			t.Fatalf("no GRE flow to h3:\n%s", dump)
+		}
+	})
+
+	t.Run("overlapping net3 is isolated from net1", func(t *testing.T) {
+		e.t = t
+		capture := e.capture(3, 1)    // a3 is 10.1.0.13 in net1
+		e.mustPing(1, 2, "10.1.0.13") // c1 -> c3, same addresses as net1's a1 -> a3
+		got := capture()
+		if strings.Contains(got, "ICMP") || strings.Contains(got, "ARP") {
+			t.Fatalf("net1's a3 saw net3 traffic:\n%s", got)
+		}
+	})
+
+	t.Run("router joins net1 and net2; gateways answer", func(t *testing.T) {
+		e.t = t
+		// b2 gets its address by DHCP first
+		script := filepath.Join(dir, "udhcpc.sh")
+		os.WriteFile(script, []byte("#!/bin/sh\nenv | grep -E '^(ip|router|dns|subnet|lease|staticroutes)=' > "+filepath.Join(dir, "dhcp-$1.env")+"\n[ \"$1\" = bound ] && ip addr add $ip/$mask dev $interface\nexit 0\n"), 0o755)
+		out, err := e.topo.Exec(e.ctx, e.ep(2, 2).Namespace, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", script)
+		if err != nil {
+			t.Fatalf("udhcpc: %v\n%s", err, out)
+		}
+		env, _ := os.ReadFile(filepath.Join(dir, "dhcp-bound.env"))
+		for _, want := range []string{"ip=10.2.0.128", "router=10.2.0.1", "dns=10.2.0.53", "subnet=255.255.255.0"} {
+			if !strings.Contains(string(env), want) {
+				t.Fatalf("DHCP lease lacks %s:\n%s\n%s", want, env, out)
+			}
+		}
+		e.run(e.ep(2, 2).Namespace, "ip", "route", "replace", "default", "via", "10.2.0.1", "dev", "eth0")
+		e.mustPing(1, 1, "10.1.0.1") // gateway of net1
+		e.mustPing(2, 2, "10.2.0.1") // gateway of net2
+		out1 := e.mustPing(1, 1, "10.2.0.128")
+		if !strings.Contains(out1, "ttl=63") {
+			t.Fatalf("routed ping without TTL decrement:\n%s", out1)
+		}
+		e.mustPing(2, 2, "10.1.0.13") // net2 -> net1 on another host
+		if _, err := e.ping(1, 2, "10.2.0.128"); err == nil {
+			t.Fatal("net3 is not attached to the router but reached net2")
+		}
+	})
+
+	t.Run("applying the same configuration again changes nothing", func(t *testing.T) {
+		e.t = t
+		before := e.ovsFlowsRaw(1)
+		cur, _ := mgr.Config()
+		if _, err := mgr.Apply(cur); err != nil {
+			t.Fatal(err)
+		}
+		if err := mgr.ReconcileNow(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := mgr.Status()
+		for _, s := range st {
+			if s.LastChanges != (vnet.Changes{}).String() {
+				t.Fatalf("%s: a second reconciliation changed %s", s.Name, s.LastChanges)
+			}
+		}
+		if after := e.ovsFlowsRaw(1); countFlows(after) != countFlows(before) {
+			t.Fatalf("flow count changed %d -> %d", countFlows(before), countFlows(after))
+		}
+	})
+
+	t.Run("restart of Satellite loses no ping and reinstalls no flow", func(t *testing.T) {
+		e.t = t
+		durBefore := e.flowDurations(1)
+		cmd, err := e.topo.ExecCommand(e.ctx, e.ep(1, 1).Namespace, "ping", "-i", "0.01", "-c", "400", "-W", "1", "10.1.0.13")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outBuf strings.Builder
+		cmd.Stdout = &outBuf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		stop()
+		stopped = true
+		time.Sleep(500 * time.Millisecond) // the switches keep forwarding alone (fail_mode=secure)
+		ctl2, mgr2, stop2 := startSatellite(t, sock, dir)
+		defer stop2()
+		_ = ctl2
+		waitConverged(t, mgr2, 3)
+		cmd.Wait()
+		out := outBuf.String()
+		if !strings.Contains(out, " 0% packet loss") {
+			t.Fatalf("pings lost across the restart:\n%s", lastLines(out, 3))
+		}
+		st, _ := mgr2.Status()
+		for _, s := range st {
+			if strings.HasPrefix(s.LastChanges, "flows +") && !strings.HasPrefix(s.LastChanges, "flows +0 ~0 -0") {
+				t.Fatalf("%s: restart reinstalled flows: %s", s.Name, s.LastChanges)
+			}
+		}
+		durAfter := e.flowDurations(1)
+		if durAfter <= durBefore {
+			t.Fatalf("flow ages did not keep growing (%d -> %d): flows were reinstalled", durBefore, durAfter)
+		}
+	})
+}
+
+func waitConverged(t *testing.T, mgr *vnet.Manager, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, notes := mgr.Status()
+		ok := len(st) == n
+		for _, s := range st {
+			ok = ok && s.Connected && !s.Reconciled.IsZero() && s.Error == "" && len(notes) == 0
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not converged: %+v %v", st, notes)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (e *env) ovsFlowsRaw(host int) string {
+	out, err := e.topo.OVS(e.ctx, host, "ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows", "br-int")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return string(out)
+}
+
+func (e *env) ovsFlows(host int, filter string) string {
+	out, err := e.topo.OVS(e.ctx, host, "ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows", "br-int", filter)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return string(out)
+}
+
+// flowDurations sums the ages (seconds) of h's virtual-network flows.
+func (e *env) flowDurations(host int) int {
+	out, err := e.topo.OVS(e.ctx, host, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-int", "table=4")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sum := 0
+	for _, m := range regexp.MustCompile(`duration=(\d+)\.`).FindAllStringSubmatch(string(out), -1) {
+		var d int
+		fmt.Sscan(m[1], &d)
+		sum += d
+	}
+	return sum
+}
+
+func countFlows(dump string) int { return strings.Count(dump, "priority=") }
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// capture starts tcpdump in an endpoint and returns a function that stops
+// it and returns what it saw.
+func (e *env) capture(host, vm int) func() string {
+	e.t.Helper()
+	cmd, err := e.topo.ExecCommand(e.ctx, e.ep(host, vm).Namespace, "tcpdump", "-n", "-l", "-i", "eth0", "arp or icmp")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	return func() string {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		return out.String()
+	}
+}
+
+var _ = exec.Command
