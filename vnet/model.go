@@ -361,7 +361,7 @@ func (v *validator) run() error {
 			return fe(obj, "vlan", "%d; want 1..4094", in.VLAN)
 		}
 		if in.MAC == "" {
-			in.MAC = generatedMAC(n.ID, in.ID)
+			in.MAC = generatedMAC(macInterface, n.ID, in.ID)
 		}
 		hw, err := net.ParseMAC(in.MAC)
 		if err != nil || len(hw) != 6 || hw[0]&1 == 1 {
@@ -434,7 +434,7 @@ func (v *validator) run() error {
 			}
 			ipsInNet[ri.Network+"/"+ri.IP] = "router " + r.Name
 			if ri.MAC == "" {
-				ri.MAC = generatedMAC(n.ID, 0xff000000|r.ID)
+				ri.MAC = generatedMAC(macRouter, n.ID, r.ID)
 			}
 			hw, err := net.ParseMAC(ri.MAC)
 			if err != nil || len(hw) != 6 || hw[0]&1 == 1 {
@@ -505,9 +505,16 @@ func defaultRange(p netip.Prefix) (string, string) {
 	return f(start), f(end)
 }
 
-// generatedMAC makes a stable, locally administered MAC from two ids.
-func generatedMAC(netID, objID uint32) string {
-	return net.HardwareAddr{0x0a, byte(netID >> 8), byte(netID), byte(objID >> 16), byte(objID >> 8), byte(objID)}.String()
+// Kinds of generated MACs (the first byte: locally administered, unicast).
+const (
+	macInterface = 0x0a
+	macRouter    = 0x0e
+	macDHCP      = 0x06
+)
+
+// generatedMAC makes a stable, locally administered MAC from a kind and two ids.
+func generatedMAC(kind byte, netID, objID uint32) string {
+	return net.HardwareAddr{kind, byte(netID >> 8), byte(netID), byte(objID >> 16), byte(objID >> 8), byte(objID)}.String()
 }
 
 // ParseDPID reads a datapath id: 1-16 hex digits, optional 0x, optional colons.

@@ -203,7 +203,7 @@ func (m *Manager) dhcpServer(n Network) (netip.Addr, net.HardwareAddr) {
 	if n.Gateway != "" {
 		addr = netip.MustParseAddr(n.Gateway)
 	}
-	hw, _ := net.ParseMAC(generatedMAC(n.ID, 0xfe000000))
+	hw, _ := net.ParseMAC(generatedMAC(macDHCP, n.ID, 0))
 	return addr, hw
 }
 

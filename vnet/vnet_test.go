@@ -2,11 +2,16 @@ package vnet_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
+	"syscall"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,6 +24,64 @@ import (
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
 )
+
+// TestMain doubles as a raw-frame sender run inside an endpoint namespace
+// (for tagged frames on a trunk: the kernel here has no VLAN devices).
+func TestMain(m *testing.M) {
+	if f := os.Getenv("SAT_RAW_FRAME"); f != "" {
+		if err := sendRaw(os.Getenv("SAT_RAW_IF"), f); err != nil {
+			fmt.Fprintln(os.Stderr, "raw send:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func sendRaw(ifname, frameHex string) error {
+	frame, err := hex.DecodeString(frameHex)
+	if err != nil {
+		return err
+	}
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return err
+	}
+	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, 0)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	return syscall.Sendto(fd, frame, 0, &syscall.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6})
+}
+
+func (e *env) sendFrom(host, vm int, frame []byte) {
+	e.t.Helper()
+	cmd, err := e.topo.ExecCommand(e.ctx, e.ep(host, vm).Namespace, os.Args[0])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "SAT_RAW_FRAME="+hex.EncodeToString(frame), "SAT_RAW_IF=eth0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("raw send: %v\n%s", err, out)
+	}
+}
+
+func tagged(vlan uint16, src, dst net.HardwareAddr, ls ...gopacket.SerializableLayer) []byte {
+	et := layers.EthernetTypeARP
+	if _, ok := ls[0].(*layers.IPv4); ok {
+		et = layers.EthernetTypeIPv4
+	}
+	buf := gopacket.NewSerializeBuffer()
+	all := append([]gopacket.SerializableLayer{
+		&layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: vlan, Type: et},
+	}, ls...)
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, all...); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
 
 type env struct {
 	t    *testing.T
@@ -255,6 +318,101 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 		}
 	})
 
+	t.Run("security group allows tcp/22 from net2 only", func(t *testing.T) {
+		e.t = t
+		if _, err := mgr.Update(func(c *vnet.Config) error {
+			c.SecurityGroups = append(c.SecurityGroups, vnet.SecurityGroup{Name: "ssh", Rules: []vnet.Rule{{Protocol: "tcp", PortMin: 22, RemoteCIDR: "10.2.0.0/24"}}})
+			for i := range c.Interfaces {
+				if c.Interfaces[i].Name == "a1" {
+					c.Interfaces[i].SecurityGroups = []string{"ssh"}
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitReconciled(t, mgr)
+		server, err := e.topo.ExecCommand(e.ctx, e.ep(1, 1).Namespace, "busybox", "nc", "-l", "-p", "22")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := server.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { server.Process.Kill(); server.Wait() }()
+		time.Sleep(200 * time.Millisecond)
+		if out, err := e.ping(2, 2, "10.1.0.11"); err == nil {
+			t.Fatalf("ping passed the security group:\n%s", out)
+		}
+		out, err := e.topo.Exec(e.ctx, e.ep(2, 2).Namespace, "sh", "-c", "echo hello | busybox nc -w 2 10.1.0.11 22")
+		if err != nil {
+			t.Fatalf("tcp/22 from net2 blocked: %v\n%s", err, out)
+		}
+		// from net1 (not in 10.2.0.0/24, not in the group) tcp/22 is blocked too
+		if out, err := e.topo.Exec(e.ctx, e.ep(3, 1).Namespace, "sh", "-c", "echo hello | busybox nc -w 1 10.1.0.11 22"); err == nil {
+			t.Fatalf("tcp/22 from net1 passed:\n%s", out)
+		}
+		// undo for the next subtests
+		if _, err := mgr.Update(func(c *vnet.Config) error {
+			for i := range c.Interfaces {
+				c.Interfaces[i].SecurityGroups = nil
+			}
+			c.SecurityGroups = nil
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitReconciled(t, mgr)
+	})
+
+	t.Run("a trunk port with two VLANs reaches two networks", func(t *testing.T) {
+		e.t = t
+		ep := e.ep(3, 2) // c3's port becomes a trunk: vlan 10 in net1, vlan 20 in net2
+		if _, err := mgr.Update(func(c *vnet.Config) error {
+			kept := c.Interfaces[:0]
+			for _, in := range c.Interfaces {
+				if in.Name != "c3" {
+					kept = append(kept, in)
+				}
+			}
+			c.Interfaces = append(kept,
+				vnet.Interface{Name: "t10", Network: "net1", Datapath: "h3", Port: ep.Port, VLAN: 10, MAC: ep.MAC, IP: "10.1.0.23"},
+				vnet.Interface{Name: "t20", Network: "net2", Datapath: "h3", Port: ep.Port, VLAN: 20, MAC: ep.MAC, IP: "10.2.0.23"})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitReconciled(t, mgr)
+		mac := mustMAC(ep.MAC)
+		a1 := mustMAC(e.ep(1, 1).MAC)
+		capture := e.captureFilter(3, 2, "vlan")
+		for _, p := range []struct {
+			vlan     uint16
+			src, dst string
+			dstMAC   net.HardwareAddr
+		}{{10, "10.1.0.23", "10.1.0.11", a1}, {20, "10.2.0.23", "10.2.0.128", mustMAC(e.ep(2, 2).MAC)}} {
+			e.sendFrom(3, 2, tagged(p.vlan, mac, layers.EthernetBroadcast, &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
+				HwAddressSize: 6, ProtAddressSize: 4, Operation: layers.ARPRequest, SourceHwAddress: mac, SourceProtAddress: net.ParseIP(p.src).To4(),
+				DstHwAddress: make([]byte, 6), DstProtAddress: net.ParseIP(p.dst).To4()}))
+			e.sendFrom(3, 2, tagged(p.vlan, mac, p.dstMAC,
+				&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: net.ParseIP(p.src).To4(), DstIP: net.ParseIP(p.dst).To4()},
+				&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: p.vlan},
+				gopacket.Payload([]byte("trunk"))))
+		}
+		time.Sleep(1500 * time.Millisecond)
+		got := capture()
+		for _, want := range []string{
+			"vlan 10, p 0, ethertype ARP (0x0806), Reply 10.1.0.11 is-at " + e.ep(1, 1).MAC,
+			"vlan 10, p 0, ethertype IPv4 (0x0800), 10.1.0.11 > 10.1.0.23: ICMP echo reply",
+			"vlan 20, p 0, ethertype ARP (0x0806), Reply 10.2.0.128 is-at " + e.ep(2, 2).MAC,
+			"vlan 20, p 0, ethertype IPv4 (0x0800), 10.2.0.128 > 10.2.0.23: ICMP echo reply",
+		} {
+			if !strings.Contains(got, want) {
+				t.Fatalf("trunk capture lacks %q:\n%s", want, got)
+			}
+		}
+	})
+
 	t.Run("restart of Satellite loses no ping and reinstalls no flow", func(t *testing.T) {
 		e.t = t
 		durBefore := e.flowDurations(1)
@@ -355,9 +513,11 @@ func lastLines(s string, n int) string {
 
 // capture starts tcpdump in an endpoint and returns a function that stops
 // it and returns what it saw.
-func (e *env) capture(host, vm int) func() string {
+func (e *env) capture(host, vm int) func() string { return e.captureFilter(host, vm, "arp or icmp") }
+
+func (e *env) captureFilter(host, vm int, filter string) func() string {
 	e.t.Helper()
-	cmd, err := e.topo.ExecCommand(e.ctx, e.ep(host, vm).Namespace, "tcpdump", "-n", "-l", "-i", "eth0", "arp or icmp")
+	cmd, err := e.topo.ExecCommand(e.ctx, e.ep(host, vm).Namespace, "tcpdump", "-e", "-n", "-l", "-i", "eth0", filter)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -375,4 +535,32 @@ func (e *env) capture(host, vm int) func() string {
 	}
 }
 
-var _ = exec.Command
+
+func mustMAC(s string) net.HardwareAddr {
+	m, err := net.ParseMAC(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// waitReconciled waits for a reconciliation that started after now.
+func waitReconciled(t *testing.T, mgr *vnet.Manager) {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(15 * time.Second)
+	for {
+		st, _ := mgr.Status()
+		ok := true
+		for _, s := range st {
+			ok = ok && s.Reconciled.After(start) && s.Error == ""
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reconciliation: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
