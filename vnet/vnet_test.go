@@ -535,7 +535,6 @@ func (e *env) captureFilter(host, vm int, filter string) func() string {
 	}
 }
 
-
 func mustMAC(s string) net.HardwareAddr {
 	m, err := net.ParseMAC(s)
 	if err != nil {
