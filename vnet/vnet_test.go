@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -561,5 +562,95 @@ func waitReconciled(t *testing.T, mgr *vnet.Manager) {
 			t.Fatalf("no reconciliation: %+v", st)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestConfigBeforeOrAfterConnectConverge applies one configuration before
+// the switches connect (lab A) and after (lab B): both converge to the
+// same flow tables.
+func TestConfigBeforeOrAfterConnectConverge(t *testing.T) {
+	lab.RequireRoot(t)
+	ctx := context.Background()
+	config := func(hosts []lab.Host) vnet.Config {
+		topo := &lab.Topology{Hosts: hosts}
+		c := labConfig(topo)
+		c.Networks = []vnet.Network{{Name: "net1", Subnet: "10.1.0.0/24", Gateway: "10.1.0.1"}, {Name: "net2", Subnet: "10.2.0.0/24", Gateway: "10.2.0.1"}}
+		c.Interfaces = []vnet.Interface{
+			vif("a1", "net1", &hosts[0], 1, "10.1.0.11"), vif("a2", "net1", &hosts[1], 1, "10.1.0.12"),
+			vif("a3", "net1", &hosts[2], 1, "10.1.0.13"), vif("b3", "net2", &hosts[2], 2, "10.2.0.13"),
+		}
+		c.Routers = []vnet.Router{{Name: "r1", Interfaces: []vnet.RouterInterface{{Network: "net1"}, {Network: "net2"}}}}
+		return c
+	}
+	dumps := func(topo *lab.Topology) []string {
+		var out []string
+		for i := range topo.Hosts {
+			raw, err := topo.OVS(ctx, i+1, "ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "--sort", "dump-flows", "br-int")
+			if err != nil {
+				t.Fatal(err)
+			}
+			groups, err := topo.OVS(ctx, i+1, "ovs-ofctl", "-O", "OpenFlow13", "dump-groups", "br-int")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(raw)+string(groups)), "\n")
+			sort.Strings(lines) // equal priorities are listed in no fixed order
+			out = append(out, strings.Join(lines, "\n"))
+		}
+		return out
+	}
+	// stable returns the dumps once two reads 1.5 s apart agree (links found, reconciled)
+	stable := func(topo *lab.Topology, mgr *vnet.Manager) []string {
+		waitConverged(t, mgr, 3)
+		prev := dumps(topo)
+		for i := 0; i < 20; i++ {
+			time.Sleep(1500 * time.Millisecond)
+			cur := dumps(topo)
+			if strings.Join(cur, "") == strings.Join(prev, "") && strings.Contains(cur[0], "actions=output:102") {
+				return cur
+			}
+			prev = cur
+		}
+		t.Fatal("flow tables did not settle")
+		return nil
+	}
+
+	// A: configuration first, then the switches
+	dirA := t.TempDir()
+	sockA := filepath.Join(dirA, "of.sock")
+	_, mgrA, stopA := startSatellite(t, sockA, dirA)
+	hosts := make([]lab.Host, 3)
+	for i := range hosts {
+		hosts[i] = lab.Host{Name: fmt.Sprintf("h%d", i+1), DPID: fmt.Sprintf("%016x", i+1),
+			Endpoints: []lab.Endpoint{{Port: "vm1", MAC: lab.VMMAC(i+1, 1)}, {Port: "vm2", MAC: lab.VMMAC(i+1, 2)}}}
+	}
+	if _, err := mgrA.Apply(config(hosts)); err != nil {
+		t.Fatal(err)
+	}
+	topoA := lab.Start(t, lab.Config{Hosts: 3, Controllers: []string{"unix:" + sockA}})
+	before := stable(topoA, mgrA)
+	stopA()
+	if err := topoA.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// B: the switches first, then the configuration
+	dirB := t.TempDir()
+	sockB := filepath.Join(dirB, "of.sock")
+	_, mgrB, stopB := startSatellite(t, sockB, dirB)
+	defer stopB()
+	topoB := lab.Start(t, lab.Config{Hosts: 3, Controllers: []string{"unix:" + sockB}})
+	waitConverged(t, mgrB, 0)
+	if _, err := mgrB.Apply(config(topoB.Hosts)); err != nil {
+		t.Fatal(err)
+	}
+	after := stable(topoB, mgrB)
+	for i := range before {
+		if before[i] != after[i] {
+			t.Fatalf("h%d differs:\n--- config before connect\n%s\n--- config after connect\n%s", i+1, before[i], after[i])
+		}
+	}
+	if n := strings.Count(before[0], "priority="); n < 30 {
+		t.Fatalf("only %d flows on h1: the comparison proves little", n)
 	}
 }
