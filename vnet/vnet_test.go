@@ -98,6 +98,10 @@ type env struct {
 // startSatellite runs controller + topology + discovery + virtual networks
 // like `satellite serve` does, with its state in dir.
 func startSatellite(t *testing.T, sock, dir string) (*controller.Controller, *vnet.Manager, func()) {
+	return startSatelliteTB(t, sock, dir)
+}
+
+func startSatelliteTB(t testing.TB, sock, dir string) (*controller.Controller, *vnet.Manager, func()) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("SAT_TEST_LOG") != "" {
