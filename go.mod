@@ -3,6 +3,7 @@ module github.com/satellite-sdn/satellite
 go 1.26.8
 
 require (
+	github.com/a-h/templ v0.3.977
 	github.com/google/gopacket v1.1.19
 	github.com/gorilla/websocket v1.5.3
 	github.com/influxdata/influxdb-client-go/v2 v2.14.0
@@ -17,6 +18,6 @@ require (
 	github.com/google/uuid v1.3.1 // indirect
 	github.com/influxdata/line-protocol v0.0.0-20200327222509-2487e7298839 // indirect
 	github.com/oapi-codegen/runtime v1.0.0 // indirect
-	golang.org/x/net v0.23.0 // indirect
+	golang.org/x/net v0.42.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )

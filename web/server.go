@@ -25,6 +25,8 @@
 //	GET    /api/v1/topology/snapshots/{id}
 //	DELETE /api/v1/topology/snapshots/{id}
 //	GET    /api/v1/topology/diff?from=ID|live[&to=ID|live]
+//	GET    /api/v1/stream[?since=VERSION]      websocket: snapshot, then deltas (stream.go)
+//	GET    /ui/...                            the web UI, when given (WithUI)
 //
 // The topology routes answer 503 unless the server was given a model
 // (WithTopology), /api/v1/discovery unless it was given the discovery
@@ -81,6 +83,10 @@ type Server struct {
 
 	// allocMu serialises flow id allocation with the install that uses it.
 	allocMu sync.Mutex
+
+	streamCfg StreamConfig // the websocket stream (stream.go)
+	hub       streamHub    // its clients
+	ui        http.Handler // the web UI under /ui/ (WithUI), or nil
 }
 
 // Option configures a Server.
@@ -116,6 +122,10 @@ func WithMaxSnapshotBytes(n int64) Option { return func(s *Server) { s.maxSnap =
 // WithMaxSnapshots sets how many imported snapshots are kept (default 20);
 // importing one more evicts the oldest.
 func WithMaxSnapshots(n int) Option { return func(s *Server) { s.nSnaps = n } }
+
+// WithUI serves the web UI (package web/ui) under /ui/, and redirects /
+// there.
+func WithUI(h http.Handler) Option { return func(s *Server) { s.ui = h } }
 
 // WithStartTime sets the time uptime is counted from (default: New).
 func WithStartTime(t time.Time) Option { return func(s *Server) { s.start = t } }
@@ -173,6 +183,11 @@ func (s *Server) routes() {
 	s.handle("GET "+snapshotsPath+"/{id}", s.getSnapshot)
 	s.handle("DELETE "+snapshotsPath+"/{id}", s.deleteSnapshot)
 	s.handle("GET /api/v1/topology/diff", s.topologyDiff)
+	s.handle("GET "+StreamPath, s.stream)
+	if s.ui != nil {
+		s.mux.Handle("GET /ui/", s.ui)
+		s.mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	}
 }
 
 // apiError is an error with its HTTP status.

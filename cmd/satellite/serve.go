@@ -21,6 +21,7 @@ import (
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/ui"
 )
 
 // shutdownTimeout bounds how long in-flight API requests may take to
@@ -114,7 +115,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go disc.Run(ctlCtx)
 
 	api := web.New(ctl, web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
-		web.WithTopology(model), web.WithDiscovery(disc))
+		web.WithTopology(model), web.WithDiscovery(disc),
+		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -143,6 +145,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	api.Close() // websocket streams: Shutdown does not track them
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown incomplete", "err", err)
 		srv.Close()

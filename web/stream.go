@@ -1,0 +1,369 @@
+package web
+
+// The websocket stream: GET /api/v1/stream[?since=VERSION].
+//
+// On connect the client gets the topology as one "snapshot" message at a
+// version, then every change of the model as it happens. A client that
+// reconnects with ?since=V (the version of the last message it processed)
+// gets the changes after V replayed in order, or a fresh snapshot when V is
+// too old for the model's replay buffer: either way nothing is missed.
+//
+// Every client has its own bounded queue (the model subscription). The
+// model never waits for a client: a client whose queue fills up is dropped
+// by the model, and the stream resubscribes from the last version it sent,
+// which replays the backlog or, when it is too long, coalesces it into one
+// snapshot. A client that falls behind MaxLags times within LagWindow, or
+// does not take one message within WriteTimeout, is disconnected with a
+// close reason (1013, "try again later"). The server pings every
+// PingInterval and drops clients that have not answered (pong or any
+// message) within PongWait.
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/satellite-sdn/satellite/topology"
+)
+
+// StreamPath is the route of the websocket stream.
+const StreamPath = "/api/v1/stream"
+
+// Stream message types.
+const (
+	// StreamTopology carries a topology.Delta: op "snapshot" (the whole
+	// model, replacing what the client had), "add", "update", "remove" of
+	// a switch, port, link or host, or "event".
+	StreamTopology = "topology"
+)
+
+// StreamMessage is one message of the websocket stream (a JSON text
+// message). For Type "topology" the fields of a topology.Delta are inline:
+// {"type": "topology", "version": 42, "time": "...", "op": "remove",
+// "link": {...}}.
+type StreamMessage struct {
+	Type string `json:"type"`
+	*topology.Delta
+}
+
+// StreamConfig tunes the websocket stream. Zero fields take the defaults.
+type StreamConfig struct {
+	// Queue is each client's queue of deltas (default 1024).
+	Queue int
+	// SendBuffer is the kernel send buffer of each client's socket
+	// (default 256 KiB; Linux doubles it). It bounds what a client that
+	// stopped reading holds on the server besides its queue, and makes it
+	// fall behind (and be coalesced) soon instead of after megabytes.
+	SendBuffer int
+	// WriteTimeout bounds the write of one message to a client (default
+	// 10s); a client that does not take it in time is disconnected.
+	WriteTimeout time.Duration
+	// PingInterval is how often the server pings (default 15s).
+	PingInterval time.Duration
+	// PongWait is how long a client may stay silent (no pong, no message)
+	// before it is disconnected (default 3 pings: 45s).
+	PongWait time.Duration
+	// MaxLags and LagWindow: a client whose queue overflows MaxLags times
+	// (default 3) within LagWindow (default 1m) is disconnected. Before
+	// that, each overflow coalesces the backlog (replay or snapshot).
+	MaxLags   int
+	LagWindow time.Duration
+	// AllowedOrigins are origins (scheme://host[:port]) allowed besides the
+	// server's own host. Requests without an Origin header (not from a
+	// browser) are always allowed; "*" allows every origin.
+	AllowedOrigins []string
+}
+
+// Defaults of StreamConfig.
+const (
+	DefaultStreamQueue        = 1024
+	DefaultStreamSendBuffer   = 256 << 10
+	DefaultStreamWriteTimeout = 10 * time.Second
+	DefaultStreamPingInterval = 15 * time.Second
+	DefaultStreamMaxLags      = 3
+	DefaultStreamLagWindow    = time.Minute
+)
+
+// Close codes and reasons the stream sends.
+const (
+	// CloseSlowClient (1013, try again later) ends a client that kept
+	// falling behind.
+	CloseSlowClient = websocket.CloseTryAgainLater
+)
+
+func (c StreamConfig) withDefaults() StreamConfig {
+	if c.Queue <= 0 {
+		c.Queue = DefaultStreamQueue
+	}
+	if c.SendBuffer <= 0 {
+		c.SendBuffer = DefaultStreamSendBuffer
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultStreamWriteTimeout
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultStreamPingInterval
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = 3 * c.PingInterval
+	}
+	if c.MaxLags <= 0 {
+		c.MaxLags = DefaultStreamMaxLags
+	}
+	if c.LagWindow <= 0 {
+		c.LagWindow = DefaultStreamLagWindow
+	}
+	return c
+}
+
+// WithStream sets the websocket stream's settings.
+func WithStream(c StreamConfig) Option { return func(s *Server) { s.streamCfg = c } }
+
+// streamHub tracks the connected clients so that Close can end them.
+type streamHub struct {
+	mu      sync.Mutex
+	closed  bool
+	clients map[*streamClient]struct{}
+}
+
+func (h *streamHub) add(c *streamClient) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	if h.clients == nil {
+		h.clients = make(map[*streamClient]struct{})
+	}
+	h.clients[c] = struct{}{}
+	return true
+}
+
+func (h *streamHub) remove(c *streamClient) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.clients, c)
+}
+
+// StreamClients returns how many websocket clients are connected.
+func (s *Server) StreamClients() int {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return len(s.hub.clients)
+}
+
+// Close ends every websocket stream with 1001 (going away) and refuses new
+// ones. http.Server.Shutdown does not do this: it does not track
+// connections taken over by websockets.
+func (s *Server) Close() {
+	s.hub.mu.Lock()
+	s.hub.closed = true
+	clients := make([]*streamClient, 0, len(s.hub.clients))
+	for c := range s.hub.clients {
+		clients = append(clients, c)
+	}
+	s.hub.mu.Unlock()
+	for _, c := range clients {
+		c.stop()
+	}
+}
+
+// hijackWriter gives the upgrader the http.Hijacker of a response writer
+// wrapped by the middleware.
+type hijackWriter struct{ http.ResponseWriter }
+
+func (h hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(h.ResponseWriter).Hijack()
+}
+
+// checkOrigin allows requests without an Origin (not from a browser),
+// from the server's own host, and from the configured origins.
+func checkOrigin(r *http.Request, allowed []string) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	for _, a := range allowed {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return nil
+		}
+	}
+	return errorf(http.StatusForbidden, "Origin", "origin %q may not open the stream: only pages served by %s (or allowed origins) may", origin, r.Host)
+}
+
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.topologyModel()
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "since")
+	if err != nil {
+		return err
+	}
+	since, _, err := uintParam(q, "since", 1<<63, "a version: a whole number from a previous message (0 for a snapshot)")
+	if err != nil {
+		return err
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		return errorf(http.StatusBadRequest, "", "%s is a websocket: want a request with Connection: Upgrade and Upgrade: websocket", StreamPath)
+	}
+	cfg := s.streamCfg.withDefaults()
+	if err := checkOrigin(r, cfg.AllowedOrigins); err != nil {
+		return err
+	}
+	up := websocket.Upgrader{
+		HandshakeTimeout:  5 * time.Second,
+		EnableCompression: true,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked above, with a JSON error
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			s.writeError(w, errorf(status, "", "websocket handshake: %v", reason))
+		},
+	}
+	conn, err := up.Upgrade(hijackWriter{w}, r, nil)
+	if err != nil {
+		return nil // the upgrader answered already
+	}
+	if tc, ok := conn.NetConn().(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(cfg.SendBuffer)
+	}
+	c := &streamClient{s: s, m: m, conn: conn, cfg: cfg, remote: r.RemoteAddr, done: make(chan struct{})}
+	if !s.hub.add(c) {
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		conn.Close()
+		return nil
+	}
+	defer s.hub.remove(c)
+	c.run(since)
+	return nil
+}
+
+// streamClient is one websocket client. run is its only writer (besides
+// the close frame of stop, which gorilla allows concurrently).
+type streamClient struct {
+	s      *Server
+	m      *topology.Model
+	conn   *websocket.Conn
+	cfg    StreamConfig
+	remote string
+
+	once sync.Once
+	done chan struct{} // closed by stop
+}
+
+func (c *streamClient) stop() { c.once.Do(func() { close(c.done) }) }
+
+// closeWith sends a close frame (best effort: a client that does not read
+// may never see it).
+func (c *streamClient) closeWith(code int, reason string) {
+	if len(reason) > 120 { // a close frame's payload is at most 125 bytes
+		reason = reason[:120]
+	}
+	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+}
+
+func (c *streamClient) run(since uint64) {
+	log := c.s.log.With("remote", c.remote)
+	defer c.conn.Close()
+	readerDone := make(chan error, 1)
+	go c.read(readerDone)
+
+	sub := c.m.Subscribe(since, c.cfg.Queue)
+	defer func() { sub.Close() }()
+	last := since
+	var lags []time.Time
+	ping := time.NewTicker(c.cfg.PingInterval)
+	defer ping.Stop()
+	log.Debug("stream client connected", "since", since)
+	for {
+		select {
+		case d, ok := <-sub.C:
+			if !ok {
+				if !errors.Is(sub.Err(), topology.ErrLagged) {
+					return // closed by us
+				}
+				now := time.Now()
+				lags = append(lags, now)
+				for len(lags) > 0 && now.Sub(lags[0]) > c.cfg.LagWindow {
+					lags = lags[1:]
+				}
+				if len(lags) >= c.cfg.MaxLags {
+					reason := fmt.Sprintf("client too slow: fell behind %d times within %s", len(lags), c.cfg.LagWindow)
+					log.Info("stream client disconnected", "reason", reason, "version", last)
+					c.closeWith(CloseSlowClient, reason)
+					return
+				}
+				log.Debug("stream client fell behind; coalescing", "version", last, "lags", len(lags))
+				sub = c.m.Subscribe(last, c.cfg.Queue)
+				continue
+			}
+			if err := c.write(&d); err != nil {
+				log.Info("stream client disconnected", "reason", "write failed: "+err.Error(), "version", last)
+				return
+			}
+			last = d.Version
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+				log.Info("stream client disconnected", "reason", "ping failed: "+err.Error())
+				return
+			}
+		case err := <-readerDone:
+			log.Debug("stream client disconnected", "reason", err.Error(), "version", last)
+			return
+		case <-c.done:
+			c.closeWith(websocket.CloseGoingAway, "server shutting down")
+			return
+		}
+	}
+}
+
+// write sends one delta. Snapshots are compressed when the client
+// negotiated compression; small deltas are not worth it.
+func (c *streamClient) write(d *topology.Delta) error {
+	b, err := json.Marshal(StreamMessage{Type: StreamTopology, Delta: d})
+	if err != nil {
+		return err
+	}
+	c.conn.EnableWriteCompression(d.Op == topology.OpSnapshot)
+	if err := c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	return c.conn.WriteMessage(websocket.TextMessage, b)
+}
+
+// read consumes what the client sends (nothing is expected but control
+// frames) and reports why the connection ended: a close, an error, or
+// silence longer than PongWait.
+func (c *streamClient) read(done chan<- error) {
+	c.conn.SetReadLimit(4096)
+	alive := func() { _ = c.conn.SetReadDeadline(time.Now().Add(c.cfg.PongWait)) }
+	alive()
+	c.conn.SetPongHandler(func(string) error { alive(); return nil })
+	for {
+		if _, _, err := c.conn.ReadMessage(); err != nil {
+			var ce *websocket.CloseError
+			var ne net.Error
+			switch {
+			case errors.As(err, &ce):
+				err = fmt.Errorf("client closed (%d %s)", ce.Code, ce.Text)
+			case errors.As(err, &ne) && ne.Timeout():
+				err = fmt.Errorf("no pong within %s", c.cfg.PongWait)
+			}
+			done <- err
+			return
+		}
+		alive()
+	}
+}

@@ -1,0 +1,499 @@
+// topology.js: the live topology graph (cytoscape.js), fed by the
+// websocket stream. A snapshot redraws everything; deltas change single
+// elements, batched every 50 ms, so a link that goes down turns red
+// without a reload well within a second.
+(function () {
+  'use strict';
+  const S = window.Satellite;
+  const el = S.el, fmt = S.fmt;
+  const $ = function (id) { return document.getElementById(id); };
+
+  const state = {
+    switches: new Map(), // dpid -> switch
+    ports: new Map(),    // "dpid/port" -> port
+    links: new Map(),    // "dpid/port>dpid/port" -> directed link
+    hosts: new Map(),    // mac -> host
+    edges: new Map(),    // pair key -> {id, kind, a, b, dirs: Set of directed keys}
+    gone: new Set(),     // dpids of switches that disconnected (drawn grey)
+    version: 0,
+    snapshots: 0,
+    lastRenderMs: 0,
+  };
+  const epKey = function (e) { return e.dpid + '/' + e.port; };
+  const dirKey = function (l) { return epKey(l.src) + '>' + epKey(l.dst); };
+  const pairOf = function (l) {
+    const a = epKey(l.src), b = epKey(l.dst);
+    return a < b ? { key: a + '|' + b, a: l.src, b: l.dst } : { key: b + '|' + a, a: l.dst, b: l.src };
+  };
+  const swId = function (dpid) { return 'sw:' + dpid; };
+  const hostId = function (mac) { return 'h:' + mac; };
+  const edgeState = function (e) { return e.dirs.size >= 2 ? 'up' : e.dirs.size === 1 ? 'degraded' : 'down'; };
+
+  let cy = null;
+  const big = function () { return state.switches.size > 300; };
+
+  const style = [
+    { selector: 'node.switch', style: { shape: 'round-rectangle', width: 44, height: 26, 'background-color': '#2f6fde', label: 'data(label)', color: '#fff', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'center', 'min-zoomed-font-size': 6 } },
+    { selector: 'node.switch.gone', style: { 'background-color': '#9aa3ad', 'border-width': 2, 'border-style': 'dashed', 'border-color': '#d62b2b' } },
+    { selector: 'node.host', style: { shape: 'ellipse', width: 14, height: 14, 'background-color': '#7d8794', label: 'data(label)', 'font-size': 8, color: '#4b5563', 'text-valign': 'bottom', 'text-margin-y': 3, 'min-zoomed-font-size': 7 } },
+    { selector: 'edge', style: { width: 3, 'line-color': '#3b9a5a', 'curve-style': 'bezier' } },
+    { selector: 'edge.attach', style: { width: 1, 'line-color': '#b8c0ca' } },
+    { selector: 'edge.tunnel', style: { width: 1.5, 'line-style': 'dashed', 'line-color': '#8a63d2', opacity: 0.75 } },
+    { selector: 'edge.degraded', style: { 'line-color': '#e08a00', 'line-style': 'dashed', width: 3 } },
+    { selector: 'edge.down', style: { 'line-color': '#d62b2b', width: 4, 'line-style': 'solid', opacity: 1 } },
+    { selector: 'node:selected', style: { 'border-width': 3, 'border-color': '#f5b800' } },
+    { selector: 'edge:selected', style: { 'underlay-color': '#f5b800', 'underlay-opacity': 0.5, 'underlay-padding': 3 } },
+    { selector: '.hidden', style: { display: 'none' } },
+  ];
+
+  function makeCy() {
+    const large = big();
+    cy = cytoscape({
+      container: $('graph'), elements: [], style: style,
+      minZoom: 0.02, maxZoom: 4, wheelSensitivity: 0.3, boxSelectionEnabled: false,
+      textureOnViewport: large, hideEdgesOnViewport: large, pixelRatio: large ? 1 : 'auto',
+    });
+    cy.on('tap', 'node.switch', function (ev) { showSwitch(ev.target.data('dpid')); });
+    cy.on('tap', 'node.host', function (ev) { showHost(ev.target.data('mac')); });
+    cy.on('tap', 'edge.link', function (ev) { showLink(ev.target.id()); });
+    cy.on('tap', function (ev) { if (ev.target === cy) closePanel(); });
+    window.satellite.cy = cy;
+  }
+
+  // ---- elements
+
+  function switchEl(sw) {
+    return { group: 'nodes', data: { id: swId(sw.dpid), dpid: sw.dpid, label: fmt.dpid(sw.dpid) }, classes: 'switch' + (state.gone.has(sw.dpid) ? ' gone' : '') };
+  }
+  function hostLabel(h) { return (h.ips && h.ips.length) ? h.ips[0] : h.mac; }
+  function hostClasses(base) { return base + ($('show-hosts').checked ? '' : ' hidden'); }
+  function edgeClasses(e) { return 'link ' + e.kind + ' ' + edgeState(e) + (e.kind === 'tunnel' && !$('show-tunnels').checked ? ' hidden' : ''); }
+  function edgeEl(e) {
+    return { group: 'edges', data: { id: e.id, source: swId(e.a.dpid), target: swId(e.b.dpid), kind: e.kind, state: edgeState(e) }, classes: edgeClasses(e) };
+  }
+
+  function ensureEdge(l) {
+    const p = pairOf(l);
+    let e = state.edges.get(p.key);
+    if (!e) {
+      e = { id: 'ln:' + p.key, kind: l.kind, a: p.a, b: p.b, dirs: new Set() };
+      state.edges.set(p.key, e);
+    }
+    e.kind = l.kind || e.kind;
+    return e;
+  }
+
+  // ---- snapshot: redraw everything
+
+  function applySnapshot(snap) {
+    const t0 = performance.now();
+    const previous = state.edges;
+    state.switches.clear(); state.ports.clear(); state.links.clear(); state.hosts.clear();
+    state.edges = new Map();
+    state.gone.clear();
+    for (const sw of snap.switches || []) state.switches.set(sw.dpid, sw);
+    for (const p of snap.ports || []) state.ports.set(epKey(p), p);
+    for (const l of snap.links || []) {
+      state.links.set(dirKey(l), l);
+      ensureEdge(l).dirs.add(dirKey(l));
+    }
+    for (const h of snap.hosts || []) state.hosts.set(h.mac, h);
+    // links we drew before a resync that are gone now: show them down
+    for (const [k, e] of previous) {
+      if (!state.edges.has(k) && state.switches.has(e.a.dpid) && state.switches.has(e.b.dpid)) {
+        state.edges.set(k, { id: e.id, kind: e.kind, a: e.a, b: e.b, dirs: new Set() });
+      }
+    }
+    if (!cy) makeCy();
+    const els = [];
+    for (const sw of state.switches.values()) els.push(switchEl(sw));
+    for (const e of state.edges.values()) els.push(edgeEl(e));
+    for (const h of state.hosts.values()) {
+      if (!state.switches.has(h.dpid)) continue;
+      els.push({ group: 'nodes', data: { id: hostId(h.mac), mac: h.mac, label: hostLabel(h) }, classes: hostClasses('host') });
+      els.push({ group: 'edges', data: { id: 'at:' + h.mac, source: hostId(h.mac), target: swId(h.dpid) }, classes: hostClasses('attach') });
+    }
+    cy.batch(function () {
+      cy.elements().remove();
+      cy.add(els);
+    });
+    layout(true);
+    state.version = snap.version;
+    state.snapshots++;
+    counts();
+    state.lastRenderMs = performance.now() - t0;
+    document.body.dataset.ready = 'true';
+    document.body.dataset.renderMs = state.lastRenderMs.toFixed(1);
+  }
+
+  // ---- deltas
+
+  let addedNodes = false;
+
+  function applyDelta(d) {
+    state.version = d.version;
+    if (d.switch) {
+      const sw = d.switch;
+      if (d.op === 'remove') {
+        state.switches.delete(sw.dpid);
+        state.gone.add(sw.dpid);
+        const n = cy.getElementById(swId(sw.dpid));
+        if (n.nonempty()) n.addClass('gone');
+      } else {
+        state.switches.set(sw.dpid, sw);
+        state.gone.delete(sw.dpid);
+        const n = cy.getElementById(swId(sw.dpid));
+        if (n.empty()) { placeNew(cy.add(switchEl(sw))); addedNodes = true; } else n.removeClass('gone');
+      }
+    }
+    if (d.port) {
+      const k = epKey(d.port);
+      if (d.op === 'remove') state.ports.delete(k); else state.ports.set(k, d.port);
+      if (panelSwitch === d.port.dpid) refreshSoon();
+    }
+    if (d.link) {
+      const l = d.link;
+      const e = ensureEdge(l);
+      if (d.op === 'remove') { state.links.delete(dirKey(l)); e.dirs.delete(dirKey(l)); } else { state.links.set(dirKey(l), l); e.dirs.add(dirKey(l)); }
+      drawEdge(e);
+      if (panelLink === e.id) showLink(e.id);
+    }
+    if (d.host) {
+      const h = d.host;
+      const n = cy.getElementById(hostId(h.mac));
+      if (d.op === 'remove') {
+        state.hosts.delete(h.mac);
+        n.remove();
+      } else {
+        state.hosts.set(h.mac, h);
+        if (!state.switches.has(h.dpid) || cy.getElementById(swId(h.dpid)).empty()) return;
+        if (n.empty()) {
+          const added = cy.add([
+            { group: 'nodes', data: { id: hostId(h.mac), mac: h.mac, label: hostLabel(h) }, classes: hostClasses('host') },
+            { group: 'edges', data: { id: 'at:' + h.mac, source: hostId(h.mac), target: swId(h.dpid) }, classes: hostClasses('attach') },
+          ]);
+          placeNew(added.nodes());
+          addedNodes = true;
+        } else {
+          n.data('label', hostLabel(h));
+          const at = cy.getElementById('at:' + h.mac);
+          if (at.data('target') !== swId(h.dpid)) { // moved
+            at.move({ target: swId(h.dpid) });
+            placeNew(n);
+          }
+        }
+      }
+    }
+  }
+
+  function drawEdge(e) {
+    const c = cy.getElementById(e.id);
+    if (c.empty()) {
+      if (cy.getElementById(swId(e.a.dpid)).empty() || cy.getElementById(swId(e.b.dpid)).empty()) return;
+      cy.add(edgeEl(e));
+      return;
+    }
+    c.data('state', edgeState(e));
+    c.classes(edgeClasses(e));
+  }
+
+  // placeNew puts new nodes next to a neighbour (or in the middle).
+  function placeNew(nodes) {
+    nodes.forEach(function (n) {
+      const nb = n.neighborhood('node').filter(function (x) { return x.id() !== n.id(); });
+      const ref = nb.nonempty() ? nb.first().position() : { x: cy.width() / 2, y: cy.height() / 2 };
+      n.position({ x: ref.x + (Math.random() - 0.5) * 80, y: ref.y + (Math.random() - 0.5) * 80 });
+    });
+  }
+
+  // ---- layout
+
+  function layout(initial) {
+    const eles = cy.elements().not('.hidden');
+    const nodes = eles.nodes();
+    if (nodes.length === 0) return;
+    if (nodes.length <= 250) {
+      eles.layout({
+        name: 'cose', animate: false, randomize: !!initial, fit: true, padding: 30, numIter: 1500,
+        nodeRepulsion: function (n) { return n.hasClass('host') ? 3000 : 12000; },
+        idealEdgeLength: function (e) { return e.hasClass('attach') ? 28 : (e.hasClass('tunnel') ? 160 : 100); },
+        edgeElasticity: function (e) { return e.hasClass('tunnel') ? 20 : 100; },
+      }).run();
+      return;
+    }
+    // large fabrics: switches on a grid by dpid, hosts in a ring around
+    // their switch (O(n), no force simulation)
+    const sws = cy.nodes('.switch').sort(function (a, b) { return a.data('dpid') < b.data('dpid') ? -1 : 1; });
+    const cols = Math.ceil(Math.sqrt(sws.length));
+    const gap = 120;
+    cy.batch(function () {
+      sws.forEach(function (n, i) { n.position({ x: (i % cols) * gap, y: Math.floor(i / cols) * gap }); });
+      const around = new Map();
+      cy.nodes('.host').forEach(function (h) {
+        const at = cy.getElementById('at:' + h.data('mac'));
+        const sw = at.nonempty() ? at.target() : null;
+        if (!sw) return;
+        const i = around.get(sw.id()) || 0;
+        around.set(sw.id(), i + 1);
+        const a = i * 0.9, r = 34 + 6 * Math.floor(i / 7);
+        const p = sw.position();
+        h.position({ x: p.x + r * Math.cos(a), y: p.y + r * Math.sin(a) });
+      });
+    });
+    cy.fit(undefined, 20);
+  }
+
+  // ---- counts
+
+  function counts() {
+    let links = 0, tunnels = 0, down = 0;
+    for (const e of state.edges.values()) {
+      const s = edgeState(e);
+      if (s === 'down') down++;
+      else if (e.kind === 'tunnel') tunnels++;
+      else links++;
+    }
+    $('n-switches').textContent = state.switches.size;
+    $('n-links').textContent = links;
+    $('n-tunnels').textContent = tunnels;
+    $('n-hosts').textContent = state.hosts.size;
+    $('n-down').textContent = down;
+  }
+
+  // ---- the stream, batched
+
+  let queue = [];
+  let timer = null;
+  function onMessage(m) {
+    if (m.type !== 'topology') return;
+    queue.push(m);
+    if (!timer) timer = setTimeout(flush, queue.length > 1 ? 50 : 0);
+  }
+  function flush() {
+    timer = null;
+    const batch = queue;
+    queue = [];
+    // a snapshot replaces everything before it
+    let start = 0;
+    for (let i = batch.length - 1; i >= 0; i--) if (batch[i].op === 'snapshot') { start = i; break; }
+    if (batch[start] && batch[start].op === 'snapshot') {
+      applySnapshot(batch[start].snapshot);
+      start++;
+    }
+    if (!cy) return;
+    addedNodes = false;
+    cy.batch(function () {
+      for (let i = start; i < batch.length; i++) applyDelta(batch[i]);
+    });
+    counts();
+    if (addedNodes && !big()) relayoutSoon();
+  }
+  let relayoutTimer = null;
+  function relayoutSoon() {
+    clearTimeout(relayoutTimer);
+    relayoutTimer = setTimeout(function () { layout(false); }, 800);
+  }
+
+  // ---- side panel
+
+  let panelSwitch = null, panelLink = null, pollTimer = null, refreshTimer = null;
+  let prevPorts = null, prevFlows = null;
+
+  function openPanel(title) {
+    $('panel').hidden = false;
+    const body = $('panel-body');
+    body.replaceChildren(el('h2', { text: title }));
+    if (cy) cy.resize();
+    return body;
+  }
+  function closePanel() {
+    $('panel').hidden = true;
+    panelSwitch = null; panelLink = null;
+    clearTimeout(pollTimer);
+    if (cy) { cy.elements().unselect(); cy.resize(); }
+  }
+  function refreshSoon() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () { if (panelSwitch) pollSwitch(panelSwitch); }, 200);
+  }
+
+  function showSwitch(dpid) {
+    panelLink = null;
+    panelSwitch = dpid;
+    prevPorts = null; prevFlows = null;
+    const body = openPanel('Switch ' + dpid);
+    const sw = state.switches.get(dpid);
+    body.append(el('dl', null,
+      el('dt', { text: 'state' }), el('dd', { class: state.gone.has(dpid) ? 'state-down' : 'state-up', text: state.gone.has(dpid) ? 'disconnected' : 'connected' }),
+      el('dt', { text: 'remote' }), el('dd', { text: sw && sw.remote || '-' }),
+      el('dt', { text: 'software' }), el('dd', { text: sw ? [sw.manufacturer, sw.software].filter(Boolean).join(' ') : '-' }),
+      el('dt', { text: 'since' }), el('dd', { text: sw ? fmt.time(sw.since) : '-' })));
+    body.append(el('h3', { text: 'Ports' }), el('div', { id: 'sw-ports', text: 'loading…' }));
+    body.append(el('h3', { text: 'Flow table' }), el('div', { id: 'sw-flows', text: 'loading…' }));
+    pollSwitch(dpid);
+  }
+
+  async function pollSwitch(dpid) {
+    clearTimeout(pollTimer);
+    const base = '/api/v1/switches/' + encodeURIComponent(dpid);
+    const now = performance.now();
+    const [swR, statsR, flowsR] = await Promise.allSettled([S.api(base), S.api(base + '/ports/stats'), S.api(base + '/flows')]);
+    if (panelSwitch !== dpid) return;
+    renderPorts(swR, statsR, now);
+    renderFlows(flowsR, now);
+    pollTimer = setTimeout(function () { pollSwitch(dpid); }, 2000);
+  }
+
+  function errorText(r) { return 'not available: ' + (r.reason && r.reason.message || 'error'); }
+
+  function renderPorts(swR, statsR, now) {
+    const box = $('sw-ports');
+    if (!box) return;
+    if (swR.status !== 'fulfilled') { box.textContent = errorText(swR); return; }
+    const stats = new Map();
+    if (statsR.status === 'fulfilled') for (const s of statsR.value) stats.set(s.number, s);
+    const prev = prevPorts;
+    prevPorts = { t: now, stats: stats };
+    const rate = function (n, field) {
+      const s = stats.get(n), p = prev && prev.stats.get(n);
+      if (!s || !p || s[field] == null || p[field] == null) return null;
+      const dt = (now - prev.t) / 1000;
+      return dt > 0 ? Math.max(0, (s[field] - p[field]) * 8 / dt) : null;
+    };
+    const rows = swR.value.ports.slice().sort(function (a, b) { return a.number - b.number; }).map(function (p) {
+      const s = stats.get(p.number) || {};
+      const kind = (state.ports.get(swR.value.dpid + '/' + p.number) || {}).kind || '';
+      return el('tr', { dataset: { port: p.number } },
+        el('td', { class: 'mono', text: fmt.port(p.number) }),
+        el('td', { text: p.name }),
+        el('td', { text: kind }),
+        el('td', { class: 'state-' + p.state, text: p.state }),
+        el('td', { class: 'num', text: fmt.speed(p.curr_speed_kbps) }),
+        el('td', { class: 'num', text: fmt.bits(rate(p.number, 'rx_bytes')) }),
+        el('td', { class: 'num', text: fmt.bits(rate(p.number, 'tx_bytes')) }),
+        el('td', { class: 'num', text: fmt.count(s.rx_packets) }),
+        el('td', { class: 'num', text: fmt.count(s.tx_packets) }),
+        el('td', { class: 'num', text: fmt.count((s.rx_dropped || 0) + (s.tx_dropped || 0) + (s.rx_errors || 0) + (s.tx_errors || 0)) }));
+    });
+    box.replaceChildren(el('table', { class: 'grid', id: 'ports-table' },
+      el('thead', null, el('tr', null, ['port', 'name', 'kind', 'state', 'speed', 'rx', 'tx', 'rx pkts', 'tx pkts', 'drops+errs'].map(function (h, i) { return el('th', { class: i >= 4 ? 'num' : null, text: h }); }))),
+      el('tbody', null, rows)));
+  }
+
+  function ownerText(o) {
+    if (!o || o.kind === 'foreign') return 'foreign';
+    return o.kind + ':' + o.id + (o.network ? '@net:' + o.network : '');
+  }
+
+  function renderFlows(flowsR, now) {
+    const box = $('sw-flows');
+    if (!box) return;
+    if (flowsR.status !== 'fulfilled') { box.textContent = errorText(flowsR); return; }
+    const key = function (f) { return f.table + '|' + f.priority + '|' + f.cookie + '|' + f.match; };
+    const cur = new Map();
+    for (const f of flowsR.value) cur.set(key(f), f);
+    const prev = prevFlows;
+    prevFlows = { t: now, flows: cur };
+    const rows = flowsR.value.map(function (f) {
+      let r = null;
+      const p = prev && prev.flows.get(key(f));
+      if (p) { const dt = (now - prev.t) / 1000; r = dt > 0 ? Math.max(0, (f.packets - p.packets) / dt) : null; }
+      return el('tr', null,
+        el('td', { class: 'num', text: f.table }),
+        el('td', { class: 'num', text: f.priority }),
+        el('td', { class: 'mono', text: ownerText(f.owner) }),
+        el('td', { class: 'mono', text: f.match || '*' }),
+        el('td', { class: 'mono', text: f.actions }),
+        el('td', { class: 'num', text: fmt.count(f.packets) }),
+        el('td', { class: 'num', text: fmt.bytes(f.bytes) }),
+        el('td', { class: 'num', text: r === null ? '-' : fmt.rate(r) }));
+    });
+    box.replaceChildren(flowsR.value.length === 0 ? el('p', { class: 'muted', text: 'no flows' }) :
+      el('table', { class: 'grid', id: 'flows-table' },
+        el('thead', null, el('tr', null, ['table', 'prio', 'owner', 'match', 'actions', 'packets', 'bytes', 'pkt rate'].map(function (h, i) { return el('th', { class: (i < 2 || i >= 5) ? 'num' : null, text: h }); }))),
+        el('tbody', null, rows)));
+  }
+
+  function endText(e) {
+    const p = state.ports.get(epKey(e));
+    return e.dpid + ' port ' + fmt.port(e.port) + (p && p.name ? ' (' + p.name + ')' : '');
+  }
+
+  function showLink(id) {
+    panelSwitch = null;
+    clearTimeout(pollTimer);
+    panelLink = id;
+    let e = null;
+    for (const x of state.edges.values()) if (x.id === id) e = x;
+    if (!e) return;
+    const st = edgeState(e);
+    const body = openPanel((e.kind === 'tunnel' ? 'Tunnel ' : 'Link ') + fmt.dpid(e.a.dpid) + ' ↔ ' + fmt.dpid(e.b.dpid));
+    body.append(el('dl', null,
+      el('dt', { text: 'state' }), el('dd', { class: 'state-' + (st === 'up' ? 'up' : 'down'), text: st === 'degraded' ? 'one direction only' : st }),
+      el('dt', { text: 'kind' }), el('dd', { text: e.kind }),
+      el('dt', { text: 'end A' }), el('dd', { class: 'mono', text: endText(e.a) }),
+      el('dt', { text: 'end B' }), el('dd', { class: 'mono', text: endText(e.b) })));
+    const dirs = [[e.a, e.b], [e.b, e.a]].map(function (ab) {
+      const l = state.links.get(epKey(ab[0]) + '>' + epKey(ab[1]));
+      return el('tr', null, el('td', { class: 'mono', text: fmt.dpid(ab[0].dpid) + '/' + fmt.port(ab[0].port) + ' → ' + fmt.dpid(ab[1].dpid) + '/' + fmt.port(ab[1].port) }),
+        el('td', { text: l ? 'seen' : 'not seen' }),
+        el('td', { class: 'num', text: l ? l.latency_ms.toFixed(2) + ' ms' : '-' }),
+        el('td', { text: l ? fmt.time(l.first_seen) : '-' }));
+    });
+    body.append(el('h3', { text: 'Directions (LLDP)' }), el('table', { class: 'grid' },
+      el('thead', null, el('tr', null, el('th', { text: 'direction' }), el('th', { text: 'probes' }), el('th', { class: 'num', text: 'latency' }), el('th', { text: 'first seen' }))),
+      el('tbody', null, dirs)));
+  }
+
+  function showHost(mac) {
+    panelSwitch = null; panelLink = null;
+    clearTimeout(pollTimer);
+    const h = state.hosts.get(mac);
+    if (!h) return;
+    const body = openPanel('Host ' + mac);
+    body.append(el('dl', null,
+      el('dt', { text: 'IPv4' }), el('dd', { text: (h.ips || []).join(', ') || '-' }),
+      el('dt', { text: 'attached to' }), el('dd', { class: 'mono', text: endText({ dpid: h.dpid, port: h.port }) }),
+      el('dt', { text: 'first seen' }), el('dd', { text: fmt.time(h.first_seen) }),
+      el('dt', { text: 'last seen' }), el('dd', { text: fmt.time(h.last_seen) })));
+  }
+
+  // ---- toolbar
+
+  $('panel-close').addEventListener('click', closePanel);
+  $('relayout').addEventListener('click', function () { if (cy) layout(true); });
+  $('fit').addEventListener('click', function () { if (cy) cy.fit(undefined, 20); });
+  $('show-hosts').addEventListener('change', function (ev) {
+    if (!cy) return;
+    cy.batch(function () { cy.elements('.host, .attach').toggleClass('hidden', !ev.target.checked); });
+  });
+  $('show-tunnels').addEventListener('change', function (ev) {
+    if (!cy) return;
+    cy.batch(function () { cy.edges('.tunnel').toggleClass('hidden', !ev.target.checked); });
+  });
+  $('find').addEventListener('keydown', function (ev) {
+    if (ev.key !== 'Enter' || !cy) return;
+    const q = ev.target.value.trim().toLowerCase();
+    if (!q) return;
+    const hit = cy.nodes().filter(function (n) {
+      if (n.hasClass('switch')) return fmt.dpid(n.data('dpid')) === fmt.dpid(q.replace(/^0x/, '')) || n.data('dpid') === q;
+      const h = state.hosts.get(n.data('mac'));
+      return h && (h.mac === q || (h.ips || []).indexOf(q) >= 0);
+    }).first();
+    if (hit.empty()) { ev.target.setCustomValidity('not found'); ev.target.reportValidity(); return; }
+    ev.target.setCustomValidity('');
+    cy.elements().unselect();
+    hit.select();
+    cy.animate({ center: { eles: hit }, zoom: Math.max(cy.zoom(), 1.2) }, { duration: 200 });
+    if (hit.hasClass('switch')) showSwitch(hit.data('dpid')); else showHost(hit.data('mac'));
+  });
+
+  // for tests and the curious: window.satellite.state, .cy, .edgeState(id)
+  window.satellite = {
+    state: state, cy: null,
+    edgeState: function (id) { for (const e of state.edges.values()) if (e.id === id) return edgeState(e); return null; },
+    showSwitch: showSwitch,
+  };
+
+  if (document.body.dataset.topology === 'true') S.stream(onMessage, { since: 0 });
+})();
