@@ -418,6 +418,29 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 		}
 	})
 
+	t.Run("a spoofed source address is dropped and counted", func(t *testing.T) {
+		e.t = t
+		capture := e.captureFilter(2, 1, "icmp")
+		src, dst := mustMAC(e.ep(1, 1).MAC), mustMAC(e.ep(2, 1).MAC)
+		buf := gopacket.NewSerializeBuffer()
+		gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			&layers.Ethernet{SrcMAC: src, DstMAC: dst, EthernetType: layers.EthernetTypeIPv4},
+			&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: net.ParseIP("10.1.0.99").To4(), DstIP: net.ParseIP("10.1.0.12").To4()},
+			&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 9, Seq: 1})
+		for i := 0; i < 5; i++ {
+			e.sendFrom(1, 1, buf.Bytes())
+		}
+		time.Sleep(1500 * time.Millisecond) // flow counters refresh about once a second
+		if got := capture(); strings.Contains(got, "10.1.0.99") {
+			t.Fatalf("spoofed packets arrived:\n%s", got)
+		}
+		dump := e.ovsFlowsStats(1, "table=1,in_port=1")
+		m := regexp.MustCompile(`n_packets=(\d+),.*priority=100,in_port=1 actions=drop`).FindStringSubmatch(dump)
+		if m == nil || m[1] == "0" {
+			t.Fatalf("the anti-spoofing drop flow did not count the packets:\n%s", dump)
+		}
+	})
+
 	t.Run("restart of Satellite loses no ping and reinstalls no flow", func(t *testing.T) {
 		e.t = t
 		durBefore := e.flowDurations(1)
@@ -485,6 +508,14 @@ func (e *env) ovsFlowsRaw(host int) string {
 
 func (e *env) ovsFlows(host int, filter string) string {
 	out, err := e.topo.OVS(e.ctx, host, "ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows", "br-int", filter)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return string(out)
+}
+
+func (e *env) ovsFlowsStats(host int, filter string) string {
+	out, err := e.topo.OVS(e.ctx, host, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-int", filter)
 	if err != nil {
 		e.t.Fatal(err)
 	}
