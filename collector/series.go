@@ -1,0 +1,322 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"strconv"
+	"sync"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
+)
+
+// Kind is a kind of statistics: what one poll asks a switch for.
+type Kind uint8
+
+// The kinds of statistics the collector polls.
+const (
+	KindPort Kind = iota
+	KindFlow
+	KindTable
+	KindGroup
+	numKinds
+)
+
+var kindNames = [numKinds]string{"port", "flow", "table", "group"}
+
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Metric names of each kind of series, in the order of their values in
+// Point.V.
+var (
+	PortMetrics  = []string{"rx_bps", "tx_bps", "rx_pps", "tx_pps", "rx_drops", "tx_drops", "rx_errors", "tx_errors"}
+	FlowMetrics  = []string{"bps", "pps"}
+	TableMetrics = []string{"lookups_ps", "matched_ps", "active"}
+	GroupMetrics = []string{"bps", "pps"}
+)
+
+// Metrics returns the metric names of a kind of series.
+func (k Kind) Metrics() []string {
+	switch k {
+	case KindPort:
+		return PortMetrics
+	case KindFlow:
+		return FlowMetrics
+	case KindTable:
+		return TableMetrics
+	case KindGroup:
+		return GroupMetrics
+	}
+	return nil
+}
+
+// PortRates are the rates of one port, per second; NaN when unknown (the
+// first sample, a reset, an unsupported counter). Util is the percentage
+// of the port's current speed, NaN when the switch reports no speed.
+type PortRates struct {
+	RxBps, TxBps       float64
+	RxPps, TxPps       float64
+	RxDrops, TxDrops   float64
+	RxErrors, TxErrors float64
+	RxUtil, TxUtil     float64
+}
+
+// PortSample is one poll's view of one port: its counters as the switch
+// reported them (Unsupported for counters it does not keep) and the rates
+// since the previous poll.
+type PortSample struct {
+	Key       string // series key, "port/DPID/PORT"
+	DPID      uint64
+	Port      uint32
+	Name      string
+	SpeedKbps uint32
+	Time      int64 // unix nanoseconds
+	Counters  ofwire.PortStats
+	Rates     PortRates
+}
+
+// FlowInfo identifies a flow and says who owns it. It is shared by every
+// sample of the flow and never changes.
+type FlowInfo struct {
+	// Key is the series key, "flow/DPID/ID": ID is a hash of table,
+	// priority, cookie and match, stable across restarts.
+	Key      string
+	DPID     uint64
+	Table    uint8
+	Priority uint16
+	Cookie   controller.Cookie
+
+	rawMatch  []byte
+	matchOnce sync.Once
+	match     string
+}
+
+// Owner returns the owner the flow's cookie names.
+func (f *FlowInfo) Owner() controller.Owner { return f.Cookie.Owner() }
+
+// Match returns the flow's match in ovs-ofctl syntax.
+func (f *FlowInfo) Match() string {
+	f.matchOnce.Do(func() {
+		fields, err := ofwire.DecodeOXM(f.rawMatch)
+		if err != nil {
+			f.match = "oxm(" + err.Error() + ")"
+			return
+		}
+		f.match = controller.FormatMatch(fields)
+	})
+	return f.match
+}
+
+// FlowSample is one poll's view of one flow.
+type FlowSample struct {
+	Info      *FlowInfo
+	Time      int64 // unix nanoseconds
+	Packets   uint64
+	Bytes     uint64
+	DurationS float64
+	Bps, Pps  float64 // NaN when unknown
+}
+
+// TableSample is one poll's view of one flow table.
+type TableSample struct {
+	Key       string
+	DPID      uint64
+	Table     uint8
+	Time      int64
+	Active    uint32
+	Lookups   uint64
+	Matched   uint64
+	LookupsPs float64 // NaN when unknown
+	MatchedPs float64
+}
+
+// GroupSample is one poll's view of one group.
+type GroupSample struct {
+	Key      string
+	DPID     uint64
+	Group    uint32
+	Time     int64
+	RefCount uint32
+	Packets  uint64
+	Bytes    uint64
+	Bps, Pps float64
+}
+
+// Batch is what one poll of one switch produced: the samples of every
+// port, flow, table or group (by Kind) with the poll's time.
+type Batch struct {
+	Kind   Kind
+	DPID   uint64
+	Time   int64 // unix nanoseconds
+	Ports  []PortSample
+	Flows  []FlowSample
+	Tables []TableSample
+	Groups []GroupSample
+}
+
+// Len returns the number of samples in the batch.
+func (b *Batch) Len() int { return len(b.Ports) + len(b.Flows) + len(b.Tables) + len(b.Groups) }
+
+// ---- series
+
+// seriesCommon is what every series has.
+type seriesCommon struct {
+	present  bool  // seen in the last poll of its kind
+	lastSeen int64 // unix nanoseconds of the last poll it was in
+	hist     history
+}
+
+type portSeries struct {
+	seriesCommon
+	key   string
+	base  counterSet
+	last  PortSample
+	name  string
+	speed uint32
+}
+
+type flowID struct {
+	table    uint8
+	priority uint16
+	cookie   uint64
+	match    uint64 // hash of the raw match
+}
+
+type flowSeries struct {
+	seriesCommon
+	info    *FlowInfo
+	base    counterSet
+	lastSeq int64
+	last    FlowSample
+	next    *flowSeries // another flow with the same flowID (a hash collision)
+}
+
+type tableSeries struct {
+	seriesCommon
+	key  string
+	base counterSet
+	last TableSample
+}
+
+type groupSeries struct {
+	seriesCommon
+	key  string
+	base counterSet
+	last GroupSample
+}
+
+// seriesOverhead estimates the bytes of a series besides its history:
+// the struct, its map entry and its key.
+const (
+	portSeriesOverhead  = 520
+	flowSeriesOverhead  = 360
+	tableSeriesOverhead = 300
+	groupSeriesOverhead = 300
+)
+
+var (
+	portScales  = []float64{8, 8, 1, 1, 1, 1, 1, 1}
+	portMaxes   = []float64{MaxBitsPerSecond, MaxBitsPerSecond, MaxPacketsPerSecond, MaxPacketsPerSecond, MaxPacketsPerSecond, MaxPacketsPerSecond, MaxPacketsPerSecond, MaxPacketsPerSecond}
+	flowScales  = []float64{8, 1}
+	flowMaxes   = []float64{MaxBitsPerSecond, MaxPacketsPerSecond}
+	tableScales = []float64{1, 1}
+	tableMaxes  = []float64{1e12, 1e12}
+)
+
+// hashMatch hashes raw match bytes (FNV-1a over 8-byte words with a final
+// avalanche): fast, and stable across restarts so series keys are too.
+func hashMatch(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * 1099511628211
+		b = b[8:]
+	}
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return mix64(h)
+}
+
+func mix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+func (id flowID) hash() uint64 {
+	return mix64(id.match ^ mix64(id.cookie^uint64(id.priority)<<8^uint64(id.table)))
+}
+
+// Series keys.
+
+func appendHex16(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		b = append(b, digits[(v>>(uint(i)*4))&0xf])
+	}
+	return b
+}
+
+func portKey(dpid uint64, port uint32) string {
+	b := make([]byte, 0, 32)
+	b = append(b, "port/"...)
+	b = appendHex16(b, dpid)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(port), 10)
+	return string(b)
+}
+
+func flowKey(dpid uint64, id uint64, n int) string {
+	b := make([]byte, 0, 40)
+	b = append(b, "flow/"...)
+	b = appendHex16(b, dpid)
+	b = append(b, '/')
+	b = appendHex16(b, id)
+	if n > 1 {
+		b = append(b, '-')
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	return string(b)
+}
+
+func tableKey(dpid uint64, table uint8) string {
+	return "table/" + string(appendHex16(nil, dpid)) + "/" + strconv.Itoa(int(table))
+}
+
+func groupKey(dpid uint64, group uint32) string {
+	return "group/" + string(appendHex16(nil, dpid)) + "/" + strconv.FormatUint(uint64(group), 10)
+}
+
+// toF32 copies rates into float32 history values.
+func toF32(dst []float32, src []float64) {
+	for i, v := range src {
+		dst[i] = float32(v)
+	}
+}
+
+func util(bps float64, speedKbps uint32) float64 {
+	if speedKbps == 0 || math.IsNaN(bps) {
+		return nan
+	}
+	return bps / (float64(speedKbps) * 1000) * 100
+}
+
+// portDuration returns a port's duration in nanoseconds, 0 when the switch
+// does not report it (all ones).
+func portDuration(sec, nsec uint32) uint64 {
+	if sec == math.MaxUint32 {
+		return 0
+	}
+	return durationNS(sec, nsec)
+}
+
+func sameMatch(a, b []byte) bool { return bytes.Equal(a, b) }
