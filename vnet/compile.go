@@ -350,6 +350,14 @@ func (c *compiler) datapath(name string) *Program {
 		c.add(TableL2, 60, nck, fmt.Sprintf("%s,%s,actions=%s", fromAway, bcast, joinOrDrop(localOut)))
 	}
 
+	// simulated interfaces: the controller answers their ARP (copies from
+	// table 0) and their ping
+	for _, in := range c.ifaces {
+		if in.Mode == ModeSimulated && rel[in.Network] {
+			n := c.nets[in.Network]
+			c.add(TableRoute, 300, ifCookie(in, n), fmt.Sprintf("metadata=0x%x/0x%x,dl_dst=%s,icmp,nw_dst=%s,actions=controller", metaNet(n.ID), metaNetMask, in.MAC, in.IP))
+		}
+	}
 	c.routers(rel)
 	prog.Flows = c.flows
 	return prog

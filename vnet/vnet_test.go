@@ -229,6 +229,7 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 		vif("c1", "net3", h1, 2, "10.1.0.11"),
 		vif("c3", "net3", h3, 2, "10.1.0.13"),
 		vif("b2", "net2", h2, 2, ""), // leased through DHCP
+		{Name: "svc", Network: "net1", Mode: vnet.ModeSimulated, IP: "10.1.0.200"},
 	}
 	cfg.Routers = []vnet.Router{{Name: "r1", Interfaces: []vnet.RouterInterface{{Network: "net1"}, {Network: "net2"}}}}
 	if _, err := mgr.Apply(cfg); err != nil {
@@ -290,8 +291,9 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 			}
 		}
 		e.run(e.ep(2, 2).Namespace, "ip", "route", "replace", "default", "via", "10.2.0.1", "dev", "eth0")
-		e.mustPing(1, 1, "10.1.0.1") // gateway of net1
-		e.mustPing(2, 2, "10.2.0.1") // gateway of net2
+		e.mustPing(1, 1, "10.1.0.1")   // gateway of net1
+		e.mustPing(3, 1, "10.1.0.200") // a simulated interface
+		e.mustPing(2, 2, "10.2.0.1")   // gateway of net2
 		out1 := e.mustPing(1, 1, "10.2.0.128")
 		if !strings.Contains(out1, "ttl=63") {
 			t.Fatalf("routed ping without TTL decrement:\n%s", out1)
