@@ -45,6 +45,22 @@ type Env struct {
 	// TunnelPort names the tunnel port on a host towards remote for an
 	// underlay path (default "gre-<remote>-p<path>", the lab's naming).
 	TunnelPort func(remote string, path int) string
+	// PathOrder lists the underlay paths from local to remote in order of
+	// preference (default 1, 2). An empty list means no path is usable:
+	// traffic to that host is dropped explicitly.
+	PathOrder func(local, remote uint64) []int
+}
+
+// TunnelGroup is the tunnel-selection group towards a remote switch: a
+// fast-failover group whose buckets (one per usable path, in order of
+// preference) watch and use the path's tunnel port. The datapath skips a
+// bucket whose port is not live (BFD); no bucket means drop.
+func TunnelGroup(remoteDPID uint64, ports []uint32) controller.Group {
+	g := controller.Group{ID: GroupID(remoteDPID), Type: controller.GroupFastFailover}
+	for _, port := range ports {
+		g.Buckets = append(g.Buckets, ofwire.Bucket{WatchPort: port, Actions: ofp.Actions{&ofp.ActionOutput{Port: ofp.PortNo(port)}}})
+	}
+	return g
 }
 
 // Program is what one switch should hold.
@@ -226,19 +242,27 @@ func (c *compiler) datapath(name string) *Program {
 		if rname == name {
 			continue
 		}
-		var g controller.Group
-		g.ID, g.Type = GroupID(rdpid), controller.GroupFastFailover
+		byPath := map[int]uint32{}
 		for p := 1; p <= Paths; p++ {
-			port, ok := c.env.PortNo(dpid, c.env.TunnelPort(rname, p))
-			if !ok {
-				continue
+			if port, ok := c.env.PortNo(dpid, c.env.TunnelPort(rname, p)); ok {
+				byPath[p] = port
+				tunnels[rname] = append(tunnels[rname], port)
 			}
-			tunnels[rname] = append(tunnels[rname], port)
-			g.Buckets = append(g.Buckets, ofwire.Bucket{WatchPort: port, Actions: ofp.Actions{&ofp.ActionOutput{Port: ofp.PortNo(port)}}})
 		}
-		if len(g.Buckets) > 0 {
-			prog.Groups = append(prog.Groups, g)
+		if len(byPath) == 0 {
+			continue
 		}
+		order := []int{1, 2}
+		if c.env.PathOrder != nil {
+			order = c.env.PathOrder(dpid, rdpid)
+		}
+		var ports []uint32
+		for _, p := range order {
+			if port, ok := byPath[p]; ok {
+				ports = append(ports, port)
+			}
+		}
+		prog.Groups = append(prog.Groups, TunnelGroup(rdpid, ports))
 	}
 	sort.Slice(prog.Groups, func(i, j int) bool { return prog.Groups[i].ID < prog.Groups[j].ID })
 

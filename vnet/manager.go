@@ -23,6 +23,9 @@ type Options struct {
 	Resync time.Duration
 	// Debounce collects bursts of changes into one reconciliation (default 100ms).
 	Debounce time.Duration
+	// PathOrder, when set, orders the underlay paths between two hosts
+	// (the tunnel prober sets it; see Env.PathOrder).
+	PathOrder func(local, remote uint64) []int
 }
 
 // SwitchStatus is the reconciliation state of one datapath.
@@ -193,6 +196,7 @@ func (m *Manager) Kick() {
 func (m *Manager) env() Env {
 	return Env{
 		TunnelPort: m.opt.TunnelPort,
+		PathOrder:  m.opt.PathOrder,
 		PortNo: func(dpid uint64, name string) (uint32, bool) {
 			s := m.ctl.Switch(dpid)
 			if s == nil {
@@ -225,6 +229,17 @@ func (m *Manager) env() Env {
 			return port, fwd && back
 		},
 	}
+}
+
+// SetPathOrder installs the path preference function (before Run).
+func (m *Manager) SetPathOrder(f func(local, remote uint64) []int) { m.opt.PathOrder = f }
+
+// TunnelPortName names the tunnel port towards remote on a path.
+func (m *Manager) TunnelPortName(remote string, path int) string {
+	if m.opt.TunnelPort != nil {
+		return m.opt.TunnelPort(remote, path)
+	}
+	return fmt.Sprintf("gre-%s-p%d", remote, path)
 }
 
 // Programs compiles the current configuration against the live network.
