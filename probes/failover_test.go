@@ -1,0 +1,232 @@
+package probes_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/lab"
+	"github.com/satellite-sdn/satellite/probes"
+	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/vnet"
+)
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	ctl   *controller.Controller
+	model *topology.Model
+	vm    *vnet.Manager
+	pm    *probes.Manager
+	topo  *lab.Topology
+}
+
+func start(t *testing.T, bfd bool, pcfg probes.Config) *env {
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "of.sock")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("SAT_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	ctl := controller.New(controller.Config{Logger: log})
+	ln, err := controller.Listen("unix:" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := vnet.OpenBolt(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := topology.New(topology.Options{})
+	vm, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.Logger = log
+	pm := probes.New(pcfg, ctl, vm, model)
+	vm.SetPathOrder(pm.PathOrder)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 4)
+	go func() { ctl.Serve(ctx, ln); done <- struct{}{} }()
+	go func() { topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx); done <- struct{}{} }()
+	go func() { vm.Run(ctx); done <- struct{}{} }()
+	go func() { pm.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		for i := 0; i < 4; i++ {
+			<-done
+		}
+		store.Close()
+	})
+	topo := lab.Start(t, lab.Config{Hosts: 3, BFD: bfd, BFDIntervalMS: 100, Controllers: []string{"unix:" + sock}})
+	e := &env{t: t, ctx: ctx, ctl: ctl, model: model, vm: vm, pm: pm, topo: topo}
+	// net1 with endpoints on h1 and h3; no segments, so they talk over GRE
+	var cfg vnet.Config
+	for _, h := range topo.Hosts {
+		cfg.Datapaths = append(cfg.Datapaths, vnet.Datapath{Name: h.Name, DPID: h.DPID})
+	}
+	cfg.Networks = []vnet.Network{{Name: "net1", Subnet: "10.1.0.0/24"}}
+	for _, h := range []int{1, 3} {
+		ep := topo.Host(h).Endpoints[0]
+		cfg.Interfaces = append(cfg.Interfaces, vnet.Interface{Name: fmt.Sprintf("a%d", h), Network: "net1", Datapath: topo.Host(h).Name,
+			Port: ep.Port, MAC: ep.MAC, IP: fmt.Sprintf("10.1.0.1%d", h)})
+		e.run(ep.Namespace, "ip", "addr", "flush", "dev", "eth0")
+		e.run(ep.Namespace, "ip", "addr", "add", fmt.Sprintf("10.1.0.1%d/24", h), "dev", "eth0")
+	}
+	if _, err := vm.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if out, err := topo.Exec(ctx, topo.Host(1).Endpoints[0].Namespace, "ping", "-c", "1", "-W", "1", "10.1.0.13"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no connectivity h1 -> h3: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// all paths measured and up
+	for {
+		ps := pm.Paths()
+		up := 0
+		for _, p := range ps {
+			if p.State == "up" && p.Received > 5 {
+				up++
+			}
+		}
+		if up == 12 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("paths not all up: %+v", ps)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return e
+}
+
+func (e *env) run(ns string, args ...string) {
+	e.t.Helper()
+	if out, err := e.topo.Exec(context.Background(), ns, args...); err != nil {
+		e.t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+}
+
+// pingRun pings at 10 ms intervals for d and returns the sequence numbers
+// answered.
+func (e *env) pingRun(d time.Duration, during func()) (sent int, answered []int) {
+	n := int(d / (10 * time.Millisecond))
+	cmd, err := e.topo.ExecCommand(context.Background(), e.topo.Host(1).Endpoints[0].Namespace, "ping", "-i", "0.01", "-c", strconv.Itoa(n), "-W", "1", "10.1.0.13")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	if during != nil {
+		during()
+	}
+	cmd.Wait()
+	for _, m := range regexp.MustCompile(`icmp_seq=(\d+)`).FindAllStringSubmatch(out.String(), -1) {
+		s, _ := strconv.Atoi(m[1])
+		answered = append(answered, s)
+	}
+	sort.Ints(answered)
+	return n, answered
+}
+
+// longestGap is the longest run of unanswered pings, in milliseconds.
+func longestGap(sent int, answered []int) (ms int, lost int) {
+	got := map[int]bool{}
+	for _, s := range answered {
+		got[s] = true
+	}
+	run := 0
+	for s := 1; s <= sent; s++ {
+		if got[s] {
+			run = 0
+			continue
+		}
+		lost++
+		run++
+		if run*10 > ms {
+			ms = run * 10
+		}
+	}
+	return ms, lost
+}
+
+func (e *env) events(kind string) []topology.Event {
+	var out []topology.Event
+	for _, ev := range e.model.Events() {
+		if ev.Kind == kind {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func (e *env) failoverAndBack(t *testing.T, maxGap time.Duration) {
+	e.t = t
+	sent, answered := e.pingRun(4*time.Second, func() {
+		time.Sleep(time.Second)
+		if err := e.topo.CutPath(e.ctx, 1, 1, 3); err != nil {
+			t.Fatal(err)
+		}
+	})
+	gap, lost := longestGap(sent, answered)
+	t.Logf("path 1 h1<->h3 cut: longest gap %d ms, %d of %d pings lost", gap, lost, sent)
+	if len(e.events("tunnel-failover")) == 0 {
+		t.Fatalf("no failover event: %+v", e.model.Events())
+	}
+	if gap == 0 || time.Duration(gap)*time.Millisecond > maxGap {
+		t.Fatalf("gap %d ms (want > 0 and <= %s)", gap, maxGap)
+	}
+	if len(answered) == 0 || answered[len(answered)-1] < sent-5 {
+		t.Fatalf("the ping did not resume on path 2: last answered %v of %d", answered[len(answered)-5:], sent)
+	}
+	for _, p := range e.pm.Paths() {
+		if p.LocalName == "h1" && p.RemoteName == "h3" && p.Path == 2 && !p.Active {
+			t.Fatalf("path 2 h1->h3 not active: %+v", p)
+		}
+	}
+	if err := e.topo.RestorePath(e.ctx, 1, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	hold := e.pm.Config().HoldDown
+	sent, answered = e.pingRun(hold+2*time.Second, nil)
+	if _, lost := longestGap(sent, answered); lost > 0 {
+		t.Fatalf("failback lost %d pings", lost)
+	}
+	if len(e.events("tunnel-failback")) == 0 {
+		t.Fatalf("no failback after the hold-down: %+v", e.model.Events())
+	}
+	for _, p := range e.pm.Paths() {
+		if p.LocalName == "h1" && p.RemoteName == "h3" && p.Path == 1 && !p.Active {
+			t.Fatalf("path 1 h1->h3 not active again: %+v", p)
+		}
+	}
+}
+
+func TestFailoverByProbesWithoutBFD(t *testing.T) {
+	e := start(t, false, probes.Config{HoldDown: time.Second})
+	e.failoverAndBack(t, 400*time.Millisecond)
+}
+
+func TestFailoverWithBFD(t *testing.T) {
+	e := start(t, true, probes.Config{HoldDown: time.Second})
+	e.failoverAndBack(t, 400*time.Millisecond)
+}

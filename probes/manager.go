@@ -1,0 +1,635 @@
+// Package probes measures every GRE path between the hosts with ICMP echo
+// probes sent through that exact tunnel port, decides which paths are
+// healthy, and moves the traffic of every virtual network to the healthy
+// path by rewriting one OpenFlow group per host pair.
+package probes
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/netrack/openflow/ofp"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
+	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/vnet"
+)
+
+// Config tunes probing and failover.
+type Config struct {
+	// Interval between probes of one path (default 30ms).
+	Interval time.Duration
+	// Timeout after which an unanswered probe is a miss (default 2 x Interval, at least 50ms).
+	Timeout time.Duration
+	// DownAfter consecutive misses mark a path down (default 3).
+	DownAfter int
+	// LossWindow probes are kept for the loss ratio (default 50); a path
+	// whose loss over the window exceeds LossThreshold (default 0.2) is down.
+	LossWindow    int
+	LossThreshold float64
+	// MaxRTT marks a path down when its average RTT over the window
+	// exceeds it (0: off).
+	MaxRTT time.Duration
+	// HoldDown: a down path must answer every probe for this long before
+	// it is used again (default 2s).
+	HoldDown time.Duration
+	// FlapLimit state changes within FlapWindow (defaults 4 in 60s) make a
+	// path "flapping": its hold-down is multiplied by 4 and an event raised.
+	FlapLimit  int
+	FlapWindow time.Duration
+	Logger     *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Interval <= 0 {
+		c.Interval = 30 * time.Millisecond
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = max(2*c.Interval, 50*time.Millisecond)
+	}
+	if c.DownAfter <= 0 {
+		c.DownAfter = 3
+	}
+	if c.LossWindow <= 0 {
+		c.LossWindow = 50
+	}
+	if c.LossThreshold <= 0 {
+		c.LossThreshold = 0.2
+	}
+	if c.HoldDown <= 0 {
+		c.HoldDown = 2 * time.Second
+	}
+	if c.FlapLimit <= 0 {
+		c.FlapLimit = 4
+	}
+	if c.FlapWindow <= 0 {
+		c.FlapWindow = time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// PathKey names one underlay path from a host to another.
+type PathKey struct {
+	Local, Remote uint64
+	Path          int
+}
+
+func (k PathKey) String() string { return fmt.Sprintf("%016x->%016x/p%d", k.Local, k.Remote, k.Path) }
+
+// PathStatus is what the API shows for one path.
+type PathStatus struct {
+	Local      string    `json:"local"`
+	Remote     string    `json:"remote"`
+	LocalName  string    `json:"local_name"`
+	RemoteName string    `json:"remote_name"`
+	Path       int       `json:"path"`
+	Port       uint32    `json:"port"`
+	State      string    `json:"state"` // up, down
+	Live       bool      `json:"live"`  // the datapath's view (BFD)
+	Active     bool      `json:"active"`
+	Flapping   bool      `json:"flapping"`
+	Cause      string    `json:"cause,omitempty"`
+	Since      time.Time `json:"since"`
+	Sent       uint64    `json:"sent"`
+	Received   uint64    `json:"received"`
+	Loss       float64   `json:"loss"` // over the window
+	RTTMinMs   float64   `json:"rtt_min_ms"`
+	RTTAvgMs   float64   `json:"rtt_avg_ms"`
+	RTTMaxMs   float64   `json:"rtt_max_ms"`
+	RTTP99Ms   float64   `json:"rtt_p99_ms"`
+	JitterMs   float64   `json:"jitter_ms"`
+	Ignored    uint64    `json:"ignored"` // forged or stale replies
+}
+
+type path struct {
+	key                PathKey
+	localName, remName string
+	port               uint32
+
+	up, live    bool
+	flapping    bool
+	cause       string
+	since       time.Time
+	okSince     time.Time // start of the current run of answered probes
+	consecMiss  int
+	seq         uint32
+	outstanding map[uint32]time.Time
+	results     []bool          // ring of the last LossWindow results
+	rtts        []time.Duration // ring of the last LossWindow RTTs
+	ri, rti     int
+	sent, recv  uint64
+	ignored     uint64
+	changes     []time.Time
+	firstMiss   time.Time
+}
+
+// Manager probes the paths and drives failover.
+type Manager struct {
+	cfg  Config
+	ctl  *controller.Controller
+	vm   *vnet.Manager
+	topo *topology.Model
+	log  *slog.Logger
+	sign *signer
+
+	mu    sync.Mutex
+	paths map[PathKey]*path
+	order map[[2]uint64][]int // the path order last pushed per host pair
+}
+
+// New returns a prober; register m.PathOrder with the vnet manager
+// (vm.SetPathOrder) before running either.
+func New(cfg Config, ctl *controller.Controller, vm *vnet.Manager, topo *topology.Model) *Manager {
+	cfg.defaults()
+	return &Manager{cfg: cfg, ctl: ctl, vm: vm, topo: topo, log: cfg.Logger.With("component", "probes"),
+		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}}
+}
+
+// Config returns the effective settings.
+func (m *Manager) Config() Config { return m.cfg }
+
+// PathOrder orders the paths from local to remote: usable paths (probes
+// say up and the datapath says live) first, path 1 before path 2. With no
+// usable path the list is empty and the host pair's traffic is dropped.
+// Paths never probed yet count as usable.
+func (m *Manager) PathOrder(local, remote uint64) []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.orderLocked(local, remote)
+}
+
+func (m *Manager) orderLocked(local, remote uint64) []int {
+	var out []int
+	known := false
+	for p := 1; p <= vnet.Paths; p++ {
+		ps, ok := m.paths[PathKey{local, remote, p}]
+		if !ok {
+			continue
+		}
+		known = true
+		if ps.up && ps.live {
+			out = append(out, p)
+		}
+	}
+	if !known {
+		return []int{1, 2}
+	}
+	return out
+}
+
+// Paths returns the status of every path.
+func (m *Manager) Paths() []PathStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]PathStatus, 0, len(m.paths))
+	for _, p := range m.paths {
+		out = append(out, m.statusLocked(p))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Local != b.Local {
+			return a.Local < b.Local
+		}
+		if a.Remote != b.Remote {
+			return a.Remote < b.Remote
+		}
+		return a.Path < b.Path
+	})
+	return out
+}
+
+func (m *Manager) statusLocked(p *path) PathStatus {
+	st := PathStatus{Local: fmt.Sprintf("%016x", p.key.Local), Remote: fmt.Sprintf("%016x", p.key.Remote),
+		LocalName: p.localName, RemoteName: p.remName, Path: p.key.Path, Port: p.port, State: "down",
+		Live: p.live, Flapping: p.flapping, Cause: p.cause, Since: p.since, Sent: p.sent, Received: p.recv, Ignored: p.ignored}
+	if p.up {
+		st.State = "up"
+	}
+	order := m.order[[2]uint64{p.key.Local, p.key.Remote}]
+	st.Active = len(order) > 0 && order[0] == p.key.Path
+	lost := 0
+	for _, ok := range p.results {
+		if !ok {
+			lost++
+		}
+	}
+	if len(p.results) > 0 {
+		st.Loss = float64(lost) / float64(len(p.results))
+	}
+	if len(p.rtts) > 0 {
+		sorted := append([]time.Duration(nil), p.rtts...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+		var sum time.Duration
+		for _, r := range sorted {
+			sum += r
+		}
+		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+		st.RTTMinMs, st.RTTMaxMs = ms(sorted[0]), ms(sorted[len(sorted)-1])
+		st.RTTAvgMs = ms(sum / time.Duration(len(sorted)))
+		st.RTTP99Ms = ms(sorted[int(math.Ceil(0.99*float64(len(sorted))))-1])
+		var jit float64
+		for i := 1; i < len(p.rtts); i++ {
+			jit += math.Abs(ms(p.rtts[i]) - ms(p.rtts[i-1]))
+		}
+		if len(p.rtts) > 1 {
+			st.JitterMs = jit / float64(len(p.rtts)-1)
+		}
+	}
+	return st
+}
+
+// Run probes until ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	sub := m.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.PortModify, controller.PortAdd, controller.PortDelete, controller.PacketIn)
+	defer sub.Close()
+	for _, s := range m.ctl.Switches() {
+		m.installFlows(ctx, s)
+	}
+	tick := time.NewTicker(m.cfg.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-sub.C:
+			switch e.Kind {
+			case controller.SwitchUp:
+				if s := m.ctl.Switch(e.DPID); s != nil {
+					m.installFlows(ctx, s)
+				}
+			case controller.PacketIn:
+				m.reply(ctx, e)
+			default:
+				m.portChange(ctx, e)
+			}
+		case now := <-tick.C:
+			m.round(ctx, now)
+		}
+	}
+}
+
+// installFlows puts the probe flows in a switch's ingress table: a probe
+// request from a tunnel is sent back where it came from as a reply, a
+// reply goes to the controller. Neither can reach an endpoint.
+func (m *Manager) installFlows(ctx context.Context, s *controller.Session) {
+	tun := func(k uint64) ofp.XM {
+		v := make([]byte, 8)
+		for i := 0; i < 8; i++ {
+			v[i] = byte(k >> (56 - 8*i))
+		}
+		return ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: ofp.XMTypeTunnelID, Value: v}
+	}
+	back := ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{
+		&ofp.ActionSetField{Field: tun(KeyReply)},
+		&ofp.ActionOutput{Port: ofp.PortIn, MaxLen: ofp.ContentLenNoBuffer}}}}
+	punt := ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{
+		&ofp.ActionOutput{Port: ofp.PortController, MaxLen: ofp.ContentLenNoBuffer}}}}
+	flows := []controller.Flow{
+		{Table: 0, Priority: 65000, Cookie: controller.NewCookie(controller.OwnerProbe, 0, 1), Match: []ofp.XM{tun(KeyRequest)}, Instructions: back},
+		{Table: 0, Priority: 65000, Cookie: controller.NewCookie(controller.OwnerProbe, 0, 2), Match: []ofp.XM{tun(KeyReply)}, Instructions: punt},
+	}
+	if err := s.AddFlows(ctx, flows...); err != nil {
+		m.log.Warn("installing probe flows failed", "dpid", fmt.Sprintf("%016x", s.DPID()), "err", err)
+	}
+}
+
+// refreshPaths builds the path list from the virtual network datapaths
+// and their tunnel ports.
+func (m *Manager) refreshPaths() {
+	cfg, _ := m.vm.Config()
+	type dp struct {
+		name string
+		id   uint64
+	}
+	var dps []dp
+	for _, d := range cfg.Datapaths {
+		id, _ := vnet.ParseDPID(d.DPID)
+		dps = append(dps, dp{d.Name, id})
+	}
+	seen := map[PathKey]bool{}
+	for _, a := range dps {
+		s := m.ctl.Switch(a.id)
+		if s == nil {
+			continue
+		}
+		ports := map[string]ofwire.Port{}
+		for _, p := range s.Ports() {
+			ports[p.Name] = p
+		}
+		for _, b := range dps {
+			if a.id == b.id {
+				continue
+			}
+			for p := 1; p <= vnet.Paths; p++ {
+				port, ok := ports[m.vm.TunnelPortName(b.name, p)]
+				if !ok {
+					continue
+				}
+				k := PathKey{a.id, b.id, p}
+				seen[k] = true
+				if ps, ok := m.paths[k]; ok {
+					ps.port = port.No
+					continue
+				}
+				now := time.Now()
+				m.paths[k] = &path{key: k, localName: a.name, remName: b.name, port: port.No, up: true,
+					live: port.State&ofwire.PortStateLive != 0,
+					since: now, okSince: now, outstanding: map[uint32]time.Time{}}
+			}
+		}
+	}
+	for k := range m.paths {
+		if !seen[k] {
+			delete(m.paths, k)
+		}
+	}
+}
+
+// round sends one probe on every path and judges the misses.
+func (m *Manager) round(ctx context.Context, now time.Time) {
+	m.mu.Lock()
+	m.refreshPaths()
+	type send struct {
+		s     *controller.Session
+		port  uint32
+		frame []byte
+	}
+	var sends []send
+	changed := map[[2]uint64]bool{}
+	for _, p := range m.paths {
+		for seq, sent := range p.outstanding {
+			if now.Sub(sent) > m.cfg.Timeout {
+				delete(p.outstanding, seq)
+				m.result(p, false, 0, now)
+				if m.judge(p, now) {
+					changed[[2]uint64{p.key.Local, p.key.Remote}] = true
+				}
+			}
+		}
+		s := m.ctl.Switch(p.key.Local)
+		if s == nil {
+			continue
+		}
+		p.seq++
+		p.outstanding[p.seq] = now
+		p.sent++
+		sends = append(sends, send{s, p.port, m.sign.encode(probe{Local: p.key.Local, Remote: p.key.Remote, Path: uint8(p.key.Path), Seq: p.seq, Sent: now})})
+	}
+	m.mu.Unlock()
+	for pair := range changed {
+		m.apply(ctx, pair[0], pair[1])
+	}
+	tunID := make([]byte, 8)
+	for i := 0; i < 8; i++ {
+		tunID[i] = byte(KeyRequest >> (56 - 8*i))
+	}
+	for _, sd := range sends {
+		acts := ofp.Actions{
+			&ofp.ActionSetField{Field: ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: ofp.XMTypeTunnelID, Value: tunID}},
+			&ofp.ActionOutput{Port: ofp.PortNo(sd.port), MaxLen: ofp.ContentLenNoBuffer},
+		}
+		// never wait: a probe that cannot go now is simply not sent
+		pctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+		_ = sd.s.PacketOut(pctx, uint32(ofp.PortController), acts, sd.frame)
+		cancel()
+	}
+}
+
+// result records one probe outcome; the caller holds m.mu.
+func (m *Manager) result(p *path, ok bool, rtt time.Duration, now time.Time) {
+	if len(p.results) < m.cfg.LossWindow {
+		p.results = append(p.results, ok)
+	} else {
+		p.results[p.ri] = ok
+		p.ri = (p.ri + 1) % len(p.results)
+	}
+	if ok {
+		if len(p.rtts) < m.cfg.LossWindow {
+			p.rtts = append(p.rtts, rtt)
+		} else {
+			p.rtts[p.rti] = rtt
+			p.rti = (p.rti + 1) % len(p.rtts)
+		}
+		if p.consecMiss > 0 {
+			p.okSince = now
+		}
+		p.consecMiss = 0
+		return
+	}
+	if p.consecMiss == 0 {
+		p.firstMiss = now.Add(-m.cfg.Timeout)
+	}
+	p.consecMiss++
+	p.okSince = time.Time{}
+}
+
+// judge updates a path's verdict; it reports whether it changed.
+func (m *Manager) judge(p *path, now time.Time) bool {
+	lost := 0
+	for _, ok := range p.results {
+		if !ok {
+			lost++
+		}
+	}
+	loss := 0.0
+	if len(p.results) >= 10 {
+		loss = float64(lost) / float64(len(p.results))
+	}
+	var avg time.Duration
+	for _, r := range p.rtts {
+		avg += r
+	}
+	if len(p.rtts) > 0 {
+		avg /= time.Duration(len(p.rtts))
+	}
+	if p.up {
+		var cause string
+		switch {
+		case p.consecMiss >= m.cfg.DownAfter:
+			cause = fmt.Sprintf("probe: %d probes in a row unanswered", p.consecMiss)
+		case loss > m.cfg.LossThreshold:
+			cause = fmt.Sprintf("probe: %.0f%% loss over the last %d probes", 100*loss, len(p.results))
+		case m.cfg.MaxRTT > 0 && avg > m.cfg.MaxRTT:
+			cause = fmt.Sprintf("probe: average RTT %s over %s", avg.Round(time.Microsecond), m.cfg.MaxRTT)
+		default:
+			return false
+		}
+		m.transition(p, false, cause, now)
+		return true
+	}
+	hold := m.cfg.HoldDown
+	if p.flapping {
+		hold *= 4
+	}
+	if !p.okSince.IsZero() && now.Sub(p.okSince) >= hold && loss <= m.cfg.LossThreshold/2 {
+		m.transition(p, true, fmt.Sprintf("probe: every probe answered for %s", hold), now)
+		return true
+	}
+	return false
+}
+
+func (m *Manager) transition(p *path, up bool, cause string, now time.Time) {
+	p.up, p.cause, p.since = up, cause, now
+	p.changes = append(p.changes, now)
+	for len(p.changes) > 0 && now.Sub(p.changes[0]) > m.cfg.FlapWindow {
+		p.changes = p.changes[1:]
+	}
+	wasFlapping := p.flapping
+	p.flapping = len(p.changes) >= m.cfg.FlapLimit
+	state := "down"
+	if up {
+		state = "up"
+	}
+	m.log.Info("tunnel path "+state, "path", p.key.String(), "local", p.localName, "remote", p.remName, "cause", cause)
+	if m.topo != nil {
+		m.topo.AddEvent(topology.Event{Kind: "tunnel-path-" + state, Time: now, DPID: topology.DPID(p.key.Local), Port: p.port,
+			Message: fmt.Sprintf("path %d from %s to %s is %s (%s)", p.key.Path, p.localName, p.remName, state, cause)})
+		if p.flapping && !wasFlapping {
+			m.topo.AddEvent(topology.Event{Kind: "tunnel-flapping", Time: now, DPID: topology.DPID(p.key.Local), Port: p.port,
+				Message: fmt.Sprintf("path %d from %s to %s changed state %d times in %s: failback held down %s", p.key.Path, p.localName, p.remName, len(p.changes), m.cfg.FlapWindow, 4*m.cfg.HoldDown)})
+		}
+	}
+}
+
+// reply handles a returned probe.
+func (m *Manager) reply(ctx context.Context, e controller.Event) {
+	pi := e.PacketIn
+	if controller.Cookie(pi.Cookie).Kind() != controller.OwnerProbe {
+		return
+	}
+	pr, err := m.sign.decode(pi.Data)
+	m.mu.Lock()
+	p := m.paths[PathKey{pr.Local, pr.Remote, int(pr.Path)}]
+	if err != nil || p == nil || pr.Local != e.DPID || p.port != pi.InPort() {
+		if p != nil {
+			p.ignored++
+		}
+		m.mu.Unlock()
+		return
+	}
+	sent, ok := p.outstanding[pr.Seq]
+	if !ok || !sent.Equal(pr.Sent) {
+		p.ignored++ // late (already counted as a miss), replayed or forged sequence
+		m.mu.Unlock()
+		return
+	}
+	delete(p.outstanding, pr.Seq)
+	p.recv++
+	m.result(p, true, e.Time.Sub(sent), e.Time)
+	changed := m.judge(p, e.Time)
+	m.mu.Unlock()
+	if changed {
+		m.apply(ctx, pr.Local, pr.Remote)
+	}
+}
+
+// portChange follows the datapath's view: a tunnel port losing LIVE (BFD)
+// is a down path at once.
+func (m *Manager) portChange(ctx context.Context, e controller.Event) {
+	m.mu.Lock()
+	var pair *[2]uint64
+	for _, p := range m.paths {
+		if p.key.Local != e.DPID || p.port != e.Port.No {
+			continue
+		}
+		live := e.Port.State&ofwire.PortStateLive != 0 && e.Port.Up()
+		if live == p.live {
+			continue
+		}
+		p.live = live
+		state := "not live"
+		if live {
+			state = "live"
+		}
+		m.log.Info("tunnel port "+state, "path", p.key.String(), "cause", "bfd")
+		if m.topo != nil {
+			m.topo.AddEvent(topology.Event{Kind: "tunnel-port-" + map[bool]string{true: "live", false: "dead"}[live], Time: e.Time,
+				DPID: topology.DPID(p.key.Local), Port: p.port,
+				Message: fmt.Sprintf("path %d from %s to %s: tunnel port %s (bfd)", p.key.Path, p.localName, p.remName, state)})
+		}
+		pair = &[2]uint64{p.key.Local, p.key.Remote}
+	}
+	m.mu.Unlock()
+	if pair != nil {
+		m.apply(ctx, pair[0], pair[1])
+	}
+}
+
+// apply pushes the host pair's path order to the local switch: one group
+// change, whatever the number of flows. The virtual network reconciler
+// computes the same group from PathOrder, so it agrees.
+func (m *Manager) apply(ctx context.Context, local, remote uint64) {
+	start := time.Now()
+	m.mu.Lock()
+	order := m.orderLocked(local, remote)
+	key := [2]uint64{local, remote}
+	prev, had := m.order[key]
+	if had && fmt.Sprint(prev) == fmt.Sprint(order) {
+		m.mu.Unlock()
+		return
+	}
+	var ports []uint32
+	var firstMiss time.Time
+	var cause string
+	for _, pn := range order {
+		ports = append(ports, m.paths[PathKey{local, remote, pn}].port)
+	}
+	for pn := 1; pn <= vnet.Paths; pn++ {
+		if p, ok := m.paths[PathKey{local, remote, pn}]; ok && (!p.up || !p.live) {
+			if firstMiss.IsZero() || (!p.firstMiss.IsZero() && p.firstMiss.Before(firstMiss)) {
+				firstMiss = p.firstMiss
+			}
+			cause = p.cause
+			if !p.live {
+				cause = "bfd: tunnel port not live"
+			}
+		}
+	}
+	m.order[key] = order
+	localName, remName := "", ""
+	if p, ok := m.paths[PathKey{local, remote, 1}]; ok {
+		localName, remName = p.localName, p.remName
+	}
+	m.mu.Unlock()
+
+	s := m.ctl.Switch(local)
+	if s == nil {
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.ModifyGroup(actx, vnet.TunnelGroup(remote, ports)); err != nil {
+		m.log.Warn("rewriting the tunnel group failed; the reconciler will retry", "local", localName, "remote", remName, "err", err)
+	}
+	m.vm.Kick()
+	took := time.Since(start)
+	var what, kind string
+	switch {
+	case !had && fmt.Sprint(order) == "[1 2]":
+		return // first sight of a healthy pair: nothing moved
+	case len(order) == 0:
+		kind, what = "tunnel-down", "both paths down: traffic dropped"
+	case order[0] == 1 && (!had || len(prev) == 0 || prev[0] != 1):
+		kind, what = "tunnel-failback", "traffic back on path 1"
+		cause = "path 1 healthy again for the hold-down"
+	default:
+		kind, what = "tunnel-failover", fmt.Sprintf("traffic moved to path %d", order[0])
+	}
+	detect := ""
+	if !firstMiss.IsZero() && kind == "tunnel-failover" {
+		detect = fmt.Sprintf(", %s after the first lost probe", time.Since(firstMiss).Round(time.Millisecond))
+	}
+	msg := fmt.Sprintf("%s -> %s: %s (%s); group rewritten in %s%s", localName, remName, what, cause, took.Round(time.Millisecond), detect)
+	m.log.Warn(msg, "kind", kind)
+	if m.topo != nil {
+		m.topo.AddEvent(topology.Event{Kind: kind, Time: time.Now(), DPID: topology.DPID(local), Message: msg})
+	}
+}
