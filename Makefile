@@ -41,7 +41,15 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHostPacket$$' -fuzztime=$(FUZZTIME) ./topology
 
 # The whole suite: what CI runs. OVS tests need root; as root they never skip.
-test: deps fmt-check vet unit fuzz
+test: deps testservers fmt-check vet unit fuzz
+
+# The real servers the exporter tests talk to (InfluxDB 1.8.10, an
+# OpenTelemetry Collector with the Fluent Forward receiver, Prometheus):
+# built or installed once, cached in ~/.cache/satellite/bin; see
+# scripts/testservers.sh and docs/exporters.md.
+.PHONY: testservers
+testservers:
+	@./scripts/testservers.sh
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./controller/ ./lldp/ ./topology/ | tee bench.out

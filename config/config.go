@@ -72,6 +72,9 @@ type Config struct {
 	Discovery Discovery `yaml:"discovery"`
 	// Hosts tunes host tracking.
 	Hosts Hosts `yaml:"hosts"`
+	// Exporters sends data to InfluxDB, Fluentd and Prometheus
+	// (config/exporters.go).
+	Exporters Exporters `yaml:"exporters"`
 
 	// file is the configuration file read ("" = none).
 	file string
@@ -160,6 +163,7 @@ func Default() Config {
 		PacketInRate:   2000,
 		Discovery:      Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(2 * time.Second)},
 		Hosts:          Hosts{Idle: Duration(5 * time.Minute)},
+		Exporters:      defaultExporters(),
 	}
 }
 
@@ -424,6 +428,7 @@ func (c Config) Validate() error {
 	if d := time.Duration(c.Hosts.Idle); d < time.Second {
 		bad("hosts.idle", "%s is too short; want at least 1s (such as 5m)", d)
 	}
+	c.validateExporters(bad)
 	return errors.Join(errs...)
 }
 
