@@ -203,7 +203,9 @@ func TestRuleChangesThroughTheAPI(t *testing.T) {
 	}
 }
 
-func isErr(err, target error) bool { return err != nil && strings.Contains(err.Error(), target.Error()) }
+func isErr(err, target error) bool {
+	return err != nil && strings.Contains(err.Error(), target.Error())
+}
 
 func TestHistoryIsBounded(t *testing.T) {
 	e := newEngine(t, Config{History: 4}, Rule{Name: "tx", Metric: MetricPortTxBps, Op: ">", Value: th(1e6)})

@@ -131,13 +131,13 @@ func TestParseRules(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		"- name: x\n  metric: port_tx_bps\n  treshold: 5\n": `line 3: unknown field "treshold"`,
-		"- name: x\n  selector: {prot: 1}\n":               `unknown field "selector.prot"`,
-		"- name: x\n  for: soon\n":                         `"soon" is not a duration`,
-		"- name: x\n  value: lots\n":                       `"lots" is not a number`,
-		"- name: x\n  selector: {port: -1}\n":              "cannot unmarshal",
-		"42":                                               "want a list of rules",
-		"":                                                 "no rules",
-		"- [1, 2]":                                         "want a rule",
+		"- name: x\n  selector: {prot: 1}\n":                `unknown field "selector.prot"`,
+		"- name: x\n  for: soon\n":                          `"soon" is not a duration`,
+		"- name: x\n  value: lots\n":                        `"lots" is not a number`,
+		"- name: x\n  selector: {port: -1}\n":               "cannot unmarshal",
+		"42":                                                "want a list of rules",
+		"":                                                  "no rules",
+		"- [1, 2]":                                          "want a rule",
 	} {
 		_, err := ParseRules([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {
