@@ -593,3 +593,88 @@ func checkKeys(n *yaml.Node, known []string, prefix string) error {
 	}
 	return nil
 }
+
+// DecodeRule decodes one rule from a JSON object strictly: unknown fields
+// and values of the wrong type are *FieldError values naming the field
+// ("value", "selector.port", ...). The rule is not validated.
+func DecodeRule(b []byte) (Rule, error) {
+	var r Rule
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil || top == nil {
+		return r, &FieldError{Msg: "want a JSON object such as " + ruleExample}
+	}
+	for k, raw := range top {
+		var dst any
+		switch k {
+		case "name":
+			dst = &r.Name
+		case "metric":
+			dst = &r.Metric
+		case "op":
+			dst = &r.Op
+		case "value":
+			dst = &r.Value
+		case "for":
+			dst = &r.For
+		case "clear":
+			dst = &r.Clear
+		case "severity":
+			dst = &r.Severity
+		case "labels":
+			dst = &r.Labels
+		case "description":
+			dst = &r.Description
+		case "selector":
+			var sel map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &sel); err != nil {
+				return r, fieldErr("selector", "want an object such as {\"dpid\": \"1\", \"port\": 2}")
+			}
+			for sk, sraw := range sel {
+				var sdst any
+				switch sk {
+				case "dpid":
+					sdst = &r.Selector.DPID
+				case "port":
+					sdst = &r.Selector.Port
+				case "network":
+					sdst = &r.Selector.Network
+				case "owner":
+					sdst = &r.Selector.Owner
+				case "event":
+					sdst = &r.Selector.Event
+				default:
+					return r, fieldErr("selector."+sk, "unknown field (known: %s)", strings.Join(selectorKeys, ", "))
+				}
+				if err := json.Unmarshal(sraw, sdst); err != nil {
+					return r, fieldErr("selector."+sk, "%s", jsonProblem(err))
+				}
+			}
+			continue
+		default:
+			return r, fieldErr(k, "unknown field (known: %s)", strings.Join(ruleKeys, ", "))
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return r, fieldErr(k, "%s", jsonProblem(err))
+		}
+	}
+	return r, nil
+}
+
+const ruleExample = `{"name": "uplink-busy", "metric": "port_tx_bps", "selector": {"dpid": "1", "port": 2}, "op": ">", "value": "800M", "for": "30s", "clear": "600M"}`
+
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		want := te.Type.String()
+		switch strings.TrimPrefix(want, "*") {
+		case "string":
+			want = "a string"
+		case "uint32":
+			want = "a whole number from 0 to 4294967295"
+		case "map[string]string":
+			want = "an object of strings"
+		}
+		return fmt.Sprintf("got JSON %s, want %s", te.Value, want)
+	}
+	return err.Error()
+}

@@ -162,3 +162,29 @@ func TestRuleJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeRule(t *testing.T) {
+	r, err := DecodeRule([]byte(`{"name":"x","metric":"port_rx_pps","selector":{"dpid":"1","port":3},"op":">","value":"10k","for":"2s","labels":{"a":"b"}}`))
+	if err != nil || float64(*r.Value) != 1e4 || *r.Selector.Port != 3 || r.Labels["a"] != "b" || time.Duration(r.For) != 2*time.Second {
+		t.Fatalf("%+v %v", r, err)
+	}
+	for in, want := range map[string]string{
+		`[1]`:                         `: want a JSON object`,
+		`{"treshold": 5}`:             `treshold: unknown field`,
+		`{"selector": {"prot": 1}}`:   `selector.prot: unknown field`,
+		`{"selector": {"port": "2"}}`: `selector.port: got JSON string, want a whole number`,
+		`{"selector": {"port": -1}}`:  `selector.port: got JSON number -1`,
+		`{"selector": 5}`:             `selector: want an object`,
+		`{"value": "lots"}`:           `value: "lots" is not a number`,
+		`{"for": 30}`:                 `for: want a duration string`,
+		`{"name": 5}`:                 `name: got JSON number, want a string`,
+		`{"labels": {"a": 1}}`:        `labels: got JSON number, want a string`,
+		`{"value": 1} trailing`:       `want a JSON object`,
+	} {
+		_, err := DecodeRule([]byte(in))
+		var fe *FieldError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", in, err, want)
+		}
+	}
+}
