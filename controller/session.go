@@ -139,6 +139,9 @@ func (s *Session) RemoteAddr() string { return s.remote }
 // ConnectedAt is when the handshake completed.
 func (s *Session) ConnectedAt() time.Time { return s.connectedAt }
 
+// LastReceived is when the last message from the switch was read.
+func (s *Session) LastReceived() time.Time { return time.Unix(0, s.lastRx.Load()) }
+
 // Done is closed when the session ends.
 func (s *Session) Done() <-chan struct{} { return s.done }
 

@@ -59,7 +59,10 @@ func start(t *testing.T, bfd bool, pcfg probes.Config) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 4)
 	go func() { ctl.Serve(ctx, ln); done <- struct{}{} }()
-	go func() { topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx); done <- struct{}{} }()
+	go func() {
+		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
+		done <- struct{}{}
+	}()
 	go func() { vm.Run(ctx); done <- struct{}{} }()
 	go func() { pm.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() {
@@ -223,10 +226,76 @@ func (e *env) failoverAndBack(t *testing.T, maxGap time.Duration) {
 
 func TestFailoverByProbesWithoutBFD(t *testing.T) {
 	e := start(t, false, probes.Config{HoldDown: time.Second})
-	e.failoverAndBack(t, 400*time.Millisecond)
+	t.Run("cut and restore", func(t *testing.T) { e.failoverAndBack(t, 400*time.Millisecond) })
+	t.Run("a paused or stalled prober causes no failover", func(t *testing.T) {
+		e.t = t
+		before := len(e.events("tunnel-failover")) + len(e.events("tunnel-path-down"))
+		sent, answered := e.pingRun(4*time.Second, func() {
+			for i := 0; i < 3; i++ {
+				time.Sleep(300 * time.Millisecond)
+				e.pm.PauseSending(400 * time.Millisecond)
+				time.Sleep(500 * time.Millisecond)
+				e.pm.Stall(300 * time.Millisecond) // replies queue up unread
+			}
+		})
+		if _, lost := longestGap(sent, answered); lost > 0 {
+			t.Fatalf("%d pings lost while the prober paused", lost)
+		}
+		if after := len(e.events("tunnel-failover")) + len(e.events("tunnel-path-down")); after != before {
+			t.Fatalf("pausing the prober caused %d path-down/failover events: %+v", after-before, e.model.Events())
+		}
+	})
 }
 
 func TestFailoverWithBFD(t *testing.T) {
 	e := start(t, true, probes.Config{HoldDown: time.Second})
-	e.failoverAndBack(t, 400*time.Millisecond)
+	t.Run("cut and restore", func(t *testing.T) { e.failoverAndBack(t, 400*time.Millisecond) })
+	t.Run("a lossy path that BFD does not catch", func(t *testing.T) {
+		e.t = t
+		// path 1 between h1 and h3 drops about a third of the time, in bursts
+		// far shorter than BFD's detection time (3 x 100 ms)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					e.topo.RestorePath(context.Background(), 1, 1, 3)
+					return
+				default:
+				}
+				e.topo.CutPath(context.Background(), 1, 1, 3)
+				time.Sleep(40 * time.Millisecond)
+				e.topo.RestorePath(context.Background(), 1, 1, 3)
+				time.Sleep(80 * time.Millisecond)
+			}
+		}()
+		deadline := time.Now().Add(8 * time.Second)
+		var moved bool
+		for !moved && time.Now().Before(deadline) {
+			for _, p := range e.pm.Paths() {
+				if p.LocalName == "h1" && p.RemoteName == "h3" && p.Path == 2 && p.Active {
+					moved = true
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		close(stop)
+		<-done
+		if !moved {
+			t.Fatalf("traffic stayed on the lossy path: %+v", e.pm.Paths())
+		}
+		for _, p := range e.pm.Paths() {
+			if p.LocalName == "h1" && p.RemoteName == "h3" && p.Path == 1 {
+				if !p.Live {
+					t.Fatalf("BFD took the port down: this test needs loss BFD does not see: %+v", p)
+				}
+				if !strings.Contains(p.Cause, "loss") && !strings.Contains(p.Cause, "unanswered") {
+					t.Fatalf("cause %q", p.Cause)
+				}
+				t.Logf("lossy path judged down by probes: %s (loss %.0f%%)", p.Cause, 100*p.Loss)
+			}
+		}
+	})
 }

@@ -109,6 +109,10 @@ type PathStatus struct {
 	Ignored    uint64    `json:"ignored"` // forged or stale replies
 }
 
+// pending is a probe on its way: when it was sent (signed into it) and
+// when it counts as lost.
+type pending struct{ sent, deadline time.Time }
+
 type path struct {
 	key                PathKey
 	localName, remName string
@@ -121,7 +125,7 @@ type path struct {
 	okSince     time.Time // start of the current run of answered probes
 	consecMiss  int
 	seq         uint32
-	outstanding map[uint32]time.Time
+	outstanding map[uint32]pending
 	results     []bool          // ring of the last LossWindow results
 	rtts        []time.Duration // ring of the last LossWindow RTTs
 	ri, rti     int
@@ -140,9 +144,37 @@ type Manager struct {
 	log  *slog.Logger
 	sign *signer
 
-	mu    sync.Mutex
-	paths map[PathKey]*path
-	order map[[2]uint64][]int // the path order last pushed per host pair
+	mu          sync.Mutex
+	paths       map[PathKey]*path
+	order       map[[2]uint64][]int // the path order last pushed per host pair
+	lastRound   time.Time
+	pausedUntil time.Time
+	forged      uint64 // replies whose signature did not verify
+	stall       chan time.Duration
+}
+
+// Forged is the number of probe replies rejected for a bad signature.
+func (m *Manager) Forged() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.forged
+}
+
+// Stall blocks the prober's loop for d, as a controller too busy to
+// read its packet-ins would (tests use it: nothing may fail over).
+func (m *Manager) Stall(d time.Duration) {
+	select {
+	case m.stall <- d:
+	default:
+	}
+}
+
+// PauseSending stops sending probes for d (what a busy controller looks
+// like to the prober). Nothing unanswered during a pause counts as lost.
+func (m *Manager) PauseSending(d time.Duration) {
+	m.mu.Lock()
+	m.pausedUntil = time.Now().Add(d)
+	m.mu.Unlock()
 }
 
 // New returns a prober; register m.PathOrder with the vnet manager
@@ -150,7 +182,7 @@ type Manager struct {
 func New(cfg Config, ctl *controller.Controller, vm *vnet.Manager, topo *topology.Model) *Manager {
 	cfg.defaults()
 	return &Manager{cfg: cfg, ctl: ctl, vm: vm, topo: topo, log: cfg.Logger.With("component", "probes"),
-		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}}
+		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1)}
 }
 
 // Config returns the effective settings.
@@ -259,6 +291,8 @@ func (m *Manager) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case d := <-m.stall:
+			time.Sleep(d)
 		case e := <-sub.C:
 			switch e.Kind {
 			case controller.SwitchUp:
@@ -271,6 +305,20 @@ func (m *Manager) Run(ctx context.Context) error {
 				m.portChange(ctx, e)
 			}
 		case now := <-tick.C:
+			// replies already received are counted before anything is
+			// judged lost, however late this loop got to them
+			for drained := false; !drained; {
+				select {
+				case e := <-sub.C:
+					if e.Kind == controller.PacketIn {
+						m.reply(ctx, e)
+					} else {
+						m.portChange(ctx, e)
+					}
+				default:
+					drained = true
+				}
+			}
 			m.round(ctx, now)
 		}
 	}
@@ -341,8 +389,8 @@ func (m *Manager) refreshPaths() {
 				}
 				now := time.Now()
 				m.paths[k] = &path{key: k, localName: a.name, remName: b.name, port: port.No, up: true,
-					live: port.State&ofwire.PortStateLive != 0,
-					since: now, okSince: now, outstanding: map[uint32]time.Time{}}
+					live:  port.State&ofwire.PortStateLive != 0,
+					since: now, okSince: now, outstanding: map[uint32]pending{}}
 			}
 		}
 	}
@@ -357,6 +405,24 @@ func (m *Manager) refreshPaths() {
 func (m *Manager) round(ctx context.Context, now time.Time) {
 	m.mu.Lock()
 	m.refreshPaths()
+	// After a stall of the controller (this loop ran late, or sending was
+	// paused) the probes still out get a fresh deadline instead of
+	// counting as lost: the path did not lose them, we were not looking.
+	stalled := !m.lastRound.IsZero() && now.Sub(m.lastRound) > m.cfg.Timeout
+	paused := now.Before(m.pausedUntil)
+	m.lastRound = now
+	if stalled || paused {
+		for _, p := range m.paths {
+			for seq, pd := range p.outstanding {
+				pd.deadline = now.Add(m.cfg.Timeout)
+				p.outstanding[seq] = pd
+			}
+		}
+	}
+	if paused {
+		m.mu.Unlock()
+		return
+	}
 	type send struct {
 		s     *controller.Session
 		port  uint32
@@ -365,8 +431,15 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 	var sends []send
 	changed := map[[2]uint64]bool{}
 	for _, p := range m.paths {
-		for seq, sent := range p.outstanding {
-			if now.Sub(sent) > m.cfg.Timeout {
+		// A probe is lost only once the switch's connection has delivered
+		// something read after the probe's deadline: if nothing was read,
+		// the controller is behind, not the path.
+		var lastRx time.Time
+		if s := m.ctl.Switch(p.key.Local); s != nil {
+			lastRx = s.LastReceived()
+		}
+		for seq, pd := range p.outstanding {
+			if now.After(pd.deadline) && lastRx.After(pd.deadline) {
 				delete(p.outstanding, seq)
 				m.result(p, false, 0, now)
 				if m.judge(p, now) {
@@ -379,7 +452,7 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 			continue
 		}
 		p.seq++
-		p.outstanding[p.seq] = now
+		p.outstanding[p.seq] = pending{sent: now, deadline: now.Add(m.cfg.Timeout)}
 		p.sent++
 		sends = append(sends, send{s, p.port, m.sign.encode(probe{Local: p.key.Local, Remote: p.key.Remote, Path: uint8(p.key.Path), Seq: p.seq, Sent: now})})
 	}
@@ -507,23 +580,28 @@ func (m *Manager) reply(ctx context.Context, e controller.Event) {
 	}
 	pr, err := m.sign.decode(pi.Data)
 	m.mu.Lock()
+	if err != nil {
+		m.forged++
+		m.mu.Unlock()
+		return
+	}
 	p := m.paths[PathKey{pr.Local, pr.Remote, int(pr.Path)}]
-	if err != nil || p == nil || pr.Local != e.DPID || p.port != pi.InPort() {
+	if p == nil || pr.Local != e.DPID || p.port != pi.InPort() {
 		if p != nil {
 			p.ignored++
 		}
 		m.mu.Unlock()
 		return
 	}
-	sent, ok := p.outstanding[pr.Seq]
-	if !ok || !sent.Equal(pr.Sent) {
+	pd, ok := p.outstanding[pr.Seq]
+	if !ok || !pd.sent.Equal(pr.Sent) {
 		p.ignored++ // late (already counted as a miss), replayed or forged sequence
 		m.mu.Unlock()
 		return
 	}
 	delete(p.outstanding, pr.Seq)
 	p.recv++
-	m.result(p, true, e.Time.Sub(sent), e.Time)
+	m.result(p, true, e.Time.Sub(pd.sent), e.Time)
 	changed := m.judge(p, e.Time)
 	m.mu.Unlock()
 	if changed {

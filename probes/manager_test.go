@@ -1,0 +1,83 @@
+package probes
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/netrack/openflow/ofp"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
+)
+
+func TestForgedAndStaleRepliesAreIgnored(t *testing.T) {
+	m := New(Config{}, controller.New(controller.Config{}), nil, nil)
+	k := PathKey{Local: 1, Remote: 3, Path: 1}
+	now := time.Now()
+	p := &path{key: k, port: 201, up: true, live: true, outstanding: map[uint32]pending{}}
+	m.paths[k] = p
+	p.outstanding[7] = pending{sent: now, deadline: now.Add(time.Second)}
+	ev := func(frame []byte) controller.Event {
+		return controller.Event{Kind: controller.PacketIn, DPID: 1, Time: now.Add(2 * time.Millisecond),
+			PacketIn: &ofwire.PacketIn{Cookie: uint64(controller.NewCookie(controller.OwnerProbe, 0, 2)), Data: frame,
+				Match: []ofp.XM{{Class: ofp.XMClassOpenflowBasic, Type: ofp.XMTypeInPort, Value: ofp.XMValue{0, 0, 0, 201}}}}}
+	}
+	ctx := context.Background()
+	// signed by another controller
+	other := newSigner()
+	m.reply(ctx, ev(other.encode(probe{Local: 1, Remote: 3, Path: 1, Seq: 7, Sent: now})))
+	// a sequence never sent
+	m.reply(ctx, ev(m.sign.encode(probe{Local: 1, Remote: 3, Path: 1, Seq: 8, Sent: now})))
+	// the right sequence with another send time (a replay of an older probe)
+	m.reply(ctx, ev(m.sign.encode(probe{Local: 1, Remote: 3, Path: 1, Seq: 7, Sent: now.Add(-time.Minute)})))
+	if p.recv != 0 || p.ignored != 2 || m.Forged() != 1 {
+		t.Fatalf("recv %d ignored %d forged %d, want 0, 2 and 1", p.recv, p.ignored, m.Forged())
+	}
+	// the genuine reply counts once
+	m.reply(ctx, ev(m.sign.encode(probe{Local: 1, Remote: 3, Path: 1, Seq: 7, Sent: now})))
+	m.reply(ctx, ev(m.sign.encode(probe{Local: 1, Remote: 3, Path: 1, Seq: 7, Sent: now})))
+	if p.recv != 1 || p.ignored != 3 {
+		t.Fatalf("recv %d ignored %d, want 1 and 3", p.recv, p.ignored)
+	}
+	if rtt := p.rtts[0]; rtt != 2*time.Millisecond {
+		t.Fatalf("rtt %s", rtt)
+	}
+}
+
+func TestJudgeMissesLossAndHoldDown(t *testing.T) {
+	m := New(Config{Interval: 10 * time.Millisecond, HoldDown: 100 * time.Millisecond, LossWindow: 20}, controller.New(controller.Config{}), nil, nil)
+	p := &path{key: PathKey{1, 2, 1}, up: true, live: true, outstanding: map[uint32]pending{}}
+	now := time.Now()
+	for i := 0; i < 2; i++ {
+		m.result(p, false, 0, now)
+		if m.judge(p, now) {
+			t.Fatal("down after fewer than 3 misses")
+		}
+	}
+	m.result(p, false, 0, now)
+	if !m.judge(p, now) || p.up {
+		t.Fatal("not down after 3 misses")
+	}
+	// answers again, but not yet for the hold-down
+	for i := 0; i < 5; i++ {
+		now = now.Add(10 * time.Millisecond)
+		m.result(p, true, time.Millisecond, now)
+		if m.judge(p, now) {
+			t.Fatal("up before the hold-down")
+		}
+	}
+	// one miss restarts the hold-down
+	m.result(p, false, 0, now)
+	for i := 0; i < 25; i++ {
+		now = now.Add(10 * time.Millisecond)
+		m.result(p, true, time.Millisecond, now)
+		if m.judge(p, now) {
+			if i < 10 {
+				t.Fatalf("up after %d ms of answers", (i+1)*10)
+			}
+			return
+		}
+	}
+	t.Fatal("never up again")
+}
