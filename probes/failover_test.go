@@ -23,6 +23,7 @@ import (
 
 type env struct {
 	t     *testing.T
+	tb    testing.TB
 	ctx   context.Context
 	ctl   *controller.Controller
 	model *topology.Model
@@ -32,6 +33,18 @@ type env struct {
 }
 
 func start(t *testing.T, bfd bool, pcfg probes.Config) *env {
+	t.Helper()
+	ms := 0
+	if bfd {
+		ms = 100
+	}
+	e := startB(t, ms, pcfg)
+	e.t = t
+	return e
+}
+
+// startB builds the scenario; bfdMS 0 means BFD off.
+func startB(t testing.TB, bfdMS int, pcfg probes.Config) *env {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "of.sock")
@@ -72,8 +85,8 @@ func start(t *testing.T, bfd bool, pcfg probes.Config) *env {
 		}
 		store.Close()
 	})
-	topo := lab.Start(t, lab.Config{Hosts: 3, BFD: bfd, BFDIntervalMS: 100, Controllers: []string{"unix:" + sock}})
-	e := &env{t: t, ctx: ctx, ctl: ctl, model: model, vm: vm, pm: pm, topo: topo}
+	topo := lab.Start(t, lab.Config{Hosts: 3, BFD: bfdMS > 0, BFDIntervalMS: max(bfdMS, 100), Controllers: []string{"unix:" + sock}})
+	e := &env{tb: t, ctx: ctx, ctl: ctl, model: model, vm: vm, pm: pm, topo: topo}
 	// net1 with endpoints on h1 and h3; no segments, so they talk over GRE
 	var cfg vnet.Config
 	for _, h := range topo.Hosts {
@@ -120,9 +133,9 @@ func start(t *testing.T, bfd bool, pcfg probes.Config) *env {
 }
 
 func (e *env) run(ns string, args ...string) {
-	e.t.Helper()
+	e.tb.Helper()
 	if out, err := e.topo.Exec(context.Background(), ns, args...); err != nil {
-		e.t.Fatalf("%v: %v\n%s", args, err, out)
+		e.tb.Fatalf("%v: %v\n%s", args, err, out)
 	}
 }
 
@@ -132,12 +145,12 @@ func (e *env) pingRun(d time.Duration, during func()) (sent int, answered []int)
 	n := int(d / (10 * time.Millisecond))
 	cmd, err := e.topo.ExecCommand(context.Background(), e.topo.Host(1).Endpoints[0].Namespace, "ping", "-i", "0.01", "-c", strconv.Itoa(n), "-W", "1", "10.1.0.13")
 	if err != nil {
-		e.t.Fatal(err)
+		e.tb.Fatal(err)
 	}
 	var out strings.Builder
 	cmd.Stdout = &out
 	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
+		e.tb.Fatal(err)
 	}
 	if during != nil {
 		during()
