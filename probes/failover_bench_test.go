@@ -33,7 +33,7 @@ func BenchmarkFailover(b *testing.B) {
 			cfg := probes.Config{HoldDown: time.Second}
 			if !mode.probe {
 				// a prober that never judges a path down: only the datapath moves traffic
-				cfg.DownAfter, cfg.LossThreshold = 1 << 30, 1.1
+				cfg.DownAfter, cfg.LossThreshold = 1<<30, 1.1
 			}
 			e := startB(b, mode.bfdMS, cfg)
 			var gaps []int
