@@ -10,7 +10,8 @@ HTTP      ?= :8080
 FUZZTIME  ?= 10s
 
 .PHONY: all build deps test vet fmt-check unit fuzz bench demo lab-up lab-down lab-status \
-        cut-path restore-path cut-link restore-link stop-host start-host clean
+        cut-path restore-path cut-link restore-link stop-host start-host clean \
+        ui ui-check ui-assets ui-e2e
 
 all: build
 
@@ -41,7 +42,41 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHostPacket$$' -fuzztime=$(FUZZTIME) ./topology
 
 # The whole suite: what CI runs. OVS tests need root; as root they never skip.
-test: deps testservers fmt-check vet unit fuzz
+test: deps testservers fmt-check vet ui-check unit fuzz
+
+# ---- the web UI (web/ui): templ pages, vendored front-end libraries, browser tests
+TEMPL_VERSION := v0.3.977
+TEMPL         := $(BIN)/tools/templ-$(TEMPL_VERSION)/templ
+
+$(TEMPL):
+	GOBIN=$(CURDIR)/$(dir $(TEMPL)) $(GO) install github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
+
+# Regenerate the pages' Go code (web/ui/*_templ.go, committed) from web/ui/*.templ.
+ui: $(TEMPL)
+	$(TEMPL) generate -path web/ui
+
+# The committed *_templ.go must be what templ generates from the *.templ files.
+ui-check: $(TEMPL)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp web/ui/*.templ "$$tmp"/ && \
+	$(TEMPL) generate -path "$$tmp" >/dev/null 2>&1 && \
+	for f in "$$tmp"/*_templ.go; do \
+		if ! cmp -s "$$f" web/ui/$$(basename "$$f"); then echo "web/ui/$$(basename "$$f") is stale: run make ui and commit it"; exit 1; fi; \
+	done && \
+	for f in web/ui/*_templ.go; do [ -f "$$tmp/$$(basename "$$f")" ] || { echo "$$f has no .templ source"; exit 1; }; done
+
+# Copy the pinned front-end libraries (web/ui/package.json, package-lock.json)
+# into web/ui/assets/vendor, which is committed and embedded in the binary.
+ui-assets:
+	cd web/ui && npm ci --no-audit --no-fund --loglevel=error
+	cp web/ui/node_modules/cytoscape/dist/cytoscape.min.js web/ui/assets/vendor/
+	cp web/ui/node_modules/cytoscape/LICENSE web/ui/assets/vendor/cytoscape.LICENSE
+	cp web/ui/node_modules/uplot/dist/uPlot.iife.min.js web/ui/node_modules/uplot/dist/uPlot.min.css web/ui/assets/vendor/
+	cp web/ui/node_modules/uplot/LICENSE web/ui/assets/vendor/uPlot.LICENSE
+
+# Only the browser tests (headless Debian Chromium; screenshots in web/ui/e2e/artifacts
+# or $$SATELLITE_ARTIFACTS). make test runs them as part of go test ./...
+ui-e2e:
+	$(GO) test -count=1 -v -timeout 10m ./web/ui/e2e/
 
 # The real servers the exporter tests talk to (InfluxDB 1.8.10, an
 # OpenTelemetry Collector with the Fluent Forward receiver, Prometheus):

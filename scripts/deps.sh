@@ -10,6 +10,12 @@ have ip || need+=(iproute2)
 have ethtool || need+=(ethtool)
 have ping || need+=(iputils-ping)
 have nsenter || need+=(util-linux)
+# the web UI's browser tests: Debian's Chromium driven by playwright-core
+# from npm (web/ui/e2e); no browser is ever downloaded
+[ -x /usr/bin/chromium ] || need+=(chromium)
+have chromedriver || need+=(chromium-driver)
+have node || need+=(nodejs)
+have npm || need+=(npm)
 have busybox || need+=(busybox)       # udhcpc, nc for the virtual network tests
 have tcpdump || need+=(tcpdump)       # packet captures in the isolation tests
 

@@ -50,7 +50,7 @@
     const large = big();
     cy = cytoscape({
       container: $('graph'), elements: [], style: style,
-      minZoom: 0.02, maxZoom: 4, wheelSensitivity: 0.3, boxSelectionEnabled: false,
+      minZoom: 0.02, maxZoom: 4, boxSelectionEnabled: false,
       textureOnViewport: large, hideEdgesOnViewport: large, pixelRatio: large ? 1 : 'auto',
     });
     cy.on('tap', 'node.switch', function (ev) { showSwitch(ev.target.data('dpid')); });
@@ -85,7 +85,7 @@
 
   // ---- snapshot: redraw everything
 
-  function applySnapshot(snap) {
+  async function applySnapshot(snap) {
     const t0 = performance.now();
     const previous = state.edges;
     state.switches.clear(); state.ports.clear(); state.links.clear(); state.hosts.clear();
@@ -104,20 +104,46 @@
         state.edges.set(k, { id: e.id, kind: e.kind, a: e.a, b: e.b, dirs: new Set() });
       }
     }
+    const t1 = performance.now();
     if (!cy) makeCy();
-    const els = [];
-    for (const sw of state.switches.values()) els.push(switchEl(sw));
-    for (const e of state.edges.values()) els.push(edgeEl(e));
+    // nodes first, then edges: every chunk below is valid on its own
+    const nodes = [], edges = [];
+    const pos = big() ? gridPositions() : null;
+    for (const sw of state.switches.values()) {
+      const n = switchEl(sw);
+      if (pos) n.position = pos.get(n.data.id);
+      nodes.push(n);
+    }
+    for (const e of state.edges.values()) edges.push(edgeEl(e));
     for (const h of state.hosts.values()) {
       if (!state.switches.has(h.dpid)) continue;
-      els.push({ group: 'nodes', data: { id: hostId(h.mac), mac: h.mac, label: hostLabel(h) }, classes: hostClasses('host') });
-      els.push({ group: 'edges', data: { id: 'at:' + h.mac, source: hostId(h.mac), target: swId(h.dpid) }, classes: hostClasses('attach') });
+      const n = { group: 'nodes', data: { id: hostId(h.mac), mac: h.mac, label: hostLabel(h) }, classes: hostClasses('host') };
+      if (pos) n.position = pos.get(n.data.id);
+      nodes.push(n);
+      edges.push({ group: 'edges', data: { id: 'at:' + h.mac, source: hostId(h.mac), target: swId(h.dpid) }, classes: hostClasses('attach') });
     }
-    cy.batch(function () {
+    const els = nodes.concat(edges);
+    const t2 = performance.now();
+    if (!pos) {
+      cy.batch(function () {
+        cy.elements().remove();
+        cy.add(els);
+      });
+    } else {
+      // a large fabric is added in slices, yielding between them, so the
+      // page never freezes for the whole snapshot (styles are computed
+      // per slice instead of all at once on the first frame)
       cy.elements().remove();
-      cy.add(els);
-    });
-    layout(true);
+      const slice = 600;
+      for (let i = 0; i < els.length; i += slice) {
+        cy.add(els.slice(i, i + slice)).forEach(function (e) { e.pstyle('display'); });
+        await new Promise(function (r) { setTimeout(r, 0); });
+      }
+    }
+    const t3 = performance.now();
+    if (pos) fitPositions(pos); else layout(true);
+    const t4 = performance.now();
+    state.timings = { model: t1 - t0, elements: t2 - t1, add: t3 - t2, layout: t4 - t3 };
     state.version = snap.version;
     state.snapshots++;
     counts();
@@ -221,26 +247,41 @@
       }).run();
       return;
     }
-    // large fabrics: switches on a grid by dpid, hosts in a ring around
-    // their switch (O(n), no force simulation)
-    const sws = cy.nodes('.switch').sort(function (a, b) { return a.data('dpid') < b.data('dpid') ? -1 : 1; });
-    const cols = Math.ceil(Math.sqrt(sws.length));
+    // large fabrics: no force simulation (O(n^2)); the grid of gridPositions
+    const pos = gridPositions();
+    cy.layout({ name: 'preset', positions: function (n) { return pos.get(n.id()) || n.position(); }, fit: false }).run();
+    fitPositions(pos);
+  }
+
+  // fitPositions fits the viewport to precomputed positions, without the
+  // bounding boxes of thousands of labels that cy.fit would measure.
+  function fitPositions(pos) {
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const p of pos.values()) { x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y); x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y); }
+    if (!isFinite(x0)) return;
+    const pad = 40, w = cy.width(), h = cy.height();
+    const zoom = Math.min(4, Math.max(0.02, Math.min(w / (x1 - x0 + 2 * pad), h / (y1 - y0 + 2 * pad))));
+    cy.viewport({ zoom: zoom, pan: { x: (w - zoom * (x0 + x1)) / 2, y: (h - zoom * (y0 + y1)) / 2 } });
+  }
+
+  // gridPositions puts switches on a grid by dpid and hosts in a ring
+  // around their switch: O(n), readable at any size.
+  function gridPositions() {
+    const pos = new Map();
+    const dpids = Array.from(state.switches.keys()).sort();
+    const cols = Math.max(1, Math.ceil(Math.sqrt(dpids.length)));
     const gap = 120;
-    cy.batch(function () {
-      sws.forEach(function (n, i) { n.position({ x: (i % cols) * gap, y: Math.floor(i / cols) * gap }); });
-      const around = new Map();
-      cy.nodes('.host').forEach(function (h) {
-        const at = cy.getElementById('at:' + h.data('mac'));
-        const sw = at.nonempty() ? at.target() : null;
-        if (!sw) return;
-        const i = around.get(sw.id()) || 0;
-        around.set(sw.id(), i + 1);
-        const a = i * 0.9, r = 34 + 6 * Math.floor(i / 7);
-        const p = sw.position();
-        h.position({ x: p.x + r * Math.cos(a), y: p.y + r * Math.sin(a) });
-      });
-    });
-    cy.fit(undefined, 20);
+    dpids.forEach(function (d, i) { pos.set(swId(d), { x: (i % cols) * gap, y: Math.floor(i / cols) * gap }); });
+    const around = new Map();
+    for (const h of state.hosts.values()) {
+      const p = pos.get(swId(h.dpid));
+      if (!p) continue;
+      const i = around.get(h.dpid) || 0;
+      around.set(h.dpid, i + 1);
+      const a = 0.6 + i * 0.9, r = 36 + 6 * Math.floor(i / 7);
+      pos.set(hostId(h.mac), { x: p.x + r * Math.cos(a), y: p.y + r * Math.sin(a) });
+    }
+    return pos;
   }
 
   // ---- counts
@@ -269,16 +310,29 @@
     queue.push(m);
     if (!timer) timer = setTimeout(flush, queue.length > 1 ? 50 : 0);
   }
-  function flush() {
+  let loading = false;
+  async function flush() {
     timer = null;
-    const batch = queue;
+    if (loading) { timer = setTimeout(flush, 50); return; }
+    let batch = queue;
     queue = [];
     // a snapshot replaces everything before it
     let start = 0;
     for (let i = batch.length - 1; i >= 0; i--) if (batch[i].op === 'snapshot') { start = i; break; }
     if (batch[start] && batch[start].op === 'snapshot') {
-      applySnapshot(batch[start].snapshot);
+      loading = true;
+      try {
+        await applySnapshot(batch[start].snapshot);
+      } finally {
+        loading = false;
+      }
       start++;
+      // what arrived while the snapshot was drawn (a newer snapshot wins)
+      batch = batch.slice(start).concat(queue.splice(0));
+      start = 0;
+      let snapAt = -1;
+      for (let i = batch.length - 1; i >= 0; i--) if (batch[i].op === 'snapshot') { snapAt = i; break; }
+      if (snapAt >= 0) { queue = batch.slice(snapAt).concat(queue); timer = setTimeout(flush, 0); batch = batch.slice(0, snapAt); }
     }
     if (!cy) return;
     addedNodes = false;
