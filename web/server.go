@@ -49,6 +49,7 @@ import (
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 	"github.com/satellite-sdn/satellite/lldp"
+	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
@@ -74,6 +75,7 @@ type Server struct {
 
 	model   *topology.Model
 	disc    *lldp.Discovery
+	probes  *probes.Manager
 	maxSnap int64 // body limit of snapshot imports
 	nSnaps  int   // imported snapshots kept
 	snaps   *snapshotStore
@@ -178,6 +180,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/topology", s.getTopology)
 	s.handle("GET /api/v1/topology/events", s.getTopologyEvents)
 	s.handle("GET /api/v1/discovery", s.getDiscovery)
+	s.handle("GET /api/v1/tunnels", s.getTunnels)
 	s.handle("POST "+snapshotsPath, s.importSnapshot)
 	s.handle("GET "+snapshotsPath, s.listSnapshots)
 	s.handle("GET "+snapshotsPath+"/{id}", s.getSnapshot)

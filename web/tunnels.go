@@ -1,0 +1,62 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/satellite-sdn/satellite/probes"
+)
+
+// WithProbes enables GET /api/v1/tunnels: the GRE paths between hosts
+// with their probe measurements and failover state.
+func WithProbes(p *probes.Manager) Option { return func(s *Server) { s.probes = p } }
+
+// Tunnels is the answer of GET /api/v1/tunnels.
+type Tunnels struct {
+	IntervalMs    float64             `json:"interval_ms"`
+	TimeoutMs     float64             `json:"timeout_ms"`
+	DownAfter     int                 `json:"down_after"`
+	LossWindow    int                 `json:"loss_window"`
+	LossThreshold float64             `json:"loss_threshold"`
+	HoldDownS     float64             `json:"hold_down_s"`
+	ForgedReplies uint64              `json:"forged_replies"`
+	Paths         []probes.PathStatus `json:"paths"`
+}
+
+func (s *Server) getTunnels(w http.ResponseWriter, r *http.Request) error {
+	if s.probes == nil {
+		return errorf(http.StatusServiceUnavailable, "", "tunnel probes are not enabled on this server")
+	}
+	q, err := query(r, "local", "remote", "state")
+	if err != nil {
+		return err
+	}
+	var local, remote uint64
+	if v := q.Get("local"); v != "" {
+		if local, err = ParseDPID(v); err != nil {
+			return errorf(http.StatusBadRequest, "local", "%v", err)
+		}
+	}
+	if v := q.Get("remote"); v != "" {
+		if remote, err = ParseDPID(v); err != nil {
+			return errorf(http.StatusBadRequest, "remote", "%v", err)
+		}
+	}
+	state := q.Get("state")
+	if state != "" && state != "up" && state != "down" {
+		return errorf(http.StatusBadRequest, "state", "%q: want up or down", state)
+	}
+	c := s.probes.Config()
+	out := Tunnels{IntervalMs: ms(c.Interval.Seconds()), TimeoutMs: ms(c.Timeout.Seconds()), DownAfter: c.DownAfter,
+		LossWindow: c.LossWindow, LossThreshold: c.LossThreshold, HoldDownS: c.HoldDown.Seconds(),
+		ForgedReplies: s.probes.Forged(), Paths: []probes.PathStatus{}}
+	for _, p := range s.probes.Paths() {
+		if (local != 0 && p.Local != FormatDPID(local)) || (remote != 0 && p.Remote != FormatDPID(remote)) || (state != "" && p.State != state) {
+			continue
+		}
+		out.Paths = append(out.Paths, p)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func ms(seconds float64) float64 { return seconds * 1000 }
