@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+)
+
+func init() {
+	clientCommands["tunnels"] = clientCommand{"", 0, 0, "GRE paths between hosts: state, RTT, loss, which path carries the traffic", setupTunnels}
+}
+
+func setupTunnels(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	local := fs.String("local", "", "only paths from this `DPID`")
+	remote := fs.String("remote", "", "only paths to this `DPID`")
+	state := fs.String("state", "", "only paths in this `state` (up or down)")
+	return func(ctx context.Context, s *session, _ []string) error {
+		t, err := s.cl.Tunnels(ctx, *local, *remote, *state)
+		if err != nil {
+			return err
+		}
+		return s.print(t, func(w io.Writer) {
+			if len(t.Paths) == 0 {
+				fmt.Fprintln(w, "no tunnel paths (no virtual network datapaths with tunnels yet)")
+				return
+			}
+			fmt.Fprintln(w, "FROM\tTO\tPATH\tPORT\tSTATE\tLIVE\tACTIVE\tRTT AVG\tRTT P99\tJITTER\tLOSS\tCAUSE")
+			for _, p := range t.Paths {
+				active := ""
+				if p.Active {
+					active = "*"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%v\t%s\t%.2f ms\t%.2f ms\t%.2f ms\t%.0f%%\t%s\n", p.LocalName, p.RemoteName, p.Path, p.Port,
+					p.State, p.Live, active, p.RTTAvgMs, p.RTTP99Ms, p.JitterMs, 100*p.Loss, orDash(p.Cause))
+			}
+		})
+	}
+}
