@@ -27,6 +27,8 @@
 //	GET    /api/v1/topology/diff?from=ID|live[&to=ID|live]
 //	GET    /api/v1/stream[?since=VERSION]      websocket: snapshot, then deltas (stream.go)
 //	GET    /ui/...                            the web UI, when given (WithUI)
+//	/api/v1/datapaths, networks, interfaces, routers, security-groups, trunks,
+//	leases, vnet/...                          virtual networks (vnet.go, WithVirtualNetworks)
 //
 // The topology routes answer 503 unless the server was given a model
 // (WithTopology), /api/v1/discovery unless it was given the discovery
@@ -51,6 +53,7 @@ import (
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/vnet"
 )
 
 // Defaults of the server options.
@@ -89,6 +92,8 @@ type Server struct {
 	streamCfg StreamConfig // the websocket stream (stream.go)
 	hub       streamHub    // its clients
 	ui        http.Handler // the web UI under /ui/ (WithUI), or nil
+
+	vnets *vnet.Manager // virtual networks (vnet.go, WithVirtualNetworks), or nil
 }
 
 // Option configures a Server.
@@ -187,6 +192,7 @@ func (s *Server) routes() {
 	s.handle("DELETE "+snapshotsPath+"/{id}", s.deleteSnapshot)
 	s.handle("GET /api/v1/topology/diff", s.topologyDiff)
 	s.handle("GET "+StreamPath, s.stream)
+	s.vnetRoutes()
 	if s.ui != nil {
 		s.mux.Handle("GET /ui/", s.ui)
 		s.mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
