@@ -14,10 +14,11 @@
 //	packet_in_rate: 2000
 //	discovery: {interval: 1s, misses: 3, max_age: 2s, secret_file: /etc/satellite/lldp.key}
 //	hosts: {idle: 5m}
+//	state_file: /var/lib/satellite/state.db   # virtual networks and DHCP leases
 //
 // Environment variables: SATELLITE_CONFIG (file path), SATELLITE_OPENFLOW
 // (comma separated targets), SATELLITE_HTTP, SATELLITE_LOG_LEVEL,
-// SATELLITE_LOG_FORMAT.
+// SATELLITE_LOG_FORMAT, SATELLITE_STATE_FILE.
 package config
 
 import (
@@ -27,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -45,6 +47,7 @@ const (
 	EnvHTTP      = "SATELLITE_HTTP"
 	EnvLogLevel  = "SATELLITE_LOG_LEVEL"
 	EnvLogFormat = "SATELLITE_LOG_FORMAT"
+	EnvStateFile = "SATELLITE_STATE_FILE"
 )
 
 // Config is Satellite's configuration. The YAML names of the settings are
@@ -72,6 +75,10 @@ type Config struct {
 	Discovery Discovery `yaml:"discovery"`
 	// Hosts tunes host tracking.
 	Hosts Hosts `yaml:"hosts"`
+	// StateFile is the file that keeps the virtual network configuration
+	// and the DHCP leases (a bbolt database, created with its directory
+	// when missing). One Satellite at a time can use it.
+	StateFile string `yaml:"state_file"`
 	// Exporters sends data to InfluxDB, Fluentd and Prometheus
 	// (config/exporters.go).
 	Exporters Exporters `yaml:"exporters"`
@@ -163,6 +170,7 @@ func Default() Config {
 		PacketInRate:   2000,
 		Discovery:      Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(2 * time.Second)},
 		Hosts:          Hosts{Idle: Duration(5 * time.Minute)},
+		StateFile:      DefaultStateFile,
 		Exporters:      defaultExporters(),
 	}
 }
@@ -321,6 +329,10 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		c.LogFormat = v
 		c.setSource("log_format", EnvLogFormat)
 	}
+	if v := getenv(EnvStateFile); v != "" {
+		c.StateFile = v
+		c.setSource("state_file", EnvStateFile)
+	}
 }
 
 func (c *Config) setSource(setting, from string) {
@@ -429,7 +441,44 @@ func (c Config) Validate() error {
 		bad("hosts.idle", "%s is too short; want at least 1s (such as 5m)", d)
 	}
 	c.validateExporters(bad)
+	if err := checkStateFile(c.StateFile); err != nil {
+		bad("state_file", "%v", err)
+	}
 	return errors.Join(errs...)
+}
+
+// DefaultStateFile is where the virtual networks are kept by default.
+const DefaultStateFile = "/var/lib/satellite/state.db"
+
+// checkStateFile checks the path of the state file without creating
+// anything: it must name a file (existing or not) whose directory exists
+// or can be created.
+func checkStateFile(p string) error {
+	if strings.TrimSpace(p) == "" {
+		return fmt.Errorf("empty; want the path of a file such as %s", DefaultStateFile)
+	}
+	if fi, err := os.Stat(p); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory; want a file in it, such as %s", p, filepath.Join(p, "state.db"))
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", p)
+		}
+		return nil
+	}
+	// the nearest existing ancestor must be a directory
+	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s: %s is not a directory", p, dir)
+			}
+			return nil
+		}
+		if dir == filepath.Dir(dir) {
+			return nil
+		}
+	}
 }
 
 func contains(list []string, s string) bool {

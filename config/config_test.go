@@ -277,3 +277,51 @@ func TestDiscoveryAndHostSettings(t *testing.T) {
 		t.Fatalf("unknown nested key: %v", err)
 	}
 }
+
+func TestStateFile(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(EnvStateFile, "")
+	c, err := Load("")
+	if err != nil || c.StateFile != DefaultStateFile || c.Source("state_file") != "default" {
+		t.Fatalf("default: %q %v", c.StateFile, err)
+	}
+	dir := t.TempDir()
+	p := writeFile(t, "state_file: "+filepath.Join(dir, "new", "sub", "state.db")+"\n")
+	if c, err = Load(p); err != nil || c.StateFile != filepath.Join(dir, "new", "sub", "state.db") || c.Source("state_file") != p {
+		t.Fatalf("file: %q %v", c.StateFile, err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("a file in directories still to be created: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); !os.IsNotExist(err) {
+		t.Fatal("Validate created the directory")
+	}
+	t.Setenv(EnvStateFile, filepath.Join(dir, "env.db"))
+	if c, err = Load(p); err != nil || c.StateFile != filepath.Join(dir, "env.db") || c.Source("state_file") != EnvStateFile {
+		t.Fatalf("env: %q %v", c.StateFile, err)
+	}
+
+	notDir := filepath.Join(dir, "plain")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{"", "config: state_file: empty; want the path of a file such as /var/lib/satellite/state.db (set in " + EnvStateFile + ")"},
+		{dir, "config: state_file: " + dir + " is a directory; want a file in it, such as " + filepath.Join(dir, "state.db")},
+		{filepath.Join(notDir, "x", "state.db"), "config: state_file: " + filepath.Join(notDir, "x", "state.db") + ": " + notDir + " is not a directory"},
+		{"/dev/null", "config: state_file: /dev/null is not a regular file"},
+	} {
+		c := Default()
+		c.StateFile = tc.path
+		c.setSource("state_file", EnvStateFile)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.path, err, tc.want)
+		}
+	}
+	// an existing file is fine
+	c = Default()
+	c.StateFile = notDir
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
