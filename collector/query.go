@@ -234,7 +234,8 @@ func (c *Collector) Series(key string, q SeriesQuery) (SeriesData, error) {
 	res := q.Resolution
 	if res == "" {
 		res = ResolutionDownsampled
-		if !q.From.Before(now.Add(-c.cfg.RawRetention)) && q.Step < c.cfg.Step {
+		// (a little slack: "the last hour" computed a moment ago is still raw)
+		if !q.From.Before(now.Add(-c.cfg.RawRetention-c.cfg.Interval-time.Second)) && q.Step < c.cfg.Step {
 			res = ResolutionRaw
 		}
 		if c.tiers.dsPoints == 0 {
