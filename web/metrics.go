@@ -1,0 +1,549 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/satellite-sdn/satellite/collector"
+	"github.com/satellite-sdn/satellite/controller"
+)
+
+// Statistics routes (package collector):
+//
+//	GET /api/v1/metrics/ports[?dpid=X&port=N]
+//	GET /api/v1/metrics/flows[?dpid=X&table=N&owner=KIND&network=N&id=N&sort=key|bps|pps&limit=N]
+//	GET /api/v1/metrics/tables[?dpid=X]
+//	GET /api/v1/metrics/groups[?dpid=X]
+//	GET /api/v1/metrics/series?key=KEY[&from=T&to=T&step=D&resolution=raw|downsampled]
+//	GET /api/v1/metrics/stats
+//
+// They answer 503 unless the server was given a collector (WithCollector).
+
+// WithCollector serves the statistics routes from c; without it they
+// answer 503.
+func WithCollector(c *collector.Collector) Option { return func(s *Server) { s.coll = c } }
+
+// Defaults and limits of the metrics routes.
+const (
+	DefaultFlowLimit = 1000
+	MaxFlowLimit     = 1_000_000
+	MaxSeriesPoints  = 10_000
+)
+
+func (s *Server) metricsRoutes() {
+	s.handle("GET /api/v1/metrics/ports", s.metricsPorts)
+	s.handle("GET /api/v1/metrics/flows", s.metricsFlows)
+	s.handle("GET /api/v1/metrics/tables", s.metricsTables)
+	s.handle("GET /api/v1/metrics/groups", s.metricsGroups)
+	s.handle("GET /api/v1/metrics/series", s.metricsSeries)
+	s.handle("GET /api/v1/metrics/stats", s.metricsStats)
+}
+
+func (s *Server) collector() (*collector.Collector, error) {
+	if s.coll == nil {
+		return nil, errorf(http.StatusServiceUnavailable, "", "statistics collection is not enabled on this server")
+	}
+	return s.coll, nil
+}
+
+// ---- documents
+
+// PortCounters are a port's counters as the switch reported them; null
+// when the switch does not keep one.
+type PortCounters struct {
+	RxPackets *uint64 `json:"rx_packets"`
+	TxPackets *uint64 `json:"tx_packets"`
+	RxBytes   *uint64 `json:"rx_bytes"`
+	TxBytes   *uint64 `json:"tx_bytes"`
+	RxDropped *uint64 `json:"rx_dropped"`
+	TxDropped *uint64 `json:"tx_dropped"`
+	RxErrors  *uint64 `json:"rx_errors"`
+	TxErrors  *uint64 `json:"tx_errors"`
+}
+
+// PortRates are a port's rates per second since the previous poll; null
+// when unknown (first poll, counter reset, unsupported counter, no port
+// speed for utilisation).
+type PortRates struct {
+	RxBps    *float64 `json:"rx_bps"`
+	TxBps    *float64 `json:"tx_bps"`
+	RxPps    *float64 `json:"rx_pps"`
+	TxPps    *float64 `json:"tx_pps"`
+	RxDrops  *float64 `json:"rx_drops"`
+	TxDrops  *float64 `json:"tx_drops"`
+	RxErrors *float64 `json:"rx_errors"`
+	TxErrors *float64 `json:"tx_errors"`
+	RxUtil   *float64 `json:"rx_util"` // percent of the port's current speed
+	TxUtil   *float64 `json:"tx_util"`
+}
+
+// PortMetrics is the latest statistics of one port.
+type PortMetrics struct {
+	Key       string       `json:"key"` // series key for /api/v1/metrics/series
+	DPID      string       `json:"dpid"`
+	Port      uint32       `json:"port"`
+	Reserved  string       `json:"reserved,omitempty"`
+	Name      string       `json:"name"`
+	SpeedKbps uint32       `json:"speed_kbps"`
+	Time      time.Time    `json:"time"` // when the switch was polled
+	Counters  PortCounters `json:"counters"`
+	Rates     PortRates    `json:"rates"`
+}
+
+// FlowMetrics is the latest statistics of one flow.
+type FlowMetrics struct {
+	Key       string    `json:"key"`
+	DPID      string    `json:"dpid"`
+	Table     uint8     `json:"table"`
+	Priority  uint16    `json:"priority"`
+	Cookie    string    `json:"cookie"`
+	Owner     Owner     `json:"owner"`
+	OwnerName string    `json:"owner_name"` // "interface:12@net:3", "api:7", "foreign:0x..."
+	Match     string    `json:"match"`
+	Time      time.Time `json:"time"`
+	Packets   uint64    `json:"packets"`
+	Bytes     uint64    `json:"bytes"`
+	DurationS float64   `json:"duration_s"`
+	Bps       *float64  `json:"bps"`
+	Pps       *float64  `json:"pps"`
+}
+
+// TableMetrics is the latest statistics of one flow table in use.
+type TableMetrics struct {
+	Key       string    `json:"key"`
+	DPID      string    `json:"dpid"`
+	Table     uint8     `json:"table"`
+	Time      time.Time `json:"time"`
+	Active    uint32    `json:"active"`
+	Lookups   uint64    `json:"lookups"`
+	Matched   uint64    `json:"matched"`
+	LookupsPs *float64  `json:"lookups_ps"`
+	MatchedPs *float64  `json:"matched_ps"`
+}
+
+// GroupMetrics is the latest statistics of one group.
+type GroupMetrics struct {
+	Key      string    `json:"key"`
+	DPID     string    `json:"dpid"`
+	Group    uint32    `json:"group"`
+	Time     time.Time `json:"time"`
+	RefCount uint32    `json:"ref_count"`
+	Packets  uint64    `json:"packets"`
+	Bytes    uint64    `json:"bytes"`
+	Bps      *float64  `json:"bps"`
+	Pps      *float64  `json:"pps"`
+}
+
+// SeriesPoint is one point of a series: its time and one value per
+// metric (null when unknown).
+type SeriesPoint struct {
+	T time.Time  `json:"t"`
+	V []*float64 `json:"v"`
+}
+
+// Series is part of one series' history, for charts.
+type Series struct {
+	Key        string            `json:"key"`
+	Kind       string            `json:"kind"` // port, flow, table, group
+	Labels     map[string]string `json:"labels"`
+	Metrics    []string          `json:"metrics"` // names of the values of each point
+	Present    bool              `json:"present"` // still reported by its switch
+	Resolution string            `json:"resolution"`
+	StepS      float64           `json:"step_s"`
+	From       time.Time         `json:"from"`
+	To         time.Time         `json:"to"`
+	Points     []SeriesPoint     `json:"points"`
+}
+
+// MetricsKindStats are the poll counters of one kind of statistics.
+type MetricsKindStats struct {
+	Polls   uint64 `json:"polls"`
+	Skipped uint64 `json:"skipped"` // ticks skipped: the previous request was still outstanding
+	Errors  uint64 `json:"errors"`
+}
+
+// MetricsSwitchKind are one switch's counters of one kind.
+type MetricsSwitchKind struct {
+	MetricsKindStats
+	Series         int        `json:"series"`
+	LastPoll       *time.Time `json:"last_poll"`
+	LastDurationMs float64    `json:"last_duration_ms"`
+	LastError      string     `json:"last_error,omitempty"`
+}
+
+// MetricsSwitch are the collector's counters of one switch.
+type MetricsSwitch struct {
+	DPID      string                       `json:"dpid"`
+	Connected bool                         `json:"connected"`
+	Kinds     map[string]MetricsSwitchKind `json:"kinds"`
+}
+
+// MetricsStats is the collector's health (GET /api/v1/metrics/stats).
+type MetricsStats struct {
+	IntervalS             float64                     `json:"interval_s"`
+	TimeoutS              float64                     `json:"timeout_s"`
+	RawRetentionS         float64                     `json:"raw_retention_s"`
+	DownsampledRetentionS float64                     `json:"downsampled_retention_s"`
+	StepS                 float64                     `json:"step_s"`
+	RawPoints             int                         `json:"raw_points"`
+	DownsampledPoints     int                         `json:"downsampled_points"`
+	Kinds                 map[string]MetricsKindStats `json:"kinds"`
+	FlowEntries           uint64                      `json:"flow_entries"`
+	Resets                uint64                      `json:"resets"`
+	Wraps                 uint64                      `json:"wraps"`
+	Absurd                uint64                      `json:"absurd"`
+	Renames               uint64                      `json:"renames"`
+	Duplicates            uint64                      `json:"duplicates"`
+	Series                int64                       `json:"series"`
+	SeriesByKind          map[string]int              `json:"series_by_kind"`
+	MaxSeries             int                         `json:"max_series"`
+	SeriesRefused         uint64                      `json:"series_refused"`
+	SeriesEvicted         uint64                      `json:"series_evicted"`
+	MemoryBytes           int64                       `json:"memory_bytes"`
+	StreamSubscribers     int                         `json:"stream_subscribers"`
+	StreamDropped         uint64                      `json:"stream_dropped"`
+	Switches              []MetricsSwitch             `json:"switches"`
+}
+
+func rate(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	r := math.Round(v*1000) / 1000
+	return &r
+}
+
+func sampleTime(ns int64) time.Time { return time.Unix(0, ns).UTC().Truncate(time.Millisecond) }
+
+// ---- handlers
+
+func optionalDPID(q url.Values) (*uint64, error) {
+	if !q.Has("dpid") {
+		return nil, nil
+	}
+	d, err := ParseDPID(q.Get("dpid"))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "dpid", "%v", err)
+	}
+	return &d, nil
+}
+
+func (s *Server) metricsPorts(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.collector()
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "dpid", "port")
+	if err != nil {
+		return err
+	}
+	var f collector.PortFilter
+	if f.DPID, err = optionalDPID(q); err != nil {
+		return err
+	}
+	if q.Has("port") {
+		v := q.Get("port")
+		var p uint32
+		if strings.EqualFold(v, "local") {
+			p = portLocal
+		} else if n, err := strconv.ParseUint(v, 10, 32); err == nil && n >= 1 && n < 0xffffff00 {
+			p = uint32(n)
+		} else {
+			return errorf(http.StatusBadRequest, "port", "port %q: want a port number (1-4294967039) or local", v)
+		}
+		f.Port = &p
+	}
+	out := []PortMetrics{}
+	for _, p := range c.Ports(f) {
+		st := &p.Counters
+		out = append(out, PortMetrics{
+			Key: p.Key, DPID: FormatDPID(p.DPID), Port: p.Port, Reserved: reservedPortNames[p.Port], Name: p.Name,
+			SpeedKbps: p.SpeedKbps, Time: sampleTime(p.Time),
+			Counters: PortCounters{
+				RxPackets: counter(st.RxPackets), TxPackets: counter(st.TxPackets), RxBytes: counter(st.RxBytes), TxBytes: counter(st.TxBytes),
+				RxDropped: counter(st.RxDropped), TxDropped: counter(st.TxDropped), RxErrors: counter(st.RxErrors), TxErrors: counter(st.TxErrors),
+			},
+			Rates: PortRates{
+				RxBps: rate(p.Rates.RxBps), TxBps: rate(p.Rates.TxBps), RxPps: rate(p.Rates.RxPps), TxPps: rate(p.Rates.TxPps),
+				RxDrops: rate(p.Rates.RxDrops), TxDrops: rate(p.Rates.TxDrops), RxErrors: rate(p.Rates.RxErrors), TxErrors: rate(p.Rates.TxErrors),
+				RxUtil: rate(p.Rates.RxUtil), TxUtil: rate(p.Rates.TxUtil),
+			},
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.collector()
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "dpid", "table", "owner", "network", "id", "sort", "limit")
+	if err != nil {
+		return err
+	}
+	var f collector.FlowFilter
+	if f.DPID, err = optionalDPID(q); err != nil {
+		return err
+	}
+	if n, ok, err := uintParam(q, "table", 254, "a table number from 0 to 254"); err != nil {
+		return err
+	} else if ok {
+		t := uint8(n)
+		f.Table = &t
+	}
+	if q.Has("owner") {
+		k, err := controller.ParseOwnerKind(q.Get("owner"))
+		if err != nil {
+			return errorf(http.StatusBadRequest, "owner", "%v", err)
+		}
+		f.Owner = &k
+	}
+	if n, ok, err := uintParam(q, "network", controller.MaxScope, fmt.Sprintf("a virtual network id from 0 to %d", controller.MaxScope)); err != nil {
+		return err
+	} else if ok {
+		v := uint32(n)
+		f.Network = &v
+	}
+	if n, ok, err := uintParam(q, "id", math.MaxUint32, "a whole number from 0 to 4294967295"); err != nil {
+		return err
+	} else if ok {
+		v := uint32(n)
+		f.ID = &v
+	}
+	order := q.Get("sort")
+	if q.Has("sort") && order != "key" && order != "bps" && order != "pps" {
+		return errorf(http.StatusBadRequest, "sort", "sort %q: want key, bps or pps", order)
+	}
+	limit := uint64(DefaultFlowLimit)
+	if n, ok, err := uintParam(q, "limit", MaxFlowLimit, fmt.Sprintf("a whole number from 1 to %d", MaxFlowLimit)); err != nil {
+		return err
+	} else if ok {
+		if n == 0 {
+			return errorf(http.StatusBadRequest, "limit", "limit 0: want a whole number from 1 to %d", MaxFlowLimit)
+		}
+		limit = n
+	}
+	flows := c.Flows(f)
+	if order == "bps" || order == "pps" {
+		val := func(fs *collector.FlowSample) float64 {
+			v := fs.Bps
+			if order == "pps" {
+				v = fs.Pps
+			}
+			if math.IsNaN(v) {
+				return -1
+			}
+			return v
+		}
+		sort.SliceStable(flows, func(i, j int) bool { return val(&flows[i]) > val(&flows[j]) })
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(len(flows)))
+	if uint64(len(flows)) > limit {
+		flows = flows[:limit]
+	}
+	out := make([]FlowMetrics, 0, len(flows))
+	for i := range flows {
+		fs := &flows[i]
+		fi := fs.Info
+		o := Owner{Kind: fi.Cookie.Kind().String()}
+		if fi.Cookie.Kind() != controller.OwnerForeign {
+			o.Network, o.ID = fi.Cookie.Scope(), fi.Cookie.Object()
+		}
+		out = append(out, FlowMetrics{
+			Key: fi.Key, DPID: FormatDPID(fi.DPID), Table: fi.Table, Priority: fi.Priority,
+			Cookie: fmt.Sprintf("0x%016x", uint64(fi.Cookie)), Owner: o, OwnerName: fi.Cookie.String(), Match: fi.Match(),
+			Time: sampleTime(fs.Time), Packets: fs.Packets, Bytes: fs.Bytes, DurationS: math.Round(fs.DurationS*1000) / 1000,
+			Bps: rate(fs.Bps), Pps: rate(fs.Pps),
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) metricsTables(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.collector()
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "dpid")
+	if err != nil {
+		return err
+	}
+	dpid, err := optionalDPID(q)
+	if err != nil {
+		return err
+	}
+	out := []TableMetrics{}
+	for _, t := range c.Tables(dpid) {
+		out = append(out, TableMetrics{Key: t.Key, DPID: FormatDPID(t.DPID), Table: t.Table, Time: sampleTime(t.Time), Active: t.Active,
+			Lookups: t.Lookups, Matched: t.Matched, LookupsPs: rate(t.LookupsPs), MatchedPs: rate(t.MatchedPs)})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) metricsGroups(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.collector()
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "dpid")
+	if err != nil {
+		return err
+	}
+	dpid, err := optionalDPID(q)
+	if err != nil {
+		return err
+	}
+	out := []GroupMetrics{}
+	for _, g := range c.Groups(dpid) {
+		out = append(out, GroupMetrics{Key: g.Key, DPID: FormatDPID(g.DPID), Group: g.Group, Time: sampleTime(g.Time), RefCount: g.RefCount,
+			Packets: g.Packets, Bytes: g.Bytes, Bps: rate(g.Bps), Pps: rate(g.Pps)})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// parseTime reads a time parameter: RFC 3339, Unix seconds, "now", or a
+// negative duration relative to now ("-15m").
+func parseTime(q url.Values, name string, now time.Time) (time.Time, bool, error) {
+	if !q.Has(name) {
+		return time.Time{}, false, nil
+	}
+	v := q.Get(name)
+	if v == "now" {
+		return now, true, nil
+	}
+	if strings.HasPrefix(v, "-") {
+		if d, err := time.ParseDuration(v); err == nil {
+			return now.Add(d), true, nil
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, true, nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f < 1e11 {
+		return time.Unix(0, int64(f*1e9)), true, nil
+	}
+	return time.Time{}, false, errorf(http.StatusBadRequest, name, "%s %q: want RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, now, or a time relative to now such as -15m", name, v)
+}
+
+func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.collector()
+	if err != nil {
+		return err
+	}
+	q, err := query(r, "key", "from", "to", "step", "resolution")
+	if err != nil {
+		return err
+	}
+	key := q.Get("key")
+	if key == "" {
+		return errorf(http.StatusBadRequest, "key", "key is missing; want a series key from /api/v1/metrics/ports or /flows, such as port/0000000000000001/2")
+	}
+	if _, _, _, err := collector.ParseKey(key); err != nil {
+		return errorf(http.StatusBadRequest, "key", "%v", err)
+	}
+	now := time.Now()
+	sq := collector.SeriesQuery{MaxPoints: MaxSeriesPoints}
+	var ok bool
+	if sq.From, ok, err = parseTime(q, "from", now); err != nil {
+		return err
+	}
+	if !ok {
+		sq.From = now.Add(-time.Hour)
+	}
+	if sq.To, ok, err = parseTime(q, "to", now); err != nil {
+		return err
+	}
+	if !ok {
+		sq.To = now
+	}
+	if sq.To.Before(sq.From) {
+		return errorf(http.StatusBadRequest, "to", "to (%s) is before from (%s)", sq.To.UTC().Format(time.RFC3339), sq.From.UTC().Format(time.RFC3339))
+	}
+	if q.Has("step") {
+		d, err := time.ParseDuration(q.Get("step"))
+		if err != nil || d <= 0 {
+			return errorf(http.StatusBadRequest, "step", "step %q: want a positive duration such as 10s or 5m", q.Get("step"))
+		}
+		if d < time.Second {
+			return errorf(http.StatusBadRequest, "step", "step %s: want at least 1s", d)
+		}
+		sq.Step = d
+	}
+	if q.Has("resolution") {
+		sq.Resolution = q.Get("resolution")
+		if sq.Resolution != collector.ResolutionRaw && sq.Resolution != collector.ResolutionDownsampled {
+			return errorf(http.StatusBadRequest, "resolution", "resolution %q: want raw or downsampled", sq.Resolution)
+		}
+	}
+	d, err := c.Series(key, sq)
+	switch {
+	case errors.Is(err, collector.ErrNoSeries):
+		return errorf(http.StatusNotFound, "key", "no series %q (a series is kept while its port or flow exists and for the history retention after)", key)
+	case errors.Is(err, collector.ErrTooManyPoints):
+		return errorf(http.StatusBadRequest, "step", "%v", err)
+	case err != nil:
+		return errorf(http.StatusBadRequest, "key", "%v", err)
+	}
+	out := Series{
+		Key: d.Key, Kind: d.Kind.String(), Labels: d.Labels, Metrics: d.Metrics, Present: d.Present, Resolution: d.Resolution,
+		StepS: d.Step.Seconds(), From: sq.From.UTC(), To: sq.To.UTC(), Points: make([]SeriesPoint, 0, len(d.Points)),
+	}
+	for _, p := range d.Points {
+		sp := SeriesPoint{T: p.T.UTC().Truncate(time.Millisecond), V: make([]*float64, len(p.V))}
+		for i, v := range p.V {
+			sp.V[i] = rate(v)
+		}
+		out.Points = append(out.Points, sp)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) metricsStats(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.collector()
+	if err != nil {
+		return err
+	}
+	if _, err := query(r); err != nil {
+		return err
+	}
+	st := c.Stats()
+	out := MetricsStats{
+		IntervalS: st.Interval.Seconds(), TimeoutS: st.Timeout.Seconds(), RawRetentionS: st.RawRetention.Seconds(),
+		DownsampledRetentionS: st.DownsampledRetention.Seconds(), StepS: st.Step.Seconds(), RawPoints: st.RawPoints,
+		DownsampledPoints: st.DownsampledPoints, Kinds: map[string]MetricsKindStats{}, FlowEntries: st.FlowEntries, Resets: st.Resets,
+		Wraps: st.Wraps, Absurd: st.Absurd, Renames: st.Renames, Duplicates: st.Duplicates, Series: st.Series, SeriesByKind: st.SeriesByKind,
+		MaxSeries: st.MaxSeries, SeriesRefused: st.SeriesRefused, SeriesEvicted: st.SeriesEvicted, MemoryBytes: st.MemoryBytes,
+		StreamSubscribers: st.StreamSubscribers, StreamDropped: st.StreamDropped, Switches: []MetricsSwitch{},
+	}
+	for k, v := range st.Kinds {
+		out.Kinds[k] = MetricsKindStats(v)
+	}
+	for _, sw := range st.Switches {
+		ms := MetricsSwitch{DPID: FormatDPID(sw.DPID), Connected: sw.Connected, Kinds: map[string]MetricsSwitchKind{}}
+		for k, v := range sw.Kinds {
+			mk := MetricsSwitchKind{MetricsKindStats: MetricsKindStats(v.KindStats), Series: v.Series,
+				LastDurationMs: math.Round(float64(v.LastDuration)/1e3) / 1e3, LastError: v.LastError}
+			if !v.LastPoll.IsZero() {
+				t := v.LastPoll.UTC().Truncate(time.Millisecond)
+				mk.LastPoll = &t
+			}
+			ms.Kinds[k] = mk
+		}
+		out.Switches = append(out.Switches, ms)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
