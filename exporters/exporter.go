@@ -216,7 +216,12 @@ func (e *Exporter) Run(ctx context.Context) error {
 	defer close(e.runDone)
 	defer e.dest.Close()
 
-	if err := e.Check(ctx); err != nil && ctx.Err() == nil {
+	// a failure already reported by an earlier Check (Set.Check at
+	// start-up) is not logged again
+	e.mu.Lock()
+	prevState, prevErr := e.state, e.lastErr
+	e.mu.Unlock()
+	if err := e.Check(ctx); err != nil && ctx.Err() == nil && (prevState != e.stateNow() || prevErr != err.Error()) {
 		e.logFailure(err, true)
 	}
 	bo := e.opt.Backoff
@@ -326,6 +331,12 @@ func (e *Exporter) recovered() {
 		e.log.Info("exporter recovered", "target", e.dest.Target(), "outage", time.Since(since).Round(time.Millisecond), "queued", e.q.Len())
 		e.logDrops()
 	}
+}
+
+func (e *Exporter) stateNow() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state
 }
 
 // logFailure records a failure; it logs only on a change of state or of

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/lldp"
@@ -114,9 +115,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go tracker.Run(ctlCtx)
 	go disc.Run(ctlCtx)
 
-	api := web.New(ctl, web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
+	// Statistics feed the exporters (InfluxDB, Fluentd, /metrics), as do
+	// topology changes. A destination that is down or misconfigured is
+	// reported and buffered for; it never stops Satellite.
+	coll := collector.New(collector.Config{Logger: log}, ctl)
+	go coll.Run(ctlCtx)
+	exp, err := newExporters(cfg, log)
+	if err != nil {
+		closeAll()
+		httpLn.Close()
+		return err
+	}
+	exp.start(exportSources{ctl: ctl, model: model, collector: coll}, log)
+	defer exp.close()
+
+	api := web.New(ctl, append(exp.webOptions(),
+		web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
 		web.WithTopology(model), web.WithDiscovery(disc),
-		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))
+		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))...)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
