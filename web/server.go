@@ -25,6 +25,8 @@
 //	GET    /api/v1/topology/snapshots/{id}
 //	DELETE /api/v1/topology/snapshots/{id}
 //	GET    /api/v1/topology/diff?from=ID|live[&to=ID|live]
+//	GET    /api/v1/metrics/...                statistics (metrics.go, WithCollector)
+//	GET    /api/v1/alerts/..., rules          alerts and rules (alerts.go, WithAlerts)
 //	GET    /api/v1/stream[?since=VERSION]      websocket: snapshot, then deltas (stream.go)
 //	GET    /ui/...                            the web UI, when given (WithUI)
 //	/api/v1/datapaths, networks, interfaces, routers, security-groups, trunks,
@@ -48,6 +50,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/satellite-sdn/satellite/alerts"
+	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 	"github.com/satellite-sdn/satellite/lldp"
@@ -88,6 +92,9 @@ type Server struct {
 
 	// allocMu serialises flow id allocation with the install that uses it.
 	allocMu sync.Mutex
+
+	coll     *collector.Collector // statistics (WithCollector, metrics.go), or nil
+	alertEng *alerts.Engine       // alert rules and alerts (WithAlerts, alerts.go), or nil
 
 	streamCfg StreamConfig // the websocket stream (stream.go)
 	hub       streamHub    // its clients
@@ -193,6 +200,8 @@ func (s *Server) routes() {
 	s.handle("GET "+snapshotsPath+"/{id}", s.getSnapshot)
 	s.handle("DELETE "+snapshotsPath+"/{id}", s.deleteSnapshot)
 	s.handle("GET /api/v1/topology/diff", s.topologyDiff)
+	s.metricsRoutes() // /api/v1/metrics/... (metrics.go)
+	s.alertRoutes()   // /api/v1/alerts/... (alerts.go)
 	s.handle("GET "+StreamPath, s.stream)
 	s.vnetRoutes()
 	s.exporterRoutes()
