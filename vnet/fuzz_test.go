@@ -407,10 +407,10 @@ func routerMAC(t testing.TB) net.HardwareAddr {
 // FuzzARP feeds arbitrary frames (seeded with ARP requests, tagged and
 // untagged, and pings to the router) through the responder.
 func FuzzARP(f *testing.F) {
-	f.Add(byte(0), arpRequest(f, 0, "10.1.0.11", "10.1.0.1"))  // a1 asks for the gateway
-	f.Add(byte(0), arpRequest(f, 0, "10.1.0.11", "10.1.0.99")) // a simulated interface
-	f.Add(byte(1), arpRequest(f, 0, "0.0.0.0", "10.1.0.11"))   // d1 probes a1's address
-	f.Add(byte(2), arpRequest(f, 10, "10.2.0.2", "10.2.0.1"))  // t1 on its VLAN
+	f.Add(byte(0), arpRequest(f, 0, "10.1.0.11", "10.1.0.1"))   // a1 asks for the gateway
+	f.Add(byte(0), arpRequest(f, 0, "10.1.0.11", "10.1.0.99"))  // a simulated interface
+	f.Add(byte(1), arpRequest(f, 0, "0.0.0.0", "10.1.0.11"))    // d1 probes a1's address
+	f.Add(byte(2), arpRequest(f, 10, "10.2.0.2", "10.2.0.1"))   // t1 on its VLAN
 	f.Add(byte(0), arpRequest(f, 0, "10.1.0.11", "10.1.0.200")) // nobody has it
 	f.Add(byte(0), echoRequest(f, routerMAC(f), "10.1.0.11", "10.1.0.1"))
 	f.Add(byte(4), echoRequest(f, routerMAC(f), "10.3.0.5", "10.1.0.1"))
