@@ -30,7 +30,8 @@ func BenchmarkFailover(b *testing.B) {
 		probe bool
 	}{{"probes", 0, true}, {"bfd-100ms", 100, false}, {"bfd-1000ms", 1000, false}} {
 		b.Run(mode.name, func(b *testing.B) {
-			cfg := probes.Config{HoldDown: time.Second}
+			// no flap damping: twenty cuts in two minutes are the point here
+			cfg := probes.Config{HoldDown: time.Second, FlapLimit: 1 << 30}
 			if !mode.probe {
 				// a prober that never judges a path down: only the datapath moves traffic
 				cfg.DownAfter, cfg.LossThreshold = 1<<30, 1.1
@@ -38,6 +39,7 @@ func BenchmarkFailover(b *testing.B) {
 			e := startB(b, mode.bfdMS, cfg)
 			var gaps []int
 			for i := 0; i < runs; i++ {
+				e.waitActive(b, 1)
 				sent, answered := e.pingRun(3*time.Second, func() {
 					time.Sleep(800 * time.Millisecond)
 					e.topo.CutPath(e.ctx, 1, 1, 3)

@@ -312,3 +312,18 @@ func TestFailoverWithBFD(t *testing.T) {
 		}
 	})
 }
+
+// waitActive waits until traffic from h1 to h3 is on the given path.
+func (e *env) waitActive(t testing.TB, path int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, p := range e.pm.Paths() {
+			if p.LocalName == "h1" && p.RemoteName == "h3" && p.Path == path && p.Active && p.Live {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("path %d h1->h3 never became active: %+v", path, e.pm.Paths())
+}
