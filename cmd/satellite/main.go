@@ -51,6 +51,24 @@ Topology (needs a server with topology enabled):
                                 a stored id (s1) or live (B defaults to live);
                                 two files are compared offline
 
+Statistics and alerts (needs a server with the collector and alerts):
+  metrics ports [--dpid DPID] [--port N|local]
+                                latest rates (bit/s, packets/s, drops, errors,
+                                utilisation) and counters of every port
+  metrics flows [--dpid DPID] [--owner KIND] [--network N] [--sort bps|pps] [--limit N]
+                                latest rates of flows with their owners
+  metrics series KEY [--from T] [--to T] [--step D]
+                                history of one port or flow (KEY from the lists)
+  metrics stats                 collector health: polls, skipped polls, series, memory
+  alerts [--state pending|firing] [--severity S] [--rule NAME]
+                                active alerts
+  alerts history [--rule NAME] [--limit N]
+                                firing and resolved alerts
+  rules list                    alert rules
+  rules add --name N --metric M --op OP --value V [--for D] [--clear V] [--dpid DPID] [--port N]
+  rules add -f FILE [--replace] add rules from a YAML or JSON file
+  rules show NAME | rules delete NAME
+
 DPID is 1-16 hex digits (1, 0x1, 0000000000000001) or 00:00:00:00:00:00:00:01.
 Run 'satellite COMMAND -h' for a command's flags.
 `

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/satellite-sdn/satellite/alerts"
+	"github.com/satellite-sdn/satellite/collector"
+	"github.com/satellite-sdn/satellite/controller/switchemu"
+	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/webtest"
+)
+
+// metricsServer runs a controller with one emulated switch sending
+// traffic out of port 2, a collector, an alert engine and the API, and
+// points the CLI at it.
+func metricsServer(t *testing.T) *switchemu.Switch {
+	t.Helper()
+	base := webtest.Start(t)
+	sw := base.Connect(switchemu.Config{DPID: 1, Ports: 2})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	coll := collector.New(collector.Config{Interval: 100 * time.Millisecond, Logger: log}, base.Ctl)
+	eng, err := alerts.New(alerts.Config{Interval: 50 * time.Millisecond, Logger: log}, alerts.Sources{Collector: coll, Controller: base.Ctl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); coll.Run(ctx) }()
+	go func() { defer wg.Done(); eng.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		tk := time.NewTicker(5 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				sw.Count(2, 0, 0, 10, 5000) // 8 Mbit/s
+			}
+		}
+	}()
+	srv := httptest.NewServer(web.New(base.Ctl, web.WithLogger(log), web.WithCollector(coll), web.WithAlerts(eng)))
+	t.Cleanup(func() { srv.Close(); cancel(); wg.Wait() })
+	t.Setenv(EnvServer, srv.URL)
+	return sw
+}
+
+func TestMetricsCommands(t *testing.T) {
+	metricsServer(t)
+	deadline := time.Now().Add(10 * time.Second)
+	var out string
+	for {
+		out = ok(t, "metrics", "ports", "--dpid", "1", "--port", "2")
+		if strings.Contains(out, "M\t") || strings.Contains(out, "M ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rate in:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wantLines(t, out, `DPID +PORT +NAME +RX BPS +TX BPS`, `0000000000000001 +2 +p2 +0 +[0-9.]+M +0 +[0-9.]+k .* port/0000000000000001/2`)
+	var ports []web.PortMetrics
+	if err := json.Unmarshal([]byte(ok(t, "metrics", "ports", "-o", "json")), &ports); err != nil || len(ports) != 3 {
+		t.Fatalf("ports json: %v %d", err, len(ports))
+	}
+	out = ok(t, "metrics", "series", "port/0000000000000001/2", "--from", "-1m", "--step", "1s")
+	wantLines(t, out, `port/0000000000000001/2 \(dpid=0000000000000001 name=p2 port=2 .*raw points every 1s; present\)`, `TIME\s+RX_BPS\s+TX_BPS`)
+	wantLines(t, ok(t, "metrics", "stats"), `port polls:\s+[1-9][0-9]* \(0 skipped`, `switch 0000000000000001:\s+connected; port 3 series`)
+	wantLines(t, ok(t, "metrics", "flows"), `no flow statistics match`)
+	fails(t, 1, `no series "port/0000000000000001/7"`, "metrics", "series", "port/0000000000000001/7")
+	fails(t, 1, `sort "size": want key, bps or pps`, "metrics", "flows", "--sort", "size")
+	fails(t, 1, `datapath id "zz"`, "metrics", "ports", "--dpid", "zz")
+	fails(t, 2, "Usage: satellite metrics ports", "metrics")
+	fails(t, 2, "want 1 argument(s) (KEY)", "metrics", "series")
+}
+
+func TestAlertAndRuleCommands(t *testing.T) {
+	metricsServer(t)
+	wantLines(t, ok(t, "rules", "list"), `no rules`)
+	wantLines(t, ok(t, "alerts"), `no active alerts`)
+	out := ok(t, "rules", "add", "--name", "busy", "--metric", "port_tx_bps", "--dpid", "1", "--port", "2", "--op", "gt", "--value", "1M",
+		"--clear", "500k", "--for", "200ms", "--severity", "critical", "--label", "team=net")
+	wantLines(t, out, `added rule busy: port_tx_bps > 1.0M for 200ms`)
+	fails(t, 1, `a rule named "busy" exists; PUT /api/v1/alerts/rules/busy replaces it (use --replace to replace it)`,
+		"rules", "add", "--name", "busy", "--metric", "port_tx_bps", "--op", ">", "--value", "1")
+	// local validation gives the same errors as the server
+	fails(t, 1, `metric: unknown metric "port_tx_bsp"`, "rules", "add", "--name", "x", "--metric", "port_tx_bsp", "--op", ">", "--value", "1")
+	fails(t, 1, `op: unknown operator "=>"`, "rules", "add", "--name", "x", "--metric", "port_tx_bps", "--op", "=>", "--value", "1")
+	fails(t, 1, "for: -1s is negative", "rules", "add", "--name", "x", "--metric", "port_tx_bps", "--op", ">", "--value", "1", "--for", "-1s")
+	fails(t, 1, `--value: "lots" is not a number`, "rules", "add", "--name", "x", "--metric", "port_tx_bps", "--op", ">", "--value", "lots")
+
+	// rules from a file, with --replace for the one that exists
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(file, []byte(`
+rules:
+  - {name: busy, metric: port_tx_bps, selector: {dpid: "1", port: 2}, op: ">", value: 1M, clear: 500k, for: 200ms, severity: critical}
+  - {name: sw-down, metric: switch_down, for: 5s}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fails(t, 1, "use --replace", "rules", "add", "-f", file)
+	wantLines(t, ok(t, "rules", "add", "-f", file, "--replace"), `added rule busy`, `added rule sw-down: switch_down == 1 for 5s`)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("- {name: a, metric: port_tx_bps, op: '>', value: 1}\n- {name: b, metric: nope}\n"), 0o644)
+	fails(t, 1, `rule 2 (b): metric: unknown metric "nope"`, "rules", "add", "-f", bad)
+	fails(t, 1, `no rule "a"`, "rules", "show", "a") // a file with a bad rule adds none
+	wantLines(t, ok(t, "rules", "list"), `busy +port_tx_bps +dpid=1,port=2 +> 1.0M +200ms +500.0k +critical +api`, `sw-down +switch_down +all +== 1 +5s`)
+	wantLines(t, ok(t, "rules", "show", "busy"), `fires when:\s+port_tx_bps > 1.0M for 200ms`, `clears when:\s+no longer > 500.0k`)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(ok(t, "alerts", "--state", "firing", "--rule", "busy"), "firing") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no firing alert: %s", ok(t, "alerts"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wantLines(t, ok(t, "alerts"), `firing +critical +busy +port/0000000000000001/2 +[0-9.]+M +> 1.0M`)
+	wantLines(t, ok(t, "alerts", "history"), `firing +critical +busy +port/0000000000000001/2`)
+	wantLines(t, ok(t, "rules", "delete", "busy"), `deleted rule busy`)
+	wantLines(t, ok(t, "alerts", "history", "--rule", "busy", "--limit", "1"), `resolved +critical +busy .*rule deleted`)
+	fails(t, 1, `no rule "busy"`, "rules", "show", "busy")
+	fails(t, 1, "--limit applies to the history", "alerts", "--limit", "3")
+	fails(t, 1, `unknown argument "later"`, "alerts", "later")
+	fails(t, 2, "Usage: satellite rules list", "rules", "edit")
+}
