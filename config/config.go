@@ -14,6 +14,8 @@
 //	packet_in_rate: 2000
 //	discovery: {interval: 1s, misses: 3, max_age: 2s, secret_file: /etc/satellite/lldp.key}
 //	hosts: {idle: 5m}
+//	collector: {interval: 5s, history: {raw: 1h, downsampled: 24h, step: 1m}}
+//	alerts: {webhook: {url: "https://hooks.example/satellite"}, rules: [...]}
 //	state_file: /var/lib/satellite/state.db   # virtual networks and DHCP leases
 //
 // Environment variables: SATELLITE_CONFIG (file path), SATELLITE_OPENFLOW
@@ -82,6 +84,12 @@ type Config struct {
 	// Exporters sends data to InfluxDB, Fluentd and Prometheus
 	// (config/exporters.go).
 	Exporters Exporters `yaml:"exporters"`
+	// Collector polls port, flow, table and group statistics
+	// (config/collector.go).
+	Collector Collector `yaml:"collector"`
+	// Alerts evaluates threshold rules and sends alerts to a webhook
+	// (config/collector.go).
+	Alerts Alerts `yaml:"alerts"`
 
 	// file is the configuration file read ("" = none).
 	file string
@@ -172,6 +180,8 @@ func Default() Config {
 		Hosts:          Hosts{Idle: Duration(5 * time.Minute)},
 		StateFile:      DefaultStateFile,
 		Exporters:      defaultExporters(),
+		Collector:      defaultCollector(),
+		Alerts:         defaultAlerts(),
 	}
 }
 
@@ -441,6 +451,7 @@ func (c Config) Validate() error {
 		bad("hosts.idle", "%s is too short; want at least 1s (such as 5m)", d)
 	}
 	c.validateExporters(bad)
+	c.validateCollector(bad)
 	if err := checkStateFile(c.StateFile); err != nil {
 		bad("state_file", "%v", err)
 	}
