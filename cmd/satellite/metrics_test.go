@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -135,4 +136,77 @@ rules:
 	fails(t, 1, "--limit applies to the history", "alerts", "--limit", "3")
 	fails(t, 1, `unknown argument "later"`, "alerts", "later")
 	fails(t, 2, "Usage: satellite rules list", "rules", "edit")
+}
+
+// TestServeStatisticsAndAlerts runs `satellite serve` with collector and
+// alerts settings in its config file and checks they are wired: config
+// rules are listed, ports are polled at the configured interval, and a
+// switch that disconnects fires the config file's switch_down rule.
+func TestServeStatisticsAndAlerts(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "satellite.yaml")
+	if err := os.WriteFile(cfgFile, []byte(`
+state_file: `+filepath.Join(dir, "state.db")+`
+collector: {interval: 200ms, history: {raw: 10m, downsampled: 1h, step: 1m}}
+alerts:
+  interval: 100ms
+  rules:
+    - {name: switch-gone, metric: switch_down, severity: critical}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfgFile, "--http", "127.0.0.1:0", "--openflow", "tcp:127.0.0.1:0"}, &stdout, &stderr)
+	}()
+	httpRE := regexp.MustCompile(`msg="http listening" addr=\S+ url=(http://\S+)`)
+	ofRE := regexp.MustCompile(`msg="openflow listening" target=tcp:127.0.0.1:0 addr=(\S+)`)
+	var url, ofAddr string
+	deadline := time.Now().Add(10 * time.Second)
+	for url == "" || ofAddr == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not report its addresses:\n%s", stderr.String())
+		}
+		if m := httpRE.FindStringSubmatch(stderr.String()); m != nil {
+			url = m[1]
+		}
+		if m := ofRE.FindStringSubmatch(stderr.String()); m != nil {
+			ofAddr = m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Setenv(EnvServer, url)
+	wantLines(t, ok(t, "rules", "list"), `switch-gone +switch_down +all +== 1 +0s +1 +critical +config`)
+	swCtx, swCancel := context.WithCancel(context.Background())
+	go switchemu.New(switchemu.Config{DPID: 0x42, Ports: 2}).Dial(swCtx, "tcp", ofAddr)
+	for !strings.Contains(ok(t, "metrics", "ports"), "0000000000000042") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no port statistics:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantLines(t, ok(t, "metrics", "stats"), `interval:\s+200ms`, `history:\s+10m0s raw \(3335 points\), 1h0m0s in steps of 1m0s \(61 points\)`)
+	swCancel() // the switch goes away
+	for !strings.Contains(ok(t, "alerts"), "firing") {
+		if time.Now().After(deadline) {
+			t.Fatalf("switch_down did not fire: %s", ok(t, "alerts"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantLines(t, ok(t, "alerts"), `firing +critical +switch-gone +switch/0000000000000042`)
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exit %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("serve did not stop:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `msg="alert firing" component=alerts rule=switch-gone`) {
+		t.Errorf("no log line for the firing alert:\n%s", stderr.String())
+	}
 }
