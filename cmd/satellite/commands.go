@@ -127,7 +127,7 @@ func runClient(ctx context.Context, name string, cmd clientCommand, args []strin
 		fs.Usage()
 		return 2
 	}
-	if *output != "table" && *output != "json" {
+	if *output != "table" && *output != "json" && !(*output == "yaml" && yamlOutput[name]) {
 		fmt.Fprintf(stderr, "satellite %s: -o %q: want table or json\n", name, *output)
 		return 2
 	}

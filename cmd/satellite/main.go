@@ -69,6 +69,25 @@ Statistics and alerts (needs a server with the collector and alerts):
   rules add -f FILE [--replace] add rules from a YAML or JSON file
   rules show NAME | rules delete NAME
 
+Virtual networks (see docs/vnet-api.md):
+  datapaths|networks|interfaces|routers|secgroups [list]
+                                the objects, as tables
+  KIND show|create|update|delete NAME [flags]
+                                KIND is datapath, network, interface, router or secgroup;
+                                create and update take a flag per field, e.g.
+                                network create net1 --subnet 10.1.0.0/24 --gateway 10.1.0.1 --dhcp
+  network auto [--dns IP]       a ready network "default" with DHCP and router "default-router"
+  router interface add|del|list ROUTER [NETWORK[=IP]]
+  router route add|del|list ROUTER [DEST via NEXTHOP]
+  secgroup rule add|del|list GROUP [N] [--protocol P --port N[-M] --remote-cidr CIDR]
+  leases [--network NET]        DHCP leases
+  trunks [--datapath DP]        ports that carry tagged (VLAN) networks
+  vnet status                   reconciliation state of every datapath
+  vnet flows DPID|NAME          the flows the virtual networks want on a switch
+  apply -f FILE                 replace the whole configuration (YAML or JSON); idempotent
+  export [-o yaml|json] [-f FILE]
+                                write the whole configuration
+
 DPID is 1-16 hex digits (1, 0x1, 0000000000000001) or 00:00:00:00:00:00:00:01.
 Run 'satellite COMMAND -h' for a command's flags.
 `

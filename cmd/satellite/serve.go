@@ -16,12 +16,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/vnet"
 	"github.com/satellite-sdn/satellite/web"
 	"github.com/satellite-sdn/satellite/web/ui"
 )
@@ -116,33 +116,48 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go tracker.Run(ctlCtx)
 	go disc.Run(ctlCtx)
 
-	// Statistics feed the exporters (InfluxDB, Fluentd, /metrics), as do
-	// topology changes. A destination that is down or misconfigured is
-	// reported and buffered for; it never stops Satellite.
-	coll := collector.New(cfg.CollectorConfig(log), ctl)
-	go coll.Run(ctlCtx)
-	// Alert rules (config file and API) watch the statistics and the
-	// topology; firing and resolved alerts go to the webhook.
-	alertEng, err := alerts.New(cfg.AlertsConfig(log), alerts.Sources{Collector: coll, Controller: ctl, Model: model})
+	// Virtual networks: the configuration and the DHCP leases are kept in
+	// the state file; the Manager keeps every switch converged to them.
+	store, err := vnet.OpenBolt(cfg.StateFile)
 	if err != nil {
 		closeAll()
 		httpLn.Close()
-		return fmt.Errorf("alerts: %w", err)
+		return fmt.Errorf("state_file: %w", err)
 	}
-	go alertEng.Run(ctlCtx)
+	vnets, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
+	if err != nil {
+		store.Close()
+		closeAll()
+		httpLn.Close()
+		return err
+	}
+	vnetsDone := make(chan struct{})
+	go func() { defer close(vnetsDone); _ = vnets.Run(ctlCtx) }()
+	defer func() { // the Manager stops (it may be storing a lease) before its store closes
+		stopController()
+		<-vnetsDone
+		store.Close()
+	}()
+	vcfg, rev := vnets.Config()
+	log.Info("virtual networks", "state_file", cfg.StateFile, "revision", rev, "networks", len(vcfg.Networks), "interfaces", len(vcfg.Interfaces))
+
+	// Statistics feed the exporters (InfluxDB, Fluentd, /metrics), as do
+	// topology changes. A destination that is down or misconfigured is
+	// reported and buffered for; it never stops Satellite.
+	coll := collector.New(collector.Config{Logger: log}, ctl)
+	go coll.Run(ctlCtx)
 	exp, err := newExporters(cfg, log)
 	if err != nil {
 		closeAll()
 		httpLn.Close()
 		return err
 	}
-	exp.start(exportSources{ctl: ctl, model: model, collector: coll, alerts: alertEng}, log)
+	exp.start(exportSources{ctl: ctl, model: model, collector: coll}, log)
 	defer exp.close()
 
 	api := web.New(ctl, append(exp.webOptions(),
 		web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
-		web.WithCollector(coll), web.WithAlerts(alertEng),
-		web.WithTopology(model), web.WithDiscovery(disc),
+		web.WithTopology(model), web.WithDiscovery(disc), web.WithVirtualNetworks(vnets),
 		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))...)
 	srv := &http.Server{
 		Handler:           api,
