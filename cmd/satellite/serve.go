@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
@@ -144,19 +145,29 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// Statistics feed the exporters (InfluxDB, Fluentd, /metrics), as do
 	// topology changes. A destination that is down or misconfigured is
 	// reported and buffered for; it never stops Satellite.
-	coll := collector.New(collector.Config{Logger: log}, ctl)
+	coll := collector.New(cfg.CollectorConfig(log), ctl)
 	go coll.Run(ctlCtx)
+	// Alert rules (config file and API) watch the statistics and the
+	// topology; firing and resolved alerts go to the webhook.
+	alertEng, err := alerts.New(cfg.AlertsConfig(log), alerts.Sources{Collector: coll, Controller: ctl, Model: model})
+	if err != nil {
+		closeAll()
+		httpLn.Close()
+		return fmt.Errorf("alerts: %w", err)
+	}
+	go alertEng.Run(ctlCtx)
 	exp, err := newExporters(cfg, log)
 	if err != nil {
 		closeAll()
 		httpLn.Close()
 		return err
 	}
-	exp.start(exportSources{ctl: ctl, model: model, collector: coll}, log)
+	exp.start(exportSources{ctl: ctl, model: model, collector: coll, alerts: alertEng}, log)
 	defer exp.close()
 
 	api := web.New(ctl, append(exp.webOptions(),
 		web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
+		web.WithCollector(coll), web.WithAlerts(alertEng),
 		web.WithTopology(model), web.WithDiscovery(disc), web.WithVirtualNetworks(vnets),
 		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))...)
 	srv := &http.Server{
