@@ -966,7 +966,7 @@ func (s *Server) getVNetStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, rev := m.Config()
 	st, notes := m.Status()
-	out := VNetStatus{Revision: rev, Datapaths: []VNetSwitchStatus{}, Notes: append([]string{}, notes...),
+	out := VNetStatus{Revision: rev, Datapaths: []VNetSwitchStatus{}, Notes: uniq(notes),
 		Networks: len(c.Networks), Interfaces: len(c.Interfaces), Routers: len(c.Routers), SecurityGroups: len(c.SecurityGroups), Leases: len(m.Leases())}
 	for _, d := range st {
 		ds := VNetSwitchStatus{Name: d.Name, DPID: d.DPID, Connected: d.Connected, Flows: d.Flows, Groups: d.Groups, LastChanges: d.LastChanges, Error: d.Error}
@@ -1013,7 +1013,7 @@ func (s *Server) getVNetFlows(w http.ResponseWriter, r *http.Request) error {
 	id, _ := vnet.ParseDPID(dp.DPID)
 	progs, notes := m.Programs()
 	out := VNetProgram{Datapath: dp.Name, DPID: FormatDPID(id), Connected: s.ctl.Switch(id) != nil,
-		Flows: []VNetFlow{}, Groups: []VNetGroup{}, Notes: append([]string{}, notes...)}
+		Flows: []VNetFlow{}, Groups: []VNetGroup{}, Notes: uniq(notes)}
 	if p := progs[id]; p != nil {
 		for _, f := range p.Flows {
 			out.Flows = append(out.Flows, vnetFlowJSON(f))
@@ -1035,6 +1035,20 @@ func (s *Server) getVNetFlows(w http.ResponseWriter, r *http.Request) error {
 	sort.Slice(out.Groups, func(i, j int) bool { return out.Groups[i].ID < out.Groups[j].ID })
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// uniq returns the distinct strings of list in their first order (the
+// compiler notes a missing port once per datapath it compiles); never nil.
+func uniq(list []string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func vnetFlowJSON(f controller.Flow) VNetFlow {

@@ -408,7 +408,7 @@ func TestVNetStatusAndFlows(t *testing.T) {
 	if h1.Name != "h1" || h1.DPID != "0000000000000001" || h1.Reconciled == nil || h1.Flows == 0 || !strings.HasPrefix(h1.LastChanges, "flows +") || h1.Error != "" {
 		t.Fatalf("h1 after reconciling: %+v", h1)
 	}
-	if len(st.Notes) == 0 || !strings.Contains(strings.Join(st.Notes, "\n"), `interface "a2": port vm1 not present on datapath h2`) {
+	if len(st.Notes) != 2 || !strings.Contains(strings.Join(st.Notes, "\n"), `interface "a2": port vm1 not present on datapath h2`) {
 		t.Fatalf("notes %q", st.Notes)
 	}
 

@@ -840,7 +840,7 @@ func setupRule(fs *flag.FlagSet) func(context.Context, *session, []string) error
 				return err
 			}
 			return s.print(r, func(w io.Writer) {
-				fmt.Fprintf(w, "removed rule %d of %s: %s %s %s\n", n, name, r.Protocol, ports(r), remote(r))
+				fmt.Fprintf(w, "removed rule %d of %s: %s from %s\n", n, name, strings.TrimSuffix(r.Protocol+" "+ports(r), " -"), remote(r))
 			})
 		case "add":
 		default:
@@ -870,7 +870,7 @@ func setupRule(fs *flag.FlagSet) func(context.Context, *session, []string) error
 			return err
 		}
 		return s.print(out, func(w io.Writer) {
-			fmt.Fprintf(w, "security group %s allows %s %s %s from %s\n", name, out.Direction, out.Protocol, ports(out), remote(out))
+			fmt.Fprintf(w, "security group %s allows %s %s from %s\n", name, out.Direction, strings.TrimSuffix(out.Protocol+" "+ports(out), " -"), remote(out))
 		})
 	}
 }
@@ -940,6 +940,14 @@ func setupTrunks(fs *flag.FlagSet) func(context.Context, *session, []string) err
 
 // ---- status and flows
 
+// plural writes a count with its noun: 1 router, 2 routers.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func reconciled(d web.VNetSwitchStatus) string {
 	if d.Reconciled == nil {
 		return "never"
@@ -958,8 +966,8 @@ func setupVNetStatus(fs *flag.FlagSet) func(context.Context, *session, []string)
 			return err
 		}
 		return s.print(st, func(w io.Writer) {
-			fmt.Fprintf(w, "revision %d: %d networks, %d interfaces, %d routers, %d security groups, %d leases\n",
-				st.Revision, st.Networks, st.Interfaces, st.Routers, st.SecurityGroups, st.Leases)
+			fmt.Fprintf(w, "revision %d: %s, %s, %s, %s, %s\n", st.Revision, plural(st.Networks, "network"), plural(st.Interfaces, "interface"),
+				plural(st.Routers, "router"), plural(st.SecurityGroups, "security group"), plural(st.Leases, "lease"))
 			if len(st.Datapaths) == 0 {
 				fmt.Fprintln(w, "no datapaths configured (satellite datapath create NAME --dpid DPID)")
 			} else {
@@ -1103,8 +1111,8 @@ func setupExport(fs *flag.FlagSet) func(context.Context, *session, []string) err
 		if err := os.WriteFile(*file, b, 0o644); err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(s.out, "exported %d datapaths, %d networks, %d interfaces, %d routers, %d security groups to %s\n",
-			len(cfg.Datapaths), len(cfg.Networks), len(cfg.Interfaces), len(cfg.Routers), len(cfg.SecurityGroups), *file)
+		_, err = fmt.Fprintf(s.out, "exported %s, %s, %s, %s, %s to %s\n", plural(len(cfg.Datapaths), "datapath"), plural(len(cfg.Networks), "network"),
+			plural(len(cfg.Interfaces), "interface"), plural(len(cfg.Routers), "router"), plural(len(cfg.SecurityGroups), "security group"), *file)
 		return err
 	}
 }

@@ -140,7 +140,7 @@ func TestVNetCommands(t *testing.T) {
 	ok(t, "interface", "update", "a1", "--secgroup", "web")
 	wantLines(t, ok(t, "secgroup", "show", "web"), `(?m)^members: +a1$`, `(?m)^# +DIRECTION +PROTOCOL +PORTS +REMOTE$`,
 		`(?m)^1 +ingress +tcp +22 +10\.2\.0\.0/24$`, `(?m)^2 +ingress +tcp +8000-8080 +group web$`, `(?m)^3 +ingress +icmp +- +any$`)
-	wantLines(t, ok(t, "secgroup", "rule", "del", "web", "3"), `^removed rule 3 of web: icmp - any\n$`)
+	wantLines(t, ok(t, "secgroup", "rule", "del", "web", "3"), `^removed rule 3 of web: icmp from any\n$`)
 	wantLines(t, ok(t, "secgroups"), `(?m)^NAME +ID +RULES +MEMBERS$`, `(?m)^web +1 +2 +a1$`)
 	fails(t, 1, `satellite: security group "web" is in use by interface "a1"`, "secgroup", "delete", "web")
 
@@ -151,7 +151,7 @@ func TestVNetCommands(t *testing.T) {
 
 	// status, flows, leases (no switch is connected)
 	out = ok(t, "vnet", "status")
-	wantLines(t, out, `^revision \d+: 2 networks, 4 interfaces, 1 routers, 1 security groups, 0 leases\n`,
+	wantLines(t, out, `^revision \d+: 2 networks, 4 interfaces, 1 router, 1 security group, 0 leases\n`,
 		`(?m)^DATAPATH +DPID +CONNECTED +FLOWS +GROUPS +RECONCILED +ERROR$`, `(?m)^h1 +0000000000000001 +no +0 +0 +never +-$`)
 	wantLines(t, ok(t, "vnet", "flows", "h1"), `^h1 \(0000000000000001, not connected\): \d+ flows, 0 groups\n`)
 	wantLines(t, ok(t, "vnet", "flows", "h1", "--table", "1"), `(?m)^TABLE +PRIORITY +OWNER +MATCH +ACTIONS$`, `(?m)^1 +0 +network:1 +\* +drop$`)
@@ -207,7 +207,7 @@ routers:
 		t.Fatalf("-o yaml differs:\n%s", y2)
 	}
 	exported := filepath.Join(dir, "exported.yaml")
-	wantLines(t, ok(t, "export", "-f", exported), `^exported 2 datapaths, 2 networks, 2 interfaces, 1 routers, 0 security groups to `)
+	wantLines(t, ok(t, "export", "-f", exported), `^exported 2 datapaths, 2 networks, 2 interfaces, 1 router, 0 security groups to `)
 	wantLines(t, ok(t, "apply", "-f", exported), `^no changes`)
 	j := filepath.Join(dir, "exported.json")
 	if err := os.WriteFile(j, []byte(ok(t, "export", "-o", "json")), 0o644); err != nil {
