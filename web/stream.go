@@ -1,6 +1,11 @@
 package web
 
-// The websocket stream: GET /api/v1/stream[?since=VERSION].
+// The websocket stream: GET /api/v1/stream[?since=VERSION][&topics=...].
+//
+// Topics (default topology,metrics,alerts; those the server has no source
+// for are left out): topology (the model: snapshot and deltas), metrics
+// (port rates, coalesced per port per second), flows (flow rates, the
+// same way) and alerts (every pending, firing and resolved transition).
 //
 // On connect the client gets the topology as one "snapshot" message at a
 // version, then every change of the model as it happens. A client that
@@ -23,15 +28,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/satellite-sdn/satellite/alerts"
+	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
@@ -44,7 +53,68 @@ const (
 	// model, replacing what the client had), "add", "update", "remove" of
 	// a switch, port, link or host, or "event".
 	StreamTopology = "topology"
+	// StreamMetrics carries the latest rates of every port (and flow, with
+	// the flows topic) that was polled in the last second (StreamRates).
+	StreamMetrics = "metrics"
+	// StreamAlert carries one alert transition (StreamAlertEvent).
+	StreamAlert = "alert"
 )
+
+// Stream topics (?topics=a,b).
+const (
+	TopicTopology = "topology"
+	TopicMetrics  = "metrics"
+	TopicFlows    = "flows"
+	TopicAlerts   = "alerts"
+)
+
+// StreamRates is a metrics message: the latest sample of each series that
+// was polled since the previous message (at most one message a second).
+// Rates the collector could not compute (first poll, counter reset,
+// unknown speed) are null.
+type StreamRates struct {
+	Type  string       `json:"type"` // "metrics"
+	Time  time.Time    `json:"time"`
+	Ports []StreamPort `json:"ports,omitempty"`
+	Flows []StreamFlow `json:"flows,omitempty"`
+}
+
+// StreamPort is the latest rates of one port.
+type StreamPort struct {
+	Key       string    `json:"key"` // the series key of /api/v1/metrics/series
+	DPID      string    `json:"dpid"`
+	Port      uint32    `json:"port"`
+	Name      string    `json:"name"`
+	SpeedKbps uint32    `json:"speed_kbps"`
+	T         time.Time `json:"t"` // when the switch was polled
+	RxBps     *float64  `json:"rx_bps"`
+	TxBps     *float64  `json:"tx_bps"`
+	RxPps     *float64  `json:"rx_pps"`
+	TxPps     *float64  `json:"tx_pps"`
+	RxDrops   *float64  `json:"rx_drops"`
+	TxDrops   *float64  `json:"tx_drops"`
+	RxErrors  *float64  `json:"rx_errors"`
+	TxErrors  *float64  `json:"tx_errors"`
+	RxUtil    *float64  `json:"rx_util"` // percent of the port's speed
+	TxUtil    *float64  `json:"tx_util"`
+}
+
+// StreamFlow is the latest rates of one flow.
+type StreamFlow struct {
+	Key  string    `json:"key"`
+	DPID string    `json:"dpid"`
+	T    time.Time `json:"t"`
+	Bps  *float64  `json:"bps"`
+	Pps  *float64  `json:"pps"`
+}
+
+// StreamAlertEvent is an alert message: kind pending, firing or resolved.
+type StreamAlertEvent struct {
+	Type  string       `json:"type"` // "alert"
+	Kind  string       `json:"kind"`
+	Time  time.Time    `json:"time"`
+	Alert alerts.Alert `json:"alert"`
+}
 
 // StreamMessage is one message of the websocket stream (a JSON text
 // message). For Type "topology" the fields of a topology.Delta are inline:
@@ -205,11 +275,11 @@ func checkOrigin(r *http.Request, allowed []string) error {
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.topologyModel()
+	q, err := query(r, "since", "topics")
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "since")
+	topics, err := s.streamTopics(q)
 	if err != nil {
 		return err
 	}
@@ -239,7 +309,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 	if tc, ok := conn.NetConn().(*net.TCPConn); ok {
 		_ = tc.SetWriteBuffer(cfg.SendBuffer)
 	}
-	c := &streamClient{s: s, m: m, conn: conn, cfg: cfg, remote: r.RemoteAddr, done: make(chan struct{})}
+	c := &streamClient{s: s, topics: topics, conn: conn, cfg: cfg, remote: r.RemoteAddr, done: make(chan struct{})}
+	if topics[TopicTopology] {
+		c.m = s.model
+	}
 	if !s.hub.add(c) {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
 		conn.Close()
@@ -250,11 +323,44 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// streamTopics parses ?topics=: a comma-separated subset of topology,
+// metrics, flows and alerts. Without it, every topic the server has a
+// source for. A topic named explicitly whose source is missing is a 503.
+func (s *Server) streamTopics(q url.Values) (map[string]bool, error) {
+	have := map[string]bool{TopicTopology: s.model != nil, TopicMetrics: s.coll != nil, TopicFlows: s.coll != nil, TopicAlerts: s.alertEng != nil}
+	what := map[string]string{TopicTopology: "topology", TopicMetrics: "statistics collection", TopicFlows: "statistics collection", TopicAlerts: "alerts"}
+	out := map[string]bool{}
+	if !q.Has("topics") {
+		for _, t := range []string{TopicTopology, TopicMetrics, TopicAlerts} {
+			if have[t] {
+				out[t] = true
+			}
+		}
+		if len(out) == 0 {
+			return nil, errorf(http.StatusServiceUnavailable, "", "nothing to stream: topology is not enabled on this server, nor statistics or alerts")
+		}
+		return out, nil
+	}
+	for _, t := range strings.Split(q.Get("topics"), ",") {
+		t = strings.TrimSpace(t)
+		known, ok := have[t]
+		if !ok {
+			return nil, errorf(http.StatusBadRequest, "topics", "unknown topic %q: want a comma-separated list of topology, metrics, flows, alerts", t)
+		}
+		if !known {
+			return nil, errorf(http.StatusServiceUnavailable, "topics", "topic %s: %s is not enabled on this server", t, what[t])
+		}
+		out[t] = true
+	}
+	return out, nil
+}
+
 // streamClient is one websocket client. run is its only writer (besides
 // the close frame of stop, which gorilla allows concurrently).
 type streamClient struct {
 	s      *Server
-	m      *topology.Model
+	m      *topology.Model // nil without the topology topic
+	topics map[string]bool
 	conn   *websocket.Conn
 	cfg    StreamConfig
 	remote string
@@ -280,8 +386,31 @@ func (c *streamClient) run(since uint64) {
 	readerDone := make(chan error, 1)
 	go c.read(readerDone)
 
-	sub := c.m.Subscribe(since, c.cfg.Queue)
-	defer func() { sub.Close() }()
+	// nil channels for the topics the client did not ask for
+	var sub *topology.Subscription
+	var deltas <-chan topology.Delta
+	if c.m != nil {
+		sub = c.m.Subscribe(since, c.cfg.Queue)
+		deltas = sub.C
+		defer func() { sub.Close() }()
+	}
+	var batches <-chan *collector.Batch
+	var flush <-chan time.Time
+	rates := newRateBuffer(c.topics[TopicFlows])
+	if c.topics[TopicMetrics] || c.topics[TopicFlows] {
+		bs := c.s.coll.Subscribe(64)
+		defer bs.Close()
+		batches = bs.C
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		flush = tick.C
+	}
+	var alertEvents <-chan alerts.Event
+	if c.topics[TopicAlerts] {
+		as := c.s.alertEng.Stream().Subscribe(256)
+		defer as.Close()
+		alertEvents = as.C
+	}
 	last := since
 	var lags []time.Time
 	ping := time.NewTicker(c.cfg.PingInterval)
@@ -289,7 +418,7 @@ func (c *streamClient) run(since uint64) {
 	log.Debug("stream client connected", "since", since)
 	for {
 		select {
-		case d, ok := <-sub.C:
+		case d, ok := <-deltas:
 			if !ok {
 				if !errors.Is(sub.Err(), topology.ErrLagged) {
 					return // closed by us
@@ -307,6 +436,7 @@ func (c *streamClient) run(since uint64) {
 				}
 				log.Debug("stream client fell behind; coalescing", "version", last, "lags", len(lags))
 				sub = c.m.Subscribe(last, c.cfg.Queue)
+				deltas = sub.C
 				continue
 			}
 			if err := c.write(&d); err != nil {
@@ -314,6 +444,24 @@ func (c *streamClient) run(since uint64) {
 				return
 			}
 			last = d.Version
+		case b, ok := <-batches:
+			if ok {
+				rates.add(b, c.topics[TopicMetrics])
+			}
+		case now := <-flush:
+			if msg := rates.take(now); msg != nil {
+				if err := c.writeJSON(msg); err != nil {
+					log.Info("stream client disconnected", "reason", "write failed: "+err.Error())
+					return
+				}
+			}
+		case ev, ok := <-alertEvents:
+			if ok {
+				if err := c.writeJSON(StreamAlertEvent{Type: StreamAlert, Kind: ev.Kind, Time: ev.Time, Alert: ev.Alert}); err != nil {
+					log.Info("stream client disconnected", "reason", "write failed: "+err.Error())
+					return
+				}
+			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
 				log.Info("stream client disconnected", "reason", "ping failed: "+err.Error())
@@ -332,15 +480,85 @@ func (c *streamClient) run(since uint64) {
 // write sends one delta. Snapshots are compressed when the client
 // negotiated compression; small deltas are not worth it.
 func (c *streamClient) write(d *topology.Delta) error {
-	b, err := json.Marshal(StreamMessage{Type: StreamTopology, Delta: d})
+	return c.send(StreamMessage{Type: StreamTopology, Delta: d}, d.Op == topology.OpSnapshot)
+}
+
+// writeJSON sends a metrics or alert message.
+func (c *streamClient) writeJSON(v any) error { return c.send(v, false) }
+
+func (c *streamClient) send(v any, compress bool) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	c.conn.EnableWriteCompression(d.Op == topology.OpSnapshot)
+	c.conn.EnableWriteCompression(compress)
 	if err := c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
 		return err
 	}
 	return c.conn.WriteMessage(websocket.TextMessage, b)
+}
+
+// rateBuffer coalesces the collector's samples per series: it keeps only
+// the latest sample of each port (and flow) until the next flush, so a
+// client gets at most one value per series per second however often the
+// switches are polled, and its memory is bounded by the number of series.
+type rateBuffer struct {
+	flows bool
+	ports map[string]StreamPort
+	fl    map[string]StreamFlow
+}
+
+func newRateBuffer(flows bool) *rateBuffer {
+	return &rateBuffer{flows: flows, ports: map[string]StreamPort{}, fl: map[string]StreamFlow{}}
+}
+
+// num is a rate for JSON: nil for NaN or infinities.
+func num(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func (rb *rateBuffer) add(b *collector.Batch, ports bool) {
+	if ports {
+		for i := range b.Ports {
+			p := &b.Ports[i]
+			r := &p.Rates
+			rb.ports[p.Key] = StreamPort{
+				Key: p.Key, DPID: FormatDPID(p.DPID), Port: p.Port, Name: p.Name, SpeedKbps: p.SpeedKbps, T: time.Unix(0, p.Time).UTC(),
+				RxBps: num(r.RxBps), TxBps: num(r.TxBps), RxPps: num(r.RxPps), TxPps: num(r.TxPps),
+				RxDrops: num(r.RxDrops), TxDrops: num(r.TxDrops), RxErrors: num(r.RxErrors), TxErrors: num(r.TxErrors),
+				RxUtil: num(r.RxUtil), TxUtil: num(r.TxUtil),
+			}
+		}
+	}
+	if rb.flows {
+		for i := range b.Flows {
+			f := &b.Flows[i]
+			rb.fl[f.Info.Key] = StreamFlow{Key: f.Info.Key, DPID: FormatDPID(f.Info.DPID), T: time.Unix(0, f.Time).UTC(), Bps: num(f.Bps), Pps: num(f.Pps)}
+		}
+	}
+}
+
+// take returns the buffered samples as one message (sorted by key), or
+// nil when there are none, and empties the buffer.
+func (rb *rateBuffer) take(now time.Time) *StreamRates {
+	if len(rb.ports) == 0 && len(rb.fl) == 0 {
+		return nil
+	}
+	msg := &StreamRates{Type: StreamMetrics, Time: now.UTC()}
+	for _, p := range rb.ports {
+		msg.Ports = append(msg.Ports, p)
+	}
+	for _, f := range rb.fl {
+		msg.Flows = append(msg.Flows, f)
+	}
+	sort.Slice(msg.Ports, func(i, j int) bool { return msg.Ports[i].Key < msg.Ports[j].Key })
+	sort.Slice(msg.Flows, func(i, j int) bool { return msg.Flows[i].Key < msg.Flows[j].Key })
+	clear(rb.ports)
+	clear(rb.fl)
+	return msg
 }
 
 // read consumes what the client sends (nothing is expected but control

@@ -9,6 +9,8 @@
 // Pages, all under /ui/:
 //
 //	/ui/topology   the live graph of switches, links and hosts; click for ports, flows, details
+//	/ui/metrics    charts of port and flow rates over a selectable range (?key=SERIES&range=15m)
+//	/ui/alerts     active alerts, recent alert events, rules with a form to create and edit them
 //	/ui/events     a live log of topology and security events
 //	/ui/assets/... the embedded CSS, JavaScript and libraries
 //
@@ -71,6 +73,8 @@ func New(opt Options) *UI {
 	u.mux.Handle("GET /ui/{$}", http.RedirectHandler("/ui/topology", http.StatusFound))
 	u.mux.HandleFunc("GET /ui/topology", u.topology)
 	u.mux.HandleFunc("GET /ui/events", u.events)
+	u.mux.HandleFunc("GET /ui/metrics", u.metrics)
+	u.mux.HandleFunc("GET /ui/alerts", u.alerts)
 	u.mux.Handle("GET /ui/assets/", http.StripPrefix("/ui/assets/", http.HandlerFunc(u.asset)))
 	u.mux.HandleFunc("/", u.notFound)
 	return u
@@ -220,6 +224,14 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	u.render(w, r, http.StatusOK, eventsPage(p, evs))
+}
+
+func (u *UI) metrics(w http.ResponseWriter, r *http.Request) {
+	u.render(w, r, http.StatusOK, metricsPage(u.page("metrics", "Metrics")))
+}
+
+func (u *UI) alerts(w http.ResponseWriter, r *http.Request) {
+	u.render(w, r, http.StatusOK, alertsPage(u.page("alerts", "Alerts")))
 }
 
 func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {

@@ -100,6 +100,19 @@ func TestPages(t *testing.T) {
 		t.Errorf("events page lacks the event row")
 	}
 
+	_, body = get(t, srv.URL+"/ui/metrics")
+	for _, want := range []string{`id="m-switch"`, `id="m-charts"`, `data-range="15m"`, `vendor/uPlot.iife.min.js`, `charts.js`, `class="active" aria-current="page">Metrics`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics page lacks %s", want)
+		}
+	}
+	_, body = get(t, srv.URL+"/ui/alerts")
+	for _, want := range []string{`id="rule-form"`, `data-field="selector.dpid"`, `data-field="value"`, `id="a-active"`, `id="a-history"`, `alerts.js`, `<option>&gt;=</option>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("alerts page lacks %s", want)
+		}
+	}
+
 	resp, body = get(t, srv.URL+"/ui/nope")
 	if resp.StatusCode != 404 || !strings.Contains(body, "There is no page <code>/ui/nope</code>") {
 		t.Errorf("unknown page: %d", resp.StatusCode)

@@ -117,6 +117,6 @@
   });
 
   if (document.body.dataset.topology === 'true') {
-    S.stream(onMessage, { since: Number(document.body.dataset.version) || 0 });
+    S.stream(onMessage, { since: Number(document.body.dataset.version) || 0, topics: 'topology' });
   }
 })();

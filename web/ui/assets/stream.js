@@ -10,10 +10,10 @@
     conn.title = why ? 'websocket stream: ' + why : 'websocket stream';
   }
 
-  // stream(onMessage, {since}) connects and reconnects forever, resuming
-  // from the version of the last topology message, so the page misses
-  // nothing across a dropped connection (the server replays or sends a
-  // fresh snapshot).
+  // stream(onMessage, {since, topics}) connects and reconnects forever,
+  // resuming from the version of the last topology message, so the page
+  // misses nothing across a dropped connection (the server replays or
+  // sends a fresh snapshot). topics: 'topology,metrics,alerts' (default).
   function stream(onMessage, opts) {
     opts = opts || {};
     let version = opts.since || 0;
@@ -24,8 +24,14 @@
     function connect() {
       setState(everOpen ? 'reconnecting' : 'connecting');
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-      ws = new WebSocket(proto + '//' + location.host + '/api/v1/stream' + (version ? '?since=' + version : ''));
-      ws.onopen = function () { everOpen = true; delay = 250; setState('live'); };
+      const q = [];
+      if (version) q.push('since=' + version);
+      if (opts.topics) q.push('topics=' + encodeURIComponent(opts.topics));
+      ws = new WebSocket(proto + '//' + location.host + '/api/v1/stream' + (q.length ? '?' + q.join('&') : ''));
+      ws.onopen = function () {
+        everOpen = true; delay = 250; setState('live');
+        if (opts.onOpen) opts.onOpen();
+      };
       ws.onmessage = function (ev) {
         let m;
         try { m = JSON.parse(ev.data); } catch (e) { return; }
@@ -92,6 +98,7 @@
     return (a >= 100 || Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1)) + ' ' + unit;
   }
   const fmt = {
+    si: si,
     bits: function (bps) { return si(bps, 'b/s'); },
     bytes: function (n) { return si(n, 'B'); },
     count: function (n) { return n === null || n === undefined ? '-' : si(n, '').trim(); },

@@ -15,6 +15,7 @@
     hosts: new Map(),    // mac -> host
     edges: new Map(),    // pair key -> {id, kind, a, b, dirs: Set of directed keys}
     gone: new Set(),     // dpids of switches that disconnected (drawn grey)
+    rates: new Map(),    // "dpid/port" -> the latest port sample of the stream
     version: 0,
     snapshots: 0,
     lastRenderMs: 0,
@@ -39,6 +40,10 @@
     { selector: 'edge', style: { width: 3, 'line-color': '#3b9a5a', 'curve-style': 'bezier' } },
     { selector: 'edge.attach', style: { width: 1, 'line-color': '#b8c0ca' } },
     { selector: 'edge.tunnel', style: { width: 1.5, 'line-style': 'dashed', 'line-color': '#8a63d2', opacity: 0.75 } },
+    // utilisation (percent of port speed, the busier end): width and colour
+    { selector: 'edge.link[util > 0]', style: { width: 'mapData(util, 0, 100, 3, 12)' } },
+    { selector: 'edge.link.direct.warm', style: { 'line-color': '#c9a400' } },
+    { selector: 'edge.link.direct.hot', style: { 'line-color': '#e06000' } },
     { selector: 'edge.degraded', style: { 'line-color': '#e08a00', 'line-style': 'dashed', width: 3 } },
     { selector: 'edge.down', style: { 'line-color': '#d62b2b', width: 4, 'line-style': 'solid', opacity: 1 } },
     { selector: 'node:selected', style: { 'border-width': 3, 'border-color': '#f5b800' } },
@@ -55,7 +60,7 @@
     });
     cy.on('tap', 'node.switch', function (ev) { showSwitch(ev.target.data('dpid')); });
     cy.on('tap', 'node.host', function (ev) { showHost(ev.target.data('mac')); });
-    cy.on('tap', 'edge.link', function (ev) { showLink(ev.target.id()); });
+    cy.on('tap', 'edge.link', function (ev) { showLink(ev.target.id(), false); });
     cy.on('tap', function (ev) { if (ev.target === cy) closePanel(); });
     window.satellite.cy = cy;
   }
@@ -67,9 +72,23 @@
   }
   function hostLabel(h) { return (h.ips && h.ips.length) ? h.ips[0] : h.mac; }
   function hostClasses(base) { return base + ($('show-hosts').checked ? '' : ' hidden'); }
-  function edgeClasses(e) { return 'link ' + e.kind + ' ' + edgeState(e) + (e.kind === 'tunnel' && !$('show-tunnels').checked ? ' hidden' : ''); }
+  function edgeClasses(e) {
+    const u = edgeUtil(e);
+    const heat = edgeState(e) === 'up' ? (u >= 80 ? ' hot' : u >= 50 ? ' warm' : '') : '';
+    return 'link ' + e.kind + ' ' + edgeState(e) + heat + (e.kind === 'tunnel' && !$('show-tunnels').checked ? ' hidden' : '');
+  }
   function edgeEl(e) {
-    return { group: 'edges', data: { id: e.id, source: swId(e.a.dpid), target: swId(e.b.dpid), kind: e.kind, state: edgeState(e) }, classes: edgeClasses(e) };
+    return { group: 'edges', data: { id: e.id, source: swId(e.a.dpid), target: swId(e.b.dpid), kind: e.kind, state: edgeState(e), util: edgeUtil(e) }, classes: edgeClasses(e) };
+  }
+  // edgeUtil is the utilisation of the busier end of a link, in percent
+  // of the port speed, from the stream's port rates (0 when unknown).
+  function edgeUtil(e) {
+    let u = 0;
+    for (const end of [e.a, e.b]) {
+      const r = state.rates.get(epKey(end));
+      if (r) u = Math.max(u, r.rx_util || 0, r.tx_util || 0);
+    }
+    return Math.round(u * 10) / 10;
   }
 
   function ensureEdge(l) {
@@ -182,7 +201,7 @@
       const e = ensureEdge(l);
       if (d.op === 'remove') { state.links.delete(dirKey(l)); e.dirs.delete(dirKey(l)); } else { state.links.set(dirKey(l), l); e.dirs.add(dirKey(l)); }
       drawEdge(e);
-      if (panelLink === e.id) showLink(e.id);
+      if (panelLink === e.id) showLink(e.id, true);
     }
     if (d.host) {
       const h = d.host;
@@ -219,8 +238,27 @@
       cy.add(edgeEl(e));
       return;
     }
-    c.data('state', edgeState(e));
+    c.data({ state: edgeState(e), util: edgeUtil(e) });
     c.classes(edgeClasses(e));
+  }
+
+  // applyRates takes a stream metrics message: port rates colour and
+  // widen the links, and refresh an open link panel.
+  function applyRates(m) {
+    const touched = new Set();
+    for (const p of m.ports || []) {
+      const k = p.dpid + '/' + p.port;
+      state.rates.set(k, p);
+      touched.add(k);
+      if (panelCharts && panelCharts.key === p.key) panelCharts.view.push(p);
+      for (const pc of linkCharts) if (pc.key === p.key) pc.view.push(p);
+    }
+    if (!cy || loading) return;
+    cy.batch(function () {
+      for (const e of state.edges.values()) {
+        if (touched.has(epKey(e.a)) || touched.has(epKey(e.b))) drawEdge(e);
+      }
+    });    if (panelLink) showLink(panelLink, true);
   }
 
   // placeNew puts new nodes next to a neighbour (or in the middle).
@@ -306,6 +344,7 @@
   let queue = [];
   let timer = null;
   function onMessage(m) {
+    if (m.type === 'metrics') { applyRates(m); return; }
     if (m.type !== 'topology') return;
     queue.push(m);
     if (!timer) timer = setTimeout(flush, queue.length > 1 ? 50 : 0);
@@ -351,9 +390,21 @@
   // ---- side panel
 
   let panelSwitch = null, panelLink = null, pollTimer = null, refreshTimer = null;
+  let panelCharts = null;  // {key, view}: the charts of a port picked in the switch panel
+  let linkCharts = [];     // [{key, view}]: the charts of a link's two ends
   let prevPorts = null, prevFlows = null;
 
+  function dropCharts() {
+    if (panelCharts) panelCharts.view.destroy();
+    panelCharts = null;
+    for (const c of linkCharts) c.view.destroy();
+    linkCharts = [];
+  }
+
+  function portKey(dpid, port) { return 'port/' + dpid + '/' + port; }
+
   function openPanel(title) {
+    dropCharts();
     $('panel').hidden = false;
     const body = $('panel-body');
     body.replaceChildren(el('h2', { text: title }));
@@ -361,6 +412,7 @@
     return body;
   }
   function closePanel() {
+    dropCharts();
     $('panel').hidden = true;
     panelSwitch = null; panelLink = null;
     clearTimeout(pollTimer);
@@ -383,6 +435,7 @@
       el('dt', { text: 'software' }), el('dd', { text: sw ? [sw.manufacturer, sw.software].filter(Boolean).join(' ') : '-' }),
       el('dt', { text: 'since' }), el('dd', { text: sw ? fmt.time(sw.since) : '-' })));
     body.append(el('h3', { text: 'Ports' }), el('div', { id: 'sw-ports', text: 'loading…' }));
+    body.append(el('div', { id: 'sw-port-charts', class: 'charts' }));
     body.append(el('h3', { text: 'Flow table' }), el('div', { id: 'sw-flows', text: 'loading…' }));
     pollSwitch(dpid);
   }
@@ -417,9 +470,10 @@
     const rows = swR.value.ports.slice().sort(function (a, b) { return a.number - b.number; }).map(function (p) {
       const s = stats.get(p.number) || {};
       const kind = (state.ports.get(swR.value.dpid + '/' + p.number) || {}).kind || '';
-      return el('tr', { dataset: { port: p.number } },
+      const dpid = swR.value.dpid;
+      return el('tr', { dataset: { port: p.number }, class: 'clickable', title: 'click for charts', onclick: function () { showPortCharts(dpid, p.number, p.name); } },
         el('td', { class: 'mono', text: fmt.port(p.number) }),
-        el('td', { text: p.name }),
+        el('td', null, el('a', { href: '/ui/metrics?key=' + encodeURIComponent(portKey(dpid, p.number)), text: p.name, onclick: function (ev) { ev.stopPropagation(); } })),
         el('td', { text: kind }),
         el('td', { class: 'state-' + p.state, text: p.state }),
         el('td', { class: 'num', text: fmt.speed(p.curr_speed_kbps) }),
@@ -432,6 +486,17 @@
     box.replaceChildren(el('table', { class: 'grid', id: 'ports-table' },
       el('thead', null, el('tr', null, ['port', 'name', 'kind', 'state', 'speed', 'rx', 'tx', 'rx pkts', 'tx pkts', 'drops+errs'].map(function (h, i) { return el('th', { class: i >= 4 ? 'num' : null, text: h }); }))),
       el('tbody', null, rows)));
+  }
+
+  async function showPortCharts(dpid, port, name) {
+    const box = $('sw-port-charts');
+    if (!box) return;
+    if (panelCharts) panelCharts.view.destroy();
+    const key = portKey(dpid, port);
+    panelCharts = { key: key, view: { push: function () {}, destroy: function () {} } };
+    box.replaceChildren(el('h3', { text: 'Port ' + fmt.port(port) + ' ' + (name || '') + ' (last 15 minutes)' }), el('div', { id: 'sw-port-chart-box' }));
+    const view = await S.charts.view($('sw-port-chart-box'), key, { range: '15m', compact: true, only: ['bits per second', 'packets per second'] });
+    if (panelCharts && panelCharts.key === key) panelCharts.view = view; else view.destroy();
   }
 
   function ownerText(o) {
@@ -473,20 +538,29 @@
     return e.dpid + ' port ' + fmt.port(e.port) + (p && p.name ? ' (' + p.name + ')' : '');
   }
 
-  function showLink(id) {
-    panelSwitch = null;
-    clearTimeout(pollTimer);
-    panelLink = id;
+  function showLink(id, refresh) {
     let e = null;
     for (const x of state.edges.values()) if (x.id === id) e = x;
     if (!e) return;
+    const fresh = !(refresh && panelLink === id && $('link-info'));
+    if (fresh) {
+      panelSwitch = null;
+      clearTimeout(pollTimer);
+      panelLink = id;
+      const body = openPanel((e.kind === 'tunnel' ? 'Tunnel ' : 'Link ') + fmt.dpid(e.a.dpid) + ' ↔ ' + fmt.dpid(e.b.dpid));
+      body.append(el('div', { id: 'link-info' }));
+      for (const end of [e.a, e.b]) {
+        const b = el('div', { class: 'charts' });
+        const key = portKey(end.dpid, end.port);
+        body.append(el('h3', { text: 'Port ' + endText(end) + ', bits per second (15 min)' }), b);
+        const entry = { key: key, view: { push: function () {}, destroy: function () {} } };
+        linkCharts.push(entry);
+        S.charts.view(b, key, { range: '15m', compact: true, only: ['bits per second'] }).then(function (v) {
+          if (linkCharts.indexOf(entry) >= 0) entry.view = v; else v.destroy();
+        });
+      }
+    }
     const st = edgeState(e);
-    const body = openPanel((e.kind === 'tunnel' ? 'Tunnel ' : 'Link ') + fmt.dpid(e.a.dpid) + ' ↔ ' + fmt.dpid(e.b.dpid));
-    body.append(el('dl', null,
-      el('dt', { text: 'state' }), el('dd', { class: 'state-' + (st === 'up' ? 'up' : 'down'), text: st === 'degraded' ? 'one direction only' : st }),
-      el('dt', { text: 'kind' }), el('dd', { text: e.kind }),
-      el('dt', { text: 'end A' }), el('dd', { class: 'mono', text: endText(e.a) }),
-      el('dt', { text: 'end B' }), el('dd', { class: 'mono', text: endText(e.b) })));
     const dirs = [[e.a, e.b], [e.b, e.a]].map(function (ab) {
       const l = state.links.get(epKey(ab[0]) + '>' + epKey(ab[1]));
       return el('tr', null, el('td', { class: 'mono', text: fmt.dpid(ab[0].dpid) + '/' + fmt.port(ab[0].port) + ' → ' + fmt.dpid(ab[1].dpid) + '/' + fmt.port(ab[1].port) }),
@@ -494,9 +568,26 @@
         el('td', { class: 'num', text: l ? l.latency_ms.toFixed(2) + ' ms' : '-' }),
         el('td', { text: l ? fmt.time(l.first_seen) : '-' }));
     });
-    body.append(el('h3', { text: 'Directions (LLDP)' }), el('table', { class: 'grid' },
-      el('thead', null, el('tr', null, el('th', { text: 'direction' }), el('th', { text: 'probes' }), el('th', { class: 'num', text: 'latency' }), el('th', { text: 'first seen' }))),
-      el('tbody', null, dirs)));
+    const rateRow = function (end) {
+      const r = state.rates.get(epKey(end));
+      return el('tr', null, el('td', { class: 'mono', text: endText(end) }),
+        el('td', { class: 'num', text: r ? fmt.bits(r.rx_bps) : '-' }), el('td', { class: 'num', text: r ? fmt.bits(r.tx_bps) : '-' }),
+        el('td', { class: 'num', text: r && (r.tx_util != null || r.rx_util != null) ? Math.max(r.rx_util || 0, r.tx_util || 0).toFixed(1) + ' %' : '-' }));
+    };
+    $('link-info').replaceChildren(
+      el('dl', null,
+        el('dt', { text: 'state' }), el('dd', { class: 'state-' + (st === 'up' ? 'up' : 'down'), text: st === 'degraded' ? 'one direction only' : st }),
+        el('dt', { text: 'kind' }), el('dd', { text: e.kind }),
+        el('dt', { text: 'end A' }), el('dd', { class: 'mono', text: endText(e.a) }),
+        el('dt', { text: 'end B' }), el('dd', { class: 'mono', text: endText(e.b) })),
+      el('h3', { text: 'Directions (LLDP)' }),
+      el('table', { class: 'grid' },
+        el('thead', null, el('tr', null, el('th', { text: 'direction' }), el('th', { text: 'probes' }), el('th', { class: 'num', text: 'latency' }), el('th', { text: 'first seen' }))),
+        el('tbody', null, dirs)),
+      el('h3', { text: 'Utilisation' }),
+      el('table', { class: 'grid', id: 'link-rates' },
+        el('thead', null, el('tr', null, el('th', { text: 'end' }), el('th', { class: 'num', text: 'rx' }), el('th', { class: 'num', text: 'tx' }), el('th', { class: 'num', text: 'util' }))),
+        el('tbody', null, rateRow(e.a), rateRow(e.b))));
   }
 
   function showHost(mac) {
@@ -549,5 +640,5 @@
     showSwitch: showSwitch,
   };
 
-  if (document.body.dataset.topology === 'true') S.stream(onMessage, { since: 0 });
+  if (document.body.dataset.topology === 'true') S.stream(onMessage, { since: 0, topics: 'topology,metrics' });
 })();

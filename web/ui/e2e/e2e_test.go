@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/alerts"
+	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/lab"
 	"github.com/satellite-sdn/satellite/lldp"
@@ -99,8 +101,9 @@ func artifacts(t *testing.T) string {
 }
 
 // satellite is Satellite as satellite serve wires it (controller,
-// topology tracker, LLDP discovery, API, UI) on a unix OpenFlow socket
-// and a loopback HTTP port.
+// topology tracker, LLDP discovery, statistics collector polling every
+// second, alert engine, API, UI) on a unix OpenFlow socket and a loopback
+// HTTP port.
 type satellite struct {
 	ctl   *controller.Controller
 	model *topology.Model
@@ -141,7 +144,14 @@ func startSatellite(t *testing.T) *satellite {
 	ctx, cancel := context.WithCancel(context.Background())
 	model := topology.New(topology.Options{})
 	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log}, ctl, model, lldp.NewRandomSigner())
-	done := make(chan struct{}, 3)
+	coll := collector.New(collector.Config{Interval: time.Second, Logger: log}, ctl)
+	eng, err := alerts.New(alerts.Config{Logger: log}, alerts.Sources{Collector: coll, Controller: ctl, Model: model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 5)
+	go func() { coll.Run(ctx); done <- struct{}{} }()
+	go func() { eng.Run(ctx); done <- struct{}{} }()
 	go func() { _ = ctl.Serve(ctx, ln); done <- struct{}{} }()
 	go func() {
 		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
@@ -149,13 +159,14 @@ func startSatellite(t *testing.T) *satellite {
 	}()
 	go func() { disc.Run(ctx); done <- struct{}{} }()
 	api := web.New(ctl, web.WithLogger(log), web.WithVersion("e2e"), web.WithTopology(model), web.WithDiscovery(disc),
+		web.WithCollector(coll), web.WithAlerts(eng),
 		web.WithUI(ui.New(ui.Options{Model: model, Version: "e2e", Logger: log})))
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		api.Close()
 		srv.Close()
 		cancel()
-		for i := 0; i < 3; i++ {
+		for i := 0; i < 5; i++ {
 			<-done
 		}
 		if t.Failed() {
@@ -235,7 +246,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 // TestTopologyPageOnOVS: the topology page shows the lab's switches,
 // links and hosts; a click on a switch shows its ports and flow table;
 // a cut link turns red within 2 s without a reload and the events page
-// logs it.
+// logs it (topology.e2e.mjs). Then the metrics page charts a port with
+// live traffic, and a rule created in the alerts page (after the form
+// showed the API's validation errors) fires and shows in the page
+// (alerts.e2e.mjs).
 func TestTopologyPageOnOVS(t *testing.T) {
 	browserReady(t)
 	sat := startSatellite(t)
@@ -293,13 +307,15 @@ func TestTopologyPageOnOVS(t *testing.T) {
 		"switch": topo.Host(1).DPID, "switchPorts": portNames(topo.Host(1)),
 		"cutEdge": "ln:" + ends[0] + "|" + ends[1], "cutA": cut.A.Host, "cutB": cut.B.Host,
 	})
-	runScript(t, "topology.e2e.mjs", map[string]string{
+	env := map[string]string{
 		"SATELLITE_URL":       sat.url,
 		"SATELLITE_CONTROL":   controlServer(t, topo),
 		"SATELLITE_ARTIFACTS": dir,
 		"SATELLITE_EXPECT":    string(expect),
 		"CHROMIUM":            Chromium,
-	})
+	}
+	runScript(t, "topology.e2e.mjs", env)
+	runScript(t, "alerts.e2e.mjs", env)
 }
 
 func portNames(h *lab.Host) []string {
