@@ -43,6 +43,10 @@ type Config struct {
 	Precision time.Duration
 	// GZip compresses request bodies (worth it over slow links).
 	GZip bool
+	// Parallel splits each batch into this many requests sent at once
+	// (default 1). InfluxDB handles concurrent writes on several cores;
+	// use 2 to 4 with large batches for throughput.
+	Parallel int
 }
 
 // Validate checks the settings without contacting the server.
@@ -53,6 +57,9 @@ func (c Config) Validate() error {
 	}
 	if c.Bucket == "" {
 		errs = append(errs, errors.New("bucket: missing; want a bucket (InfluxDB 2.x) or database/retention-policy (1.8, such as satellite/autogen)"))
+	}
+	if c.Parallel < 0 || c.Parallel > 64 {
+		errs = append(errs, fmt.Errorf("parallel: %d; want 1 to 64", c.Parallel))
 	}
 	switch c.Precision {
 	case 0, time.Nanosecond, time.Microsecond, time.Millisecond, time.Second:
@@ -82,13 +89,13 @@ func CheckURL(u string) error {
 
 // Destination writes batches to one bucket. Create it with New.
 type Destination struct {
-	cfg    Config
-	client influxdb2.Client
-	write  api.WriteAPIBlocking
-	target string
+	cfg      Config
+	client   influxdb2.Client
+	writeAPI api.WriteAPIBlocking
+	target   string
 
-	mu  sync.Mutex
-	buf []byte
+	mu   sync.Mutex
+	bufs [][]byte // one encoding buffer per parallel request
 }
 
 // NewDestination returns the InfluxDB destination for cfg (validated).
@@ -98,6 +105,9 @@ func NewDestination(cfg Config) (*Destination, error) {
 	}
 	if cfg.Precision == 0 {
 		cfg.Precision = time.Nanosecond
+	}
+	if cfg.Parallel < 1 {
+		cfg.Parallel = 1
 	}
 	opts := influxdb2.DefaultOptions().
 		SetLogLevel(0). // errors are returned to us; the client must not print
@@ -110,10 +120,10 @@ func NewDestination(cfg Config) (*Destination, error) {
 		org = "-" // 1.8 ignores it; 2.x reports a missing org clearly
 	}
 	return &Destination{
-		cfg:    cfg,
-		client: client,
-		write:  client.WriteAPIBlocking(org, cfg.Bucket),
-		target: fmt.Sprintf("%s bucket %s", cfg.URL, cfg.Bucket),
+		cfg:      cfg,
+		client:   client,
+		writeAPI: client.WriteAPIBlocking(org, cfg.Bucket),
+		target:   fmt.Sprintf("%s bucket %s", cfg.URL, cfg.Bucket),
 	}, nil
 }
 
@@ -151,7 +161,7 @@ func (d *Destination) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: %s does not answer /ping like an InfluxDB server (is the URL right?)", exporters.ErrMisconfigured, d.cfg.URL)
 	}
 	// WriteRecord skips empty input, so send a body of only a newline
-	if err := d.write.WriteRecord(ctx, "\n"); err != nil {
+	if err := d.writeAPI.WriteRecord(ctx, "\n"); err != nil {
 		return d.classify(err, "write")
 	}
 	return nil
@@ -159,9 +169,54 @@ func (d *Destination) Check(ctx context.Context) error {
 
 // Send implements exporters.Destination.
 func (d *Destination) Send(ctx context.Context, batch []exporters.Point) error {
+	n, err := d.SendPartial(ctx, batch)
+	if err == nil && n != len(batch) {
+		err = fmt.Errorf("write %s: %d of %d points written", d.cfg.URL, n, len(batch))
+	}
+	return err
+}
+
+// SendPartial writes the batch in Parallel requests at once and returns
+// how many points at its start were written: the chunks up to the first
+// that failed.
+func (d *Destination) SendPartial(ctx context.Context, batch []exporters.Point) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	b := d.buf[:0]
+	parts := min(d.cfg.Parallel, len(batch))
+	if parts <= 1 {
+		if err := d.write(ctx, 0, batch); err != nil {
+			return 0, err
+		}
+		return len(batch), nil
+	}
+	size := (len(batch) + parts - 1) / parts
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for k := 0; k < parts; k++ {
+		chunk := batch[min(k*size, len(batch)):min((k+1)*size, len(batch))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = d.write(ctx, k, chunk)
+		}()
+	}
+	wg.Wait()
+	delivered := 0
+	for k, err := range errs {
+		if err != nil {
+			return delivered, err
+		}
+		delivered = min((k+1)*size, len(batch))
+	}
+	return delivered, nil
+}
+
+// write encodes and writes one chunk with encoding buffer k.
+func (d *Destination) write(ctx context.Context, k int, batch []exporters.Point) error {
+	for len(d.bufs) <= k {
+		d.bufs = append(d.bufs, nil)
+	}
+	b := d.bufs[k][:0]
 	n := 0
 	for i := range batch {
 		var ok bool
@@ -169,20 +224,24 @@ func (d *Destination) Send(ctx context.Context, batch []exporters.Point) error {
 			n++
 		}
 	}
-	d.buf = b
+	d.bufs[k] = b
+	if cap(b) > 16<<20 { // do not keep a huge buffer after one big batch
+		d.bufs[k] = nil
+	}
 	if n == 0 {
 		return nil
 	}
 	// the client takes a string; b is not touched again until this write
 	// has returned, so no copy is needed
 	body := unsafe.String(unsafe.SliceData(b), len(b))
-	if err := d.write.WriteRecord(ctx, body); err != nil {
+	if err := d.write1(ctx, body); err != nil {
 		return d.classify(err, "write")
 	}
-	if cap(d.buf) > 16<<20 { // do not keep a huge buffer after one big batch
-		d.buf = nil
-	}
 	return nil
+}
+
+func (d *Destination) write1(ctx context.Context, body string) error {
+	return d.writeAPI.WriteRecord(ctx, body)
 }
 
 // classify maps a client error to the exporters' error classes with a

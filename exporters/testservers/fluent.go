@@ -19,10 +19,24 @@ type Fluent struct {
 	Addr string
 }
 
-// StartFluent starts the collector on a free loopback port. It is
-// stopped when the test ends.
-func StartFluent(t testing.TB) *Fluent {
+// FluentOptions tune StartFluentWith.
+type FluentOptions struct {
+	// Verbosity of the debug exporter: detailed (default: every record,
+	// which Records parses), normal or basic (counts only: for
+	// benchmarks, where printing every record would be what is measured).
+	Verbosity string
+}
+
+// StartFluent starts the collector on a free loopback port, logging every
+// record. It is stopped when the test ends.
+func StartFluent(t testing.TB) *Fluent { return StartFluentWith(t, FluentOptions{}) }
+
+// StartFluentWith starts the collector with options.
+func StartFluentWith(t testing.TB, opt FluentOptions) *Fluent {
 	t.Helper()
+	if opt.Verbosity == "" {
+		opt.Verbosity = "detailed"
+	}
 	bin := binary(t, "otelcol-satellite")
 	dir := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
@@ -31,7 +45,7 @@ func StartFluent(t testing.TB) *Fluent {
     endpoint: %s
 exporters:
   debug:
-    verbosity: detailed
+    verbosity: %s
     use_internal_logger: false
 service:
   pipelines:
@@ -43,7 +57,7 @@ service:
       level: none
     logs:
       level: warn
-`, addr)
+`, addr, opt.Verbosity)
 	cfgPath := filepath.Join(dir, "otelcol.yaml")
 	writeFile(t, cfgPath, conf)
 	s := &Fluent{Addr: addr}
