@@ -35,8 +35,10 @@ type InfluxExporter struct {
 	Org    string `yaml:"org"`
 	Bucket string `yaml:"bucket"`
 	// GZip compresses request bodies.
-	GZip  bool        `yaml:"gzip"`
-	Queue ExportQueue `yaml:"queue"`
+	GZip bool `yaml:"gzip"`
+	// Parallel splits each batch into this many concurrent writes.
+	Parallel int         `yaml:"parallel"`
+	Queue    ExportQueue `yaml:"queue"`
 }
 
 // FluentExporter sends records to a Fluentd or Fluent Bit forward input.
@@ -93,7 +95,7 @@ func defaultExportQueue() ExportQueue {
 
 func defaultExporters() Exporters {
 	return Exporters{
-		Influx:     InfluxExporter{Queue: defaultExportQueue()},
+		Influx:     InfluxExporter{Parallel: 1, Queue: defaultExportQueue()},
 		Fluent:     FluentExporter{TagPrefix: "satellite", RequireAck: true, Queue: defaultExportQueue()},
 		Prometheus: PrometheusExporter{Enabled: true, MaxSeries: 20000, StaleAfter: Duration(5 * time.Minute)},
 	}
@@ -166,6 +168,9 @@ func (c Config) validateExporters(bad func(setting, format string, args ...any))
 		}
 		if in.Token != "" && in.TokenFile != "" {
 			bad("exporters.influx.token", "set token or token_file, not both")
+		}
+		if in.Parallel < 1 || in.Parallel > 64 {
+			bad("exporters.influx.parallel", "%d; want 1 to 64 (such as 2)", in.Parallel)
 		}
 		if in.TokenFile != "" {
 			if _, err := os.ReadFile(in.TokenFile); err != nil {

@@ -96,6 +96,7 @@ func TestExportersValidate(t *testing.T) {
 exporters:
   influx:
     url: ftp://127.0.0.1:8086
+    parallel: 0
     token: a
     token_file: /nonexistent/token
     queue: {buffer_points: 10, batch_points: 100, buffer_bytes: 1KiB, flush_interval: 1ms, timeout: 1ms, retry_initial: 1s, retry_max: 10ms}
@@ -119,6 +120,7 @@ exporters:
 		"exporters.influx.url: \"ftp://127.0.0.1:8086\": want an http:// or https:// URL",
 		"exporters.influx.bucket: missing",
 		"exporters.influx.token: set token or token_file, not both",
+		"exporters.influx.parallel: 0; want 1 to 64",
 		"exporters.influx.token_file: open /nonexistent/token",
 		"exporters.influx.queue.buffer_points: 10; want at least batch_points (100)",
 		"exporters.influx.queue.buffer_bytes: 1024 bytes; want at least 64KiB",

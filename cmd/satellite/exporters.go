@@ -60,7 +60,7 @@ func newExporters(cfg config.Config, log *slog.Logger) (*exportRuntime, error) {
 		}
 		o := opts("influx", in.Queue)
 		o.Backoff.Initial, o.Backoff.Max = time.Duration(in.Queue.RetryInitial), time.Duration(in.Queue.RetryMax)
-		e, err := influx.New(influx.Config{URL: in.URL, Token: tok, Org: in.Org, Bucket: in.Bucket, GZip: in.GZip}, o)
+		e, err := influx.New(influx.Config{URL: in.URL, Token: tok, Org: in.Org, Bucket: in.Bucket, GZip: in.GZip, Parallel: in.Parallel}, o)
 		if err != nil {
 			return nil, err
 		}
