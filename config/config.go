@@ -90,6 +90,8 @@ type Config struct {
 	// Alerts evaluates threshold rules and sends alerts to a webhook
 	// (config/collector.go).
 	Alerts Alerts `yaml:"alerts"`
+	// Probes measures the tunnel paths and drives failover (config/probes.go).
+	Probes Probes `yaml:"probes"`
 
 	// file is the configuration file read ("" = none).
 	file string
@@ -180,6 +182,7 @@ func Default() Config {
 		Hosts:          Hosts{Idle: Duration(5 * time.Minute)},
 		StateFile:      DefaultStateFile,
 		Exporters:      defaultExporters(),
+		Probes:         defaultProbes(),
 		Collector:      defaultCollector(),
 		Alerts:         defaultAlerts(),
 	}
@@ -451,6 +454,7 @@ func (c Config) Validate() error {
 		bad("hosts.idle", "%s is too short; want at least 1s (such as 5m)", d)
 	}
 	c.validateExporters(bad)
+	c.validateProbes(bad)
 	c.validateCollector(bad)
 	if err := checkStateFile(c.StateFile); err != nil {
 		bad("state_file", "%v", err)

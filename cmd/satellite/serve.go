@@ -21,6 +21,7 @@ import (
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/lldp"
+	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
 	"github.com/satellite-sdn/satellite/web"
@@ -132,6 +133,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		httpLn.Close()
 		return err
 	}
+	// Tunnel probes decide which underlay path each host pair uses; the
+	// virtual networks build their tunnel groups in that order.
+	var prober *probes.Manager
+	if cfg.Probes.Enabled {
+		prober = probes.New(cfg.ProbesConfig(log), ctl, vnets, model)
+		vnets.SetPathOrder(prober.PathOrder)
+		go prober.Run(ctlCtx)
+	}
 	vnetsDone := make(chan struct{})
 	go func() { defer close(vnetsDone); _ = vnets.Run(ctlCtx) }()
 	defer func() { // the Manager stops (it may be storing a lease) before its store closes
@@ -168,7 +177,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	api := web.New(ctl, append(exp.webOptions(),
 		web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
 		web.WithCollector(coll), web.WithAlerts(alertEng),
-		web.WithTopology(model), web.WithDiscovery(disc), web.WithVirtualNetworks(vnets),
+		web.WithTopology(model), web.WithDiscovery(disc), web.WithVirtualNetworks(vnets), web.WithProbes(prober),
 		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))...)
 	srv := &http.Server{
 		Handler:           api,

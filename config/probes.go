@@ -1,0 +1,71 @@
+package config
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/satellite-sdn/satellite/probes"
+)
+
+// Probes tunes the tunnel path probes and failover (docs/probes.md).
+type Probes struct {
+	// Enabled turns probing and probe-driven failover on (default true).
+	Enabled bool `yaml:"enabled"`
+	// Interval between probes of one path.
+	Interval Duration `yaml:"interval"`
+	// DownAfter consecutive unanswered probes mark a path down.
+	DownAfter int `yaml:"down_after"`
+	// LossWindow probes are judged for loss; more than LossThreshold (a
+	// fraction) lost marks the path down.
+	LossWindow    int     `yaml:"loss_window"`
+	LossThreshold float64 `yaml:"loss_threshold"`
+	// MaxRTT marks a path down when its average RTT is higher (0s: off).
+	MaxRTT Duration `yaml:"max_rtt"`
+	// HoldDown is how long a path must answer every probe before traffic
+	// returns to it.
+	HoldDown Duration `yaml:"hold_down"`
+	// FlapLimit state changes within FlapWindow damp a path (hold-down x4).
+	FlapLimit  int      `yaml:"flap_limit"`
+	FlapWindow Duration `yaml:"flap_window"`
+}
+
+func defaultProbes() Probes {
+	return Probes{Enabled: true, Interval: Duration(30 * time.Millisecond), DownAfter: 3, LossWindow: 50, LossThreshold: 0.2,
+		HoldDown: Duration(2 * time.Second), FlapLimit: 4, FlapWindow: Duration(time.Minute)}
+}
+
+func (c Config) validateProbes(bad func(setting, format string, args ...any)) {
+	p := c.Probes
+	if d := time.Duration(p.Interval); d < 5*time.Millisecond {
+		bad("probes.interval", "%s is too short; want at least 5ms (such as 30ms)", d)
+	}
+	if p.DownAfter < 1 {
+		bad("probes.down_after", "%d; want a whole number of at least 1 (such as 3)", p.DownAfter)
+	}
+	if p.LossWindow < 5 {
+		bad("probes.loss_window", "%d; want at least 5 probes (such as 50)", p.LossWindow)
+	}
+	if !(p.LossThreshold > 0 && p.LossThreshold < 1) {
+		bad("probes.loss_threshold", "%v; want a fraction between 0 and 1 (such as 0.2 for 20%%)", p.LossThreshold)
+	}
+	if d := time.Duration(p.MaxRTT); d < 0 {
+		bad("probes.max_rtt", "%s; want 0s (off) or a positive duration", d)
+	}
+	if d := time.Duration(p.HoldDown); d < time.Duration(p.Interval) {
+		bad("probes.hold_down", "%s is shorter than one probe interval; want such as 2s", d)
+	}
+	if p.FlapLimit < 2 {
+		bad("probes.flap_limit", "%d; want at least 2 (such as 4)", p.FlapLimit)
+	}
+	if d := time.Duration(p.FlapWindow); d <= 0 {
+		bad("probes.flap_window", "%s; want a positive duration (such as 1m)", d)
+	}
+}
+
+// ProbesConfig returns the prober's settings.
+func (c Config) ProbesConfig(logger *slog.Logger) probes.Config {
+	p := c.Probes
+	return probes.Config{Interval: time.Duration(p.Interval), DownAfter: p.DownAfter, LossWindow: p.LossWindow,
+		LossThreshold: p.LossThreshold, MaxRTT: time.Duration(p.MaxRTT), HoldDown: time.Duration(p.HoldDown),
+		FlapLimit: p.FlapLimit, FlapWindow: time.Duration(p.FlapWindow), Logger: logger}
+}
