@@ -40,6 +40,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./controller
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./lldp
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHostPacket$$' -fuzztime=$(FUZZTIME) ./topology
+	$(GO) test -run='^$$' -fuzz='^FuzzApplyYAML$$' -fuzztime=$(FUZZTIME) ./vnet
+	$(GO) test -run='^$$' -fuzz='^FuzzARP$$' -fuzztime=$(FUZZTIME) ./vnet
+	$(GO) test -run='^$$' -fuzz='^FuzzDHCP$$' -fuzztime=$(FUZZTIME) ./vnet
 
 # The whole suite: what CI runs. OVS tests need root; as root they never skip.
 test: deps testservers fmt-check vet ui-check unit fuzz
