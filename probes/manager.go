@@ -245,7 +245,10 @@ func (m *Manager) statusLocked(p *path) PathStatus {
 	if p.up {
 		st.State = "up"
 	}
-	order := m.order[[2]uint64{p.key.Local, p.key.Remote}]
+	order, pushed := m.order[[2]uint64{p.key.Local, p.key.Remote}]
+	if !pushed {
+		order = m.orderLocked(p.key.Local, p.key.Remote)
+	}
 	st.Active = len(order) > 0 && order[0] == p.key.Path
 	lost := 0
 	for _, ok := range p.results {
