@@ -99,6 +99,7 @@ type Server struct {
 	streamCfg StreamConfig // the websocket stream (stream.go)
 	hub       streamHub    // its clients
 	ui        http.Handler // the web UI under /ui/ (WithUI), or nil
+	patterns  []string     // every route of handle, in order (openapi.go)
 
 	vnets *vnet.Manager // virtual networks (vnet.go, WithVirtualNetworks), or nil
 
@@ -203,6 +204,7 @@ func (s *Server) routes() {
 	s.metricsRoutes() // /api/v1/metrics/... (metrics.go)
 	s.alertRoutes()   // /api/v1/alerts/... (alerts.go)
 	s.handle("GET "+StreamPath, s.stream)
+	s.handle("GET "+OpenAPIPath, s.openAPI)
 	s.vnetRoutes()
 	s.exporterRoutes()
 	if s.ui != nil {
@@ -227,6 +229,8 @@ func errorf(status int, field, format string, args ...any) *apiError {
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) handle(pattern string, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
+	h = s.paginate(pattern, h) // lists that grow take ?limit=&after= (paging.go)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, err)

@@ -1,0 +1,405 @@
+package web
+
+// The OpenAPI 3.0 document of the API, GET /api/openapi.json. Operations
+// come from the table below (apiDocs, keyed by the route pattern each
+// file registers with handle); schemas are derived from the Go types the
+// handlers encode, by reflection, so they cannot drift from the JSON.
+// TestOpenAPI checks that every registered route is documented and every
+// documented route exists, and that the query parameters documented are
+// the ones the route accepts.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/satellite-sdn/satellite/alerts"
+	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/vnet"
+)
+
+// OpenAPIPath serves the OpenAPI document of the API.
+const OpenAPIPath = "/api/openapi.json"
+
+// Routes returns the pattern of every API route, as registered
+// ("GET /api/v1/switches/{dpid}").
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
+
+// Param documents one query parameter.
+type Param struct {
+	Name  string
+	Type  string // string, integer, boolean
+	About string
+}
+
+// RouteDoc documents one route.
+type RouteDoc struct {
+	Summary string
+	Tag     string
+	Query   []Param
+	Body    any // a value of the request body's type, or nil
+	Resp    any // a value of the response's type, or nil (no JSON body)
+	Status  int // the success status (default 200)
+	// Also: other success statuses (PUT answers 201 when it creates).
+	Also []int
+	// Text: the response is not JSON (e.g. YAML), described here.
+	Notes string
+}
+
+var (
+	pDPID     = Param{"dpid", "string", "a datapath id: 1-16 hex digits, 0x..., or colon-separated bytes"}
+	pLimit    = Param{"limit", "integer", "page size (1-1000000); see the X-Next-After and Link headers"}
+	pAfter    = Param{"after", "string", "the cursor of the previous page (X-Next-After or the Link header)"}
+	pLogLimit = Param{"limit", "integer", "the newest N; with after: at most N after the cursor"}
+)
+
+func crud[T any](tag, what string) map[string]RouteDoc {
+	var v T
+	return map[string]RouteDoc{
+		"GET":         {Summary: "list " + what + "s", Tag: tag, Resp: []T{}},
+		"GET name":    {Summary: "one " + what, Tag: tag, Resp: v},
+		"POST":        {Summary: "create a " + what, Tag: tag, Body: v, Resp: v, Status: http.StatusCreated},
+		"PUT name":    {Summary: "create or replace a " + what, Tag: tag, Body: v, Resp: v, Also: []int{http.StatusCreated}},
+		"DELETE name": {Summary: "delete a " + what + " (answers it as it was)", Tag: tag, Resp: v},
+	}
+}
+
+// apiDocs documents every route, by pattern.
+var apiDocs = func() map[string]RouteDoc {
+	d := map[string]RouteDoc{
+		"GET /healthz":                                          {Summary: "server status", Tag: "server", Resp: Health{}},
+		"GET " + OpenAPIPath:                                    {Summary: "this document", Tag: "server", Resp: map[string]any{}},
+		"GET /api/v1/switches":                                  {Summary: "connected switches, by datapath id", Tag: "switches", Resp: []Switch{}},
+		"GET /api/v1/switches/{dpid}":                           {Summary: "one switch with its ports", Tag: "switches", Resp: Switch{}},
+		"GET /api/v1/switches/{dpid}/ports":                     {Summary: "port descriptions", Tag: "switches", Resp: []Port{}},
+		"GET /api/v1/switches/{dpid}/ports/stats":               {Summary: "port counters", Tag: "switches", Resp: []PortStats{}, Query: []Param{{"port", "string", "one port: a number or local"}}},
+		"GET /api/v1/switches/{dpid}/groups":                    {Summary: "groups with buckets and counters", Tag: "switches", Resp: []Group{}},
+		"GET /api/v1/switches/{dpid}/tables":                    {Summary: "flow table counters", Tag: "switches", Resp: []Table{}},
+		"POST /api/v1/switches/{dpid}/flows":                    {Summary: "install a flow owned by the API", Tag: "flows", Body: AddFlowRequest{}, Resp: Flow{}, Status: http.StatusCreated},
+		"GET /api/v1/links":                                     {Summary: "links between bridges, one per direction (paginated)", Tag: "topology", Resp: []Link{}, Query: []Param{{"kind", "string", "direct or tunnel"}, pDPID, pLimit, pAfter}},
+		"GET /api/v1/hosts":                                     {Summary: "hosts learned on edge ports (paginated)", Tag: "topology", Resp: []Host{}, Query: []Param{pDPID, {"mac", "string", "one host"}, pLimit, pAfter}},
+		"GET /api/v1/topology":                                  {Summary: "the whole topology at one version", Tag: "topology", Resp: topology.Snapshot{}},
+		"GET /api/v1/topology/events":                           {Summary: "host moves and security events, oldest first (paginated like a log)", Tag: "topology", Resp: []topology.Event{}, Query: []Param{{"kind", "string", "event kind, e.g. host-move, lldp-forged"}, pLogLimit, pAfter}},
+		"GET /api/v1/discovery":                                 {Summary: "LLDP discovery settings and counters", Tag: "topology", Resp: Discovery{}},
+		"GET /api/v1/tunnels":                                   {Summary: "tunnel paths with probe measurements and failover state", Tag: "topology", Resp: Tunnels{}, Query: []Param{{"local", "string", "local datapath"}, {"remote", "string", "remote datapath"}, {"state", "string", "path state"}}},
+		"POST " + snapshotsPath:                                 {Summary: "import a snapshot", Tag: "snapshots", Body: topology.Snapshot{}, Resp: SnapshotInfo{}, Status: http.StatusCreated},
+		"GET " + snapshotsPath:                                  {Summary: "imported snapshots", Tag: "snapshots", Resp: []SnapshotInfo{}},
+		"GET " + snapshotsPath + "/{id}":                        {Summary: "one imported snapshot", Tag: "snapshots", Resp: topology.Snapshot{}},
+		"DELETE " + snapshotsPath + "/{id}":                     {Summary: "forget an imported snapshot", Tag: "snapshots", Resp: SnapshotInfo{}},
+		"GET /api/v1/topology/diff":                             {Summary: "differences between two snapshots (or live)", Tag: "snapshots", Resp: topology.Diff{}, Query: []Param{{"from", "string", "a snapshot id or live (required)"}, {"to", "string", "a snapshot id or live (default live)"}}},
+		"GET /api/v1/metrics/ports":                             {Summary: "latest port counters and rates", Tag: "metrics", Resp: []PortMetrics{}, Query: []Param{pDPID, {"port", "integer", "one port"}}},
+		"GET /api/v1/metrics/flows":                             {Summary: "latest flow counters and rates", Tag: "metrics", Resp: []FlowMetrics{}, Query: []Param{pDPID, {"table", "integer", "table"}, {"owner", "string", "owner kind"}, {"network", "integer", "virtual network"}, {"id", "integer", "object id"}, {"sort", "string", "key, bps or pps"}, {"limit", "integer", "at most N flows (default 1000)"}}},
+		"GET /api/v1/metrics/tables":                            {Summary: "latest table counters and rates", Tag: "metrics", Resp: []TableMetrics{}, Query: []Param{pDPID}},
+		"GET /api/v1/metrics/groups":                            {Summary: "latest group counters and rates", Tag: "metrics", Resp: []GroupMetrics{}, Query: []Param{pDPID}},
+		"GET /api/v1/metrics/series":                            {Summary: "the history of one series", Tag: "metrics", Resp: Series{}, Query: []Param{{"key", "string", "series key, e.g. port/0000000000000001/2 (required)"}, {"from", "string", "RFC 3339, Unix seconds, now or -15m (default -1h)"}, {"to", "string", "as from (default now)"}, {"step", "string", "a duration, at least 1s"}, {"resolution", "string", "raw or downsampled"}}},
+		"GET /api/v1/metrics/stats":                             {Summary: "collector settings and counters", Tag: "metrics", Resp: MetricsStats{}},
+		"GET /api/v1/alerts":                                    {Summary: "pending and firing alerts", Tag: "alerts", Resp: []alerts.Alert{}, Query: []Param{{"state", "string", "pending or firing"}, {"severity", "string", "info, warning or critical"}, {"rule", "string", "rule name"}}},
+		"GET /api/v1/alerts/history":                            {Summary: "firing and resolved events, oldest first (paginated like a log)", Tag: "alerts", Resp: []alerts.Event{}, Query: []Param{{"rule", "string", "rule name"}, pLogLimit, pAfter}},
+		"GET /api/v1/alerts/metrics":                            {Summary: "the metrics rules can watch", Tag: "alerts", Resp: []alerts.MetricInfo{}},
+		"GET /api/v1/alerts/stats":                              {Summary: "rule, alert and webhook counters", Tag: "alerts", Resp: alerts.Stats{}},
+		"POST /api/v1/networks/auto":                            {Summary: "create (or find) the automatic network", Tag: "virtual networks", Body: AutoNetworkRequest{}, Resp: vnet.AutoResult{}, Also: []int{http.StatusCreated}},
+		"GET /api/v1/trunks":                                    {Summary: "trunk ports", Tag: "virtual networks", Resp: []Trunk{}, Query: []Param{{"datapath", "string", "datapath name"}}},
+		"GET /api/v1/leases":                                    {Summary: "DHCP leases", Tag: "virtual networks", Resp: []Lease{}, Query: []Param{{"network", "string", "network name"}}},
+		"GET /api/v1/vnet/status":                               {Summary: "reconciliation status per datapath", Tag: "virtual networks", Resp: VNetStatus{}},
+		"GET /api/v1/vnet/flows/{dpid}":                         {Summary: "the compiled flows and groups of a datapath", Tag: "virtual networks", Resp: VNetProgram{}},
+		"GET /api/v1/vnet/config":                               {Summary: "the whole virtual network configuration", Tag: "virtual networks", Resp: vnet.Config{}, Query: []Param{{"format", "string", "json (default) or yaml"}}},
+		"PUT /api/v1/vnet/config":                               {Summary: "replace the whole configuration", Tag: "virtual networks", Body: vnet.Config{}, Resp: vnet.ApplyResult{}},
+		"GET /api/v1/exporters":                                 {Summary: "exporter status and counters", Tag: "exporters", Resp: ExportersStatus{}},
+		"GET /api/v1/switches/{dpid}/flows":                     {Summary: "flow table with owners and counters (paginated)", Tag: "flows", Resp: []Flow{}, Query: []Param{{"table", "integer", "table 0-254"}, {"owner", "string", "owner kind, or foreign"}, {"network", "integer", "with owner: virtual network"}, {"id", "integer", "with owner: object id"}, pLimit, pAfter}},
+		"DELETE /api/v1/switches/{dpid}/flows":                  {Summary: "delete flows by owner (API flows unless owner names another)", Tag: "flows", Resp: DeleteResult{}, Query: []Param{{"owner", "string", "owner kind"}, {"network", "integer", "virtual network"}, {"id", "integer", "object id"}, {"table", "integer", "table"}}},
+		"GET " + StreamPath:                                     {Summary: "websocket: topology snapshot and deltas, port and flow rates, alert transitions (see docs/ui.md)", Tag: "stream", Query: []Param{{"since", "integer", "resume after this version"}, {"topics", "string", "comma-separated: topology, metrics, flows, alerts"}}, Status: http.StatusSwitchingProtocols},
+		"GET " + rulesPath:                                      {Summary: "alert rules", Tag: "alerts", Resp: []alerts.RuleInfo{}},
+		"POST " + rulesPath:                                     {Summary: "create a rule (409 if the name is taken)", Tag: "alerts", Body: alerts.Rule{}, Resp: alerts.RuleInfo{}, Status: http.StatusCreated},
+		"GET " + rulesPath + "/{name}":                          {Summary: "one rule", Tag: "alerts", Resp: alerts.RuleInfo{}},
+		"PUT " + rulesPath + "/{name}":                          {Summary: "create or replace a rule", Tag: "alerts", Body: alerts.Rule{}, Resp: alerts.RuleInfo{}, Also: []int{http.StatusCreated}},
+		"DELETE " + rulesPath + "/{name}":                       {Summary: "delete a rule", Tag: "alerts", Resp: alerts.RuleInfo{}},
+		"GET /api/v1/routers/{name}/interfaces":                 {Summary: "a router's interfaces", Tag: "virtual networks", Resp: []vnet.RouterInterface{}},
+		"GET /api/v1/routers/{name}/routes":                     {Summary: "a router's static routes", Tag: "virtual networks", Resp: []vnet.Route{}},
+		"GET /api/v1/security-groups/{name}/rules":              {Summary: "a security group's rules", Tag: "virtual networks", Resp: []vnet.Rule{}},
+		"POST /api/v1/routers/{name}/interfaces":                {Summary: "attach a router to a network", Tag: "virtual networks", Body: vnet.RouterInterface{}, Resp: vnet.RouterInterface{}, Status: http.StatusCreated},
+		"POST /api/v1/routers/{name}/routes":                    {Summary: "add a static route", Tag: "virtual networks", Body: vnet.Route{}, Resp: vnet.Route{}, Status: http.StatusCreated},
+		"POST /api/v1/security-groups/{name}/rules":             {Summary: "add a rule", Tag: "virtual networks", Body: vnet.Rule{}, Resp: vnet.Rule{}, Status: http.StatusCreated},
+		"GET /api/v1/routers/{name}/interfaces/{network...}":    {Summary: "one router interface", Tag: "virtual networks", Resp: vnet.RouterInterface{}},
+		"PUT /api/v1/routers/{name}/interfaces/{network...}":    {Summary: "replace a router interface", Tag: "virtual networks", Body: vnet.RouterInterface{}, Resp: vnet.RouterInterface{}},
+		"DELETE /api/v1/routers/{name}/interfaces/{network...}": {Summary: "detach a router from a network", Tag: "virtual networks", Resp: vnet.RouterInterface{}},
+		"GET /api/v1/routers/{name}/routes/{destination...}":    {Summary: "one static route", Tag: "virtual networks", Resp: vnet.Route{}},
+		"PUT /api/v1/routers/{name}/routes/{destination...}":    {Summary: "replace a static route", Tag: "virtual networks", Body: vnet.Route{}, Resp: vnet.Route{}},
+		"DELETE /api/v1/routers/{name}/routes/{destination...}": {Summary: "delete a static route", Tag: "virtual networks", Resp: vnet.Route{}},
+		"GET /api/v1/security-groups/{name}/rules/{n...}":       {Summary: "one rule (by position, from 1)", Tag: "virtual networks", Resp: vnet.Rule{}},
+		"PUT /api/v1/security-groups/{name}/rules/{n...}":       {Summary: "replace a rule", Tag: "virtual networks", Body: vnet.Rule{}, Resp: vnet.Rule{}},
+		"DELETE /api/v1/security-groups/{name}/rules/{n...}":    {Summary: "delete a rule", Tag: "virtual networks", Resp: vnet.Rule{}},
+	}
+	add := func(path string, ops map[string]RouteDoc) {
+		for k, v := range ops {
+			method, named, _ := strings.Cut(k, " ")
+			p := path
+			if named == "name" {
+				p += "/{name}"
+			}
+			d[method+" "+p] = v
+		}
+	}
+	add("/api/v1/datapaths", crud[vnet.Datapath]("virtual networks", "datapath"))
+	add("/api/v1/networks", crud[vnet.Network]("virtual networks", "network"))
+	add("/api/v1/interfaces", crud[vnet.Interface]("virtual networks", "interface"))
+	add("/api/v1/routers", crud[vnet.Router]("virtual networks", "router"))
+	add("/api/v1/security-groups", crud[vnet.SecurityGroup]("virtual networks", "security group"))
+	return d
+}()
+
+// APIDocs returns the documentation of every route, by pattern.
+func APIDocs() map[string]RouteDoc {
+	out := make(map[string]RouteDoc, len(apiDocs))
+	for k, v := range apiDocs {
+		out[k] = v
+	}
+	return out
+}
+
+// Paginated reports whether a route takes ?limit=&after= (paging.go).
+func Paginated(pattern string) bool {
+	_, ok := pagers[pattern]
+	return ok
+}
+
+// ---- the document
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	doc := s.OpenAPI()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(doc)
+	return nil
+}
+
+var pathParamRE = regexp.MustCompile(`\{([a-z_]+)(\.\.\.)?\}`)
+
+// OpenAPI returns the document for the routes this server has.
+func (s *Server) OpenAPI() map[string]any {
+	g := &schemaGen{schemas: map[string]any{}, names: map[reflect.Type]string{}}
+	g.ref(reflect.TypeOf(Error{}))
+	paths := map[string]map[string]any{}
+	for _, pattern := range s.patterns {
+		d, ok := apiDocs[pattern]
+		if !ok {
+			continue // TestOpenAPI fails on this
+		}
+		method, path, _ := strings.Cut(pattern, " ")
+		var params []any
+		for _, m := range pathParamRE.FindAllStringSubmatch(path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"},
+				"description": pathParamAbout(m[1])})
+		}
+		for _, q := range d.Query {
+			params = append(params, map[string]any{"name": q.Name, "in": "query", "schema": map[string]any{"type": q.Type}, "description": q.About})
+		}
+		op := map[string]any{"summary": d.Summary, "tags": []string{d.Tag}, "operationId": operationID(method, path)}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		if d.Body != nil {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(d.Body))}}}
+		}
+		status := d.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		responses := map[string]any{}
+		for _, st := range append([]int{status}, d.Also...) {
+			resp := map[string]any{"description": http.StatusText(st)}
+			if d.Resp != nil && st != http.StatusSwitchingProtocols {
+				resp["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(d.Resp))}}
+			}
+			responses[fmt.Sprint(st)] = resp
+		}
+		responses["default"] = map[string]any{"description": `an error: {"error": "...", "field": "..."}, 4xx for bad input`,
+			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+		op["responses"] = responses
+		p := pathParamRE.ReplaceAllString(path, "{$1}")
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
+		}
+		paths[p][strings.ToLower(method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{"title": "Satellite API", "version": s.version,
+			"description": "Satellite's HTTP API: switches, flows, topology, statistics, alerts, virtual networks. Errors are {\"error\": \"...\", \"field\": \"...\"}. See docs/api.md."},
+		"paths":      paths,
+		"components": map[string]any{"schemas": g.schemas},
+	}
+}
+
+func pathParamAbout(name string) string {
+	switch name {
+	case "dpid":
+		return "a datapath id: 1-16 hex digits, 0x..., or colon-separated bytes"
+	case "name":
+		return "the object's name"
+	case "id":
+		return "a stored snapshot id (s1, s2, ...)"
+	default:
+		return name
+	}
+}
+
+func operationID(method, path string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	for _, part := range strings.Split(strings.TrimPrefix(path, "/api/v1"), "/") {
+		part = strings.Trim(part, "{}.")
+		for _, w := range strings.FieldsFunc(part, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+		}
+	}
+	return b.String()
+}
+
+// schemaGen derives JSON schemas (OpenAPI 3.0) from Go types.
+type schemaGen struct {
+	schemas map[string]any
+	names   map[reflect.Type]string
+}
+
+var (
+	timeType      = reflect.TypeOf(time.Time{})
+	durationType  = reflect.TypeOf(time.Duration(0))
+	rawType       = reflect.TypeOf(json.RawMessage(nil))
+	marshalerType = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
+)
+
+// special are types whose JSON is not their Go shape.
+var special = map[reflect.Type]map[string]any{
+	reflect.TypeOf(topology.DPID(0)):       {"type": "string", "description": "datapath id, 16 hex digits"},
+	reflect.TypeOf(alerts.Duration(0)):     {"type": "string", "description": "a duration such as 30s"},
+	reflect.TypeOf(alerts.Threshold(0)):    {"description": "a number, or a string with a unit suffix such as 800M, 1.5G, 10k, 90%"},
+	reflect.TypeOf(map[string]any{}):       {"type": "object"},
+	reflect.TypeOf((*any)(nil)).Elem():     {},
+	reflect.TypeOf(json.RawMessage(nil)):   {},
+	reflect.TypeOf([]json.RawMessage(nil)): {"type": "array", "items": map[string]any{}},
+}
+
+func (g *schemaGen) schema(t reflect.Type) map[string]any {
+	if s, ok := special[t]; ok {
+		return s
+	}
+	switch {
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t == durationType:
+		return map[string]any{"type": "integer", "description": "nanoseconds"}
+	case t == rawType:
+		return map[string]any{}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		s := g.schema(t.Elem())
+		if _, isRef := s["$ref"]; isRef {
+			return map[string]any{"allOf": []any{s}, "nullable": true}
+		}
+		out := map[string]any{"nullable": true}
+		for k, v := range s {
+			out[k] = v
+		}
+		return out
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return map[string]any{"type": "string", "format": "byte"}
+		}
+		return map[string]any{"type": "array", "items": g.schema(t.Elem())}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem())}
+	case reflect.Struct:
+		return g.ref(t)
+	case reflect.Interface:
+		return map[string]any{}
+	}
+	if t.Implements(marshalerType) {
+		return map[string]any{}
+	}
+	return map[string]any{}
+}
+
+// ref names a struct type in components/schemas and returns a reference.
+func (g *schemaGen) ref(t reflect.Type) map[string]any {
+	name, ok := g.names[t]
+	if !ok {
+		name = t.Name()
+		if pkg := t.PkgPath(); pkg != "" && !strings.HasSuffix(pkg, "/web") {
+			p := pkg[strings.LastIndex(pkg, "/")+1:]
+			name = strings.ToUpper(p[:1]) + p[1:] + name
+		}
+		if name == "" {
+			return g.object(t) // anonymous struct: inline
+		}
+		for _, taken := g.schemas[name]; taken; _, taken = g.schemas[name] {
+			name += "_"
+		}
+		g.names[t] = name
+		g.schemas[name] = map[string]any{} // placeholder against recursion
+		g.schemas[name] = g.object(t)
+	}
+	return map[string]any{"$ref": "#/components/schemas/" + name}
+}
+
+// object is the schema of a struct's JSON object: exported fields by
+// their json names, embedded structs inlined as encoding/json does.
+func (g *schemaGen) object(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	var required []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			ft := f.Type
+			if f.Anonymous && name == "" {
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					walk(ft)
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			props[name] = g.schema(f.Type)
+			if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
+				required = append(required, name)
+			}
+		}
+	}
+	walk(t)
+	out := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		sort.Strings(required)
+		out["required"] = required
+	}
+	return out
+}
