@@ -58,15 +58,50 @@ for ((i = 1; i <= HOSTS; i++)); do
     "$BIN/satlab" --prefix "$PREFIX" exec "h$i-vm1" ping -q -i 0.2 "10.0.$i.2" >/dev/null 2>&1 &
 done
 
+# Traffic across the direct link h1-h2 (ports lnk-h2 = 102 on h1, lnk-h1 =
+# 101 on h2), so the link has rates in the UI's link panel and charts.
+if [ "$HOSTS" -ge 2 ]; then
+    h1=0000000000000001 h2=0000000000000002
+    for spec in 'table=1,priority=200,in_port=2,ip,nw_dst=10.0.2.2,actions=output:102' \
+                'table=1,priority=200,in_port=2,arp,arp_tpa=10.0.2.2,actions=output:102' \
+                'table=1,priority=200,in_port=102,ip,nw_dst=10.0.1.2,actions=output:2' \
+                'table=1,priority=200,in_port=102,arp,arp_tpa=10.0.1.2,actions=output:2'; do
+        "$BIN/satellite" flow add "$h1" "$spec" --id 3 --server "$url" >/dev/null
+    done
+    for spec in 'table=1,priority=200,in_port=2,ip,nw_dst=10.0.1.2,actions=output:101' \
+                'table=1,priority=200,in_port=2,arp,arp_tpa=10.0.1.2,actions=output:101' \
+                'table=1,priority=200,in_port=101,ip,nw_dst=10.0.2.2,actions=output:2' \
+                'table=1,priority=200,in_port=101,arp,arp_tpa=10.0.2.2,actions=output:2'; do
+        "$BIN/satellite" flow add "$h2" "$spec" --id 3 --server "$url" >/dev/null
+    done
+    "$BIN/satlab" --prefix "$PREFIX" exec h1-vm2 ping -q -i 0.05 -s 1200 10.0.2.2 >/dev/null 2>&1 &
+fi
+
+# Alert rules, so the alerts page has something real: one fires at once
+# (the ping above), one when a link goes down (make cut-link A=1 B=2).
+"$BIN/satellite" rules add --server "$url" --replace --name demo-vm1-sending --metric port_rx_pps \
+    --dpid 1 --port 1 --op '>' --value 1 --for 5s --severity info \
+    --description "h1-vm1 sends packets (the demo's ping)" >/dev/null
+"$BIN/satellite" rules add --server "$url" --replace --name demo-link-down --metric link_down \
+    --severity critical --description "a link between bridges is down: try make cut-link A=1 B=2" >/dev/null
+
 cat <<MSG
 
   Satellite is running: $url
   OpenFlow: unix:$SOCK and tcp::6653      lab summary: $STATE/lab.json
 
+  Open $url/ in a browser (from another machine: ssh -L 8080:127.0.0.1:${port} HOST):
+        Topology  $url/ui/topology   the bridges, links, tunnels (tick "tunnels") and hosts, live;
+                                     click a switch for ports and flows, the h1-h2 link for its traffic
+        Metrics   $url/ui/metrics    port and flow rates over time
+        Alerts    $url/ui/alerts     demo-vm1-sending fires within seconds; add your own rules there
+        Events    $url/ui/events     switches, ports, links, hosts and security events as they happen
+
   Try:  $BIN/satellite switches --server $url
         $BIN/satellite flows 0000000000000001 --server $url
         $BIN/satellite ports 0000000000000001 --server $url
-        make cut-link A=1 B=2      (in another terminal)
+        make cut-link A=1 B=2      (in another terminal: the link turns red, demo-link-down fires)
+        make restore-link A=1 B=2
 
   Ctrl-C stops the demo and removes the lab.
 MSG
