@@ -154,9 +154,15 @@ type switchState struct {
 	mu     [numKinds]sync.RWMutex
 	clocks [numKinds]*clock
 	ports  map[uint32]*portSeries
-	flows  map[flowID]*flowSeries
-	tables map[uint8]*tableSeries
-	groups map[uint32]*groupSeries
+	flows  map[uint64]*flowSeries // by identity hash; collisions chain through next
+	// flowOrder is the flows in the order of the last reply: switches
+	// answer in a stable order, so the next reply is matched against it
+	// position by position before falling back to the map. flowSpare is
+	// the other buffer, reused.
+	flowOrder, flowSpare []*flowSeries
+	flowPartial          bool // the last reply did not decode completely
+	tables               map[uint8]*tableSeries
+	groups               map[uint32]*groupSeries
 
 	inflight  [numKinds]atomic.Bool
 	polls     [numKinds]atomic.Uint64
@@ -202,7 +208,7 @@ func (c *Collector) state(dpid uint64) *switchState {
 	sw := c.switches[dpid]
 	if sw == nil {
 		sw = &switchState{
-			dpid: dpid, ports: map[uint32]*portSeries{}, flows: map[flowID]*flowSeries{},
+			dpid: dpid, ports: map[uint32]*portSeries{}, flows: map[uint64]*flowSeries{},
 			tables: map[uint8]*tableSeries{}, groups: map[uint32]*groupSeries{},
 		}
 		for k := range sw.clocks {
@@ -327,6 +333,9 @@ func (sw *switchState) markAbsent() {
 			s.present = false
 		}
 	}
+	// absent series may be evicted: the order must not refer to them
+	clear(sw.flowOrder)
+	sw.flowOrder = sw.flowOrder[:0]
 	for _, s := range sw.tables {
 		s.present = false
 	}
@@ -666,51 +675,40 @@ func (c *Collector) ingestFlows(sw *switchState, t int64, body []byte) (*Batch, 
 	seq := sw.clocks[KindFlow].tick(t)
 	var batch *Batch
 	if c.stream.Subscribers() > 0 {
-		batch = &Batch{Kind: KindFlow, DPID: sw.dpid, Time: t, Flows: make([]FlowSample, 0, len(sw.flows)+16)}
+		batch = &Batch{Kind: KindFlow, DPID: sw.dpid, Time: t, Flows: make([]FlowSample, 0, len(sw.flowOrder)+16)}
 	}
+	prev, order := sw.flowOrder, sw.flowSpare[:0]
+	next := 0 // where in prev the next entry is expected
 	var cur [2]uint64
 	var out [2]float64
 	var vals [2]float32
 	var n uint64
 	err := ofwire.EachFlowEntry(body, func(e *ofwire.FlowEntry) error {
 		n++
-		id := flowID{table: e.Table, priority: e.Priority, cookie: e.Cookie, match: hashMatch(e.Match)}
-		head := sw.flows[id]
-		fs := head
-		chain := 0
-		for fs != nil && !sameMatch(fs.info.rawMatch, e.Match) {
-			fs, chain = fs.next, chain+1
-		}
-		if fs == nil {
-			if !c.newSeries(sw, KindFlow, flowSeriesOverhead+len(e.Match)) {
-				return nil
-			}
-			head = sw.flows[id] // eviction may have removed it
-			fs = &flowSeries{info: &FlowInfo{
-				Key: flowKey(sw.dpid, id.hash(), chain+1), DPID: sw.dpid, Table: e.Table, Priority: e.Priority,
-				Cookie: controller.Cookie(e.Cookie), rawMatch: append([]byte(nil), e.Match...),
-			}}
-			if head == nil {
-				sw.flows[id] = fs
-			} else {
-				last := head
-				for last.next != nil {
-					last = last.next
-				}
-				last.next = fs
-			}
+		var fs *flowSeries
+		if next < len(prev) && prev[next].is(e) {
+			fs = prev[next]
+		} else if fs = c.lookupFlow(sw, e); fs == nil {
+			return nil // refused: too many series
 		}
 		if fs.lastSeq == seq {
 			c.dupes.Add(1) // the same flow twice in one reply
 			return nil
 		}
+		if p := fs.pos; p >= 0 && p < len(prev) && prev[p] == fs {
+			next = p + 1
+		}
+		fs.pos = len(order)
+		order = append(order, fs)
 		if !fs.present {
 			fs.base.ok = false // back after an absence: a new instance
 		}
 		cur = [2]uint64{e.ByteCount, e.PacketCount}
 		c.count(fs.base.rates(t, durationNS(e.DurationSec, e.DurationNSec), cur[:], flowScales, flowMaxes, out[:]))
 		toF32(vals[:], out[:])
-		c.mem.Add(int64(fs.hist.add(&c.tiers, seq, t, vals[:])))
+		if grown := fs.hist.add(&c.tiers, seq, t, vals[:]); grown != 0 {
+			c.mem.Add(int64(grown))
+		}
 		fs.present, fs.lastSeen, fs.lastSeq = true, t, seq
 		fs.last = FlowSample{
 			Info: fs.info, Time: t, Packets: e.PacketCount, Bytes: e.ByteCount,
@@ -723,17 +721,64 @@ func (c *Collector) ingestFlows(sw *switchState, t int64, body []byte) (*Batch, 
 	})
 	c.entries.Add(n)
 	c.publish(batch)
+	sw.flowOrder, sw.flowSpare = order, prev
+	// the spare buffer must not keep series alive once they are deleted
+	defer clear(sw.flowSpare)
 	if err != nil {
+		sw.flowPartial = true
 		return batch, err
 	}
-	for _, head := range sw.flows {
-		for fs := head; fs != nil; fs = fs.next {
-			if fs.present && fs.lastSeq != seq {
-				fs.present, fs.base.ok = false, false
+	// Flows of the last reply missing from this one are gone. After a
+	// partial reply the last order is incomplete: check every flow.
+	gone := func(fs *flowSeries) {
+		if fs.present && fs.lastSeq != seq {
+			fs.present, fs.base.ok = false, false
+		}
+	}
+	if sw.flowPartial {
+		for _, head := range sw.flows {
+			for fs := head; fs != nil; fs = fs.next {
+				gone(fs)
 			}
+		}
+		sw.flowPartial = false
+	} else {
+		for _, fs := range prev {
+			gone(fs)
 		}
 	}
 	return batch, nil
+}
+
+// lookupFlow finds the series of a flow entry in the map, creating it if
+// there is room. The caller holds sw.mu[KindFlow].
+func (c *Collector) lookupFlow(sw *switchState, e *ofwire.FlowEntry) *flowSeries {
+	h := flowID{table: e.Table, priority: e.Priority, cookie: e.Cookie, match: hashMatch(e.Match)}.hash()
+	chain := 0
+	for fs := sw.flows[h]; fs != nil; fs = fs.next {
+		if fs.is(e) {
+			return fs
+		}
+		chain++
+	}
+	if !c.newSeries(sw, KindFlow, flowSeriesOverhead+len(e.Match)) {
+		return nil
+	}
+	fs := &flowSeries{pos: -1, info: &FlowInfo{
+		Key: flowKey(sw.dpid, h, chain+1), DPID: sw.dpid, Table: e.Table, Priority: e.Priority,
+		Cookie: controller.Cookie(e.Cookie), rawMatch: append([]byte(nil), e.Match...),
+	}}
+	// (eviction may have changed the chain)
+	if head := sw.flows[h]; head == nil {
+		sw.flows[h] = fs
+	} else {
+		last := head
+		for last.next != nil {
+			last = last.next
+		}
+		last.next = fs
+	}
+	return fs
 }
 
 func (c *Collector) ingestTables(sw *switchState, t int64, stats []ofwire.TableStats) *Batch {

@@ -284,3 +284,41 @@ func TestSeriesQueryErrors(t *testing.T) {
 		t.Fatalf("too many points: %v", err)
 	}
 }
+
+// TestFlowOrderChanges checks that matching a reply against the previous
+// reply's order never mixes flows up when the switch reorders, inserts
+// and removes flows.
+func TestFlowOrderChanges(t *testing.T) {
+	c, sw := newTestCollector(Config{})
+	t0 := time.Now().UnixNano()
+	f := func(in uint32, bytes uint64) testFlow {
+		return testFlow{prio: 10, inPort: in, cookie: uint64(in), bytes: bytes, pkts: bytes / 100, durSec: 5}
+	}
+	ingest := func(ts int64, flows ...testFlow) {
+		if _, err := c.ingestFlows(sw, ts, encodeFlows(flows...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ingest(t0, f(1, 0), f(2, 0), f(3, 0), f(4, 0))
+	// each flow i sends i*1000 bytes/s
+	ingest(t0+sec, f(1, 1000), f(2, 2000), f(3, 3000), f(4, 4000))
+	// reordered, 2 removed, 5 inserted in the middle, 4 moved first
+	ingest(t0+2*sec, f(4, 8000), f(1, 2000), f(5, 0), f(3, 6000))
+	ingest(t0+3*sec, f(4, 12000), f(5, 5000), f(1, 3000), f(3, 9000))
+	got := map[uint64]float64{}
+	for _, fs := range c.Flows(FlowFilter{}) {
+		got[uint64(fs.Info.Cookie)] = fs.Bps
+	}
+	want := map[uint64]float64{1: 8000, 3: 24000, 4: 32000, 5: 40000}
+	if len(got) != len(want) {
+		t.Fatalf("flows %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if !near(got[k], v) {
+			t.Errorf("flow %d: %v bit/s, want %v", k, got[k], v)
+		}
+	}
+	if c.Stats().Resets != 0 {
+		t.Fatalf("resets %d: flows were mixed up", c.Stats().Resets)
+	}
+}

@@ -193,8 +193,16 @@ type flowSeries struct {
 	info    *FlowInfo
 	base    counterSet
 	lastSeq int64
+	pos     int // index in the switch's flowOrder (-1: none)
 	last    FlowSample
-	next    *flowSeries // another flow with the same flowID (a hash collision)
+	next    *flowSeries // another flow with the same identity hash (a collision)
+}
+
+// is reports whether e is this flow: same table, priority, cookie and
+// match.
+func (fs *flowSeries) is(e *ofwire.FlowEntry) bool {
+	fi := fs.info
+	return uint64(fi.Cookie) == e.Cookie && fi.Priority == e.Priority && fi.Table == e.Table && bytes.Equal(fi.rawMatch, e.Match)
 }
 
 type tableSeries struct {
@@ -318,5 +326,3 @@ func portDuration(sec, nsec uint32) uint64 {
 	}
 	return durationNS(sec, nsec)
 }
-
-func sameMatch(a, b []byte) bool { return bytes.Equal(a, b) }
