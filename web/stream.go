@@ -32,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -324,33 +325,35 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 }
 
 // streamTopics parses ?topics=: a comma-separated subset of topology,
-// metrics, flows and alerts. Without it, every topic the server has a
-// source for. A topic named explicitly whose source is missing is a 503.
+// metrics, flows and alerts (default topology,metrics,alerts). Topics the
+// server has no source for are left out; when none is left, 503.
 func (s *Server) streamTopics(q url.Values) (map[string]bool, error) {
 	have := map[string]bool{TopicTopology: s.model != nil, TopicMetrics: s.coll != nil, TopicFlows: s.coll != nil, TopicAlerts: s.alertEng != nil}
 	what := map[string]string{TopicTopology: "topology", TopicMetrics: "statistics collection", TopicFlows: "statistics collection", TopicAlerts: "alerts"}
-	out := map[string]bool{}
-	if !q.Has("topics") {
-		for _, t := range []string{TopicTopology, TopicMetrics, TopicAlerts} {
-			if have[t] {
-				out[t] = true
+	asked := []string{TopicTopology, TopicMetrics, TopicAlerts}
+	if q.Has("topics") {
+		asked = strings.Split(q.Get("topics"), ",")
+		for i, t := range asked {
+			asked[i] = strings.TrimSpace(t)
+			if _, ok := have[asked[i]]; !ok {
+				return nil, errorf(http.StatusBadRequest, "topics", "unknown topic %q: want a comma-separated list of topology, metrics, flows, alerts", asked[i])
 			}
 		}
-		if len(out) == 0 {
+	}
+	out := map[string]bool{}
+	var off []string
+	for _, t := range asked {
+		if have[t] {
+			out[t] = true
+		} else {
+			off = append(off, what[t])
+		}
+	}
+	if len(out) == 0 {
+		if !q.Has("topics") {
 			return nil, errorf(http.StatusServiceUnavailable, "", "nothing to stream: topology is not enabled on this server, nor statistics or alerts")
 		}
-		return out, nil
-	}
-	for _, t := range strings.Split(q.Get("topics"), ",") {
-		t = strings.TrimSpace(t)
-		known, ok := have[t]
-		if !ok {
-			return nil, errorf(http.StatusBadRequest, "topics", "unknown topic %q: want a comma-separated list of topology, metrics, flows, alerts", t)
-		}
-		if !known {
-			return nil, errorf(http.StatusServiceUnavailable, "topics", "topic %s: %s is not enabled on this server", t, what[t])
-		}
-		out[t] = true
+		return nil, errorf(http.StatusServiceUnavailable, "topics", "nothing to stream: %s not enabled on this server", strings.Join(slices.Compact(off), " and "))
 	}
 	return out, nil
 }

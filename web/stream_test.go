@@ -545,19 +545,23 @@ func TestStreamTopics(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	// a topic whose source the server lacks
+	// topics whose source the server lacks are left out; none left is a 503
 	bare, _ := startTopology(t)
-	_, resp, err := websocket.DefaultDialer.Dial(wsURL(bare, "?topics=topology,alerts"), nil)
+	c := dial(t, bare, "?topics=topology,alerts,metrics", false, nil)
+	if m := readMsg(t, c); m.Op != topology.OpSnapshot {
+		t.Fatalf("first message %q", m.Op)
+	}
+	_, resp, err := websocket.DefaultDialer.Dial(wsURL(bare, "?topics=alerts,flows"), nil)
 	if err == nil && resp == nil {
 		t.Fatal("dial succeeded")
 	}
 	var e web.Error
-	if resp.StatusCode != 503 || json.NewDecoder(resp.Body).Decode(&e) != nil || e.Field != "topics" || !strings.Contains(e.Error, "alerts is not enabled") {
-		t.Errorf("alerts without an engine: status %d, error %+v", resp.StatusCode, e)
+	if resp.StatusCode != 503 || json.NewDecoder(resp.Body).Decode(&e) != nil || e.Field != "topics" || !strings.Contains(e.Error, "alerts and statistics collection not enabled") {
+		t.Errorf("only missing topics: status %d, error %+v", resp.StatusCode, e)
 	}
 	resp.Body.Close()
 	// only topology: no metrics, and the snapshot first
-	c := dial(t, env, "?topics=topology", false, nil)
+	c = dial(t, env, "?topics=topology", false, nil)
 	if m := readMsg(t, c); m.Op != topology.OpSnapshot {
 		t.Fatalf("first message %q", m.Op)
 	}
