@@ -7,6 +7,11 @@ package web
 // (port rates, coalesced per port per second), flows (flow rates, the
 // same way) and alerts (every pending, firing and resolved transition).
 //
+// The first message is a "hello" with the server's epoch (random per
+// server start) and the topics. Versions count from 1 again when the
+// server restarts, so a client resumes with ?since=V&epoch=E: a different
+// epoch means another server's versions, and it gets a snapshot.
+//
 // On connect the client gets the topology as one "snapshot" message at a
 // version, then every change of the model as it happens. A client that
 // reconnects with ?since=V (the version of the last message it processed)
@@ -25,6 +30,8 @@ package web
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,7 +66,19 @@ const (
 	StreamMetrics = "metrics"
 	// StreamAlert carries one alert transition (StreamAlertEvent).
 	StreamAlert = "alert"
+	// StreamHelloType is the first message (StreamHello).
+	StreamHelloType = "hello"
 )
+
+// StreamHello is the first message of every stream.
+type StreamHello struct {
+	Type string `json:"type"` // "hello"
+	// Epoch identifies this run of the server; resume with
+	// ?since=V&epoch=EPOCH so that versions of an earlier run are not
+	// taken for this one's.
+	Epoch  string   `json:"epoch"`
+	Topics []string `json:"topics"`
+}
 
 // Stream topics (?topics=a,b).
 const (
@@ -204,6 +223,19 @@ type streamHub struct {
 	mu      sync.Mutex
 	closed  bool
 	clients map[*streamClient]struct{}
+
+	epochOnce sync.Once
+	epochID   string
+}
+
+// epoch returns the server's random epoch.
+func (h *streamHub) epoch() string {
+	h.epochOnce.Do(func() {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		h.epochID = hex.EncodeToString(b[:])
+	})
+	return h.epochID
 }
 
 func (h *streamHub) add(c *streamClient) bool {
@@ -276,7 +308,7 @@ func checkOrigin(r *http.Request, allowed []string) error {
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "since", "topics")
+	q, err := query(r, "since", "epoch", "topics")
 	if err != nil {
 		return err
 	}
@@ -287,6 +319,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 	since, _, err := uintParam(q, "since", 1<<63, "a version: a whole number from a previous message (0 for a snapshot)")
 	if err != nil {
 		return err
+	}
+	if q.Has("epoch") && q.Get("epoch") != s.hub.epoch() {
+		since = 0 // versions of another run of the server: start with a snapshot
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
 		return errorf(http.StatusBadRequest, "", "%s is a websocket: want a request with Connection: Upgrade and Upgrade: websocket", StreamPath)
@@ -413,6 +448,16 @@ func (c *streamClient) run(since uint64) {
 		as := c.s.alertEng.Stream().Subscribe(256)
 		defer as.Close()
 		alertEvents = as.C
+	}
+	hello := StreamHello{Type: StreamHelloType, Epoch: c.s.hub.epoch(), Topics: []string{}}
+	for _, t := range []string{TopicTopology, TopicMetrics, TopicFlows, TopicAlerts} {
+		if c.topics[t] {
+			hello.Topics = append(hello.Topics, t)
+		}
+	}
+	if err := c.writeJSON(hello); err != nil {
+		log.Debug("stream client disconnected", "reason", "write failed: "+err.Error())
+		return
 	}
 	last := since
 	var lags []time.Time

@@ -59,6 +59,10 @@ func measurePortStatus(tb testing.TB, n, clients int) latencies {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { c.Close() })
+		var hello web.StreamHello
+		if err := c.ReadJSON(&hello); err != nil || hello.Type != web.StreamHelloType {
+			tb.Fatalf("client %d: first message %+v, %v; want the hello", i, hello, err)
+		}
 		var first streamMsg
 		if err := c.ReadJSON(&first); err != nil || first.Op != topology.OpSnapshot {
 			tb.Fatalf("client %d: first message %q, %v", i, first.Op, err)

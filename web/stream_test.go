@@ -61,6 +61,12 @@ func dial(t *testing.T, env *webtest.Env, query string, smallBuffer bool, hdr ht
 		t.Fatalf("dial %s: %v (status %d)", query, err, status)
 	}
 	t.Cleanup(func() { c.Close() })
+	// the first message is always the hello
+	var h web.StreamHello
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := c.ReadJSON(&h); err != nil || h.Type != web.StreamHelloType || len(h.Epoch) != 16 || len(h.Topics) == 0 {
+		t.Fatalf("first message: %+v, %v; want a hello with the epoch and topics", h, err)
+	}
 	return c
 }
 
@@ -137,6 +143,16 @@ func TestStreamResume(t *testing.T) {
 		t.Fatalf("live delta after the replay: %+v", d)
 	}
 
+	t.Run("epoch", func(t *testing.T) {
+		c := dial(t, env, fmt.Sprintf("?since=%d&epoch=%s", m.Version()-2, epochOf(t, env)), false, nil)
+		if d := readMsg(t, c); d.Op != topology.OpEvent || d.Version != m.Version()-1 {
+			t.Fatalf("same epoch: got %q at %d, want the replay from %d", d.Op, d.Version, m.Version()-1)
+		}
+		c = dial(t, env, fmt.Sprintf("?since=%d&epoch=0123456789abcdef", m.Version()-2), false, nil)
+		if d := readMsg(t, c); d.Op != topology.OpSnapshot || d.Version != m.Version() {
+			t.Fatalf("another server's epoch: got %q at %d, want a snapshot at %d", d.Op, d.Version, m.Version())
+		}
+	})
 	t.Run("up to date", func(t *testing.T) {
 		c := dial(t, env, fmt.Sprintf("?since=%d", m.Version()), false, nil)
 		m.AddEvent(topology.Event{Kind: "test", Message: "next"})
@@ -565,4 +581,19 @@ func TestStreamTopics(t *testing.T) {
 	if m := readMsg(t, c); m.Op != topology.OpSnapshot {
 		t.Fatalf("first message %q", m.Op)
 	}
+}
+
+// epochOf returns the server's epoch from a stream's hello.
+func epochOf(t *testing.T, env *webtest.Env) string {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(wsURL(env, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var h web.StreamHello
+	if err := c.ReadJSON(&h); err != nil || h.Epoch == "" {
+		t.Fatalf("hello %+v: %v", h, err)
+	}
+	return h.Epoch
 }

@@ -17,6 +17,7 @@
   function stream(onMessage, opts) {
     opts = opts || {};
     let version = opts.since || 0;
+    let epoch = '';
     let delay = 250;
     let ws = null;
     let stopped = false;
@@ -26,6 +27,7 @@
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
       const q = [];
       if (version) q.push('since=' + version);
+      if (version && epoch) q.push('epoch=' + epoch);
       if (opts.topics) q.push('topics=' + encodeURIComponent(opts.topics));
       ws = new WebSocket(proto + '//' + location.host + '/api/v1/stream' + (q.length ? '?' + q.join('&') : ''));
       ws.onopen = function () {
@@ -35,6 +37,7 @@
       ws.onmessage = function (ev) {
         let m;
         try { m = JSON.parse(ev.data); } catch (e) { return; }
+        if (m.type === 'hello') { epoch = m.epoch; return; }
         if (m.type === 'topology' && m.version) version = m.version;
         try { onMessage(m); } catch (e) { console.error('stream message handler', e); }
       };
