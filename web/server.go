@@ -27,7 +27,8 @@
 //	GET    /api/v1/topology/diff?from=ID|live[&to=ID|live]
 //	GET    /api/v1/metrics/...                statistics (metrics.go, WithCollector)
 //	GET    /api/v1/alerts/..., rules          alerts and rules (alerts.go, WithAlerts)
-//	GET    /api/v1/stream[?since=VERSION]      websocket: snapshot, then deltas (stream.go)
+//	GET    /api/v1/stream[?since=V&epoch=E&topics=T]  websocket: hello, snapshot, deltas, rates, alerts (stream.go)
+//	GET    /api/openapi.json                  the OpenAPI document of every route (openapi.go)
 //	GET    /ui/...                            the web UI, when given (WithUI)
 //	/api/v1/datapaths, networks, interfaces, routers, security-groups, trunks,
 //	leases, vnet/...                          virtual networks (vnet.go, WithVirtualNetworks)
@@ -35,6 +36,9 @@
 // The topology routes answer 503 unless the server was given a model
 // (WithTopology), /api/v1/discovery unless it was given the discovery
 // (WithDiscovery).
+//
+// Flows, hosts, links, topology events and alert history also take
+// ?limit=N&after=CURSOR (paging.go).
 //
 // See docs/api.md for the documents and status codes.
 package web
