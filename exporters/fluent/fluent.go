@@ -54,6 +54,8 @@ type Config struct {
 var Tags = map[string]string{
 	"port_stats":     "port",
 	"flow_stats":     "flow",
+	"table_stats":    "table",
+	"group_stats":    "group",
 	"alert":          "alert",
 	"link":           "topology",
 	"switch":         "topology",
@@ -249,7 +251,7 @@ func (d *Destination) SendPartial(ctx context.Context, batch []exporters.Point) 
 			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 				err = errors.New("connection closed before the acknowledgement")
 			case errors.As(err, &ne) && ne.Timeout():
-				err = errors.New("no acknowledgement in time (is it a Forward input that acknowledges chunks? if it never does, set no_ack)")
+				err = errors.New("no acknowledgement in time (is it a Forward input that acknowledges chunks? if it never does, set require_ack: false)")
 			}
 			return delivered, fmt.Errorf("send %s: waiting for acknowledgement %d of %d: %w", d.Target(), k+1, len(d.ids), err)
 		}
