@@ -36,7 +36,7 @@ func start(t *testing.T, bfd bool, pcfg probes.Config) *env {
 	t.Helper()
 	ms := 0
 	if bfd {
-		ms = 100
+		ms = 300 // the lab's default: BFD notices a cut after about 900 ms
 	}
 	e := startB(t, ms, pcfg)
 	e.t = t
@@ -266,7 +266,7 @@ func TestFailoverWithBFD(t *testing.T) {
 	t.Run("a lossy path that BFD does not catch", func(t *testing.T) {
 		e.t = t
 		// path 1 between h1 and h3 drops about a third of the time, in bursts
-		// far shorter than BFD's detection time (3 x 100 ms)
+		// far shorter than BFD's detection time (3 x 300 ms)
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		go func() {

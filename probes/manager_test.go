@@ -2,6 +2,8 @@ package probes
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -11,8 +13,10 @@ import (
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 )
 
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
 func TestForgedAndStaleRepliesAreIgnored(t *testing.T) {
-	m := New(Config{}, controller.New(controller.Config{}), nil, nil)
+	m := New(Config{Logger: quiet}, controller.New(controller.Config{Logger: quiet}), nil, nil)
 	k := PathKey{Local: 1, Remote: 3, Path: 1}
 	now := time.Now()
 	p := &path{key: k, port: 201, up: true, live: true, outstanding: map[uint32]pending{}}
@@ -46,7 +50,7 @@ func TestForgedAndStaleRepliesAreIgnored(t *testing.T) {
 }
 
 func TestJudgeMissesLossAndHoldDown(t *testing.T) {
-	m := New(Config{Interval: 10 * time.Millisecond, HoldDown: 100 * time.Millisecond, LossWindow: 20}, controller.New(controller.Config{}), nil, nil)
+	m := New(Config{Interval: 10 * time.Millisecond, HoldDown: 100 * time.Millisecond, LossWindow: 20, Logger: quiet}, controller.New(controller.Config{Logger: quiet}), nil, nil)
 	p := &path{key: PathKey{1, 2, 1}, up: true, live: true, outstanding: map[uint32]pending{}}
 	now := time.Now()
 	for i := 0; i < 2; i++ {
