@@ -273,7 +273,7 @@ func TestStreamSlowClient(t *testing.T) {
 		ports[i] = topology.Port{Number: uint32(i + 1), Name: fmt.Sprintf("port-with-a-longish-name-%04d", i+1), Up: true}
 	}
 	m.SwitchUp(topology.Switch{DPID: 1}, ports)
-	env := webtest.Start(t, web.WithTopology(m), web.WithStream(web.StreamConfig{Queue: 64, SendBuffer: 16 << 10, MaxLags: 3, LagWindow: time.Minute, WriteTimeout: 5 * time.Second}))
+	env := webtest.Start(t, web.WithTopology(m), web.WithStream(web.StreamConfig{Queue: 256, SendBuffer: 16 << 10, MaxLags: 3, LagWindow: time.Minute, WriteTimeout: 5 * time.Second}))
 	t.Cleanup(env.API.Close)
 
 	fast := dial(t, env, "", false, nil)
@@ -303,7 +303,7 @@ func TestStreamSlowClient(t *testing.T) {
 		}
 	}()
 
-	// the slow client takes one message every 10 ms
+	// the slow client takes one message every 5 ms
 	slowDone := make(chan error, 1)
 	var slowMsgs atomic.Int64
 	go func() {
@@ -314,11 +314,12 @@ func TestStreamSlowClient(t *testing.T) {
 				return
 			}
 			slowMsgs.Add(1)
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 
-	// the model changes ~2000 times a second in bursts of 20
+	// the model changes ~1000 times a second in bursts of 10 (the fast
+	// client has a 256 ms queue of slack, the slow one takes 200 a second)
 	var maxCall time.Duration
 	stop := time.After(30 * time.Second)
 	var slowErr error
@@ -333,8 +334,8 @@ produce:
 			t.Fatalf("the slow client (%d messages read) is still connected after 30s", slowMsgs.Load())
 		case <-time.After(10 * time.Millisecond):
 		}
-		for j := 0; j < 20; j++ {
-			p := &ports[(i*20+j)%len(ports)]
+		for j := 0; j < 10; j++ {
+			p := &ports[(i*10+j)%len(ports)]
 			p.DPID, p.Up = 1, !p.Up
 			start := time.Now()
 			m.PortUpdate(*p)
