@@ -638,6 +638,7 @@
     state: state, cy: null,
     edgeState: function (id) { for (const e of state.edges.values()) if (e.id === id) return edgeState(e); return null; },
     showSwitch: showSwitch,
+    applyRates: function (m) { applyRates(m); },
   };
 
   if (document.body.dataset.topology === 'true') S.stream(onMessage, { since: 0, topics: 'topology,metrics' });

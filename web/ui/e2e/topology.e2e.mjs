@@ -43,6 +43,21 @@ try {
     await page.screenshot({ path: path.join(out, 'topology.png') });
   });
 
+  await step('link width and colour follow the utilisation of the busier end', async () => {
+    const [a, b] = want.cutEdge.slice(3).split('|');
+    const style = (util) => page.evaluate(([a, b, id, util]) => {
+      const end = (s) => { const [dpid, port] = s.split('/'); return { key: 'port/' + s, dpid: dpid, port: Number(port), tx_util: util, rx_util: 0 }; };
+      window.satellite.applyRates({ type: 'metrics', ports: [end(a), Object.assign(end(b), { tx_util: util / 2 })] });
+      const e = window.satellite.cy.getElementById(id);
+      return { util: e.data('util'), width: parseFloat(e.style('width')), color: e.style('line-color').replace(/\s/g, '') };
+    }, [a, b, want.cutEdge, util]);
+    const idle = await style(0), busy = await style(85), warm = await style(60);
+    console.log('link styles: idle ' + JSON.stringify(idle) + ', 60 % ' + JSON.stringify(warm) + ', 85 % ' + JSON.stringify(busy));
+    if (busy.util !== 85 || !(busy.width > idle.width + 5)) throw new Error(`85 % is not wider: ${JSON.stringify([idle, busy])}`);
+    if (busy.color !== 'rgb(224,96,0)' || warm.color !== 'rgb(201,164,0)' || idle.color !== 'rgb(59,154,90)') throw new Error(`colours ${idle.color} ${warm.color} ${busy.color}`);
+    await style(0); // back to the real (idle) rates
+  });
+
   await step('a click on a switch shows its ports with rates and its flow table with owners', async () => {
     const at = await page.evaluate((dpid) => {
       const n = window.satellite.cy.getElementById('sw:' + dpid);
