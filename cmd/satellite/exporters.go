@@ -16,6 +16,7 @@ import (
 	"github.com/satellite-sdn/satellite/exporters/fluent"
 	"github.com/satellite-sdn/satellite/exporters/influx"
 	"github.com/satellite-sdn/satellite/exporters/prom"
+	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
 )
@@ -26,6 +27,10 @@ type exportSources struct {
 	model     *topology.Model
 	collector *collector.Collector
 	alerts    *alerts.Engine
+	probes    *probes.Manager
+	// probeEvery is how often tunnel probe state is sampled (the
+	// collector's interval)
+	probeEvery time.Duration
 }
 
 // exportRuntime runs the exporters of the configuration.
@@ -132,6 +137,10 @@ func (rt *exportRuntime) start(src exportSources, log *slog.Logger) {
 	if src.alerts != nil {
 		feeds.Add(1)
 		go func() { defer feeds.Done(); exporters.RunAlerts(feedCtx, src.alerts, rt.set) }()
+	}
+	if src.probes != nil {
+		feeds.Add(1)
+		go func() { defer feeds.Done(); exporters.RunProbes(feedCtx, src.probes, src.probeEvery, rt.set) }()
 	}
 	if src.model != nil {
 		feeds.Add(1)

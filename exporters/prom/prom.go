@@ -45,10 +45,11 @@ type Config struct {
 // Counters lists, per measurement, the fields that are counters: values
 // that only grow (until the switch resets them).
 var Counters = map[string][]string{
-	"port_stats":  {"rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_dropped", "tx_dropped", "rx_errors", "tx_errors"},
-	"flow_stats":  {"bytes", "packets"},
-	"group_stats": {"bytes", "packets"},
-	"table_stats": {"lookups", "matched"},
+	"port_stats":   {"rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_dropped", "tx_dropped", "rx_errors", "tx_errors"},
+	"flow_stats":   {"bytes", "packets"},
+	"group_stats":  {"bytes", "packets"},
+	"table_stats":  {"lookups", "matched"},
+	"tunnel_probe": {"sent", "received"},
 }
 
 // Sink keeps the latest value of every series and serves them.
