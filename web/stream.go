@@ -525,21 +525,23 @@ func (c *streamClient) run(since uint64) {
 	}
 }
 
-// write sends one delta. Snapshots are compressed when the client
-// negotiated compression; small deltas are not worth it.
+// compressAbove is the size from which messages are compressed (when
+// the client negotiated permessage-deflate): snapshots and the rates of
+// large fabrics; small deltas are not worth the CPU.
+const compressAbove = 4096
+
+// write sends one delta.
 func (c *streamClient) write(d *topology.Delta) error {
-	return c.send(StreamMessage{Type: StreamTopology, Delta: d}, d.Op == topology.OpSnapshot)
+	return c.writeJSON(StreamMessage{Type: StreamTopology, Delta: d})
 }
 
-// writeJSON sends a metrics or alert message.
-func (c *streamClient) writeJSON(v any) error { return c.send(v, false) }
-
-func (c *streamClient) send(v any, compress bool) error {
+// writeJSON sends one message.
+func (c *streamClient) writeJSON(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	c.conn.EnableWriteCompression(compress)
+	c.conn.EnableWriteCompression(len(b) >= compressAbove)
 	if err := c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
 		return err
 	}

@@ -598,3 +598,63 @@ func epochOf(t *testing.T, env *webtest.Env) string {
 	}
 	return h.Epoch
 }
+
+// countingConn counts the bytes read from the network.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestStreamCompression: large messages (a snapshot) are compressed for
+// clients that negotiate permessage-deflate, and arrive intact.
+func TestStreamCompression(t *testing.T) {
+	m := topology.New(topology.Options{})
+	var ports []topology.Port
+	for i := 1; i <= 300; i++ {
+		ports = append(ports, topology.Port{Number: uint32(i), Name: fmt.Sprintf("port-%04d", i), Up: true, SpeedKbps: 10_000_000})
+	}
+	m.SwitchUp(topology.Switch{DPID: 1}, ports)
+	env := webtest.Start(t, web.WithTopology(m))
+	t.Cleanup(env.API.Close)
+	snapshot := func(compress bool) (wire int64, size int) {
+		var n atomic.Int64
+		d := websocket.Dialer{EnableCompression: compress, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var nd net.Dialer
+			c, err := nd.DialContext(ctx, network, addr)
+			return countingConn{c, &n}, err
+		}}
+		c, _, err := d.Dial(wsURL(env, "?topics=topology"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for {
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msg streamMsg
+			if err := json.Unmarshal(b, &msg); err != nil {
+				t.Fatal(err)
+			}
+			if msg.Op == topology.OpSnapshot {
+				if len(msg.Snapshot.Ports) != 300 {
+					t.Fatalf("snapshot with %d ports", len(msg.Snapshot.Ports))
+				}
+				return n.Load(), len(b)
+			}
+		}
+	}
+	plainWire, size := snapshot(false)
+	zWire, _ := snapshot(true)
+	t.Logf("snapshot of %d bytes: %d bytes on the wire plain, %d compressed", size, plainWire, zWire)
+	if plainWire < int64(size) || zWire > int64(size)/3 {
+		t.Fatalf("snapshot of %d bytes: %d plain, %d compressed on the wire", size, plainWire, zWire)
+	}
+}
