@@ -183,6 +183,9 @@ func (d *Destination) SendPartial(ctx context.Context, batch []exporters.Point) 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	parts := min(d.cfg.Parallel, len(batch))
+	for len(d.bufs) < max(parts, 1) { // grown here, not by the goroutines
+		d.bufs = append(d.bufs, nil)
+	}
 	if parts <= 1 {
 		if err := d.write(ctx, 0, batch); err != nil {
 			return 0, err
@@ -213,9 +216,6 @@ func (d *Destination) SendPartial(ctx context.Context, batch []exporters.Point) 
 
 // write encodes and writes one chunk with encoding buffer k.
 func (d *Destination) write(ctx context.Context, k int, batch []exporters.Point) error {
-	for len(d.bufs) <= k {
-		d.bufs = append(d.bufs, nil)
-	}
 	b := d.bufs[k][:0]
 	n := 0
 	for i := range batch {

@@ -286,11 +286,12 @@ func TestInfluxOutage(t *testing.T) {
 	}
 }
 
-// Export and Write of many goroutines at once stay consistent.
+// Write from many goroutines at once, and batches written in 3 parallel
+// requests: every point arrives once.
 func TestInfluxConcurrentWriters(t *testing.T) {
 	srv := testservers.StartInflux(t, testservers.InfluxOptions{})
 	srv.CreateDatabase(t, "sat")
-	e := startExporter(t, influx.Config{URL: srv.URL, Bucket: "sat/autogen"}, exporters.Options{BatchPoints: 1000})
+	e := startExporter(t, influx.Config{URL: srv.URL, Bucket: "sat/autogen", Parallel: 3}, exporters.Options{BatchPoints: 1000})
 	var wg sync.WaitGroup
 	const writers, per = 4, 5000
 	for w := 0; w < writers; w++ {
