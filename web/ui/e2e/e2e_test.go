@@ -379,7 +379,9 @@ func TestLargeTopologyRender(t *testing.T) {
 	const switches = 1000
 	m, pairs := fabricModel(switches, 2)
 	snap := m.Snapshot()
-	t.Logf("fabric: %d switches, %d ports, %d directed links, %d hosts, version %d", len(snap.Switches), len(snap.Ports), len(snap.Links), len(snap.Hosts), snap.Version)
+	size, _ := json.Marshal(snap)
+	t.Logf("fabric: %d switches, %d ports, %d directed links, %d hosts, version %d, snapshot %.1f MB of JSON",
+		len(snap.Switches), len(snap.Ports), len(snap.Links), len(snap.Hosts), snap.Version, float64(len(size))/1e6)
 	api := web.New(controller.New(controller.Config{}), web.WithTopology(m), web.WithUI(ui.New(ui.Options{Model: m, Version: "bench"})))
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() { api.Close(); srv.Close() })

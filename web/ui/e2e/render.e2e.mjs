@@ -36,8 +36,10 @@ try {
         links: window.satellite.cy.edges('.link.direct.up').length,
         hosts: window.satellite.cy.nodes('.host').length,
         nav: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
+        timings: window.satellite.state.timings,
       }));
       Object.assign(r, { renderMs: c.renderMs, domContentLoadedMs: Math.round(c.nav) });
+      for (const [k, v] of Object.entries(c.timings || {})) r[k + 'Ms'] = Math.round(v);
       if (c.switches !== want.switches || c.links !== want.links || c.hosts !== want.hosts) throw new Error(`graph ${JSON.stringify(c)}`);
       // interactive: a round trip to the page's main thread is quick
       const p0 = Date.now();
