@@ -202,15 +202,19 @@ func BenchmarkPollFlows20k(b *testing.B) {
 }
 
 // BenchmarkSeriesMemory fills series to their full retention (1 h raw at
-// 5 s, 24 h at 1 m) and reports the heap they take, per series, next to
-// the estimate Stats reports.
+// 5 s, probes at 1 s, 24 h at 1 m) and reports the heap they take, per
+// series, next to the estimate Stats reports.
 func BenchmarkSeriesMemory(b *testing.B) {
-	for _, kind := range []Kind{KindPort, KindFlow} {
+	for _, kind := range []Kind{KindPort, KindFlow, KindProbe} {
 		b.Run(kind.String(), func(b *testing.B) {
 			const n = 200
 			cfg := Config{}
 			cfg.setDefaults()
 			tr := &tiers{rawPoints: cfg.RawPoints(), dsPoints: cfg.DownsampledPoints(), step: cfg.Step}
+			every := 5 * time.Second
+			if kind == KindProbe {
+				tr.rawPoints, every = cfg.probeRawPoints(), ProbeInterval
+			}
 			nm := len(kind.Metrics())
 			vals := make([]float32, nm)
 			var perSeries float64
@@ -223,8 +227,8 @@ func BenchmarkSeriesMemory(b *testing.B) {
 					hs[j] = &history{}
 				}
 				t := int64(0)
-				for p := int64(1); p <= int64(25*time.Hour/(5*time.Second)); p++ {
-					t += 5 * sec
+				for p := int64(1); p <= int64(25*time.Hour/every); p++ {
+					t += int64(every)
 					for j, h := range hs {
 						vals[0] = float32(j)
 						h.add(tr, p, t, vals)

@@ -126,6 +126,7 @@ type Collector struct {
 
 	mu       sync.RWMutex
 	switches map[uint64]*switchState
+	probes   probeState // the tunnel prober's series (PublishProbes)
 
 	series  atomic.Int64 // series held
 	mem     atomic.Int64 // bytes estimated
@@ -524,6 +525,7 @@ func (c *Collector) sweep(now int64) {
 		keep = c.cfg.DownsampledRetention
 	}
 	cutoff := now - int64(keep)
+	c.sweepProbes(cutoff)
 	gone := func(sc *seriesCommon) bool { return !sc.present && sc.lastSeen < cutoff }
 	c.mu.RLock()
 	all := make([]*switchState, 0, len(c.switches))

@@ -184,10 +184,11 @@ type SeriesData struct {
 }
 
 // ParseKey splits a series key ("port/DPID/PORT", "flow/DPID/ID",
-// "table/DPID/TABLE", "group/DPID/GROUP") into its kind, datapath id and
-// the rest.
+// "table/DPID/TABLE", "group/DPID/GROUP", "probe/LOCAL/REMOTE/PATH")
+// into its kind, datapath id (a probe's local one) and the rest
+// ("REMOTE/PATH" for a probe).
 func ParseKey(key string) (Kind, uint64, string, error) {
-	parts := strings.Split(key, "/")
+	parts := strings.SplitN(key, "/", 3)
 	if len(parts) != 3 {
 		return 0, 0, "", fmt.Errorf("%w %q: want KIND/DPID/ID such as port/0000000000000001/2", ErrBadKey, key)
 	}
@@ -198,7 +199,7 @@ func ParseKey(key string) (Kind, uint64, string, error) {
 		}
 	}
 	if kind == 255 {
-		return 0, 0, "", fmt.Errorf("%w %q: kind %q is not one of port, flow, table, group", ErrBadKey, key, parts[0])
+		return 0, 0, "", fmt.Errorf("%w %q: kind %q is not one of port, flow, table, group, probe", ErrBadKey, key, parts[0])
 	}
 	if len(parts[1]) != 16 {
 		return 0, 0, "", fmt.Errorf("%w %q: the datapath id must be 16 hex digits", ErrBadKey, key)
@@ -206,6 +207,13 @@ func ParseKey(key string) (Kind, uint64, string, error) {
 	dpid, err := strconv.ParseUint(parts[1], 16, 64)
 	if err != nil {
 		return 0, 0, "", fmt.Errorf("%w %q: the datapath id must be 16 hex digits", ErrBadKey, key)
+	}
+	if kind == KindProbe {
+		if _, _, err := parseProbeRest(key, parts[2]); err != nil {
+			return 0, 0, "", err
+		}
+	} else if strings.Contains(parts[2], "/") {
+		return 0, 0, "", fmt.Errorf("%w %q: want KIND/DPID/ID such as port/0000000000000001/2", ErrBadKey, key)
 	}
 	return kind, dpid, parts[2], nil
 }
@@ -217,9 +225,15 @@ func (c *Collector) Series(key string, q SeriesQuery) (SeriesData, error) {
 		return SeriesData{}, err
 	}
 	notFound := fmt.Errorf("%w %q", ErrNoSeries, key)
-	sw := c.lookup(dpid)
-	if sw == nil {
-		return SeriesData{}, notFound
+	var sw *switchState
+	if kind != KindProbe {
+		if sw = c.lookup(dpid); sw == nil {
+			return SeriesData{}, notFound
+		}
+	}
+	interval := c.cfg.Interval
+	if kind == KindProbe {
+		interval = ProbeInterval
 	}
 	if q.MaxPoints <= 0 {
 		q.MaxPoints = 10_000
@@ -235,7 +249,7 @@ func (c *Collector) Series(key string, q SeriesQuery) (SeriesData, error) {
 	if res == "" {
 		res = ResolutionDownsampled
 		// (a little slack: "the last hour" computed a moment ago is still raw)
-		if !q.From.Before(now.Add(-c.cfg.RawRetention-c.cfg.Interval-time.Second)) && q.Step < c.cfg.Step {
+		if !q.From.Before(now.Add(-c.cfg.RawRetention-interval-time.Second)) && q.Step < c.cfg.Step {
 			res = ResolutionRaw
 		}
 		if c.tiers.dsPoints == 0 {
@@ -244,7 +258,7 @@ func (c *Collector) Series(key string, q SeriesQuery) (SeriesData, error) {
 	}
 	d := SeriesData{Key: key, Kind: kind, DPID: dpid, Metrics: kind.Metrics(), Resolution: res, Step: q.Step}
 	if d.Step == 0 {
-		d.Step = c.cfg.Interval
+		d.Step = interval
 		if res == ResolutionDownsampled {
 			d.Step = c.cfg.Step
 		}
@@ -254,6 +268,15 @@ func (c *Collector) Series(key string, q SeriesQuery) (SeriesData, error) {
 			ErrTooManyPoints, q.From.UTC().Format(time.RFC3339), q.To.UTC().Format(time.RFC3339), d.Step, n, q.MaxPoints)
 	}
 	from, to := q.From.UnixNano(), q.To.UnixNano()
+	if kind == KindProbe {
+		if err := c.probeSeriesData(&d, key, dpid, rest, res, from, to, q.Step); err != nil {
+			return SeriesData{}, err
+		}
+		if len(d.Points) > q.MaxPoints {
+			return SeriesData{}, fmt.Errorf("%w: %d points; the limit is %d (use a larger step or a shorter range)", ErrTooManyPoints, len(d.Points), q.MaxPoints)
+		}
+		return d, nil
+	}
 	dp := fmt.Sprintf("%016x", dpid)
 	sw.mu[kind].RLock()
 	defer sw.mu[kind].RUnlock()
@@ -366,12 +389,17 @@ type Stats struct {
 
 // SeriesBytes estimates the memory of one series of kind k once its
 // history is full: raw and downsampled points (4 bytes per metric) plus
-// the series itself.
+// the series itself. Probe series have one raw point per ProbeInterval.
 func (c Config) SeriesBytes(k Kind) int {
 	c.setDefaults()
 	nm := len(k.Metrics())
-	over := map[Kind]int{KindPort: portSeriesOverhead, KindFlow: flowSeriesOverhead + 16, KindTable: tableSeriesOverhead, KindGroup: groupSeriesOverhead}[k]
-	return (c.RawPoints()+c.DownsampledPoints())*nm*4 + nm*12 + over
+	over := map[Kind]int{KindPort: portSeriesOverhead, KindFlow: flowSeriesOverhead + 16, KindTable: tableSeriesOverhead,
+		KindGroup: groupSeriesOverhead, KindProbe: probeSeriesOverhead}[k]
+	raw := c.RawPoints()
+	if k == KindProbe {
+		raw = c.probeRawPoints()
+	}
+	return (raw+c.DownsampledPoints())*nm*4 + nm*12 + over
 }
 
 // Stats returns the collector's counters.
@@ -391,6 +419,12 @@ func (c *Collector) Stats() Stats {
 			st.Kinds[k.String()] = KindStats{Polls: c.kinds[k].polls.Load(), Skipped: c.kinds[k].skipped.Load(), Errors: c.kinds[k].errors.Load()}
 		}
 		st.SeriesByKind[k.String()] = 0
+	}
+	var probePubs uint64
+	st.SeriesByKind[KindProbe.String()], probePubs = c.probeStats()
+	if probePubs > 0 {
+		// publications of the tunnel prober count as polls
+		st.Kinds[KindProbe.String()] = KindStats{Polls: probePubs}
 	}
 	for _, sw := range c.sortedSwitches() {
 		ss := SwitchStats{DPID: sw.dpid, Connected: sw.connected.Load(), Kinds: map[string]SwitchKindStats{}}

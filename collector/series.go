@@ -20,13 +20,17 @@ const (
 	KindFlow
 	KindTable
 	KindGroup
-	numKinds
+	numKinds // the kinds polled from switches
 )
 
-var kindNames = [numKinds]string{"port", "flow", "table", "group"}
+// KindProbe is the kind of the tunnel prober's samples: published with
+// PublishProbes, not polled.
+const KindProbe Kind = numKinds
+
+var kindNames = [numKinds + 1]string{"port", "flow", "table", "group", "probe"}
 
 func (k Kind) String() string {
-	if k < numKinds {
+	if k <= KindProbe {
 		return kindNames[k]
 	}
 	return "unknown"
@@ -52,6 +56,8 @@ func (k Kind) Metrics() []string {
 		return TableMetrics
 	case KindGroup:
 		return GroupMetrics
+	case KindProbe:
+		return ProbeMetrics
 	}
 	return nil
 }
@@ -149,7 +155,9 @@ type GroupSample struct {
 }
 
 // Batch is what one poll of one switch produced: the samples of every
-// port, flow, table or group (by Kind) with the poll's time.
+// port, flow, table or group (by Kind) with the poll's time. A KindProbe
+// batch is one publication of the tunnel prober: every path of every
+// switch (DPID 0; the samples name their switches).
 type Batch struct {
 	Kind   Kind
 	DPID   uint64
@@ -158,10 +166,13 @@ type Batch struct {
 	Flows  []FlowSample
 	Tables []TableSample
 	Groups []GroupSample
+	Probes []ProbeSample
 }
 
 // Len returns the number of samples in the batch.
-func (b *Batch) Len() int { return len(b.Ports) + len(b.Flows) + len(b.Tables) + len(b.Groups) }
+func (b *Batch) Len() int {
+	return len(b.Ports) + len(b.Flows) + len(b.Tables) + len(b.Groups) + len(b.Probes)
+}
 
 // ---- series
 
