@@ -226,6 +226,7 @@ func TestLabOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("30 s outage; skipped with -short")
 	}
+	t.Parallel() // mostly waiting: overlap it with the package's other tests
 	lab.RequireRoot(t)
 	ifx := testservers.StartInflux(t, testservers.InfluxOptions{})
 	ifx.CreateDatabase(t, "full")

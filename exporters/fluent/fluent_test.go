@@ -196,6 +196,7 @@ func TestFluentOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("30 s outage; skipped with -short")
 	}
+	t.Parallel() // mostly waiting: overlap it with the package's other tests
 	srvFull := testservers.StartFluent(t)
 	srvSmall := testservers.StartFluent(t)
 	const small = 1000

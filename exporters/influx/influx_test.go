@@ -209,6 +209,7 @@ func TestInfluxOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("30 s outage; skipped with -short")
 	}
+	t.Parallel() // mostly waiting: overlap it with the package's other tests
 	srv := testservers.StartInflux(t, testservers.InfluxOptions{})
 	srv.CreateDatabase(t, "full")
 	srv.CreateDatabase(t, "small")
