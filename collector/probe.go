@@ -128,6 +128,9 @@ func (c *Collector) PublishProbes(t time.Time, samples []ProbeSample) {
 	ps := &c.probes
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	if len(samples) == 0 && len(ps.series) == 0 {
+		return // no path yet (probes on, no virtual-network hosts)
+	}
 	if ps.series == nil {
 		ps.series = map[probeID]*probeSeries{}
 	}

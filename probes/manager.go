@@ -43,7 +43,13 @@ type Config struct {
 	// path "flapping": its hold-down is multiplied by 4 and an event raised.
 	FlapLimit  int
 	FlapWindow time.Duration
-	Logger     *slog.Logger
+	// Publish, when set, is given the status of every path once per
+	// PublishInterval (default 1s), from a goroutine of its own: satellite
+	// serve hands it to the collector's metrics stream (history, alerts,
+	// exporters). It must not block.
+	Publish         func(at time.Time, paths []PathStatus)
+	PublishInterval time.Duration
+	Logger          *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -70,6 +76,9 @@ func (c *Config) defaults() {
 	}
 	if c.FlapWindow <= 0 {
 		c.FlapWindow = time.Minute
+	}
+	if c.PublishInterval <= 0 {
+		c.PublishInterval = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -281,10 +290,31 @@ func (m *Manager) statusLocked(p *path) PathStatus {
 	return st
 }
 
+// publish hands every path's status to Config.Publish once per
+// PublishInterval until ctx ends.
+func (m *Manager) publish(ctx context.Context) {
+	t := time.NewTicker(m.cfg.PublishInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			m.cfg.Publish(now, m.Paths())
+		}
+	}
+}
+
 // Run probes until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
 	sub := m.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.PortModify, controller.PortAdd, controller.PortDelete, controller.PacketIn)
 	defer sub.Close()
+	if m.cfg.Publish != nil {
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); m.publish(pctx) }()
+		defer func() { stop(); <-done }()
+	}
 	for _, s := range m.ctl.Switches() {
 		m.installFlows(ctx, s)
 	}

@@ -85,3 +85,42 @@ func TestJudgeMissesLossAndHoldDown(t *testing.T) {
 	}
 	t.Fatal("never up again")
 }
+
+func TestPublishPaths(t *testing.T) {
+	got := make(chan []PathStatus, 10)
+	m := New(Config{Logger: quiet, PublishInterval: 10 * time.Millisecond, Publish: func(at time.Time, ps []PathStatus) {
+		select {
+		case got <- ps:
+		default:
+		}
+	}}, controller.New(controller.Config{Logger: quiet}), nil, nil)
+	if m.Config().PublishInterval != 10*time.Millisecond {
+		t.Fatalf("interval %s", m.Config().PublishInterval)
+	}
+	now := time.Now()
+	p := &path{key: PathKey{1, 2, 1}, localName: "h1", remName: "h2", port: 201, up: true, live: true, outstanding: map[uint32]pending{}}
+	m.paths[p.key] = p
+	for i := 0; i < 4; i++ {
+		m.result(p, i != 3, time.Duration(i+1)*time.Millisecond, now)
+	}
+	p.sent, p.recv = 4, 3
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.publish(ctx) }()
+	var ps []PathStatus
+	select {
+	case ps = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing published")
+	}
+	cancel()
+	<-done
+	if len(ps) != 1 {
+		t.Fatalf("published %+v", ps)
+	}
+	s := ps[0]
+	if s.Local != "0000000000000001" || s.Remote != "0000000000000002" || s.Path != 1 || s.State != "up" || !s.Active ||
+		s.Loss != 0.25 || s.RTTAvgMs != 2 || s.RTTMaxMs != 3 || s.Sent != 4 || s.Received != 3 {
+		t.Fatalf("status %+v", s)
+	}
+}

@@ -133,11 +133,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		httpLn.Close()
 		return err
 	}
+	// Statistics feed the alerts, the exporters (InfluxDB, Fluentd,
+	// /metrics) and the UI's charts; the tunnel prober publishes its
+	// measurements there too.
+	coll := collector.New(cfg.CollectorConfig(log), ctl)
 	// Tunnel probes decide which underlay path each host pair uses; the
 	// virtual networks build their tunnel groups in that order.
 	var prober *probes.Manager
 	if cfg.Probes.Enabled {
-		prober = probes.New(cfg.ProbesConfig(log), ctl, vnets, model)
+		pcfg := cfg.ProbesConfig(log)
+		pcfg.Publish, pcfg.PublishInterval = publishProbes(coll), collector.ProbeInterval
+		prober = probes.New(pcfg, ctl, vnets, model)
 		vnets.SetPathOrder(prober.PathOrder)
 		go prober.Run(ctlCtx)
 	}
@@ -154,7 +160,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// Statistics feed the exporters (InfluxDB, Fluentd, /metrics), as do
 	// topology changes. A destination that is down or misconfigured is
 	// reported and buffered for; it never stops Satellite.
-	coll := collector.New(cfg.CollectorConfig(log), ctl)
 	go coll.Run(ctlCtx)
 	// Alert rules (config file and API) watch the statistics and the
 	// topology; firing and resolved alerts go to the webhook.
