@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/exporters"
@@ -28,11 +29,12 @@ import (
 )
 
 // The whole path with real parts only: Open vSwitch bridges in a lab, the
-// controller, the statistics collector and the topology model feed the
-// exporters; after traffic between two endpoints InfluxDB answers a query
-// with the port_stats points and tags of their ports, the Forward
-// receiver logged port records with the right tag and fields, and
-// Prometheus scraped the port counters from /metrics.
+// controller, the statistics collector, the topology model and the alert
+// engine feed the exporters; after traffic between two endpoints InfluxDB
+// answers a query with the port_stats points and tags of their ports, the
+// Forward receiver logged port records with the right tag and fields,
+// Prometheus scraped the port counters from /metrics, and the alert the
+// traffic set off reached all three.
 func TestLabTrafficReachesAllDestinations(t *testing.T) {
 	lab.RequireRoot(t)
 	ifx := testservers.StartInflux(t, testservers.InfluxOptions{})
@@ -74,6 +76,18 @@ func TestLabTrafficReachesAllDestinations(t *testing.T) {
 	goRun(func() { coll.Run(ctx) })
 	goRun(func() { exporters.RunCollector(ctx, coll, exporters.ControllerNames(ctl), set) })
 	goRun(func() { exporters.RunTopology(ctx, model, set, log) })
+	// an alert rule that fires on the ping's packets
+	rule, err := alerts.DecodeRule([]byte(`{"name": "vm1-busy", "metric": "port_rx_pps", "selector": {"dpid": "1", "port": 1},
+		"op": ">", "value": 1, "severity": "warning", "labels": {"team": "net"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := alerts.New(alerts.Config{Rules: []alerts.Rule{rule}, Logger: log}, alerts.Sources{Collector: coll, Controller: ctl, Model: model})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goRun(func() { eng.Run(ctx) })
+	goRun(func() { exporters.RunAlerts(ctx, eng, set) })
 	goRun(func() { set.Run(ctx) })
 	t.Cleanup(func() {
 		cancel()
@@ -167,6 +181,28 @@ func TestLabTrafficReachesAllDestinations(t *testing.T) {
 		got, err := pr.Query(fmt.Sprintf(`satellite_port_rx_packets_total{dpid=%q,port="1",port_name="vm1",switch="br-int"} >= %d`, dpid, pings))
 		return err == nil && len(got) == 1
 	}, "Prometheus series satellite_port_rx_packets_total of vm1's port")
+	// the alert the ping set off, in all three
+	waitFor(t, 30*time.Second, func() bool {
+		series, err := ifx.Query("satellite", `SELECT "active", "state", "message" FROM "alert" WHERE "rule" = 'vm1-busy' AND "state" = 'firing' GROUP BY *`)
+		if err != nil || len(series) == 0 {
+			return false
+		}
+		t.Logf("InfluxDB: alert %v %v", series[0].Tags, series[0].Rows()[0])
+		return series[0].Tags["severity"] == "warning" && series[0].Tags["team"] == "net"
+	}, "a firing alert point in InfluxDB")
+	waitFor(t, 30*time.Second, func() bool {
+		recs, _ := fwd.Records()
+		for _, r := range recs {
+			if r.Tag == "satellite.alert" && r.Fields["rule"] == "vm1-busy" && r.Fields["state"] == "firing" && r.Fields["active"] == int64(1) {
+				return true
+			}
+		}
+		return false
+	}, "a satellite.alert record")
+	waitFor(t, 30*time.Second, func() bool {
+		got, err := pr.Query(`satellite_alert_active{rule="vm1-busy",severity="warning"}`)
+		return err == nil && len(got) == 1
+	}, "satellite_alert_active in Prometheus")
 	if got, err := pr.Query(`satellite_export_delivered_points_total{exporter="influx"} > 0`); err != nil || len(got) != 1 {
 		t.Errorf("exporter health in Prometheus: %v %v", got, err)
 	}
