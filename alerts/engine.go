@@ -290,7 +290,9 @@ func (e *Engine) PutRule(r Rule) (RuleInfo, bool, error) {
 
 func sameSelector(a, b Selector) bool {
 	eqU := func(x, y *uint32) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	return a.DPID == b.DPID && a.Owner == b.Owner && a.Event == b.Event && eqU(a.Port, b.Port) && eqU(a.Network, b.Network)
+	eqI := func(x, y *int) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return a.DPID == b.DPID && a.Owner == b.Owner && a.Event == b.Event && eqU(a.Port, b.Port) && eqU(a.Network, b.Network) &&
+		a.Remote == b.Remote && eqI(a.Path, b.Path)
 }
 
 // DeleteRule removes a rule; its firing alerts resolve.
@@ -592,7 +594,7 @@ func (e *Engine) tick(now time.Time) {
 		}
 		if now.Sub(a.lastSeen) > e.cfg.StaleAfter {
 			if a.State == StateFiring {
-				e.resolve(k, a, now, "no data: the series stopped reporting (switch, port or flow gone)")
+				e.resolve(k, a, now, "no data: the series stopped reporting (switch, port, flow or tunnel path gone)")
 			} else {
 				delete(e.active, k)
 			}
@@ -940,6 +942,40 @@ func (e *Engine) onBatch(b *collector.Batch) {
 				}
 			}
 		}
+	case collector.KindProbe:
+		for _, metric := range []string{MetricProbeRTT, MetricProbeLoss} {
+			for _, c := range e.byMetric[metric] {
+				for i := range b.Probes {
+					p := &b.Probes[i]
+					if !e.selectsProbe(c, p) {
+						continue
+					}
+					v := p.RTTAvgMs
+					if metric == MetricProbeLoss {
+						v = p.Loss
+					}
+					e.observe(c, series{p.Key, probeLabels(p)}, v, now)
+				}
+			}
+		}
+	}
+}
+
+// selectsProbe reports whether c watches a tunnel path: dpid is the near
+// host, remote the far one.
+func (e *Engine) selectsProbe(c *compiled, p *collector.ProbeSample) bool {
+	return e.selectsSwitch(c, p.Local) && (c.remote == nil || *c.remote == p.Remote) && (c.Selector.Path == nil || *c.Selector.Path == p.Path)
+}
+
+func probeLabels(p *collector.ProbeSample) func() map[string]string {
+	local, remote, ln, rn, path, port := p.Local, p.Remote, p.LocalName, p.RemoteName, p.Path, p.Port
+	return func() map[string]string {
+		l := map[string]string{"dpid": dpidStr(local), "remote": dpidStr(remote), "path": strconv.Itoa(path),
+			"port": strconv.FormatUint(uint64(port), 10), "local_name": ln, "remote_name": rn}
+		if ln != "" && rn != "" {
+			l["name"] = fmt.Sprintf("%s to %s, path %d", ln, rn, path)
+		}
+		return l
 	}
 }
 

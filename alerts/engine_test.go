@@ -412,3 +412,71 @@ func TestWebhookGivesUp(t *testing.T) {
 		t.Fatal("ftp webhook accepted")
 	}
 }
+
+// Tunnel probe samples, as the prober publishes them on the collector's
+// stream: probe_rtt_ms with a selector on one path, probe_loss on every
+// path with hysteresis; unknown RTTs change nothing; a path that stops
+// reporting resolves.
+func TestProbeMetrics(t *testing.T) {
+	e := newEngine(t, Config{StaleAfter: 3 * time.Second},
+		Rule{Name: "slow", Metric: MetricProbeRTT, Selector: Selector{DPID: "1", Remote: "3", Path: ip(1)}, Op: ">", Value: th(5), For: Duration(2 * time.Second)},
+		Rule{Name: "lossy", Metric: MetricProbeLoss, Op: ">", Value: th(0.2), Clear: th(0.05)},
+	)
+	c := collector.New(collector.Config{}, nil)
+	sub := c.Subscribe(64)
+	defer sub.Close()
+	t0 := time.Unix(1000, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	publish := func(s int, rtt1, loss1, loss2 float64) {
+		t.Helper()
+		c.PublishProbes(at(s), []collector.ProbeSample{
+			{Local: 1, Remote: 3, LocalName: "h1", RemoteName: "h3", Path: 1, Port: 7, Up: true, RTTAvgMs: rtt1, Loss: loss1},
+			{Local: 1, Remote: 3, LocalName: "h1", RemoteName: "h3", Path: 2, Port: 8, Up: true, RTTAvgMs: 50, Loss: loss2},
+			{Local: 3, Remote: 1, LocalName: "h3", RemoteName: "h1", Path: 1, Port: 9, Up: true, RTTAvgMs: 50},
+		})
+		select {
+		case b := <-sub.C:
+			e.onBatch(b)
+		case <-time.After(time.Second):
+			t.Fatal("no batch")
+		}
+	}
+	slow1 := "slow probe/0000000000000001/0000000000000003/1"
+	lossy2 := "lossy probe/0000000000000001/0000000000000003/2"
+	publish(0, 1, 0, 0)
+	if len(e.Active()) != 0 {
+		t.Fatalf("alerts on a healthy fabric: %v", states(e))
+	}
+	// path 1 slows down (the other paths are slow all along but not selected)
+	publish(1, 8, 0, 0.3)
+	if st := states(e); len(st) != 2 || st[slow1] != StatePending || st[lossy2] != StateFiring {
+		t.Fatalf("after rising: %v", st)
+	}
+	publish(2, math.NaN(), 0, 0.1) // no probe answered in the window: unknown RTT; loss between the thresholds
+	publish(3, 9, 0, 0.1)
+	if st := states(e); st[slow1] != StateFiring || st[lossy2] != StateFiring {
+		t.Fatalf("after `for`: %v", st)
+	}
+	var fired Alert
+	for _, a := range e.Active() {
+		if a.Rule == "slow" {
+			fired = a
+		}
+	}
+	if fired.Value != 9 || fired.Labels["remote"] != "0000000000000003" || fired.Labels["path"] != "1" || fired.Labels["local_name"] != "h1" ||
+		fired.Message != "probe_rtt_ms of probe/0000000000000001/0000000000000003/1 (h1 to h3, path 1) is 9 > 5 for 2s" {
+		t.Fatalf("alert %+v", fired)
+	}
+	publish(4, 9, 0, 0.04) // loss under the clear threshold
+	if st := states(e); st[lossy2] != "" {
+		t.Fatalf("loss cleared: %v", st)
+	}
+	// path 1 is no longer published (its host left): resolved as gone
+	c.PublishProbes(at(5), nil)
+	<-sub.C
+	e.tick(at(8))
+	h := e.History()
+	if len(e.Active()) != 0 || len(h) != 4 || h[3].Alert.Rule != "slow" || !strings.Contains(h[3].Alert.Reason, "tunnel path gone") {
+		t.Fatalf("active %v, history %+v", states(e), h)
+	}
+}

@@ -60,6 +60,11 @@ type Selector struct {
 	Owner string `json:"owner,omitempty" yaml:"owner"`
 	// Event is a security event kind (security_events: lldp-forged, ...).
 	Event string `json:"event,omitempty" yaml:"event"`
+	// Remote is the datapath id of the far host of a tunnel path (probe
+	// metrics; DPID selects the near one, where the probes start).
+	Remote string `json:"remote,omitempty" yaml:"remote"`
+	// Path is an underlay path number, 1 or 2 (probe metrics).
+	Path *int `json:"path,omitempty" yaml:"path"`
 }
 
 // scope says what a metric's series are.
@@ -70,14 +75,15 @@ const (
 	scopeFlow
 	scopeLink
 	scopeSwitch
+	scopeTunnel
 )
 
-var scopeNames = map[scope]string{scopePort: "port", scopeFlow: "flow", scopeLink: "link", scopeSwitch: "switch"}
+var scopeNames = map[scope]string{scopePort: "port", scopeFlow: "flow", scopeLink: "link", scopeSwitch: "switch", scopeTunnel: "tunnel"}
 
 // MetricInfo describes one metric rules can watch.
 type MetricInfo struct {
 	Name  string `json:"name"`
-	Scope string `json:"scope"` // port, flow, link or switch
+	Scope string `json:"scope"` // port, flow, link, switch or tunnel
 	Unit  string `json:"unit"`
 	About string `json:"about"`
 	// State metrics are 1 while a condition holds (switch down, ...) and
@@ -133,8 +139,8 @@ var Metrics = []MetricInfo{
 	{Name: MetricPortDown, scope: scopePort, State: true, About: "1 while a port is administratively or physically down"},
 	{Name: MetricLinkDown, scope: scopeLink, State: true, About: "1 while a link discovery saw has disappeared"},
 	{Name: MetricSecurityEvents, scope: scopePort, Unit: "events", About: "security events of discovery (lldp-forged, lldp-replayed, ...) on a port in the last minute"},
-	{Name: MetricProbeRTT, scope: scopeLink, Unit: "ms", About: "tunnel probe round-trip time", Later: true},
-	{Name: MetricProbeLoss, scope: scopeLink, Unit: "%", About: "tunnel probe loss", Later: true},
+	{Name: MetricProbeRTT, scope: scopeTunnel, Unit: "ms", About: "average round-trip time of a tunnel path's probes over the prober's window"},
+	{Name: MetricProbeLoss, scope: scopeTunnel, Unit: "ratio", About: "fraction of a tunnel path's probes lost over the prober's window, 0 to 1 (0.2 is 20 %)"},
 }
 
 var metricsByName = func() map[string]*MetricInfo {
@@ -190,6 +196,7 @@ type compiled struct {
 	clear      float64
 	forDur     time.Duration
 	dpid       *uint64
+	remote     *uint64 // probe metrics: the far host
 	owner      *controller.OwnerKind
 	fires      func(v float64) bool // the condition with value
 	holds      func(v float64) bool // the condition with clear: firing continues while it holds
@@ -249,7 +256,28 @@ func compile(r Rule) (*compiled, error) {
 		c.dpid = &d
 	}
 	if s.Port != nil && m.scope != scopePort && m.scope != scopeLink {
+		if m.scope == scopeTunnel {
+			return nil, fieldErr("selector.port", "%s is a tunnel metric; select its paths with dpid (the near host), remote (the far host) and path (1, 2)", r.Metric)
+		}
 		return nil, fieldErr("selector.port", "%s is a %s metric; port selects port and link metrics", r.Metric, m.Scope)
+	}
+	if s.Remote != "" {
+		if m.scope != scopeTunnel {
+			return nil, fieldErr("selector.remote", "%s is a %s metric; remote selects tunnel metrics (probe_rtt_ms, probe_loss)", r.Metric, m.Scope)
+		}
+		d, err := parseDPID(s.Remote)
+		if err != nil {
+			return nil, fieldErr("selector.remote", "%v", err)
+		}
+		c.remote = &d
+	}
+	if s.Path != nil {
+		if m.scope != scopeTunnel {
+			return nil, fieldErr("selector.path", "%s is a %s metric; path selects tunnel metrics (probe_rtt_ms, probe_loss)", r.Metric, m.Scope)
+		}
+		if *s.Path < 1 || *s.Path > 255 {
+			return nil, fieldErr("selector.path", "%d: want an underlay path number such as 1 or 2", *s.Path)
+		}
 	}
 	if s.Network != nil {
 		if m.scope != scopeFlow {
@@ -305,6 +333,9 @@ func compile(r Rule) (*compiled, error) {
 	if c.value < 0 {
 		return nil, fieldErr("value", "%v is negative; %s is never below 0", c.value, r.Metric)
 	}
+	if r.Metric == MetricProbeLoss && c.value > 1 {
+		return nil, fieldErr("value", "%s is above 1; probe_loss is a fraction from 0 to 1 (write 0.2 for 20 %%)", formatNum(c.value))
+	}
 	c.clear = c.value
 	if r.Clear != nil {
 		c.clear = float64(*r.Clear)
@@ -312,6 +343,8 @@ func compile(r Rule) (*compiled, error) {
 		switch {
 		case math.IsNaN(c.clear) || math.IsInf(c.clear, 0):
 			return nil, fieldErr("clear", "want a finite number")
+		case r.Metric == MetricProbeLoss && (c.clear < 0 || c.clear > 1):
+			return nil, fieldErr("clear", "%s is not between 0 and 1; probe_loss is a fraction (write 0.1 for 10 %%)", formatNum(c.clear))
 		case op == "==" || op == "!=":
 			return nil, fieldErr("clear", "a clear threshold needs op >, >=, < or <= (got %s)", op)
 		case (op == ">" || op == ">=") && c.clear > c.value:
@@ -581,7 +614,7 @@ func decodeStrict(n *yaml.Node, r *Rule) error {
 
 var (
 	ruleKeys     = []string{"name", "metric", "selector", "op", "value", "for", "clear", "severity", "labels", "description"}
-	selectorKeys = []string{"dpid", "port", "network", "owner", "event"}
+	selectorKeys = []string{"dpid", "port", "network", "owner", "event", "remote", "path"}
 )
 
 func checkKeys(n *yaml.Node, known []string, prefix string) error {
@@ -642,6 +675,10 @@ func DecodeRule(b []byte) (Rule, error) {
 					sdst = &r.Selector.Owner
 				case "event":
 					sdst = &r.Selector.Event
+				case "remote":
+					sdst = &r.Selector.Remote
+				case "path":
+					sdst = &r.Selector.Path
 				default:
 					return r, fieldErr("selector."+sk, "unknown field (known: %s)", strings.Join(selectorKeys, ", "))
 				}
@@ -671,6 +708,8 @@ func jsonProblem(err error) string {
 			want = "a string"
 		case "uint32":
 			want = "a whole number from 0 to 4294967295"
+		case "int":
+			want = "a whole number"
 		case "map[string]string":
 			want = "an object of strings"
 		}

@@ -14,6 +14,13 @@ func th(v float64) *Threshold {
 	return &t
 }
 
+func ip(v int) *int { return &v }
+
+// probeRule makes r a valid probe_rtt_ms rule.
+func probeRule(r *Rule) {
+	r.Metric, r.Selector, r.Value, r.Clear = MetricProbeRTT, Selector{DPID: "1", Remote: "2", Path: ip(1)}, th(10), nil
+}
+
 func validRule() Rule {
 	return Rule{Name: "uplink-busy", Metric: MetricPortTxBps, Selector: Selector{DPID: "1", Port: u32(2)}, Op: ">", Value: th(800e6),
 		For: Duration(30 * time.Second), Clear: th(600e6), Labels: map[string]string{"team": "net"}}
@@ -33,7 +40,16 @@ func TestRuleValidation(t *testing.T) {
 		{"bad name", func(r *Rule) { r.Name = "a b" }, "name", "want 1-64 letters"},
 		{"no metric", func(r *Rule) { r.Metric = "" }, "metric", "missing; want one of port_rx_bps"},
 		{"unknown metric", func(r *Rule) { r.Metric = "port_tx_bsp" }, "metric", `unknown metric "port_tx_bsp"; want one of port_rx_bps, port_tx_bps`},
-		{"later metric", func(r *Rule) { r.Metric = MetricProbeRTT; r.Selector.Port = nil }, "metric", "not available yet"},
+		{"port on a probe metric", func(r *Rule) { r.Metric = MetricProbeRTT; r.Clear = nil }, "selector.port", "select its paths with dpid (the near host), remote (the far host) and path"},
+		{"remote on a port metric", func(r *Rule) { r.Selector.Remote = "2" }, "selector.remote", "remote selects tunnel metrics (probe_rtt_ms, probe_loss)"},
+		{"path on a port metric", func(r *Rule) { r.Selector.Path = ip(1) }, "selector.path", "path selects tunnel metrics"},
+		{"bad remote", func(r *Rule) { probeRule(r); r.Selector.Remote = "h2" }, "selector.remote", `datapath id "h2"`},
+		{"bad path", func(r *Rule) { probeRule(r); r.Selector.Path = ip(0) }, "selector.path", "0: want an underlay path number such as 1 or 2"},
+		{"loss in percent", func(r *Rule) { probeRule(r); r.Metric = MetricProbeLoss; r.Value = th(20) }, "value", "20 is above 1; probe_loss is a fraction from 0 to 1 (write 0.2 for 20 %)"},
+		{"loss clear above 1", func(r *Rule) {
+			probeRule(r)
+			r.Metric, r.Op, r.Value, r.Clear = MetricProbeLoss, "<", th(0.5), th(2)
+		}, "clear", "2 is not between 0 and 1"},
 		{"unknown operator", func(r *Rule) { r.Op = "=>" }, "op", `unknown operator "=>"; want one of > >= < <= == !=`},
 		{"word operator", func(r *Rule) { r.Op = "gt" }, "op", "unknown operator"},
 		{"no operator", func(r *Rule) { r.Op = "" }, "op", "missing"},
@@ -61,6 +77,29 @@ func TestRuleValidation(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field != tc.field || !strings.Contains(fe.Msg, tc.msg) {
 			t.Errorf("%s: got %v, want field %s with %q", tc.name, err, tc.field, tc.msg)
 		}
+	}
+}
+
+func TestProbeRules(t *testing.T) {
+	r := validRule()
+	probeRule(&r)
+	if err := r.Validate(); err != nil {
+		t.Fatalf("probe_rtt_ms: %v", err)
+	}
+	r = Rule{Name: "lossy", Metric: MetricProbeLoss, Op: ">", Value: th(0.2), Clear: th(0.05)}
+	if err := r.Validate(); err != nil {
+		t.Fatalf("probe_loss: %v", err)
+	}
+	rules, err := ParseRules([]byte("{name: slow-path, metric: probe_rtt_ms, selector: {dpid: \"1\", remote: \"0x3\", path: 2}, op: \">\", value: 5}"))
+	if err != nil || len(rules) != 1 || rules[0].Selector.Remote != "0x3" || *rules[0].Selector.Path != 2 || rules[0].Validate() != nil {
+		t.Fatalf("yaml: %+v %v", rules, err)
+	}
+	d, err := DecodeRule([]byte(`{"name":"x","metric":"probe_loss","selector":{"remote":"2","path":1},"op":">","value":"0.1"}`))
+	if err != nil || d.Selector.Remote != "2" || *d.Selector.Path != 1 || d.Validate() != nil {
+		t.Fatalf("json: %+v %v", d, err)
+	}
+	if _, err := DecodeRule([]byte(`{"selector":{"path":"one"}}`)); err == nil || !strings.Contains(err.Error(), "selector.path: got JSON string, want a whole number") {
+		t.Fatalf("path as a string: %v", err)
 	}
 }
 

@@ -65,7 +65,7 @@ Statistics and alerts (needs a server with the collector and alerts):
   alerts history [--rule NAME] [--limit N]
                                 firing and resolved alerts
   rules list                    alert rules
-  rules add --name N --metric M --op OP --value V [--for D] [--clear V] [--dpid DPID] [--port N]
+  rules add --name N --metric M --op OP --value V [--for D] [--clear V] [--dpid DPID] [--port N] [--remote DPID --path N]
   rules add -f FILE [--replace] add rules from a YAML or JSON file
   rules show NAME | rules delete NAME
 

@@ -301,6 +301,12 @@ func selectorString(s alerts.Selector) string {
 	if s.Event != "" {
 		parts = append(parts, "event="+s.Event)
 	}
+	if s.Remote != "" {
+		parts = append(parts, "remote="+s.Remote)
+	}
+	if s.Path != nil {
+		parts = append(parts, fmt.Sprintf("path=%d", *s.Path))
+	}
 	if len(parts) == 0 {
 		return "all"
 	}
@@ -400,6 +406,8 @@ func setupRulesAdd(fs *flag.FlagSet) func(context.Context, *session, []string) e
 	network := newOpt(fs, "network", controller.MaxScope, "only flows of this virtual `network`")
 	owner := fs.String("owner", "", "only flows of this owner `kind`")
 	event := fs.String("event", "", "security_events: only this event `kind` (lldp-forged, ...)")
+	remote := fs.String("remote", "", "probe metrics: only tunnel paths to this host (`DPID`; --dpid selects the near host)")
+	path := newOpt(fs, "path", 255, "probe metrics: only this underlay `path` (1, 2)")
 	description := fs.String("description", "", "free `text`")
 	labels := labelsFlag{}
 	fs.Var(labels, "label", "`KEY=VALUE` added to the rule's alerts (repeatable)")
@@ -424,7 +432,11 @@ func setupRulesAdd(fs *flag.FlagSet) func(context.Context, *session, []string) e
 			}
 		} else {
 			r := alerts.Rule{Name: *name, Metric: *metric, Op: *op, For: alerts.Duration(*forDur), Severity: *severity, Description: *description,
-				Selector: alerts.Selector{DPID: *dpid, Port: port.u32(), Network: network.u32(), Owner: *owner, Event: *event}}
+				Selector: alerts.Selector{DPID: *dpid, Port: port.u32(), Network: network.u32(), Owner: *owner, Event: *event, Remote: *remote}}
+			if path.set {
+				p := int(path.v)
+				r.Selector.Path = &p
+			}
 			if sym, ok := opWords[r.Op]; ok {
 				r.Op = sym
 			}

@@ -102,6 +102,11 @@ func TestAlertAndRuleCommands(t *testing.T) {
 	fails(t, 1, `op: unknown operator "=>"`, "rules", "add", "--name", "x", "--metric", "port_tx_bps", "--op", "=>", "--value", "1")
 	fails(t, 1, "for: -1s is negative", "rules", "add", "--name", "x", "--metric", "port_tx_bps", "--op", ">", "--value", "1", "--for", "-1s")
 	fails(t, 1, `--value: "lots" is not a number`, "rules", "add", "--name", "x", "--metric", "port_tx_bps", "--op", ">", "--value", "lots")
+	fails(t, 1, "value: 20 is above 1; probe_loss is a fraction from 0 to 1", "rules", "add", "--name", "x", "--metric", "probe_loss", "--op", ">", "--value", "20%")
+	wantLines(t, ok(t, "rules", "add", "--name", "slow-path", "--metric", "probe_rtt_ms", "--dpid", "1", "--remote", "3", "--path", "1", "--op", "gt", "--value", "5", "--for", "10s"),
+		`added rule slow-path: probe_rtt_ms > 5 for 10s`)
+	wantLines(t, ok(t, "rules", "list"), `slow-path +probe_rtt_ms +dpid=1,remote=3,path=1 +> 5 +10s`)
+	ok(t, "rules", "delete", "slow-path")
 
 	// rules from a file, with --replace for the one that exists
 	file := filepath.Join(t.TempDir(), "rules.yaml")
