@@ -50,6 +50,21 @@ var (
 	ErrRejected      = errors.New("rejected by the destination")
 )
 
+// RejectedError says how many points of a batch the destination refused
+// (the rest it stored), when it says so. It matches ErrRejected.
+type RejectedError struct {
+	Points int // refused points; 0: unknown, the whole batch counts
+	Err    error
+}
+
+func (e *RejectedError) Error() string { return e.Err.Error() }
+
+// Is makes errors.Is(err, ErrRejected) true.
+func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
+
+// Unwrap returns the underlying error.
+func (e *RejectedError) Unwrap() error { return e.Err }
+
 // States of an exporter.
 const (
 	StateStarting      = "starting"      // no delivery attempted yet
@@ -306,8 +321,13 @@ func (e *Exporter) send(ctx context.Context, batch []Point) error {
 	case errors.Is(err, ErrRejected):
 		// the data itself is refused: retrying cannot help
 		e.q.Done(len(batch))
-		e.rejected.Add(uint64(len(batch) - delivered))
-		e.log.Warn("destination rejected a batch; discarded", "points", len(batch), "err", err)
+		refused := len(batch) - delivered
+		var re *RejectedError
+		if errors.As(err, &re) && re.Points > 0 && re.Points < refused {
+			refused = re.Points
+		}
+		e.rejected.Add(uint64(refused))
+		e.log.Warn("destination rejected points; discarded", "points", refused, "batch", len(batch), "err", err)
 		e.recovered()
 		return nil
 	default:

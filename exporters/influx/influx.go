@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -244,6 +246,10 @@ func (d *Destination) write1(ctx context.Context, body string) error {
 	return d.writeAPI.WriteRecord(ctx, body)
 }
 
+// droppedRE finds how many points a partial write refused (InfluxDB:
+// "partial write: ... dropped=N").
+var droppedRE = regexp.MustCompile(`dropped=(\d+)`)
+
 // classify maps a client error to the exporters' error classes with a
 // message an operator can act on.
 func (d *Destination) classify(err error, op string) error {
@@ -276,7 +282,11 @@ func (d *Destination) classify(err error, op string) error {
 	case 400, 413, 422:
 		if op == "write" && (strings.Contains(msg, "partial write") || strings.Contains(msg, "unable to parse") ||
 			strings.Contains(msg, "field type conflict") || he.StatusCode == 413 || he.StatusCode == 422) {
-			return fmt.Errorf("%w: %d %s", exporters.ErrRejected, he.StatusCode, msg)
+			re := &exporters.RejectedError{Err: fmt.Errorf("rejected: %d %s", he.StatusCode, msg)}
+			if m := droppedRE.FindStringSubmatch(msg); m != nil {
+				re.Points, _ = strconv.Atoi(m[1])
+			}
+			return re
 		}
 		return fmt.Errorf("%w: %s %s: %d %s", exporters.ErrMisconfigured, op, d.cfg.URL, he.StatusCode, msg)
 	}

@@ -287,6 +287,28 @@ func TestInfluxOutage(t *testing.T) {
 	}
 }
 
+// A field whose type conflicts with what the database holds is refused by
+// InfluxDB (a partial write): those points are counted as rejected, the
+// others of the batch are stored, and nothing is retried.
+func TestInfluxRejectsConflicts(t *testing.T) {
+	srv := testservers.StartInflux(t, testservers.InfluxOptions{})
+	srv.CreateDatabase(t, "sat")
+	e := startExporter(t, influx.Config{URL: srv.URL, Bucket: "sat/autogen"}, exporters.Options{})
+	e.Write([]exporters.Point{exportertest.PortPoint(0, 1, 1)})
+	exportertest.WaitFor(t, 20*time.Second, func() bool { return e.Status().Delivered == 1 }, func() string { return status(e) })
+	bad := exportertest.PortPoint(1, 1, 1)
+	bad.Fields = []exporters.Field{{Key: "rx_bytes", Value: exporters.String("lots")}} // was an integer
+	e.Write([]exporters.Point{exportertest.PortPoint(2, 1, 1), bad, exportertest.PortPoint(3, 1, 1)})
+	exportertest.WaitFor(t, 20*time.Second, func() bool { return e.Status().Queued == 0 }, func() string { return status(e) })
+	st := e.Status()
+	if st.Rejected != 1 || st.Delivered != 3 || st.Dropped != 0 || st.State != exporters.StateOK {
+		t.Errorf("after a type conflict: %s", status(e))
+	}
+	if n, err := srv.Count("sat", "port_stats", "seq", ""); err != nil || n != 3 {
+		t.Errorf("stored %d (%v), want 3", n, err)
+	}
+}
+
 // Write from many goroutines at once, and batches written in 3 parallel
 // requests: every point arrives once.
 func TestInfluxConcurrentWriters(t *testing.T) {
