@@ -114,6 +114,14 @@ func TestFluentSendsRecords(t *testing.T) {
 	if last := recs[len(recs)-1]; last.Tag != "dc1.sat.alert" {
 		t.Errorf("tag with prefix dc1.sat: %q", last.Tag)
 	}
+
+	// without acknowledgements (fire and forget) records arrive too
+	e3 := startExporter(t, fluent.Config{Address: srv.Addr, NoAck: true}, exporters.Options{})
+	e3.Write(ps[:1])
+	recs = records(t, srv, 6)
+	if last := recs[len(recs)-1]; last.Tag != "satellite.port" || e3.Status().Delivered != 1 {
+		t.Errorf("without acks: %+v, %s", last, status(e3))
+	}
 }
 
 // Nothing listening, a host that does not resolve and bad addresses are
