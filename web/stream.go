@@ -493,9 +493,11 @@ func (c *streamClient) run(since uint64) {
 			}
 			last = d.Version
 		case b, ok := <-batches:
-			if ok {
-				rates.add(b, c.topics[TopicMetrics])
+			if !ok {
+				batches = nil // the collector stopped: no more rates (and no busy loop)
+				continue
 			}
+			rates.add(b, c.topics[TopicMetrics])
 		case now := <-flush:
 			if msg := rates.take(now); msg != nil {
 				if err := c.writeJSON(msg); err != nil {
@@ -504,11 +506,13 @@ func (c *streamClient) run(since uint64) {
 				}
 			}
 		case ev, ok := <-alertEvents:
-			if ok {
-				if err := c.writeJSON(StreamAlertEvent{Type: StreamAlert, Kind: ev.Kind, Time: ev.Time, Alert: ev.Alert}); err != nil {
-					log.Info("stream client disconnected", "reason", "write failed: "+err.Error())
-					return
-				}
+			if !ok {
+				alertEvents = nil
+				continue
+			}
+			if err := c.writeJSON(StreamAlertEvent{Type: StreamAlert, Kind: ev.Kind, Time: ev.Time, Alert: ev.Alert}); err != nil {
+				log.Info("stream client disconnected", "reason", "write failed: "+err.Error())
+				return
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
