@@ -2,7 +2,6 @@ package lldp_test
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,34 +20,11 @@ import (
 	"github.com/satellite-sdn/satellite/topology"
 )
 
-// TestMain doubles as a raw-frame sender: the forged-LLDP test runs this
-// test binary inside an endpoint's namespace with SAT_RAW_FRAME set.
+// TestMain lets the forged-LLDP test send raw frames from an endpoint's
+// namespace (lab.SendFrame runs this binary there).
 func TestMain(m *testing.M) {
-	if f := os.Getenv("SAT_RAW_FRAME"); f != "" {
-		if err := sendRaw(os.Getenv("SAT_RAW_IF"), f); err != nil {
-			fmt.Fprintln(os.Stderr, "raw send:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	lab.ServeRawFrame()
 	os.Exit(m.Run())
-}
-
-func sendRaw(ifname, frameHex string) error {
-	frame, err := hex.DecodeString(frameHex)
-	if err != nil {
-		return err
-	}
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return err
-	}
-	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, 0)
-	if err != nil {
-		return err
-	}
-	defer syscall.Close(fd)
-	return syscall.Sendto(fd, frame, 0, &syscall.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6})
 }
 
 type env struct {
@@ -377,13 +352,8 @@ func waitEvent(t *testing.T, m *topology.Model, kind string, dpid topology.DPID,
 
 func sendFrom(t *testing.T, e *env, netns string, frame []byte) {
 	t.Helper()
-	cmd, err := e.topo.ExecCommand(e.ctx, netns, os.Args[0])
-	if err != nil {
+	if err := e.topo.SendFrame(e.ctx, netns, "eth0", frame); err != nil {
 		t.Fatal(err)
-	}
-	cmd.Env = append(os.Environ(), "SAT_RAW_FRAME="+hex.EncodeToString(frame), "SAT_RAW_IF=eth0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sending a raw frame from %s: %v\n%s", netns, err, out)
 	}
 }
 

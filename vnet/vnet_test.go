@@ -2,11 +2,9 @@ package vnet_test
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
-	"syscall"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -26,45 +24,17 @@ import (
 	"github.com/satellite-sdn/satellite/vnet"
 )
 
-// TestMain doubles as a raw-frame sender run inside an endpoint namespace
-// (for tagged frames on a trunk: the kernel here has no VLAN devices).
+// TestMain lets the trunk and spoofing tests send raw frames from an
+// endpoint's namespace (lab.SendFrame runs this binary there).
 func TestMain(m *testing.M) {
-	if f := os.Getenv("SAT_RAW_FRAME"); f != "" {
-		if err := sendRaw(os.Getenv("SAT_RAW_IF"), f); err != nil {
-			fmt.Fprintln(os.Stderr, "raw send:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	lab.ServeRawFrame()
 	os.Exit(m.Run())
-}
-
-func sendRaw(ifname, frameHex string) error {
-	frame, err := hex.DecodeString(frameHex)
-	if err != nil {
-		return err
-	}
-	ifi, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return err
-	}
-	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, 0)
-	if err != nil {
-		return err
-	}
-	defer syscall.Close(fd)
-	return syscall.Sendto(fd, frame, 0, &syscall.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6})
 }
 
 func (e *env) sendFrom(host, vm int, frame []byte) {
 	e.t.Helper()
-	cmd, err := e.topo.ExecCommand(e.ctx, e.ep(host, vm).Namespace, os.Args[0])
-	if err != nil {
+	if err := e.topo.SendFrame(e.ctx, e.ep(host, vm).Namespace, "eth0", frame); err != nil {
 		e.t.Fatal(err)
-	}
-	cmd.Env = append(os.Environ(), "SAT_RAW_FRAME="+hex.EncodeToString(frame), "SAT_RAW_IF=eth0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		e.t.Fatalf("raw send: %v\n%s", err, out)
 	}
 }
 
