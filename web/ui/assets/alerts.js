@@ -196,7 +196,9 @@
     $('rf-event').value = s.event || '';
     $('rf-op').value = r.op || '';
     $('rf-value').value = r.value != null ? r.value : '';
-    $('rf-clear').value = r.clear != null ? r.clear : '';
+    // the API answers clear = value when the rule named none: leave it
+    // empty then, or raising the value would keep the old clear
+    $('rf-clear').value = r.clear != null && r.clear !== r.value ? r.clear : '';
     $('rf-for').value = r.for && r.for !== '0s' ? r.for : '';
     $('rf-severity').value = r.severity || '';
     $('rf-description').value = r.description || '';
