@@ -64,6 +64,10 @@ func browserReady(t *testing.T) {
 	need(t, err == nil, "Chromium is not installed at "+Chromium)
 	_, err = exec.LookPath("node")
 	need(t, err == nil, "node is not installed")
+	out, err := exec.Command("node", "--version").Output()
+	var major int
+	_, _ = fmt.Sscanf(strings.TrimSpace(string(out)), "v%d.", &major)
+	need(t, err == nil && major >= 20, fmt.Sprintf("node %s is too old: playwright-core needs node 20 or later", strings.TrimSpace(string(out))))
 	npmOnce.Do(func() {
 		if _, err := os.Stat("node_modules/playwright-core/package.json"); err == nil {
 			return
