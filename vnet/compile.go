@@ -39,6 +39,9 @@ type Env struct {
 	// PortNo returns the OpenFlow number of a port by name, if the switch
 	// is connected and has it.
 	PortNo func(dpid uint64, name string) (uint32, bool)
+	// HasPort reports whether a connected switch has a port number (for
+	// interfaces bound by number).
+	HasPort func(dpid uint64, no uint32) bool
 	// DirectLink returns the local port of a working direct link from
 	// switch a to switch b (both directions up), if there is one.
 	DirectLink func(a, b uint64) (uint32, bool)
@@ -188,6 +191,13 @@ func (c *compiler) locate(in Interface) (located, bool) {
 	if !ok {
 		return located{}, false
 	}
+	if in.Port == "" {
+		if c.env.HasPort == nil || !c.env.HasPort(dpid, in.PortNo) {
+			c.errs = append(c.errs, fmt.Sprintf("interface %q: port number %d not present on datapath %s (yet)", in.Name, in.PortNo, in.Datapath))
+			return located{}, false
+		}
+		return located{Interface: in, dpid: dpid, port: in.PortNo}, true
+	}
 	port, ok := c.env.PortNo(dpid, in.Port)
 	if !ok {
 		c.errs = append(c.errs, fmt.Sprintf("interface %q: port %s not present on datapath %s (yet)", in.Name, in.Port, in.Datapath))
@@ -319,6 +329,7 @@ func (c *compiler) datapath(name string) *Program {
 		// counted by this flow's counters
 		c.add(TableClassify, 100, ck, in+",actions=drop")
 		c.ingressSecurity(l, n)
+		c.egressSecurity(l, n)
 		out := fmt.Sprintf("output:%d", l.port)
 		if l.VLAN != 0 {
 			out = fmt.Sprintf("push_vlan:0x8100,set_field:%d->dl_vlan,output:%d", l.VLAN, l.port)
@@ -456,6 +467,62 @@ func (c *compiler) ingressSecurity(l located, n *Network) {
 		}
 	}
 	c.add(TableIngress, 1, ifCookie(l.Interface, n), dst+",actions=drop")
+}
+
+// egressSecurity restricts what a local interface may send when any of
+// its groups has egress rules: then only those rules' traffic leaves
+// (stateless, like the ingress rules); without egress rules everything
+// leaves.
+func (c *compiler) egressSecurity(l located, n *Network) {
+	var rules []Rule
+	var groupIDs []uint32
+	for _, gname := range l.SecurityGroups {
+		for _, r := range c.groups[gname].Rules {
+			if r.Direction == "egress" {
+				rules = append(rules, r)
+				groupIDs = append(groupIDs, c.groups[gname].ID)
+			}
+		}
+	}
+	if len(rules) == 0 {
+		return
+	}
+	src := fmt.Sprintf("in_port=%d,metadata=0x%x/0x%x", l.port, metaNet(n.ID), metaNetMask|metaRemote)
+	next := fmt.Sprintf("goto_table:%d", TableRoute)
+	for i, r := range rules {
+		ck := controller.NewCookie(controller.OwnerSecGroup, n.ID, groupIDs[i])
+		var dests []string
+		switch {
+		case r.RemoteCIDR != "":
+			dests = []string{r.RemoteCIDR}
+		case r.RemoteGroup != "":
+			dests = c.memberIPs(r.RemoteGroup, "")
+		default:
+			dests = []string{""}
+		}
+		for _, dst := range dests {
+			m := src
+			switch r.Protocol {
+			case "tcp", "udp":
+				m += "," + r.Protocol
+			case "icmp":
+				m += ",icmp"
+			default:
+				m += ",ip"
+			}
+			if dst != "" {
+				m += ",nw_dst=" + dst
+			}
+			if r.Protocol == "tcp" || r.Protocol == "udp" {
+				for _, pm := range portMasks(r.PortMin, r.PortMax) {
+					c.add(TableEgress, 100, ck, fmt.Sprintf("%s,%s_dst=%s,actions=%s", m, r.Protocol, pm, next))
+				}
+			} else {
+				c.add(TableEgress, 100, ck, m+",actions="+next)
+			}
+		}
+	}
+	c.add(TableEgress, 1, ifCookie(l.Interface, n), src+",actions=drop")
 }
 
 // memberIPs are the addresses of a group's member interfaces (optionally

@@ -209,6 +209,14 @@ func (m *Manager) env() Env {
 			}
 			return 0, false
 		},
+		HasPort: func(dpid uint64, no uint32) bool {
+			s := m.ctl.Switch(dpid)
+			if s == nil {
+				return false
+			}
+			_, ok := s.Port(no)
+			return ok
+		},
 		DirectLink: func(a, b uint64) (uint32, bool) {
 			if m.topo == nil {
 				return 0, false

@@ -67,6 +67,8 @@ type Interface struct {
 	// Datapath and Port bind a vif to a switch port (by OVS port name).
 	Datapath string `json:"datapath,omitempty" yaml:"datapath,omitempty"`
 	Port     string `json:"port,omitempty" yaml:"port,omitempty"`
+	// PortNo binds a vif by OpenFlow port number instead of by name.
+	PortNo uint32 `json:"port_no,omitempty" yaml:"port_no,omitempty"`
 	// VLAN, when set, makes the port a trunk: this network travels on it
 	// tagged with this VLAN id.
 	VLAN uint16 `json:"vlan,omitempty" yaml:"vlan,omitempty"`
@@ -342,10 +344,16 @@ func (v *validator) run() error {
 			if !dps[in.Datapath] {
 				return fe(obj, "datapath", "unknown datapath %q", in.Datapath)
 			}
-			if in.Port == "" {
-				return fe(obj, "port", "a vif needs the switch port name it is plugged into")
+			if in.Port == "" && in.PortNo == 0 {
+				return fe(obj, "port", "a vif needs the switch port it is plugged into: a port name, or port_no")
+			}
+			if in.Port != "" && in.PortNo != 0 {
+				return fe(obj, "port_no", "give the port by name or by number, not both")
 			}
 			key := fmt.Sprintf("%s/%s/%d", in.Datapath, in.Port, in.VLAN)
+			if in.Port == "" {
+				key = fmt.Sprintf("%s/#%d/%d", in.Datapath, in.PortNo, in.VLAN)
+			}
 			if other, ok := ports[key]; ok {
 				return fe(obj, "port", "port %s on %s (vlan %d) is already bound to interface %q", in.Port, in.Datapath, in.VLAN, other)
 			}

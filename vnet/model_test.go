@@ -2,6 +2,8 @@ package vnet
 
 import (
 	"errors"
+
+	"github.com/satellite-sdn/satellite/controller"
 	"strings"
 	"testing"
 )
@@ -217,5 +219,34 @@ func TestCompileIsDeterministicAndIsolatesNetworks(t *testing.T) {
 	}
 	if len(a[1].Groups) != 1 || a[1].Groups[0].ID != GroupID(2) || len(a[1].Groups[0].Buckets) != 2 {
 		t.Fatalf("tunnel group of h1: %+v", a[1].Groups)
+	}
+}
+
+func TestPortByNumber(t *testing.T) {
+	c := baseConfig()
+	c.Interfaces[0].Port, c.Interfaces[0].PortNo = "", 7
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	env := Env{PortNo: func(uint64, string) (uint32, bool) { return 0, false },
+		HasPort: func(dpid uint64, no uint32) bool { return dpid == 1 && no == 7 }}
+	progs, _ := Compile(&c, nil, env)
+	found := false
+	for _, f := range progs[1].Flows {
+		if f.Table == TableOutput && strings.Contains(controller.FormatInstructions(f.Instructions), "output:7") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no output flow to port 7")
+	}
+	c.Interfaces[0].Port = "vm1"
+	var fe *FieldError
+	if err := c.Validate(); !errors.As(err, &fe) || fe.Field != "port_no" {
+		t.Fatalf("port and port_no together: %v", err)
+	}
+	c.Interfaces[0].Port, c.Interfaces[0].PortNo = "", 0
+	if err := c.Validate(); !errors.As(err, &fe) || fe.Field != "port" {
+		t.Fatalf("no port at all: %v", err)
 	}
 }

@@ -47,7 +47,7 @@ func (m *Manager) source(dpid uint64, port uint32, vlan uint16) (where, bool) {
 		}
 	}
 	for _, in := range m.cfg.Interfaces {
-		if in.Mode == ModeVIF && in.Datapath == dpName && in.Port == p.Name && in.VLAN == vlan {
+		if in.Mode == ModeVIF && in.Datapath == dpName && (in.Port == p.Name || (in.Port == "" && in.PortNo == port)) && in.VLAN == vlan {
 			for _, n := range m.cfg.Networks {
 				if n.Name == in.Network {
 					if in.IP == "" {

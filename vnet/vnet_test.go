@@ -171,6 +171,11 @@ func vif(name, network string, h *lab.Host, vm int, ip string) vnet.Interface {
 	return vnet.Interface{Name: name, Network: network, Datapath: h.Name, Port: ep.Port, MAC: ep.MAC, IP: ip}
 }
 
+func byNumber(in vnet.Interface, no uint32) vnet.Interface {
+	in.Port, in.PortNo = "", no
+	return in
+}
+
 func TestVirtualNetworksOnOVS(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "of.sock")
@@ -194,7 +199,7 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 	}
 	cfg.Interfaces = []vnet.Interface{
 		vif("a1", "net1", h1, 1, "10.1.0.11"),
-		vif("a2", "net1", h2, 1, "10.1.0.12"),
+		byNumber(vif("a2", "net1", h2, 1, "10.1.0.12"), uint32(h2.Endpoints[0].OFPort)), // bound by dpid + port number
 		vif("a3", "net1", h3, 1, "10.1.0.13"),
 		vif("c1", "net3", h1, 2, "10.1.0.11"),
 		vif("c3", "net3", h3, 2, "10.1.0.13"),
@@ -298,7 +303,10 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 	t.Run("security group allows tcp/22 from net2 only", func(t *testing.T) {
 		e.t = t
 		if _, err := mgr.Update(func(c *vnet.Config) error {
-			c.SecurityGroups = append(c.SecurityGroups, vnet.SecurityGroup{Name: "ssh", Rules: []vnet.Rule{{Protocol: "tcp", PortMin: 22, RemoteCIDR: "10.2.0.0/24"}}})
+			c.SecurityGroups = append(c.SecurityGroups, vnet.SecurityGroup{Name: "ssh", Rules: []vnet.Rule{
+				{Protocol: "tcp", PortMin: 22, RemoteCIDR: "10.2.0.0/24"},
+				{Direction: "egress", Protocol: "tcp", RemoteCIDR: "10.2.0.0/24"}, // a1 may only send TCP to net2
+			}})
 			for i := range c.Interfaces {
 				if c.Interfaces[i].Name == "a1" {
 					c.Interfaces[i].SecurityGroups = []string{"ssh"}
@@ -324,6 +332,10 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 		out, err := e.topo.Exec(e.ctx, e.ep(2, 2).Namespace, "sh", "-c", "echo hello | busybox nc -w 2 10.1.0.11 22")
 		if err != nil {
 			t.Fatalf("tcp/22 from net2 blocked: %v\n%s", err, out)
+		}
+		// egress: a1 may not ping anybody any more, not even in its own network
+		if out, err := e.ping(1, 1, "10.1.0.13"); err == nil {
+			t.Fatalf("a1 pinged past its egress rules:\n%s", out)
 		}
 		// from net1 (not in 10.2.0.0/24, not in the group) tcp/22 is blocked too
 		if out, err := e.topo.Exec(e.ctx, e.ep(3, 1).Namespace, "sh", "-c", "echo hello | busybox nc -w 1 10.1.0.11 22"); err == nil {

@@ -426,6 +426,7 @@ var interfaceCLI = (&cliKind[vnet.Interface]{
 		mode := fs.String("mode", "", "`mode`: vif (a switch port, the default) or simulated (an address the controller answers for)")
 		datapath := fs.String("datapath", "", "the `datapath` of the port (vif)")
 		port := fs.String("port", "", "the switch port `name` (vif), such as vm1")
+		portNo := newOpt(fs, "port-no", 1<<32-1, "the switch port by OpenFlow `number` instead of by name")
 		vlan := newOpt(fs, "vlan", 4094, "carry the network tagged with this VLAN `id` on the port (a trunk; 0: untagged)")
 		mac := fs.String("mac", "", "the interface's `MAC` (default: generated)")
 		ip := fs.String("ip", "", "static `address` (default: leased through DHCP)")
@@ -445,6 +446,9 @@ var interfaceCLI = (&cliKind[vnet.Interface]{
 			}
 			if set["port"] {
 				in.Port = *port
+			}
+			if portNo.set {
+				in.PortNo = uint32(portNo.v)
 			}
 			if vlan.set {
 				in.VLAN = uint16(vlan.v)
