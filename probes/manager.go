@@ -160,6 +160,7 @@ type Manager struct {
 	pausedUntil time.Time
 	forged      uint64 // replies whose signature did not verify
 	stall       chan time.Duration
+	ready       map[uint64]bool // switches holding the probe flows
 }
 
 // Forged is the number of probe replies rejected for a bad signature.
@@ -191,7 +192,7 @@ func (m *Manager) PauseSending(d time.Duration) {
 func New(cfg Config, ctl *controller.Controller, vm *vnet.Manager, topo *topology.Model) *Manager {
 	cfg.defaults()
 	return &Manager{cfg: cfg, ctl: ctl, vm: vm, topo: topo, log: cfg.Logger.With("component", "probes"),
-		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1)}
+		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1), ready: map[uint64]bool{}}
 }
 
 // Config returns the effective settings.
@@ -379,7 +380,11 @@ func (m *Manager) installFlows(ctx context.Context, s *controller.Session) {
 	}
 	if err := s.AddFlows(ctx, flows...); err != nil {
 		m.log.Warn("installing probe flows failed", "dpid", fmt.Sprintf("%016x", s.DPID()), "err", err)
+		return
 	}
+	m.mu.Lock()
+	m.ready[s.DPID()] = true
+	m.mu.Unlock()
 }
 
 // refreshPaths builds the path list from the virtual network datapaths
@@ -482,6 +487,11 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 		}
 		s := m.ctl.Switch(p.key.Local)
 		if s == nil {
+			continue
+		}
+		// both ends must be connected and hold the probe flows, or the probe
+		// would be lost for a reason that is not the path's
+		if remote := m.ctl.Switch(p.key.Remote); remote == nil || !m.ready[p.key.Remote] || !m.ready[p.key.Local] {
 			continue
 		}
 		p.seq++
@@ -726,6 +736,9 @@ func (m *Manager) apply(ctx context.Context, local, remote uint64) {
 	switch {
 	case !had && fmt.Sprint(order) == "[1 2]":
 		return // first sight of a healthy pair: nothing moved
+	case len(order) > 0 && len(prev) > 0 && order[0] == prev[0]:
+		m.log.Info("tunnel backup path changed", "local", localName, "remote", remName, "order", fmt.Sprint(order))
+		return // the active path stays: no traffic moved
 	case len(order) == 0:
 		kind, what = "tunnel-down", "both paths down: traffic dropped"
 	case order[0] == 1 && (!had || len(prev) == 0 || prev[0] != 1):

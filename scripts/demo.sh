@@ -49,14 +49,44 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 
-# Live traffic: on every host, forward between its two endpoints and let
-# them ping each other (the virtual networks of a later release replace this).
+# Virtual network "demo": every host's vm1 in 10.10.0.0/24, plus net2
+# behind a router on the last host's vm2. h1 and h2 share segment "a", so
+# they talk MAC2MAC over their direct link; the others go over GRE, whose
+# two underlay paths the tunnel probes watch (make cut-path ...).
+cfg="$STATE/demo-vnet.yaml"
+{
+    echo "datapaths:"
+    for ((i = 1; i <= HOSTS; i++)); do
+        seg=b; [ "$i" -le 2 ] && seg=a
+        printf '  - {name: h%d, dpid: "%016x", segment: %s}\n' "$i" "$i" "$seg"
+    done
+    echo "networks:"
+    echo "  - {name: demo, subnet: 10.10.0.0/24, gateway: 10.10.0.1}"
+    echo "  - {name: net2, subnet: 10.20.0.0/24, gateway: 10.20.0.1, dhcp: true}"
+    echo "interfaces:"
+    for ((i = 1; i <= HOSTS; i++)); do
+        printf '  - {name: h%d-vm1, network: demo, datapath: h%d, port: vm1, mac: "02:00:00:00:%02x:01", ip: 10.10.0.%d}\n' "$i" "$i" "$i" "$((10 + i))"
+    done
+    # (h1's and h2's vm2 carry the direct-link traffic below, with API flows)
+    [ "$HOSTS" -ge 3 ] && printf '  - {name: h%d-vm2, network: net2, datapath: h%d, port: vm2, mac: "02:00:00:00:%02x:02", ip: 10.20.0.%d}\n' "$HOSTS" "$HOSTS" "$HOSTS" "$((10 + HOSTS))"
+    echo "routers:"
+    echo "  - {name: r1, interfaces: [{network: demo}, {network: net2}]}"
+} > "$cfg"
+"$BIN/satellite" apply -f "$cfg" --server "$url" >/dev/null
 for ((i = 1; i <= HOSTS; i++)); do
-    dpid=$(printf '%016x' "$i")
-    "$BIN/satellite" flow add "$dpid" 'table=1,priority=100,in_port=1,actions=output:2' --id 1 --server "$url" >/dev/null
-    "$BIN/satellite" flow add "$dpid" 'table=1,priority=100,in_port=2,actions=output:1' --id 2 --server "$url" >/dev/null
-    "$BIN/satlab" --prefix "$PREFIX" exec "h$i-vm1" ping -q -i 0.2 "10.0.$i.2" >/dev/null 2>&1 &
+    "$BIN/satlab" --prefix "$PREFIX" exec "h$i-vm1" sh -c "ip addr flush dev eth0 && ip addr add 10.10.0.$((10 + i))/24 dev eth0 && ip route replace default via 10.10.0.1"
 done
+if [ "$HOSTS" -ge 3 ]; then
+    "$BIN/satlab" --prefix "$PREFIX" exec "h$HOSTS-vm2" sh -c "ip addr flush dev eth0 && ip addr add 10.20.0.$((10 + HOSTS))/24 dev eth0 && ip route replace default via 10.20.0.1"
+fi
+for ((i = 1; i <= HOSTS; i++)); do
+    for ((k = 1; k <= HOSTS; k++)); do
+        [ "$i" != "$k" ] || continue
+        "$BIN/satlab" --prefix "$PREFIX" exec "h$i-vm1" ping -q -i 0.2 "10.10.0.$((10 + k))" >/dev/null 2>&1 &
+    done
+done
+# across the router, from h1 into net2
+[ "$HOSTS" -ge 3 ] && { "$BIN/satlab" --prefix "$PREFIX" exec h1-vm1 ping -q -i 0.5 "10.20.0.$((10 + HOSTS))" >/dev/null 2>&1 & }
 
 # Traffic across the direct link h1-h2 (ports lnk-h2 = 102 on h1, lnk-h1 =
 # 101 on h2), so the link has rates in the UI's link panel and charts.
@@ -97,7 +127,11 @@ cat <<MSG
         Alerts    $url/ui/alerts     demo-vm1-sending fires within seconds; add your own rules there
         Events    $url/ui/events     switches, ports, links, hosts and security events as they happen
 
-  Try:  $BIN/satellite switches --server $url
+  Try:  $BIN/satellite networks --server $url; $BIN/satellite interfaces --server $url
+        $BIN/satellite tunnels --server $url     (every GRE path: state, RTT, loss, active)
+        make cut-path HOST=h1 PATHNO=1 PEER=h3   (traffic h1<->h3 moves to path 2; satellite events)
+        make restore-path HOST=h1 PATHNO=1 PEER=h3
+        $BIN/satellite switches --server $url
         $BIN/satellite flows 0000000000000001 --server $url
         $BIN/satellite ports 0000000000000001 --server $url
         make cut-link A=1 B=2      (in another terminal: the link turns red, demo-link-down fires)
