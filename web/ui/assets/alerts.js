@@ -27,6 +27,8 @@
     if (s.owner) parts.push('owner ' + s.owner);
     if (s.network != null) parts.push('net ' + s.network);
     if (s.event) parts.push('event ' + s.event);
+    if (s.remote) parts.push('remote ' + s.remote);
+    if (s.path != null) parts.push('path ' + s.path);
     return parts.join(', ') || 'all';
   }
 
@@ -160,6 +162,8 @@
     if (val('rf-owner')) sel.owner = val('rf-owner');
     if (val('rf-network')) sel.network = intOrText(val('rf-network'));
     if (val('rf-event')) sel.event = val('rf-event');
+    if (val('rf-remote')) sel.remote = val('rf-remote');
+    if (val('rf-path')) sel.path = intOrText(val('rf-path'));
     if (Object.keys(sel).length) r.selector = sel;
     if (val('rf-op')) r.op = val('rf-op');
     if (val('rf-value')) r.value = val('rf-value');
@@ -194,6 +198,8 @@
     $('rf-owner').value = s.owner || '';
     $('rf-network').value = s.network != null ? s.network : '';
     $('rf-event').value = s.event || '';
+    $('rf-remote').value = s.remote || '';
+    $('rf-path').value = s.path != null ? s.path : '';
     $('rf-op').value = r.op || '';
     $('rf-value').value = r.value != null ? r.value : '';
     // the API answers clear = value when the rule named none: leave it

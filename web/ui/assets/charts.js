@@ -16,7 +16,20 @@
       { title: 'bits per second', unit: 'b/s', metrics: ['bps'] },
       { title: 'packets per second', unit: '/s', metrics: ['pps'] },
     ],
+    // a tunnel path's probes (probe/LOCAL/REMOTE/PATH): loss is 0..1, up
+    // and active 1 or 0
+    probe: [
+      { title: 'round-trip time', unit: 'ms', digits: 2, metrics: ['rtt_avg_ms', 'rtt_p99_ms', 'jitter_ms'] },
+      { title: 'loss and state', unit: '', digits: 2, metrics: ['loss', 'up', 'active'] },
+    ],
   };
+
+  // num formats a value of group g: SI prefixes, or fixed digits for
+  // small values (sub-millisecond RTTs, loss ratios)
+  function num(g, v) {
+    if (g.digits != null && v != null && Math.abs(v) < 1000) return v.toFixed(g.digits) + (g.unit ? ' ' + g.unit : '');
+    return S.fmt.si(v, g.unit);
+  }
 
   const rangeSeconds = function (r) {
     const m = /^(\d+)([smhd])$/.exec(r || '15m');
@@ -37,7 +50,7 @@
       box.replaceChildren(S.el('p', { class: 'muted', text: 'no history for ' + key + ': ' + e.message }));
       return { push: function () {}, destroy: function () {} };
     }
-    const kind = series.kind === 'flow' ? 'flow' : 'port';
+    const kind = groups[series.kind] ? series.kind : 'port';
     let gs = groups[kind];
     if (opts.only) gs = gs.filter(function (g) { return opts.only.indexOf(g.title) >= 0; });
     const idx = {};
@@ -57,9 +70,9 @@
         width: width, height: opts.compact ? 140 : 200,
         series: [{}].concat(g.metrics.map(function (m, j) {
           return { label: m, stroke: palette[j % palette.length], width: 1.5, spanGaps: false,
-            value: function (u, v) { return v == null ? '-' : S.fmt.si(v, g.unit); } };
+            value: function (u, v) { return v == null ? '-' : num(g, v); } };
         })),
-        axes: [{}, { size: 64, values: function (u, vals) { return vals.map(function (v) { return S.fmt.si(v, g.unit).replace(' ', ''); }); } }],
+        axes: [{}, { size: 64, values: function (u, vals) { return vals.map(function (v) { return num(g, v).replace(' ', ''); }); } }],
         scales: { x: { time: true } },
       }, [xs].concat(ys), el);
       el.dataset.points = xs.length;

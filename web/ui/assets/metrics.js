@@ -33,7 +33,11 @@
     const keyDpid = key ? key.split('/')[1] : '';
     const sel = $('m-switch');
     sel.replaceChildren.apply(sel, dpids.map(function (d) { return option(d, S.fmt.dpid(d) + '  (' + d + ')', d === keyDpid); }));
-    if (!dpids.length) { msg('No switch has been polled yet.'); return; }
+    if (!dpids.length) {
+      msg('No switch has been polled yet.');
+      if (key) await show(); // a tunnel path's series (probe/...) needs no port
+      return;
+    }
     await switchChanged(keyDpid || dpids[0], !key);
   }
 
@@ -66,7 +70,8 @@
     current = null;
     if (!key) { $('m-charts').replaceChildren(); $('m-title').textContent = ''; return; }
     const p = ports.find(function (x) { return x.key === key; });
-    $('m-title').textContent = p ? 'Port ' + S.fmt.port(p.port) + ' ' + (p.name || '') + ' of ' + p.dpid + (p.speed_kbps ? ' (' + S.fmt.speed(p.speed_kbps) + ')' : '') : key;
+    $('m-title').textContent = p ? 'Port ' + S.fmt.port(p.port) + ' ' + (p.name || '') + ' of ' + p.dpid + (p.speed_kbps ? ' (' + S.fmt.speed(p.speed_kbps) + ')' : '') :
+      key.startsWith('probe/') ? 'Tunnel path ' + key.split('/').slice(1).map(S.fmt.dpid).join(' → ').replace(/ → (\d+)$/, ', path $1') : key;
     current = await S.charts.view($('m-charts'), key, { range: range });
     document.body.dataset.charted = key;
   }

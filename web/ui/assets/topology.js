@@ -40,6 +40,10 @@
     { selector: 'edge', style: { width: 3, 'line-color': '#3b9a5a', 'curve-style': 'bezier' } },
     { selector: 'edge.attach', style: { width: 1, 'line-color': '#b8c0ca' } },
     { selector: 'edge.tunnel', style: { width: 1.5, 'line-style': 'dashed', 'line-color': '#8a63d2', opacity: 0.75 } },
+    // tunnel probes (GET /api/v1/tunnels): the path traffic takes is
+    // thicker, a path the probes or BFD condemned is red
+    { selector: 'edge.tunnel.active', style: { width: 4, 'line-style': 'solid', opacity: 1 } },
+    { selector: 'edge.tunnel.probe-down', style: { 'line-color': '#d62b2b', 'line-style': 'dashed', opacity: 1 } },
     // utilisation (percent of port speed, the busier end): width and colour
     { selector: 'edge.link[util > 0]', style: { width: 'mapData(util, 0, 100, 3, 12)' } },
     { selector: 'edge.link.direct.warm', style: { 'line-color': '#c9a400' } },
@@ -61,6 +65,7 @@
     cy.on('tap', 'node.switch', function (ev) { showSwitch(ev.target.data('dpid')); });
     cy.on('tap', 'node.host', function (ev) { showHost(ev.target.data('mac')); });
     cy.on('tap', 'edge.link', function (ev) { showLink(ev.target.id(), false); });
+    cy.on('tap', 'edge.probe-only', function (ev) { showProbeEdge(ev.target.id(), false); });
     cy.on('tap', function (ev) { if (ev.target === cy) closePanel(); });
     window.satellite.cy = cy;
   }
@@ -75,7 +80,8 @@
   function edgeClasses(e) {
     const u = edgeUtil(e);
     const heat = edgeState(e) === 'up' ? (u >= 80 ? ' hot' : u >= 50 ? ' warm' : '') : '';
-    return 'link ' + e.kind + ' ' + edgeState(e) + heat + (e.kind === 'tunnel' && !$('show-tunnels').checked ? ' hidden' : '');
+    return 'link ' + e.kind + ' ' + edgeState(e) + heat + (e.kind === 'tunnel' ? probeClasses(edgeProbes(e)) : '') +
+      (e.kind === 'tunnel' && !$('show-tunnels').checked ? ' hidden' : '');
   }
   function edgeEl(e) {
     return { group: 'edges', data: { id: e.id, source: swId(e.a.dpid), target: swId(e.b.dpid), kind: e.kind, state: edgeState(e), util: edgeUtil(e) }, classes: edgeClasses(e) };
@@ -159,6 +165,8 @@
         await new Promise(function (r) { setTimeout(r, 0); });
       }
     }
+    probes.extra = overlayPaths();
+    cy.batch(drawProbeEdges);
     const t3 = performance.now();
     if (pos) fitPositions(pos); else layout(true);
     const t4 = performance.now();
@@ -322,6 +330,158 @@
     return pos;
   }
 
+  // ---- tunnel probes: GET /api/v1/tunnels, polled every 2 s while the
+  // server has probes on. Every path is measured from its near end (its
+  // local dpid and tunnel port), so a tunnel link found by LLDP carries
+  // the paths of both its ends. A path without such a link (cut before
+  // the page loaded) gets an overlay edge of its own (id tp:...).
+
+  const probes = { byEnd: new Map(), extra: new Map(), timer: null, off: false };
+
+  function probeEnd(p) { return p.local + '/' + p.port; }
+  function probeKey(p) { return 'probe/' + p.local + '/' + p.remote + '/' + p.path; }
+  function edgeProbes(e) {
+    const out = [];
+    for (const end of [e.a, e.b]) { const p = probes.byEnd.get(epKey(end)); if (p) out.push(p); }
+    return out;
+  }
+  function probeClasses(list) {
+    if (!list.length) return '';
+    const down = list.some(function (p) { return p.state !== 'up' || !p.live; });
+    const active = list.some(function (p) { return p.active; });
+    return ' probed' + (down ? ' probe-down' : '') + (active ? ' active' : '');
+  }
+
+  async function pollTunnels() {
+    clearTimeout(probes.timer);
+    let t;
+    try {
+      t = await S.api('/api/v1/tunnels');
+    } catch (err) {
+      if (err.status === 503) { probes.off = true; return; } // probes are off on this server
+      probes.timer = setTimeout(pollTunnels, 10000);
+      return;
+    }
+    applyTunnels(t.paths || []);
+    probes.timer = setTimeout(pollTunnels, 2000);
+  }
+
+  // overlayPaths groups the paths whose ends no tunnel link has by host
+  // pair and path number: the overlay edges.
+  function overlayPaths() {
+    const linked = new Set();
+    for (const e of state.edges.values()) if (e.kind === 'tunnel') { linked.add(epKey(e.a)); linked.add(epKey(e.b)); }
+    const extra = new Map();
+    for (const p of probes.byEnd.values()) {
+      if (linked.has(probeEnd(p))) continue;
+      const lo = p.local < p.remote ? p.local : p.remote, hi = p.local < p.remote ? p.remote : p.local;
+      const id = 'tp:' + lo + '|' + hi + '|' + p.path;
+      let x = extra.get(id);
+      if (!x) { x = { id: id, a: { dpid: lo }, b: { dpid: hi }, path: p.path, list: [] }; extra.set(id, x); }
+      x.list.push(p);
+    }
+    return extra;
+  }
+
+  function applyTunnels(paths) {
+    const byEnd = new Map();
+    for (const p of paths) byEnd.set(probeEnd(p), p);
+    probes.byEnd = byEnd;
+    const old = probes.extra;
+    const extra = overlayPaths();
+    probes.extra = extra;
+    for (const c of probeCharts) {
+      const p = byEnd.get(c.end);
+      if (p) c.view.push(probeSample(p));
+    }
+    if (!cy || loading) return;
+    cy.batch(function () {
+      for (const id of old.keys()) if (!extra.has(id)) cy.getElementById(id).remove();
+      drawProbeEdges();
+      for (const e of state.edges.values()) if (e.kind === 'tunnel') drawEdge(e);
+    });
+    if (panelLink) {
+      if (panelLink.startsWith('tp:')) showProbeEdge(panelLink, true); else showLink(panelLink, true);
+    }
+  }
+
+  // drawProbeEdges adds or restyles the overlay edges of paths without a
+  // tunnel link.
+  function drawProbeEdges() {
+    for (const x of probes.extra.values()) {
+      if (cy.getElementById(swId(x.a.dpid)).empty() || cy.getElementById(swId(x.b.dpid)).empty()) continue;
+      const classes = 'tunnel probe-only' + probeClasses(x.list) + ($('show-tunnels').checked ? '' : ' hidden');
+      const c = cy.getElementById(x.id);
+      if (c.empty()) cy.add({ group: 'edges', data: { id: x.id, source: swId(x.a.dpid), target: swId(x.b.dpid), kind: 'tunnel' }, classes: classes });
+      else c.classes(classes);
+    }
+  }
+
+  // probeSample is a path's status as a live sample for its charts.
+  function probeSample(p) {
+    const known = p.received > 0 && p.loss < 1;
+    return { t: new Date().toISOString(), rtt_avg_ms: known ? p.rtt_avg_ms : null, rtt_p99_ms: known ? p.rtt_p99_ms : null,
+      jitter_ms: known ? p.jitter_ms : null, loss: p.loss, up: p.state === 'up' ? 1 : 0, active: p.active ? 1 : 0 };
+  }
+
+  function pathName(p) {
+    return (p.local_name || fmt.dpid(p.local)) + ' → ' + (p.remote_name || fmt.dpid(p.remote)) + ', path ' + p.path;
+  }
+
+  // probeTable lists paths with their verdict and measurements.
+  function probeTable(list) {
+    const ms = function (v, p) { return p.received > 0 && p.loss < 1 && v != null ? v.toFixed(2) : '-'; };
+    const rows = list.map(function (p) {
+      return el('tr', { dataset: { path: probeKey(p) } },
+        el('td', { class: 'nowrap', title: pathName(p), text: (p.local_name || fmt.dpid(p.local)) + '→' + (p.remote_name || fmt.dpid(p.remote)) + ' p' + p.path }),
+        el('td', { class: 'state-' + (p.state === 'up' ? 'up' : 'down'), text: p.state + (p.flapping ? ' (flapping)' : ''), title: p.cause || '' }),
+        el('td', { class: p.live ? null : 'state-down', text: p.live ? 'live' : 'dead' }),
+        el('td', { text: p.active ? 'active' : '' }),
+        el('td', { class: 'num', text: ms(p.rtt_avg_ms, p) }),
+        el('td', { class: 'num', text: ms(p.rtt_p99_ms, p) }),
+        el('td', { class: 'num', text: ms(p.jitter_ms, p) }),
+        el('td', { class: 'num', text: (100 * p.loss).toFixed(1) + '%' }),
+        el('td', { class: 'num', text: fmt.count(p.received) + ' / ' + fmt.count(p.sent) }));
+    });
+    return el('table', { class: 'grid', id: 'link-probes' },
+      el('thead', null, el('tr', null, ['path', 'probes', 'BFD', 'traffic', 'RTT ms', 'p99', 'jitter', 'loss', 'answered'].map(function (h, i) { return el('th', { class: i >= 4 ? 'num' : null, text: h }); }))),
+      el('tbody', null, rows));
+  }
+
+  // probeChartsInto adds the history charts of the paths to box, once.
+  function probeChartsInto(box, list) {
+    if (box.dataset.charted === 'true' || !list.length) return;
+    box.dataset.charted = 'true';
+    for (const p of list) {
+      const b = el('div', { class: 'charts' });
+      const key = probeKey(p);
+      box.append(el('h3', null, el('a', { href: '/ui/metrics?key=' + encodeURIComponent(key), text: pathName(p) }), ' (15 min)'), b);
+      const entry = { key: key, end: probeEnd(p), view: { push: function () {}, destroy: function () {} } };
+      probeCharts.push(entry);
+      S.charts.view(b, key, { range: '15m', compact: true }).then(function (v) {
+        if (probeCharts.indexOf(entry) >= 0) entry.view = v; else v.destroy();
+      });
+    }
+  }
+
+  // showProbeEdge opens the panel of an overlay edge (paths without a
+  // tunnel link).
+  function showProbeEdge(id, refresh) {
+    const x = probes.extra.get(id);
+    if (!x) { if (refresh && panelLink === id) closePanel(); return; }
+    if (!(refresh && panelLink === id && $('link-info'))) {
+      panelSwitch = null;
+      clearTimeout(pollTimer);
+      panelLink = id;
+      const body = openPanel('Tunnel ' + fmt.dpid(x.a.dpid) + ' ↔ ' + fmt.dpid(x.b.dpid) + ', path ' + x.path);
+      body.append(el('div', { id: 'link-info' }), el('div', { id: 'probe-charts' }));
+    }
+    $('link-info').replaceChildren(
+      el('p', { class: 'muted', text: 'No LLDP link on this path: the probes say how it is.' }),
+      el('h3', { text: 'Tunnel probes' }), probeTable(x.list));
+    probeChartsInto($('probe-charts'), x.list);
+  }
+
   // ---- counts
 
   function counts() {
@@ -392,6 +552,7 @@
   let panelSwitch = null, panelLink = null, pollTimer = null, refreshTimer = null;
   let panelCharts = null;  // {key, view}: the charts of a port picked in the switch panel
   let linkCharts = [];     // [{key, view}]: the charts of a link's two ends
+  let probeCharts = [];    // [{key, end, view}]: the charts of a tunnel's probed paths
   let prevPorts = null, prevFlows = null;
 
   function dropCharts() {
@@ -399,6 +560,8 @@
     panelCharts = null;
     for (const c of linkCharts) c.view.destroy();
     linkCharts = [];
+    for (const c of probeCharts) c.view.destroy();
+    probeCharts = [];
   }
 
   function portKey(dpid, port) { return 'port/' + dpid + '/' + port; }
@@ -549,6 +712,7 @@
       panelLink = id;
       const body = openPanel((e.kind === 'tunnel' ? 'Tunnel ' : 'Link ') + fmt.dpid(e.a.dpid) + ' ↔ ' + fmt.dpid(e.b.dpid));
       body.append(el('div', { id: 'link-info' }));
+      if (e.kind === 'tunnel') body.append(el('div', { id: 'probe-charts' }));
       for (const end of [e.a, e.b]) {
         const b = el('div', { class: 'charts' });
         const key = portKey(end.dpid, end.port);
@@ -588,6 +752,11 @@
       el('table', { class: 'grid', id: 'link-rates' },
         el('thead', null, el('tr', null, el('th', { text: 'end' }), el('th', { class: 'num', text: 'rx' }), el('th', { class: 'num', text: 'tx' }), el('th', { class: 'num', text: 'util' }))),
         el('tbody', null, rateRow(e.a), rateRow(e.b))));
+    const pl = e.kind === 'tunnel' ? edgeProbes(e) : [];
+    if (pl.length) {
+      $('link-info').append(el('h3', { text: 'Tunnel probes' }), probeTable(pl));
+      probeChartsInto($('probe-charts'), pl);
+    }
   }
 
   function showHost(mac) {
@@ -639,7 +808,12 @@
     edgeState: function (id) { for (const e of state.edges.values()) if (e.id === id) return edgeState(e); return null; },
     showSwitch: showSwitch,
     applyRates: function (m) { applyRates(m); },
+    applyTunnels: function (paths) { clearTimeout(probes.timer); applyTunnels(paths); },
+    probes: probes,
   };
 
-  if (document.body.dataset.topology === 'true') S.stream(onMessage, { since: 0, topics: 'topology,metrics' });
+  if (document.body.dataset.topology === 'true') {
+    S.stream(onMessage, { since: 0, topics: 'topology,metrics' });
+    pollTunnels();
+  }
 })();
