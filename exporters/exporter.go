@@ -243,8 +243,9 @@ func (e *Exporter) Run(ctx context.Context) error {
 	batch := make([]Point, 0, e.opt.BatchPoints)
 	logTick := time.NewTicker(10 * time.Second)
 	defer logTick.Stop()
+	retrying := false
 	for ctx.Err() == nil {
-		if !e.waitBatch(ctx, logTick.C) {
+		if !e.waitBatch(ctx, logTick.C, retrying) {
 			break
 		}
 		batch = e.q.Peek(batch, e.opt.BatchPoints, e.opt.BatchBytes)
@@ -252,6 +253,7 @@ func (e *Exporter) Run(ctx context.Context) error {
 			continue
 		}
 		err := e.send(ctx, batch)
+		retrying = err != nil
 		if err == nil {
 			bo.Reset()
 			continue
@@ -273,12 +275,13 @@ func (e *Exporter) Run(ctx context.Context) error {
 }
 
 // waitBatch waits until a full batch is queued, or FlushInterval after the
-// first point arrived, or ctx ends (false).
-func (e *Exporter) waitBatch(ctx context.Context, logTick <-chan time.Time) bool {
+// first point arrived, or ctx ends (false). A retry (after the backoff)
+// does not wait for the batch to fill.
+func (e *Exporter) waitBatch(ctx context.Context, logTick <-chan time.Time, retrying bool) bool {
 	var deadline <-chan time.Time
 	for {
 		n := e.q.Len()
-		if n >= e.opt.BatchPoints {
+		if n >= e.opt.BatchPoints || (retrying && n > 0) {
 			return true
 		}
 		if n > 0 && deadline == nil {
