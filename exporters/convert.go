@@ -10,7 +10,6 @@ import (
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
-	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
@@ -111,7 +110,11 @@ func switchTags(tags []Tag, dpid uint64, names Names) []Tag {
 //	            fields bytes, packets (integers), bps, pps, duration_s (floats)
 //	table_stats tags dpid, switch, table; fields active, lookups, matched, lookups_ps, matched_ps
 //	group_stats tags dpid, group, switch; fields ref_count, bytes, packets, bps, pps
+//	tunnel_probe (a KindProbe batch: ProbePoints)
 func BatchPoints(dst []Point, b *collector.Batch, names Names) []Point {
+	if b.Kind == collector.KindProbe {
+		return ProbePoints(dst, b.Probes)
+	}
 	names = batchNames(b, names)
 	for i := range b.Ports {
 		s := &b.Ports[i]
@@ -330,32 +333,32 @@ func linkPoint(l *topology.Link, removed bool, at time.Time) Point {
 	}, Fields: f, Time: at})
 }
 
-// ProbePoints appends one tunnel_probe point per path to dst:
+// ProbePoints appends one tunnel_probe point per path sample (the tunnel
+// prober's, published on the collector's stream once a second) to dst:
 //
 //	tunnel_probe  tags local, remote (dpids), local_name, remote_name, path (1, 2), port
 //	              fields up, live, active, flapping (1/0), sent, received (integers),
 //	              loss (0..1), rtt_min_ms, rtt_avg_ms, rtt_max_ms, rtt_p99_ms, jitter_ms
-func ProbePoints(dst []Point, paths []probes.PathStatus, at time.Time) []Point {
-	for i := range paths {
-		p := &paths[i]
-		tags := []Tag{{Key: "local", Value: p.Local}, {Key: "path", Value: strconv.Itoa(p.Path)}, {Key: "port", Value: PortNumber(p.Port)}, {Key: "remote", Value: p.Remote}}
+//	              (RTTs left out when no probe of the window was answered)
+func ProbePoints(dst []Point, samples []collector.ProbeSample) []Point {
+	for i := range samples {
+		p := &samples[i]
+		tags := []Tag{{Key: "local", Value: hex16(p.Local)}, {Key: "path", Value: strconv.Itoa(p.Path)}, {Key: "port", Value: PortNumber(p.Port)}, {Key: "remote", Value: hex16(p.Remote)}}
 		if p.LocalName != "" {
 			tags = append(tags, Tag{Key: "local_name", Value: p.LocalName})
 		}
 		if p.RemoteName != "" {
 			tags = append(tags, Tag{Key: "remote_name", Value: p.RemoteName})
 		}
-		f := fieldList{{Key: "up", Value: b2i(p.State == "up")}, {Key: "live", Value: b2i(p.Live)}, {Key: "active", Value: b2i(p.Active)},
+		f := fieldList{{Key: "up", Value: b2i(p.Up)}, {Key: "live", Value: b2i(p.Live)}, {Key: "active", Value: b2i(p.Active)},
 			{Key: "flapping", Value: b2i(p.Flapping)}, {Key: "sent", Value: Uint(p.Sent)}, {Key: "received", Value: Uint(p.Received)}}
 		f.rate("loss", p.Loss)
-		if p.Received > 0 {
-			f.rate("rtt_min_ms", p.RTTMinMs)
-			f.rate("rtt_avg_ms", p.RTTAvgMs)
-			f.rate("rtt_max_ms", p.RTTMaxMs)
-			f.rate("rtt_p99_ms", p.RTTP99Ms)
-			f.rate("jitter_ms", p.JitterMs)
-		}
-		dst = append(dst, sorted(Point{Measurement: "tunnel_probe", Tags: tags, Fields: f, Time: at}))
+		f.rate("rtt_min_ms", p.RTTMinMs) // NaN (left out) when unknown
+		f.rate("rtt_avg_ms", p.RTTAvgMs)
+		f.rate("rtt_max_ms", p.RTTMaxMs)
+		f.rate("rtt_p99_ms", p.RTTP99Ms)
+		f.rate("jitter_ms", p.JitterMs)
+		dst = append(dst, sorted(Point{Measurement: "tunnel_probe", Tags: tags, Fields: f, Time: time.Unix(0, p.Time)}))
 	}
 	return dst
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 	"github.com/satellite-sdn/satellite/exporters"
-	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
@@ -115,7 +114,16 @@ func TestDeltaAlertProbePoints(t *testing.T) {
 		t.Errorf("alert %v %v", at, af)
 	}
 
-	pp := exporters.ProbePoints(nil, []probes.PathStatus{{Local: "01", Remote: "02", LocalName: "h1", RemoteName: "h2", Path: 2, Port: 302, State: "down", Sent: 9, Received: 0, Loss: 1, RTTAvgMs: 0}}, now)
+	// tunnel probe samples, as a KindProbe batch of the collector
+	nan := math.NaN()
+	pp := exporters.BatchPoints(nil, &collector.Batch{Kind: collector.KindProbe, Time: now.UnixNano(), Probes: []collector.ProbeSample{
+		{Local: 1, Remote: 2, LocalName: "h1", RemoteName: "h2", Path: 2, Port: 302, Time: now.UnixNano(), Sent: 9, Received: 0, Loss: 1,
+			RTTMinMs: nan, RTTAvgMs: nan, RTTMaxMs: nan, RTTP99Ms: nan, JitterMs: nan},
+		{Local: 1, Remote: 2, Path: 1, Port: 202, Time: now.UnixNano(), Up: true, Live: true, Active: true, Sent: 9, Received: 9, RTTAvgMs: 0.25, RTTP99Ms: 0.5},
+	}}, nil)
+	if len(pp) != 2 || pp[0].Measurement != "tunnel_probe" || !pp[0].Time.Equal(now) {
+		t.Fatalf("probe points %v", pp)
+	}
 	pf := fieldMap(pp[0])
 	if pf["up"] != int64(0) || pf["loss"] != 1.0 || pf["sent"] != uint64(9) {
 		t.Errorf("probe %v", pf)
@@ -123,7 +131,13 @@ func TestDeltaAlertProbePoints(t *testing.T) {
 	if _, ok := pf["rtt_avg_ms"]; ok {
 		t.Errorf("RTT of a path that never answered: %v", pf)
 	}
-	if tg := tagMap(t, pp[0]); tg["path"] != "2" || tg["local_name"] != "h1" || tg["port"] != "302" {
+	if tg := tagMap(t, pp[0]); tg["path"] != "2" || tg["local"] != "0000000000000001" || tg["remote"] != "0000000000000002" || tg["local_name"] != "h1" || tg["port"] != "302" {
 		t.Errorf("probe tags %v", tg)
+	}
+	if f := fieldMap(pp[1]); f["up"] != int64(1) || f["active"] != int64(1) || f["rtt_avg_ms"] != 0.25 || f["rtt_p99_ms"] != 0.5 {
+		t.Errorf("probe %v", f)
+	}
+	if _, ok := tagMap(t, pp[1])["local_name"]; ok {
+		t.Errorf("empty name tag: %v", pp[1].Tags)
 	}
 }

@@ -3,6 +3,7 @@ package exporters_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -15,7 +16,6 @@ import (
 	"github.com/satellite-sdn/satellite/exporters/exportertest"
 	"github.com/satellite-sdn/satellite/exporters/influx"
 	"github.com/satellite-sdn/satellite/exporters/testservers"
-	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
@@ -86,10 +86,13 @@ func TestGrafanaDashboardQueries(t *testing.T) {
 		Event: &topology.Event{Kind: "host-move", Time: now.Add(30 * time.Second), DPID: 1, Port: 2, Message: "02:00:00:00:01:01 moved"}})
 	ps = append(ps, exporters.AlertPoint(alerts.Event{Kind: "firing", Time: now.Add(20 * time.Second), Alert: alerts.Alert{
 		Rule: "rx-busy", Series: "port/0000000000000001/1", Metric: "rx_bps", Severity: "warning", Value: 5e6, Threshold: 1e6, Message: "port 1 receives 5 Mbit/s"}}))
-	ps = exporters.ProbePoints(ps, []probes.PathStatus{
-		{Local: "0000000000000001", Remote: "0000000000000002", LocalName: "h1", RemoteName: "h2", Path: 1, Port: 202, State: "up", Live: true, Active: true, Sent: 100, Received: 99, Loss: 0.01, RTTAvgMs: 0.4},
-		{Local: "0000000000000001", Remote: "0000000000000002", LocalName: "h1", RemoteName: "h2", Path: 2, Port: 302, State: "down", Sent: 100, Received: 0, Loss: 1},
-	}, now.Add(40*time.Second))
+	pt, nan := now.Add(40*time.Second).UnixNano(), math.NaN()
+	ps = exporters.ProbePoints(ps, []collector.ProbeSample{
+		{Local: 1, Remote: 2, LocalName: "h1", RemoteName: "h2", Path: 1, Port: 202, Time: pt, Up: true, Live: true, Active: true, Sent: 100, Received: 99, Loss: 0.01,
+			RTTMinMs: 0.3, RTTAvgMs: 0.4, RTTMaxMs: 0.6, RTTP99Ms: 0.6, JitterMs: 0.05},
+		{Local: 1, Remote: 2, LocalName: "h1", RemoteName: "h2", Path: 2, Port: 302, Time: pt, Sent: 100, Received: 0, Loss: 1,
+			RTTMinMs: nan, RTTAvgMs: nan, RTTMaxMs: nan, RTTP99Ms: nan, JitterMs: nan},
+	})
 	e.Write(ps)
 	exportertest.WaitFor(t, 30*time.Second, func() bool { return e.Status().Delivered == uint64(len(ps)) }, func() string { return "points not delivered" })
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
-	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
@@ -18,7 +17,8 @@ import (
 // the oldest values, counted, when a reader falls behind.
 
 // RunCollector converts every batch the collector publishes (port, flow,
-// table and group statistics) into points for sink.
+// table and group statistics, and the tunnel prober's path samples) into
+// points for sink.
 func RunCollector(ctx context.Context, c *collector.Collector, names Names, sink Sink) {
 	sub := c.Subscribe(256)
 	defer sub.Close()
@@ -93,30 +93,6 @@ func RunTopology(ctx context.Context, m *topology.Model, sink Sink, log *slog.Lo
 		select {
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// RunProbes samples the tunnel prober's paths every interval (default 5s)
-// into tunnel_probe points: state, loss, RTT and jitter of every
-// underlay path between every pair of hosts.
-func RunProbes(ctx context.Context, m *probes.Manager, interval time.Duration, sink Sink) {
-	if interval <= 0 {
-		interval = 5 * time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var buf []Point
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			buf = ProbePoints(buf[:0], m.Paths(), now)
-			if len(buf) > 0 {
-				sink.Write(buf)
-				clear(buf)
-			}
 		}
 	}
 }

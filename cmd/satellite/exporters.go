@@ -16,7 +16,6 @@ import (
 	"github.com/satellite-sdn/satellite/exporters/fluent"
 	"github.com/satellite-sdn/satellite/exporters/influx"
 	"github.com/satellite-sdn/satellite/exporters/prom"
-	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
 )
@@ -27,10 +26,6 @@ type exportSources struct {
 	model     *topology.Model
 	collector *collector.Collector
 	alerts    *alerts.Engine
-	probes    *probes.Manager
-	// probeEvery is how often tunnel probe state is sampled (the
-	// collector's interval)
-	probeEvery time.Duration
 }
 
 // exportRuntime runs the exporters of the configuration.
@@ -137,10 +132,6 @@ func (rt *exportRuntime) start(src exportSources, log *slog.Logger) {
 	if src.alerts != nil {
 		feeds.Add(1)
 		go func() { defer feeds.Done(); exporters.RunAlerts(feedCtx, src.alerts, rt.set) }()
-	}
-	if src.probes != nil {
-		feeds.Add(1)
-		go func() { defer feeds.Done(); exporters.RunProbes(feedCtx, src.probes, src.probeEvery, rt.set) }()
 	}
 	if src.model != nil {
 		feeds.Add(1)

@@ -176,8 +176,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		httpLn.Close()
 		return err
 	}
-	exp.start(exportSources{ctl: ctl, model: model, collector: coll, alerts: alertEng,
-		probes: prober, probeEvery: coll.Config().Interval}, log)
+	exp.start(exportSources{ctl: ctl, model: model, collector: coll, alerts: alertEng}, log)
 	defer exp.close()
 
 	api := web.New(ctl, append(exp.webOptions(),

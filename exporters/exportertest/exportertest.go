@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/exporters"
 )
 
@@ -56,6 +58,20 @@ func PortPoint(seq int64, switches, ports int) exporters.Point {
 		},
 		Time: Epoch.Add(time.Duration(seq) * time.Microsecond),
 	}
+}
+
+// ProbePoints returns the tunnel_probe points of two paths from h1
+// (0000000000000001) to h2 at time at, as the collector's probe samples
+// convert: path 1 up and active (RTT 0.4 ms, 1 % loss), path 2 down
+// (every probe lost, no RTT).
+func ProbePoints(at time.Time) []exporters.Point {
+	t, nan := at.UnixNano(), math.NaN()
+	return exporters.ProbePoints(nil, []collector.ProbeSample{
+		{Local: 1, Remote: 2, LocalName: "h1", RemoteName: "h2", Path: 1, Port: 202, Time: t, Up: true, Live: true, Active: true,
+			Sent: 100, Received: 99, Loss: 0.01, RTTMinMs: 0.3, RTTAvgMs: 0.4, RTTMaxMs: 0.6, RTTP99Ms: 0.6, JitterMs: 0.05},
+		{Local: 1, Remote: 2, LocalName: "h1", RemoteName: "h2", Path: 2, Port: 302, Time: t, Live: true, Sent: 100, Received: 0, Loss: 1,
+			RTTMinMs: nan, RTTAvgMs: nan, RTTMaxMs: nan, RTTP99Ms: nan, JitterMs: nan},
+	})
 }
 
 // SeqTime returns the time of point seq.

@@ -72,9 +72,10 @@ func TestFluentSendsRecords(t *testing.T) {
 			Fields: []exporters.Field{{Key: "active", Value: exporters.Bool(true)}, {Key: "message", Value: exporters.String("port 2 of 0000000000000001 is down")}}, Time: at},
 		{Measurement: "link", Tags: []exporters.Tag{{Key: "kind", Value: "direct"}, {Key: "src_dpid", Value: "0000000000000001"}},
 			Fields: []exporters.Field{{Key: "latency_ms", Value: exporters.Float(0.75)}, {Key: "up", Value: exporters.Int(1)}}, Time: at},
+		exportertest.ProbePoints(at)[0],
 	}
 	e.Write(ps)
-	recs := records(t, srv, 4)
+	recs := records(t, srv, 5)
 	byTag := map[string]testservers.Record{}
 	for _, r := range recs {
 		byTag[r.Tag] = r
@@ -103,14 +104,18 @@ func TestFluentSendsRecords(t *testing.T) {
 	if link := byTag["satellite.topology"]; link.Fields["measurement"] != "link" || link.Fields["latency_ms"] != 0.75 {
 		t.Errorf("topology record %+v", link)
 	}
-	if st := e.Status(); st.Delivered != 4 || st.State != exporters.StateOK {
+	if p := byTag["satellite.probe"]; p.Fields["measurement"] != "tunnel_probe" || p.Fields["local_name"] != "h1" || p.Fields["path"] != "1" ||
+		p.Fields["rtt_avg_ms"] != 0.4 || p.Fields["up"] != int64(1) || p.Fields["received"] != int64(99) || !p.Time.Equal(at) {
+		t.Errorf("probe record %+v", p)
+	}
+	if st := e.Status(); st.Delivered != 5 || st.State != exporters.StateOK {
 		t.Errorf("status %s", status(e))
 	}
 
 	// a custom prefix
 	e2 := startExporter(t, fluent.Config{Address: "tcp://" + srv.Addr, TagPrefix: "dc1.sat"}, exporters.Options{})
 	e2.Write(ps[2:3])
-	recs = records(t, srv, 5)
+	recs = records(t, srv, 6)
 	if last := recs[len(recs)-1]; last.Tag != "dc1.sat.alert" {
 		t.Errorf("tag with prefix dc1.sat: %q", last.Tag)
 	}
@@ -118,7 +123,7 @@ func TestFluentSendsRecords(t *testing.T) {
 	// without acknowledgements (fire and forget) records arrive too
 	e3 := startExporter(t, fluent.Config{Address: srv.Addr, NoAck: true}, exporters.Options{})
 	e3.Write(ps[:1])
-	recs = records(t, srv, 6)
+	recs = records(t, srv, 7)
 	if last := recs[len(recs)-1]; last.Tag != "satellite.port" || e3.Status().Delivered != 1 {
 		t.Errorf("without acks: %+v, %s", last, status(e3))
 	}

@@ -63,6 +63,7 @@ func testPoints() []exporters.Point {
 func TestPrometheusScrapes(t *testing.T) {
 	sink := prom.New(prom.Config{})
 	sink.Write(testPoints())
+	sink.Write(exportertest.ProbePoints(time.Now()))
 	// an InfluxDB exporter whose server is not there, for the health metrics
 	e, err := influx.New(influx.Config{URL: "http://127.0.0.1:1", Bucket: "x/autogen"}, exporters.Options{Name: "influx-a", Logger: exportertest.Logger()})
 	if err != nil {
@@ -80,6 +81,9 @@ func TestPrometheusScrapes(t *testing.T) {
 		`# TYPE satellite_port_rx_bps gauge`,
 		`satellite_link_latency_ms{dst_dpid="0000000000000002",dst_port="101",kind="direct",src_dpid="0000000000000001",src_port="102"} 0.42`,
 		`satellite_export_queue_points{exporter="influx-a",kind="influx"} 1`,
+		`satellite_tunnel_probe_rtt_avg_ms{local="0000000000000001",local_name="h1",path="1",port="202",remote="0000000000000002",remote_name="h2"} 0.4`,
+		`satellite_tunnel_probe_loss{local="0000000000000001",local_name="h1",path="2",port="302",remote="0000000000000002",remote_name="h2"} 1`,
+		`# TYPE satellite_tunnel_probe_sent_total counter`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -117,6 +121,9 @@ func TestPrometheusScrapes(t *testing.T) {
 	}
 	if got := query(`satellite_alert_active{rule="drops",severity="warning"}`); got[0].Value != "1" || got[0].Labels["series"] != "port/0000000000000001/2" {
 		t.Errorf("alert state: %+v", got)
+	}
+	if got := query(`satellite_tunnel_probe_active{local_name="h1",remote_name="h2"} == 1`); len(got) != 1 || got[0].Labels["path"] != "1" {
+		t.Errorf("active tunnel path: %+v", got)
 	}
 	if got := query(`satellite_export_up{exporter="influx-a"}`); got[0].Value != "0" {
 		t.Errorf("exporter health: %+v", got)
