@@ -256,7 +256,9 @@ func TestOVS(t *testing.T) {
 			t.Fatalf("switch-down after %s with reason %q", took, e.Reason)
 		}
 		t.Logf("frozen ovs-vswitchd detected after %s", took.Round(time.Millisecond))
-		if err := syscall.Kill(h2.VSwitchdPID, syscall.SIGKILL); err != nil {
+		// KillSwitch waits until the process is gone, so StartHost cannot
+		// mistake the dying daemon for a running one
+		if err := topo.KillSwitch(ctx, 2); err != nil {
 			t.Fatal(err)
 		}
 		if err := topo.StartHost(ctx, 2); err != nil {
