@@ -192,10 +192,13 @@ func setupMetricsStats(fs *flag.FlagSet) func(context.Context, *session, []strin
 					fmt.Fprintf(w, "%s polls:\t%d (%d skipped: previous request still outstanding, %d failed)\n", k, ks.Polls, ks.Skipped, ks.Errors)
 				}
 			}
+			if ks, ok := st.Kinds["probe"]; ok {
+				fmt.Fprintf(w, "tunnel probes:\t%d paths, %d publications of the prober\n", st.SeriesByKind["probe"], ks.Polls)
+			}
 			fmt.Fprintf(w, "flow entries:\t%d processed, %d duplicates\n", st.FlowEntries, st.Duplicates)
 			fmt.Fprintf(w, "counters:\t%d resets, %d 64-bit wraps, %d unbelievable rates dropped, %d port renames\n", st.Resets, st.Wraps, st.Absurd, st.Renames)
-			fmt.Fprintf(w, "series:\t%d of at most %d (ports %d, flows %d, tables %d, groups %d); %d refused, %d evicted\n", st.Series, st.MaxSeries,
-				st.SeriesByKind["port"], st.SeriesByKind["flow"], st.SeriesByKind["table"], st.SeriesByKind["group"], st.SeriesRefused, st.SeriesEvicted)
+			fmt.Fprintf(w, "series:\t%d of at most %d (ports %d, flows %d, tables %d, groups %d, tunnel paths %d); %d refused, %d evicted\n", st.Series, st.MaxSeries,
+				st.SeriesByKind["port"], st.SeriesByKind["flow"], st.SeriesByKind["table"], st.SeriesByKind["group"], st.SeriesByKind["probe"], st.SeriesRefused, st.SeriesEvicted)
 			fmt.Fprintf(w, "memory:\t%.1f MiB (estimate)\n", float64(st.MemoryBytes)/(1<<20))
 			fmt.Fprintf(w, "stream:\t%d subscribers, %d samples dropped for slow subscribers\n", st.StreamSubscribers, st.StreamDropped)
 			for _, sw := range st.Switches {
