@@ -323,13 +323,16 @@ func (e *Exporter) send(ctx context.Context, batch []Point) error {
 		return nil
 	case errors.Is(err, ErrRejected):
 		// the data itself is refused: retrying cannot help
-		e.q.Done(len(batch))
 		refused := len(batch) - delivered
 		var re *RejectedError
 		if errors.As(err, &re) && re.Points > 0 && re.Points < refused {
 			refused = re.Points
 		}
+		// under e.mu, so that Status never sees one without the other
+		e.mu.Lock()
+		e.q.Done(len(batch))
 		e.rejected.Add(uint64(refused))
+		e.mu.Unlock()
 		e.log.Warn("destination rejected points; discarded", "points", refused, "batch", len(batch), "err", err)
 		e.recovered()
 		return nil
@@ -457,9 +460,9 @@ type Status struct {
 
 // Status returns the exporter's current health and counters.
 func (e *Exporter) Status() Status {
-	st := e.q.Stats()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	st := e.q.Stats()
 	s := Status{
 		Name: e.opt.Name, Kind: e.dest.Kind(), Target: e.dest.Target(), State: e.state,
 		Queued: st.Len, QueuedBytes: st.Bytes, BufferPoints: st.MaxItems, BufferBytes: st.MaxBytes,
