@@ -316,10 +316,9 @@ func (e *Exporter) send(ctx context.Context, batch []Point) error {
 	cancel()
 	switch {
 	case err == nil:
-		e.q.Done(len(batch))
 		e.batches.Add(1)
 		e.sendNanos.Add(int64(time.Since(start)))
-		e.recovered()
+		e.recovered(len(batch), 0)
 		return nil
 	case errors.Is(err, ErrRejected):
 		// the data itself is refused: retrying cannot help
@@ -328,13 +327,8 @@ func (e *Exporter) send(ctx context.Context, batch []Point) error {
 		if errors.As(err, &re) && re.Points > 0 && re.Points < refused {
 			refused = re.Points
 		}
-		// under e.mu, so that Status never sees one without the other
-		e.mu.Lock()
-		e.q.Done(len(batch))
-		e.rejected.Add(uint64(refused))
-		e.mu.Unlock()
 		e.log.Warn("destination rejected points; discarded", "points", refused, "batch", len(batch), "err", err)
-		e.recovered()
+		e.recovered(len(batch), refused)
 		return nil
 	default:
 		e.q.Done(delivered)
@@ -344,8 +338,13 @@ func (e *Exporter) send(ctx context.Context, batch []Point) error {
 	}
 }
 
-func (e *Exporter) recovered() {
+// recovered settles a delivered batch (of which refused points were
+// rejected) and marks the destination ok, all under e.mu so that Status
+// never sees the counts without the state, then logs a recovery.
+func (e *Exporter) recovered(delivered, refused int) {
 	e.mu.Lock()
+	e.q.Done(delivered)
+	e.rejected.Add(uint64(refused))
 	was, since := e.state, e.downSince
 	e.state = StateOK
 	e.lastOK = time.Now()

@@ -137,7 +137,10 @@ func TestInfluxMisconfigured(t *testing.T) {
 		}
 		// fixing the server fixes the exporter
 		srv.CreateDatabase(t, "nodb")
-		exportertest.WaitFor(t, 20*time.Second, func() bool { return e.Status().Delivered == 2 }, func() string { return status(e) })
+		exportertest.WaitFor(t, 20*time.Second, func() bool {
+			st := e.Status()
+			return st.Delivered == 2 && st.State == exporters.StateOK
+		}, func() string { return status(e) })
 		if st := e.Status(); st.State != exporters.StateOK || st.Error != "" {
 			t.Fatalf("after creating the database: %s", status(e))
 		}
