@@ -589,7 +589,7 @@ func (e *Engine) tick(now time.Time) {
 			delete(e.active, k)
 			continue
 		}
-		if c.metric.State || c.metric.scope == scopeLink || c.Metric == MetricHostCount || c.Metric == MetricSecurityEvents {
+		if (c.metric.State && c.metric.scope != scopeTunnel) || c.metric.scope == scopeLink || c.Metric == MetricHostCount || c.Metric == MetricSecurityEvents {
 			continue // re-evaluated below from current state
 		}
 		if now.Sub(a.lastSeen) > e.cfg.StaleAfter {
@@ -958,7 +958,63 @@ func (e *Engine) onBatch(b *collector.Batch) {
 				}
 			}
 		}
+		for _, metric := range []string{MetricTunnelPathDown, MetricTunnelFlapping} {
+			for _, c := range e.byMetric[metric] {
+				for i := range b.Probes {
+					p := &b.Probes[i]
+					if !e.selectsProbe(c, p) {
+						continue
+					}
+					bad := !p.Up || !p.Live
+					if metric == MetricTunnelFlapping {
+						bad = p.Flapping
+					}
+					e.observe(c, series{p.Key, probeLabels(p)}, boolValue(bad), now)
+				}
+			}
+		}
+		if cs := e.byMetric[MetricTunnelUnreachable]; len(cs) > 0 {
+			// one series per host pair: unreachable when none of its paths is usable
+			type pair struct{ local, remote uint64 }
+			usable := map[pair]bool{}
+			first := map[pair]*collector.ProbeSample{}
+			var order []pair
+			for i := range b.Probes {
+				p := &b.Probes[i]
+				k := pair{p.Local, p.Remote}
+				if _, ok := first[k]; !ok {
+					first[k] = p
+					order = append(order, k)
+				}
+				usable[k] = usable[k] || (p.Up && p.Live)
+			}
+			for _, c := range cs {
+				for _, k := range order {
+					p := first[k]
+					if !e.selectsProbe(c, p) {
+						continue
+					}
+					key := "tunnel/" + dpidStr(k.local) + "/" + dpidStr(k.remote)
+					ln, rn := p.LocalName, p.RemoteName
+					labels := func() map[string]string {
+						l := map[string]string{"dpid": dpidStr(k.local), "remote": dpidStr(k.remote), "local_name": ln, "remote_name": rn}
+						if ln != "" && rn != "" {
+							l["name"] = ln + " to " + rn
+						}
+						return l
+					}
+					e.observe(c, series{key, labels}, boolValue(!usable[k]), now)
+				}
+			}
+		}
 	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // selectsProbe reports whether c watches a tunnel path: dpid is the near

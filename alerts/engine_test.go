@@ -480,3 +480,55 @@ func TestProbeMetrics(t *testing.T) {
 		t.Fatalf("active %v, history %+v", states(e), h)
 	}
 }
+
+func TestTunnelStateMetrics(t *testing.T) {
+	e := newEngine(t, Config{StaleAfter: 3 * time.Second},
+		Rule{Name: "path-down", Metric: MetricTunnelPathDown, Selector: Selector{DPID: "1"}},
+		Rule{Name: "flapping", Metric: MetricTunnelFlapping},
+		Rule{Name: "unreachable", Metric: MetricTunnelUnreachable, Severity: "critical"},
+	)
+	c := collector.New(collector.Config{}, nil)
+	sub := c.Subscribe(64)
+	defer sub.Close()
+	t0 := time.Unix(1000, 0)
+	publish := func(s int, up1, live1, up2, flap2 bool) {
+		t.Helper()
+		c.PublishProbes(t0.Add(time.Duration(s)*time.Second), []collector.ProbeSample{
+			{Local: 1, Remote: 3, LocalName: "h1", RemoteName: "h3", Path: 1, Up: up1, Live: live1},
+			{Local: 1, Remote: 3, LocalName: "h1", RemoteName: "h3", Path: 2, Up: up2, Live: true, Flapping: flap2},
+			{Local: 3, Remote: 1, LocalName: "h3", RemoteName: "h1", Path: 1, Up: true, Live: true},
+		})
+		select {
+		case b := <-sub.C:
+			e.onBatch(b)
+		case <-time.After(time.Second):
+			t.Fatal("no batch")
+		}
+	}
+	publish(0, true, true, true, false)
+	if len(e.Active()) != 0 {
+		t.Fatalf("alerts on a healthy fabric: %v", states(e))
+	}
+	// BFD takes path 1's port down: the path is down, the pair still reachable
+	publish(1, true, false, true, false)
+	st := states(e)
+	if st["path-down probe/0000000000000001/0000000000000003/1"] != StateFiring || len(st) != 1 {
+		t.Fatalf("after BFD: %v", st)
+	}
+	// path 2 is judged down by the probes too, and flaps: both paths gone
+	publish(2, true, false, false, true)
+	st = states(e)
+	if st["unreachable tunnel/0000000000000001/0000000000000003"] != StateFiring || st["flapping probe/0000000000000001/0000000000000003/2"] != StateFiring ||
+		st["path-down probe/0000000000000001/0000000000000003/2"] != StateFiring {
+		t.Fatalf("both paths down: %v", st)
+	}
+	// everything recovers
+	publish(3, true, true, true, false)
+	if len(e.Active()) != 0 {
+		t.Fatalf("after recovery: %v", states(e))
+	}
+	// a path selector makes no sense for the pair metric
+	if _, err := compile(Rule{Name: "x", Metric: MetricTunnelUnreachable, Selector: Selector{Path: ip(1)}}); err == nil || !strings.Contains(err.Error(), "all paths between two hosts") {
+		t.Fatalf("path selector on tunnel_unreachable: %v", err)
+	}
+}

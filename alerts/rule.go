@@ -117,6 +117,10 @@ const (
 	MetricSecurityEvents = "security_events"
 	MetricProbeRTT       = "probe_rtt_ms"
 	MetricProbeLoss      = "probe_loss"
+	// tunnel states, from the prober's samples
+	MetricTunnelPathDown    = "tunnel_path_down"
+	MetricTunnelFlapping    = "tunnel_flapping"
+	MetricTunnelUnreachable = "tunnel_unreachable"
 )
 
 // Metrics lists every metric, in documentation order.
@@ -141,6 +145,9 @@ var Metrics = []MetricInfo{
 	{Name: MetricSecurityEvents, scope: scopePort, Unit: "events", About: "security events of discovery (lldp-forged, lldp-replayed, ...) on a port in the last minute"},
 	{Name: MetricProbeRTT, scope: scopeTunnel, Unit: "ms", About: "average round-trip time of a tunnel path's probes over the prober's window"},
 	{Name: MetricProbeLoss, scope: scopeTunnel, Unit: "ratio", About: "fraction of a tunnel path's probes lost over the prober's window, 0 to 1 (0.2 is 20 %)"},
+	{Name: MetricTunnelPathDown, scope: scopeTunnel, State: true, About: "1 while a tunnel path is unusable: the probes judged it down or BFD says its port is not live"},
+	{Name: MetricTunnelFlapping, scope: scopeTunnel, State: true, About: "1 while a tunnel path is damped for flapping (too many state changes)"},
+	{Name: MetricTunnelUnreachable, scope: scopeTunnel, State: true, About: "1 while no path from a host to another is usable: their traffic is dropped"},
 }
 
 var metricsByName = func() map[string]*MetricInfo {
@@ -263,7 +270,7 @@ func compile(r Rule) (*compiled, error) {
 	}
 	if s.Remote != "" {
 		if m.scope != scopeTunnel {
-			return nil, fieldErr("selector.remote", "%s is a %s metric; remote selects tunnel metrics (probe_rtt_ms, probe_loss)", r.Metric, m.Scope)
+			return nil, fieldErr("selector.remote", "%s is a %s metric; remote selects tunnel metrics (probe_rtt_ms, probe_loss, tunnel_*)", r.Metric, m.Scope)
 		}
 		d, err := parseDPID(s.Remote)
 		if err != nil {
@@ -273,7 +280,10 @@ func compile(r Rule) (*compiled, error) {
 	}
 	if s.Path != nil {
 		if m.scope != scopeTunnel {
-			return nil, fieldErr("selector.path", "%s is a %s metric; path selects tunnel metrics (probe_rtt_ms, probe_loss)", r.Metric, m.Scope)
+			return nil, fieldErr("selector.path", "%s is a %s metric; path selects tunnel metrics (probe_rtt_ms, probe_loss, tunnel_*)", r.Metric, m.Scope)
+		}
+		if r.Metric == MetricTunnelUnreachable {
+			return nil, fieldErr("selector.path", "tunnel_unreachable is about all paths between two hosts; select them with dpid and remote")
 		}
 		if *s.Path < 1 || *s.Path > 255 {
 			return nil, fieldErr("selector.path", "%d: want an underlay path number such as 1 or 2", *s.Path)

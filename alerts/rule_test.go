@@ -41,7 +41,7 @@ func TestRuleValidation(t *testing.T) {
 		{"no metric", func(r *Rule) { r.Metric = "" }, "metric", "missing; want one of port_rx_bps"},
 		{"unknown metric", func(r *Rule) { r.Metric = "port_tx_bsp" }, "metric", `unknown metric "port_tx_bsp"; want one of port_rx_bps, port_tx_bps`},
 		{"port on a probe metric", func(r *Rule) { r.Metric = MetricProbeRTT; r.Clear = nil }, "selector.port", "select its paths with dpid (the near host), remote (the far host) and path"},
-		{"remote on a port metric", func(r *Rule) { r.Selector.Remote = "2" }, "selector.remote", "remote selects tunnel metrics (probe_rtt_ms, probe_loss)"},
+		{"remote on a port metric", func(r *Rule) { r.Selector.Remote = "2" }, "selector.remote", "remote selects tunnel metrics (probe_rtt_ms, probe_loss, tunnel_*)"},
 		{"path on a port metric", func(r *Rule) { r.Selector.Path = ip(1) }, "selector.path", "path selects tunnel metrics"},
 		{"bad remote", func(r *Rule) { probeRule(r); r.Selector.Remote = "h2" }, "selector.remote", `datapath id "h2"`},
 		{"bad path", func(r *Rule) { probeRule(r); r.Selector.Path = ip(0) }, "selector.path", "0: want an underlay path number such as 1 or 2"},
