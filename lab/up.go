@@ -288,11 +288,27 @@ func (l *Lab) startDaemons(ctx context.Context, i int) error {
 		}
 	}
 	if pidfileAlive(filepath.Join(d, "ovs-vswitchd.pid")) == 0 {
-		if err := startDaemon(ctx, ns, d, "ovs-vswitchd", "unix:"+filepath.Join(d, "db.sock"),
-			"--pidfile="+filepath.Join(d, "ovs-vswitchd.pid"),
-			"--log-file="+filepath.Join(d, "ovs-vswitchd.log"),
-			"--detach", "--no-chdir", "-vconsole:off", "-vsyslog:off"); err != nil {
-			return err
+		// A daemon that was just killed can still hold its pidfile lock
+		// while its threads finish exiting (its zombie looks gone to
+		// pidfileAlive): OVS then refuses with "already running". Retry
+		// for a few seconds.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := startDaemon(ctx, ns, d, "ovs-vswitchd", "unix:"+filepath.Join(d, "db.sock"),
+				"--pidfile="+filepath.Join(d, "ovs-vswitchd.pid"),
+				"--log-file="+filepath.Join(d, "ovs-vswitchd.log"),
+				"--detach", "--no-chdir", "-vconsole:off", "-vsyslog:off")
+			if err == nil {
+				break
+			}
+			if !strings.Contains(err.Error(), "already running") || time.Now().After(deadline) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
 	return nil
