@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -27,6 +28,22 @@ type Probes struct {
 	// FlapLimit state changes within FlapWindow damp a path (hold-down x4).
 	FlapLimit  int      `yaml:"flap_limit"`
 	FlapWindow Duration `yaml:"flap_window"`
+	// Groups override the settings for some paths: selected by the hosts'
+	// datapath names and the path number (empty or 0: any); the first
+	// matching group wins.
+	Groups []ProbeGroup `yaml:"groups"`
+}
+
+// ProbeGroup overrides probe settings for the paths it selects.
+type ProbeGroup struct {
+	Local         string   `yaml:"local"`
+	Remote        string   `yaml:"remote"`
+	Path          int      `yaml:"path"`
+	Interval      Duration `yaml:"interval"`
+	DownAfter     int      `yaml:"down_after"`
+	LossThreshold float64  `yaml:"loss_threshold"`
+	MaxRTT        Duration `yaml:"max_rtt"`
+	HoldDown      Duration `yaml:"hold_down"`
 }
 
 func defaultProbes() Probes {
@@ -60,12 +77,38 @@ func (c Config) validateProbes(bad func(setting, format string, args ...any)) {
 	if d := time.Duration(p.FlapWindow); d <= 0 {
 		bad("probes.flap_window", "%s; want a positive duration (such as 1m)", d)
 	}
+	for i, g := range p.Groups {
+		at := fmt.Sprintf("probes.groups[%d]", i)
+		if g.Path < 0 || g.Path > 255 {
+			bad(at+".path", "%d; want 0 (any) or a path number such as 1 or 2", g.Path)
+		}
+		if d := time.Duration(g.Interval); d != 0 && d < 5*time.Millisecond {
+			bad(at+".interval", "%s is too short; want at least 5ms, or leave it out for the default", d)
+		}
+		if g.DownAfter < 0 {
+			bad(at+".down_after", "%d; want a whole number of at least 1, or leave it out", g.DownAfter)
+		}
+		if g.LossThreshold < 0 || g.LossThreshold >= 1 {
+			bad(at+".loss_threshold", "%v; want a fraction between 0 and 1, or leave it out", g.LossThreshold)
+		}
+		if time.Duration(g.MaxRTT) < 0 || time.Duration(g.HoldDown) < 0 {
+			bad(at, "max_rtt and hold_down must not be negative")
+		}
+		if g.Local == "" && g.Remote == "" && g.Path == 0 {
+			bad(at, "selects every path; set local, remote or path (or change the defaults instead)")
+		}
+	}
 }
 
 // ProbesConfig returns the prober's settings.
 func (c Config) ProbesConfig(logger *slog.Logger) probes.Config {
 	p := c.Probes
-	return probes.Config{Interval: time.Duration(p.Interval), DownAfter: p.DownAfter, LossWindow: p.LossWindow,
+	pc := probes.Config{Interval: time.Duration(p.Interval), DownAfter: p.DownAfter, LossWindow: p.LossWindow,
 		LossThreshold: p.LossThreshold, MaxRTT: time.Duration(p.MaxRTT), HoldDown: time.Duration(p.HoldDown),
 		FlapLimit: p.FlapLimit, FlapWindow: time.Duration(p.FlapWindow), Logger: logger}
+	for _, g := range p.Groups {
+		pc.Groups = append(pc.Groups, probes.Group{Local: g.Local, Remote: g.Remote, Path: g.Path, Interval: time.Duration(g.Interval),
+			DownAfter: g.DownAfter, LossThreshold: g.LossThreshold, MaxRTT: time.Duration(g.MaxRTT), HoldDown: time.Duration(g.HoldDown)})
+	}
+	return pc
 }

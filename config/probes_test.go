@@ -34,3 +34,27 @@ func TestProbesSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeGroups(t *testing.T) {
+	c, err := Load(writeFile(t, "probes:\n  groups:\n    - {local: h1, remote: h3, path: 2, interval: 100ms, down_after: 5}\n    - {remote: h9, loss_threshold: 0.5}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	pc := c.ProbesConfig(nil)
+	if len(pc.Groups) != 2 || pc.Groups[0].Interval != 100*time.Millisecond || pc.Groups[0].DownAfter != 5 || pc.Groups[1].LossThreshold != 0.5 {
+		t.Fatalf("groups %+v", pc.Groups)
+	}
+	c, err = Load(writeFile(t, "probes:\n  groups:\n    - {path: -1, interval: 1ms, loss_threshold: 2}\n    - {down_after: 4}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := fmt.Sprint(c.Validate())
+	for _, want := range []string{"probes.groups[0].path", "probes.groups[0].interval", "probes.groups[0].loss_threshold", "probes.groups[1]: selects every path"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("validation lacks %q:\n%s", want, msg)
+		}
+	}
+}

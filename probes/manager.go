@@ -26,7 +26,8 @@ type Config struct {
 	// Interval between probes of one path (default 30ms).
 	Interval time.Duration
 	// Timeout after which an unanswered probe is a miss (default 2 x Interval, at least 50ms).
-	Timeout time.Duration
+	Timeout         time.Duration
+	explicitTimeout time.Duration
 	// DownAfter consecutive misses mark a path down (default 3).
 	DownAfter int
 	// LossWindow probes are kept for the loss ratio (default 50); a path
@@ -49,13 +50,80 @@ type Config struct {
 	// exporters). It must not block.
 	Publish         func(at time.Time, paths []PathStatus)
 	PublishInterval time.Duration
-	Logger          *slog.Logger
+	// Groups override the interval and the verdict thresholds for the
+	// paths they select (the first matching group wins).
+	Groups []Group
+	Logger *slog.Logger
+}
+
+// Group selects paths by the names of their hosts and the path number
+// (empty or 0: any) and overrides settings for them (zero: keep the
+// default).
+type Group struct {
+	Local, Remote string
+	Path          int
+	Interval      time.Duration
+	DownAfter     int
+	LossThreshold float64
+	MaxRTT        time.Duration
+	HoldDown      time.Duration
+}
+
+// settings are the effective settings of one path.
+type settings struct {
+	interval, timeout time.Duration
+	downAfter         int
+	lossThreshold     float64
+	maxRTT, holdDown  time.Duration
+}
+
+// settingsFor resolves a path's settings from the defaults and the first
+// group that selects it.
+func (c *Config) settingsFor(local, remote string, path int) settings {
+	st := settings{interval: c.Interval, timeout: c.Timeout, downAfter: c.DownAfter, lossThreshold: c.LossThreshold, maxRTT: c.MaxRTT, holdDown: c.HoldDown}
+	for _, g := range c.Groups {
+		if (g.Local != "" && g.Local != local) || (g.Remote != "" && g.Remote != remote) || (g.Path != 0 && g.Path != path) {
+			continue
+		}
+		if g.Interval > 0 {
+			st.interval = g.Interval
+			if c.explicitTimeout == 0 {
+				st.timeout = max(2*g.Interval, 50*time.Millisecond)
+			}
+		}
+		if g.DownAfter > 0 {
+			st.downAfter = g.DownAfter
+		}
+		if g.LossThreshold > 0 {
+			st.lossThreshold = g.LossThreshold
+		}
+		if g.MaxRTT > 0 {
+			st.maxRTT = g.MaxRTT
+		}
+		if g.HoldDown > 0 {
+			st.holdDown = g.HoldDown
+		}
+		break
+	}
+	return st
+}
+
+// tick is the prober's loop period: the shortest interval of any group.
+func (c *Config) tick() time.Duration {
+	t := c.Interval
+	for _, g := range c.Groups {
+		if g.Interval > 0 && g.Interval < t {
+			t = g.Interval
+		}
+	}
+	return t
 }
 
 func (c *Config) defaults() {
 	if c.Interval <= 0 {
 		c.Interval = 30 * time.Millisecond
 	}
+	c.explicitTimeout = c.Timeout
 	if c.Timeout <= 0 {
 		c.Timeout = max(2*c.Interval, 50*time.Millisecond)
 	}
@@ -123,6 +191,8 @@ type PathStatus struct {
 type pending struct{ sent, deadline time.Time }
 
 type path struct {
+	set                settings
+	nextSend           time.Time
 	key                PathKey
 	localName, remName string
 	port               uint32
@@ -319,7 +389,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	for _, s := range m.ctl.Switches() {
 		m.installFlows(ctx, s)
 	}
-	tick := time.NewTicker(m.cfg.Interval)
+	tick := time.NewTicker(m.cfg.tick())
 	defer tick.Stop()
 	for {
 		select {
@@ -426,7 +496,7 @@ func (m *Manager) refreshPaths() {
 					continue
 				}
 				now := time.Now()
-				m.paths[k] = &path{key: k, localName: a.name, remName: b.name, port: port.No, up: true,
+				m.paths[k] = &path{set: m.cfg.settingsFor(a.name, b.name, p), key: k, localName: a.name, remName: b.name, port: port.No, up: true,
 					live:  port.State&ofwire.PortStateLive != 0,
 					since: now, okSince: now, outstanding: map[uint32]pending{}}
 			}
@@ -446,13 +516,13 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 	// After a stall of the controller (this loop ran late, or sending was
 	// paused) the probes still out get a fresh deadline instead of
 	// counting as lost: the path did not lose them, we were not looking.
-	stalled := !m.lastRound.IsZero() && now.Sub(m.lastRound) > m.cfg.Timeout
+	stalled := !m.lastRound.IsZero() && now.Sub(m.lastRound) > max(m.cfg.Timeout, 2*m.cfg.tick())
 	paused := now.Before(m.pausedUntil)
 	m.lastRound = now
 	if stalled || paused {
 		for _, p := range m.paths {
 			for seq, pd := range p.outstanding {
-				pd.deadline = now.Add(m.cfg.Timeout)
+				pd.deadline = now.Add(p.set.timeout)
 				p.outstanding[seq] = pd
 			}
 		}
@@ -494,8 +564,12 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 		if remote := m.ctl.Switch(p.key.Remote); remote == nil || !m.ready[p.key.Remote] || !m.ready[p.key.Local] {
 			continue
 		}
+		if now.Before(p.nextSend) {
+			continue // this path's group probes less often
+		}
+		p.nextSend = now.Add(p.set.interval - m.cfg.tick()/2)
 		p.seq++
-		p.outstanding[p.seq] = pending{sent: now, deadline: now.Add(m.cfg.Timeout)}
+		p.outstanding[p.seq] = pending{sent: now, deadline: now.Add(p.set.timeout)}
 		p.sent++
 		sends = append(sends, send{s, p.port, m.sign.encode(probe{Local: p.key.Local, Remote: p.key.Remote, Path: uint8(p.key.Path), Seq: p.seq, Sent: now})})
 	}
@@ -541,7 +615,7 @@ func (m *Manager) result(p *path, ok bool, rtt time.Duration, now time.Time) {
 		return
 	}
 	if p.consecMiss == 0 {
-		p.firstMiss = now.Add(-m.cfg.Timeout)
+		p.firstMiss = now.Add(-p.set.timeout)
 	}
 	p.consecMiss++
 	p.okSince = time.Time{}
@@ -569,23 +643,23 @@ func (m *Manager) judge(p *path, now time.Time) bool {
 	if p.up {
 		var cause string
 		switch {
-		case p.consecMiss >= m.cfg.DownAfter:
+		case p.consecMiss >= p.set.downAfter:
 			cause = fmt.Sprintf("probe: %d probes in a row unanswered", p.consecMiss)
-		case loss > m.cfg.LossThreshold:
+		case loss > p.set.lossThreshold:
 			cause = fmt.Sprintf("probe: %.0f%% loss over the last %d probes", 100*loss, len(p.results))
-		case m.cfg.MaxRTT > 0 && avg > m.cfg.MaxRTT:
-			cause = fmt.Sprintf("probe: average RTT %s over %s", avg.Round(time.Microsecond), m.cfg.MaxRTT)
+		case p.set.maxRTT > 0 && avg > p.set.maxRTT:
+			cause = fmt.Sprintf("probe: average RTT %s over %s", avg.Round(time.Microsecond), p.set.maxRTT)
 		default:
 			return false
 		}
 		m.transition(p, false, cause, now)
 		return true
 	}
-	hold := m.cfg.HoldDown
+	hold := p.set.holdDown
 	if p.flapping {
 		hold *= 4
 	}
-	if !p.okSince.IsZero() && now.Sub(p.okSince) >= hold && loss <= m.cfg.LossThreshold/2 {
+	if !p.okSince.IsZero() && now.Sub(p.okSince) >= hold && loss <= p.set.lossThreshold/2 {
 		m.transition(p, true, fmt.Sprintf("probe: every probe answered for %s", hold), now)
 		return true
 	}
@@ -610,7 +684,7 @@ func (m *Manager) transition(p *path, up bool, cause string, now time.Time) {
 			Message: fmt.Sprintf("path %d from %s to %s is %s (%s)", p.key.Path, p.localName, p.remName, state, cause)})
 		if p.flapping && !wasFlapping {
 			m.topo.AddEvent(topology.Event{Kind: "tunnel-flapping", Time: now, DPID: topology.DPID(p.key.Local), Port: p.port,
-				Message: fmt.Sprintf("path %d from %s to %s changed state %d times in %s: failback held down %s", p.key.Path, p.localName, p.remName, len(p.changes), m.cfg.FlapWindow, 4*m.cfg.HoldDown)})
+				Message: fmt.Sprintf("path %d from %s to %s changed state %d times in %s: failback held down %s", p.key.Path, p.localName, p.remName, len(p.changes), m.cfg.FlapWindow, 4*p.set.holdDown)})
 		}
 	}
 }

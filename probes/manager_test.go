@@ -19,7 +19,7 @@ func TestForgedAndStaleRepliesAreIgnored(t *testing.T) {
 	m := New(Config{Logger: quiet}, controller.New(controller.Config{Logger: quiet}), nil, nil)
 	k := PathKey{Local: 1, Remote: 3, Path: 1}
 	now := time.Now()
-	p := &path{key: k, port: 201, up: true, live: true, outstanding: map[uint32]pending{}}
+	p := &path{set: m.cfg.settingsFor("", "", 1), key: k, port: 201, up: true, live: true, outstanding: map[uint32]pending{}}
 	m.paths[k] = p
 	p.outstanding[7] = pending{sent: now, deadline: now.Add(time.Second)}
 	ev := func(frame []byte) controller.Event {
@@ -51,7 +51,7 @@ func TestForgedAndStaleRepliesAreIgnored(t *testing.T) {
 
 func TestJudgeMissesLossAndHoldDown(t *testing.T) {
 	m := New(Config{Interval: 10 * time.Millisecond, HoldDown: 100 * time.Millisecond, LossWindow: 20, Logger: quiet}, controller.New(controller.Config{Logger: quiet}), nil, nil)
-	p := &path{key: PathKey{1, 2, 1}, up: true, live: true, outstanding: map[uint32]pending{}}
+	p := &path{set: m.cfg.settingsFor("", "", 1), key: PathKey{1, 2, 1}, up: true, live: true, outstanding: map[uint32]pending{}}
 	now := time.Now()
 	for i := 0; i < 2; i++ {
 		m.result(p, false, 0, now)
@@ -98,7 +98,7 @@ func TestPublishPaths(t *testing.T) {
 		t.Fatalf("interval %s", m.Config().PublishInterval)
 	}
 	now := time.Now()
-	p := &path{key: PathKey{1, 2, 1}, localName: "h1", remName: "h2", port: 201, up: true, live: true, outstanding: map[uint32]pending{}}
+	p := &path{set: m.cfg.settingsFor("h1", "h2", 1), key: PathKey{1, 2, 1}, localName: "h1", remName: "h2", port: 201, up: true, live: true, outstanding: map[uint32]pending{}}
 	m.paths[p.key] = p
 	for i := 0; i < 4; i++ {
 		m.result(p, i != 3, time.Duration(i+1)*time.Millisecond, now)
@@ -122,5 +122,38 @@ func TestPublishPaths(t *testing.T) {
 	if s.Local != "0000000000000001" || s.Remote != "0000000000000002" || s.Path != 1 || s.State != "up" || !s.Active ||
 		s.Loss != 0.25 || s.RTTAvgMs != 2 || s.RTTMaxMs != 3 || s.Sent != 4 || s.Received != 3 {
 		t.Fatalf("status %+v", s)
+	}
+}
+
+func TestGroupsOverridePathSettings(t *testing.T) {
+	cfg := Config{Interval: 30 * time.Millisecond, Groups: []Group{
+		{Local: "h1", Remote: "h3", Path: 2, Interval: 100 * time.Millisecond, DownAfter: 5},
+		{Remote: "h3", LossThreshold: 0.5, HoldDown: 10 * time.Second},
+	}}
+	cfg.defaults()
+	if got := cfg.tick(); got != 30*time.Millisecond {
+		t.Fatalf("tick %s", got)
+	}
+	st := cfg.settingsFor("h1", "h3", 2)
+	if st.interval != 100*time.Millisecond || st.timeout != 200*time.Millisecond || st.downAfter != 5 || st.lossThreshold != 0.2 {
+		t.Fatalf("first group: %+v", st)
+	}
+	st = cfg.settingsFor("h2", "h3", 1)
+	if st.interval != 30*time.Millisecond || st.downAfter != 3 || st.lossThreshold != 0.5 || st.holdDown != 10*time.Second {
+		t.Fatalf("second group: %+v", st)
+	}
+	st = cfg.settingsFor("h1", "h2", 1)
+	if st.interval != 30*time.Millisecond || st.downAfter != 3 || st.lossThreshold != 0.2 || st.holdDown != 2*time.Second {
+		t.Fatalf("defaults: %+v", st)
+	}
+	// the group's miss threshold is what the verdict uses
+	m := New(Config{Logger: quiet, Groups: cfg.Groups}, controller.New(controller.Config{Logger: quiet}), nil, nil)
+	p := &path{set: m.cfg.settingsFor("h1", "h3", 2), key: PathKey{1, 3, 2}, up: true, live: true, outstanding: map[uint32]pending{}}
+	now := time.Now()
+	for i := 1; i <= 5; i++ {
+		m.result(p, false, 0, now)
+		if down := m.judge(p, now); down != (i == 5) {
+			t.Fatalf("after %d misses: changed=%v", i, down)
+		}
 	}
 }
