@@ -431,38 +431,8 @@ func (c *compiler) ingressSecurity(l located, n *Network) {
 			c.add(TableIngress, 90, ck, fmt.Sprintf("%s,ip,nw_src=%s,actions=%s", dst, src, next))
 		}
 		for _, r := range g.Rules {
-			if r.Direction != "ingress" {
-				continue
-			}
-			var sources []string
-			switch {
-			case r.RemoteCIDR != "":
-				sources = []string{r.RemoteCIDR}
-			case r.RemoteGroup != "":
-				sources = c.memberIPs(r.RemoteGroup, "")
-			default:
-				sources = []string{""}
-			}
-			for _, src := range sources {
-				m := dst
-				switch r.Protocol {
-				case "tcp", "udp":
-					m += "," + r.Protocol
-				case "icmp":
-					m += ",icmp"
-				default:
-					m += ",ip"
-				}
-				if src != "" {
-					m += ",nw_src=" + src
-				}
-				if r.Protocol == "tcp" || r.Protocol == "udp" {
-					for _, pm := range portMasks(r.PortMin, r.PortMax) {
-						c.add(TableIngress, 100, ck, fmt.Sprintf("%s,%s_dst=%s,actions=%s", m, r.Protocol, pm, next))
-					}
-				} else {
-					c.add(TableIngress, 100, ck, m+",actions="+next)
-				}
+			if r.Direction == "ingress" {
+				c.ruleFlows(TableIngress, ck, dst, "nw_src", next, r)
 			}
 		}
 	}
@@ -490,39 +460,41 @@ func (c *compiler) egressSecurity(l located, n *Network) {
 	src := fmt.Sprintf("in_port=%d,metadata=0x%x/0x%x", l.port, metaNet(n.ID), metaNetMask|metaRemote)
 	next := fmt.Sprintf("goto_table:%d", TableRoute)
 	for i, r := range rules {
-		ck := controller.NewCookie(controller.OwnerSecGroup, n.ID, groupIDs[i])
-		var dests []string
-		switch {
-		case r.RemoteCIDR != "":
-			dests = []string{r.RemoteCIDR}
-		case r.RemoteGroup != "":
-			dests = c.memberIPs(r.RemoteGroup, "")
-		default:
-			dests = []string{""}
-		}
-		for _, dst := range dests {
-			m := src
-			switch r.Protocol {
-			case "tcp", "udp":
-				m += "," + r.Protocol
-			case "icmp":
-				m += ",icmp"
-			default:
-				m += ",ip"
-			}
-			if dst != "" {
-				m += ",nw_dst=" + dst
-			}
-			if r.Protocol == "tcp" || r.Protocol == "udp" {
-				for _, pm := range portMasks(r.PortMin, r.PortMax) {
-					c.add(TableEgress, 100, ck, fmt.Sprintf("%s,%s_dst=%s,actions=%s", m, r.Protocol, pm, next))
-				}
-			} else {
-				c.add(TableEgress, 100, ck, m+",actions="+next)
-			}
-		}
+		c.ruleFlows(TableEgress, controller.NewCookie(controller.OwnerSecGroup, n.ID, groupIDs[i]), src, "nw_dst", next, r)
 	}
 	c.add(TableEgress, 1, ifCookie(l.Interface, n), src+",actions=drop")
+}
+
+// ruleFlows adds the flows that let a rule's traffic through: base
+// matches the interface, remote names the address field of the other end
+// (nw_src for ingress, nw_dst for egress), next continues the pipeline.
+func (c *compiler) ruleFlows(table uint8, ck controller.Cookie, base, remote, next string, r Rule) {
+	var peers []string
+	switch {
+	case r.RemoteCIDR != "":
+		peers = []string{r.RemoteCIDR}
+	case r.RemoteGroup != "":
+		peers = c.memberIPs(r.RemoteGroup, "")
+	default:
+		peers = []string{""}
+	}
+	proto := r.Protocol
+	if proto != "tcp" && proto != "udp" && proto != "icmp" {
+		proto = "ip"
+	}
+	for _, peer := range peers {
+		m := base + "," + proto
+		if peer != "" {
+			m += "," + remote + "=" + peer
+		}
+		if proto == "tcp" || proto == "udp" {
+			for _, pm := range portMasks(r.PortMin, r.PortMax) {
+				c.add(table, 100, ck, fmt.Sprintf("%s,%s_dst=%s,actions=%s", m, proto, pm, next))
+			}
+		} else {
+			c.add(table, 100, ck, m+",actions="+next)
+		}
+	}
 }
 
 // memberIPs are the addresses of a group's member interfaces (optionally
