@@ -6,6 +6,7 @@ package probes
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math"
@@ -428,25 +429,25 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
+// tunnelID is the OXM tunnel_id field with value k.
+func tunnelID(k uint64) ofp.XM {
+	v := make([]byte, 8)
+	binary.BigEndian.PutUint64(v, k)
+	return ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: ofp.XMTypeTunnelID, Value: v}
+}
+
 // installFlows puts the probe flows in a switch's ingress table: a probe
 // request from a tunnel is sent back where it came from as a reply, a
 // reply goes to the controller. Neither can reach an endpoint.
 func (m *Manager) installFlows(ctx context.Context, s *controller.Session) {
-	tun := func(k uint64) ofp.XM {
-		v := make([]byte, 8)
-		for i := 0; i < 8; i++ {
-			v[i] = byte(k >> (56 - 8*i))
-		}
-		return ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: ofp.XMTypeTunnelID, Value: v}
-	}
 	back := ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{
-		&ofp.ActionSetField{Field: tun(KeyReply)},
+		&ofp.ActionSetField{Field: tunnelID(KeyReply)},
 		&ofp.ActionOutput{Port: ofp.PortIn, MaxLen: ofp.ContentLenNoBuffer}}}}
 	punt := ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{
 		&ofp.ActionOutput{Port: ofp.PortController, MaxLen: ofp.ContentLenNoBuffer}}}}
 	flows := []controller.Flow{
-		{Table: 0, Priority: 65000, Cookie: controller.NewCookie(controller.OwnerProbe, 0, 1), Match: []ofp.XM{tun(KeyRequest)}, Instructions: back},
-		{Table: 0, Priority: 65000, Cookie: controller.NewCookie(controller.OwnerProbe, 0, 2), Match: []ofp.XM{tun(KeyReply)}, Instructions: punt},
+		{Table: 0, Priority: 65000, Cookie: controller.NewCookie(controller.OwnerProbe, 0, 1), Match: []ofp.XM{tunnelID(KeyRequest)}, Instructions: back},
+		{Table: 0, Priority: 65000, Cookie: controller.NewCookie(controller.OwnerProbe, 0, 2), Match: []ofp.XM{tunnelID(KeyReply)}, Instructions: punt},
 	}
 	if err := s.AddFlows(ctx, flows...); err != nil {
 		m.log.Warn("installing probe flows failed", "dpid", fmt.Sprintf("%016x", s.DPID()), "err", err)
@@ -577,13 +578,9 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 	for pair := range changed {
 		m.apply(ctx, pair[0], pair[1])
 	}
-	tunID := make([]byte, 8)
-	for i := 0; i < 8; i++ {
-		tunID[i] = byte(KeyRequest >> (56 - 8*i))
-	}
 	for _, sd := range sends {
 		acts := ofp.Actions{
-			&ofp.ActionSetField{Field: ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: ofp.XMTypeTunnelID, Value: tunID}},
+			&ofp.ActionSetField{Field: tunnelID(KeyRequest)},
 			&ofp.ActionOutput{Port: ofp.PortNo(sd.port), MaxLen: ofp.ContentLenNoBuffer},
 		}
 		// never wait: a probe that cannot go now is simply not sent
