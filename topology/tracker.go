@@ -2,11 +2,11 @@ package topology
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/netrack/openflow/ofp"
 
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
@@ -131,28 +131,25 @@ func (t *Tracker) switchUp(ctx context.Context, s *controller.Session) {
 
 // IngressFlows are the table-0 flows every switch gets.
 func IngressFlows() []controller.Flow {
-	toController := &ofp.ActionOutput{Port: ofp.PortController, MaxLen: ofp.ContentLenNoBuffer}
-	next := &ofp.InstructionGotoTable{Table: ForwardingTable}
-	lldp := []ofp.XM{xm16(ofp.XMTypeEthType, 0x88cc)}
-	arp := []ofp.XM{xm16(ofp.XMTypeEthType, 0x0806)}
-	dhcp := []ofp.XM{xm16(ofp.XMTypeEthType, 0x0800), xm8(ofp.XMTypeIPProto, 17), xm16(ofp.XMTypeUDPSrc, 68), xm16(ofp.XMTypeUDPDst, 67)}
-	own := func(id uint32) controller.Cookie { return controller.NewCookie(controller.OwnerDiscovery, 0, id) }
-	copyAndGo := ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{toController}}, next}
-	return []controller.Flow{
-		{Table: 0, Priority: 65535, Cookie: own(CookieLLDP), Match: lldp,
-			Instructions: ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{toController}}}},
-		{Table: 0, Priority: 40000, Cookie: own(CookieARP), Match: arp, Instructions: copyAndGo},
-		{Table: 0, Priority: 40000, Cookie: own(CookieDHCP), Match: dhcp, Instructions: copyAndGo},
-		{Table: 0, Priority: 0, Cookie: own(CookieDefault), Instructions: ofp.Instructions{next}},
+	specs := []struct {
+		id   uint32
+		spec string
+	}{
+		{CookieLLDP, "priority=65535,lldp,actions=controller"},
+		{CookieARP, fmt.Sprintf("priority=40000,arp,actions=controller,goto_table:%d", ForwardingTable)},
+		{CookieDHCP, fmt.Sprintf("priority=40000,udp,udp_src=68,udp_dst=67,actions=controller,goto_table:%d", ForwardingTable)},
+		{CookieDefault, fmt.Sprintf("priority=0,actions=goto_table:%d", ForwardingTable)},
 	}
-}
-
-func xm16(t ofp.XMType, v uint16) ofp.XM {
-	return ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: t, Value: ofp.XMValue{byte(v >> 8), byte(v)}}
-}
-
-func xm8(t ofp.XMType, v uint8) ofp.XM {
-	return ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: t, Value: ofp.XMValue{v}}
+	flows := make([]controller.Flow, len(specs))
+	for i, sp := range specs {
+		f, err := controller.ParseFlow(sp.spec)
+		if err != nil {
+			panic(fmt.Sprintf("topology: ingress flow %q: %v", sp.spec, err)) // a constant: caught by the tests
+		}
+		f.Cookie = controller.NewCookie(controller.OwnerDiscovery, 0, sp.id)
+		flows[i] = f
+	}
+	return flows
 }
 
 func (t *Tracker) port(dpid DPID, p ofwire.Port) Port {
