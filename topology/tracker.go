@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 )
