@@ -36,7 +36,7 @@ type InfluxExporter struct {
 	Bucket string `yaml:"bucket"`
 	// GZip compresses request bodies.
 	GZip bool `yaml:"gzip"`
-	// Parallel splits each batch into this many concurrent writes.
+	// Parallel is how many write requests may be in flight at once.
 	Parallel int         `yaml:"parallel"`
 	Queue    ExportQueue `yaml:"queue"`
 }

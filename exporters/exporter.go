@@ -91,6 +91,13 @@ type Options struct {
 	// FlushInterval is the longest a point waits for a batch to fill
 	// (default 1s).
 	FlushInterval time.Duration
+	// Parallel is how many batches may be in flight at once (default 1).
+	// More than one keeps a server with several cores busy while the next
+	// batch is encoded and the previous one acknowledged; batches may then
+	// arrive out of order. After a failure only one batch is in flight
+	// until a delivery succeeds again. The destination's Send must be safe
+	// for concurrent use when Parallel > 1.
+	Parallel int
 	// Timeout bounds one delivery or check (default 10s).
 	Timeout time.Duration
 	// Backoff is the retry delay after a failed delivery (default 100ms
@@ -122,6 +129,9 @@ func (o *Options) defaults(kind string) {
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = time.Second
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 1
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
@@ -239,34 +249,7 @@ func (e *Exporter) Run(ctx context.Context) error {
 	if err := e.Check(ctx); err != nil && ctx.Err() == nil && (prevState != e.stateNow() || prevErr != err.Error()) {
 		e.logFailure(err, true)
 	}
-	bo := e.opt.Backoff
-	batch := make([]Point, 0, e.opt.BatchPoints)
-	logTick := time.NewTicker(10 * time.Second)
-	defer logTick.Stop()
-	retrying := false
-	for ctx.Err() == nil {
-		if !e.waitBatch(ctx, logTick.C, retrying) {
-			break
-		}
-		batch = e.q.Peek(batch, e.opt.BatchPoints, e.opt.BatchBytes)
-		if len(batch) == 0 {
-			continue
-		}
-		err := e.send(ctx, batch)
-		retrying = err != nil
-		if err == nil {
-			bo.Reset()
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		d := bo.Next()
-		select {
-		case <-ctx.Done():
-		case <-time.After(d):
-		}
-	}
+	e.deliver(ctx)
 	e.drain()
 	e.mu.Lock()
 	e.state = StateStopped
@@ -274,13 +257,93 @@ func (e *Exporter) Run(ctx context.Context) error {
 	return nil
 }
 
-// waitBatch waits until a full batch is queued, or FlushInterval after the
-// first point arrived, or ctx ends (false). A retry (after the backoff)
-// does not wait for the batch to fill.
-func (e *Exporter) waitBatch(ctx context.Context, logTick <-chan time.Time, retrying bool) bool {
+// sendResult is the outcome of one send, with its batch buffer.
+type sendResult struct {
+	buf []Point
+	err error
+}
+
+// deliver sends batches, up to Parallel at once, until ctx ends; it
+// returns when no send is left in flight.
+func (e *Exporter) deliver(ctx context.Context) {
+	bo := e.opt.Backoff
+	logTick := time.NewTicker(10 * time.Second)
+	defer logTick.Stop()
+	results := make(chan sendResult, e.opt.Parallel)
+	free := make([][]Point, 0, e.opt.Parallel)
+	for range e.opt.Parallel {
+		free = append(free, make([]Point, 0, e.opt.BatchPoints))
+	}
+	inflight, limit := 0, e.opt.Parallel
+	retrying := false
+	var notBefore time.Time // backoff after a failure
+	settle := func(r sendResult) {
+		inflight--
+		free = append(free, r.buf[:0])
+		if r.err == nil {
+			bo.Reset()
+			retrying, limit, notBefore = false, e.opt.Parallel, time.Time{}
+			return
+		}
+		if !retrying || notBefore.IsZero() || time.Now().After(notBefore) {
+			notBefore = time.Now().Add(bo.Next())
+		}
+		retrying, limit = true, 1
+	}
+	defer func() {
+		for inflight > 0 {
+			settle(<-results)
+		}
+	}()
+	for ctx.Err() == nil {
+		// a free slot
+		for inflight >= limit {
+			select {
+			case r := <-results:
+				settle(r)
+			case <-ctx.Done():
+				return
+			}
+		}
+		// the backoff after a failure
+		if d := time.Until(notBefore); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case r := <-results:
+				settle(r)
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
+		if !e.waitBatch(ctx, logTick.C, results, settle, retrying) {
+			continue
+		}
+		if inflight >= limit || time.Now().Before(notBefore) {
+			continue // a result arrived meanwhile and changed the limits
+		}
+		buf := free[len(free)-1]
+		batch, f := e.q.Take(buf, e.opt.BatchPoints, e.opt.BatchBytes)
+		if len(batch) == 0 {
+			continue
+		}
+		free = free[:len(free)-1]
+		inflight++
+		go func() {
+			results <- sendResult{batch, e.send(ctx, batch, f)}
+		}()
+	}
+}
+
+// waitBatch waits until a full batch is pending, or FlushInterval after
+// the first point arrived; false when ctx ends or a send's result arrived
+// (handed to settle). A retry (after the backoff) does not wait for the
+// batch to fill.
+func (e *Exporter) waitBatch(ctx context.Context, logTick <-chan time.Time, results <-chan sendResult, settle func(sendResult), retrying bool) bool {
 	var deadline <-chan time.Time
 	for {
-		n := e.q.Len()
+		n := e.q.Pending()
 		if n >= e.opt.BatchPoints || (retrying && n > 0) {
 			return true
 		}
@@ -292,6 +355,9 @@ func (e *Exporter) waitBatch(ctx context.Context, logTick <-chan time.Time, retr
 		select {
 		case <-ctx.Done():
 			return false
+		case r := <-results:
+			settle(r)
+			return false
 		case <-e.q.Ready():
 		case <-deadline:
 			return true
@@ -301,8 +367,8 @@ func (e *Exporter) waitBatch(ctx context.Context, logTick <-chan time.Time, retr
 	}
 }
 
-// send delivers one peeked batch and settles it with the queue.
-func (e *Exporter) send(ctx context.Context, batch []Point) error {
+// send delivers one batch taken from the queue and settles it.
+func (e *Exporter) send(ctx context.Context, batch []Point, f queue.Flight) error {
 	sctx, cancel := context.WithTimeout(ctx, e.opt.Timeout)
 	start := time.Now()
 	e.attempts.Add(1)
@@ -318,7 +384,7 @@ func (e *Exporter) send(ctx context.Context, batch []Point) error {
 	case err == nil:
 		e.batches.Add(1)
 		e.sendNanos.Add(int64(time.Since(start)))
-		e.recovered(len(batch), 0)
+		e.recovered(f, len(batch), 0)
 		return nil
 	case errors.Is(err, ErrRejected):
 		// the data itself is refused: retrying cannot help
@@ -328,10 +394,10 @@ func (e *Exporter) send(ctx context.Context, batch []Point) error {
 			refused = re.Points
 		}
 		e.log.Warn("destination rejected points; discarded", "points", refused, "batch", len(batch), "err", err)
-		e.recovered(len(batch), refused)
+		e.recovered(f, len(batch), refused)
 		return nil
 	default:
-		e.q.Done(delivered)
+		e.q.Settle(f, delivered)
 		e.failures.Add(1)
 		e.logFailure(err, false)
 		return err
@@ -341,9 +407,9 @@ func (e *Exporter) send(ctx context.Context, batch []Point) error {
 // recovered settles a delivered batch (of which refused points were
 // rejected) and marks the destination ok, all under e.mu so that Status
 // never sees the counts without the state, then logs a recovery.
-func (e *Exporter) recovered(delivered, refused int) {
+func (e *Exporter) recovered(f queue.Flight, delivered, refused int) {
 	e.mu.Lock()
-	e.q.Done(delivered)
+	e.q.Settle(f, delivered)
 	e.rejected.Add(uint64(refused))
 	was, since := e.state, e.downSince
 	e.state = StateOK
@@ -401,11 +467,12 @@ func (e *Exporter) drain() {
 	defer cancel()
 	batch := make([]Point, 0, e.opt.BatchPoints)
 	for ctx.Err() == nil {
-		batch = e.q.Peek(batch, e.opt.BatchPoints, e.opt.BatchBytes)
+		var f queue.Flight
+		batch, f = e.q.Take(batch, e.opt.BatchPoints, e.opt.BatchBytes)
 		if len(batch) == 0 {
 			break
 		}
-		if err := e.send(ctx, batch); err != nil {
+		if err := e.send(ctx, batch, f); err != nil {
 			break
 		}
 	}
