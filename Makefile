@@ -83,8 +83,9 @@ ui-assets:
 ui-e2e:
 	$(GO) test -count=1 -v -timeout 10m ./web/ui/e2e/
 
-# The real servers the exporter tests talk to (InfluxDB 1.8.10, an
-# OpenTelemetry Collector with the Fluent Forward receiver, Prometheus):
+# The real servers the exporter tests talk to (InfluxDB 1.8.10, InfluxDB
+# 2.7.12 without Flux, an OpenTelemetry Collector with the Fluent Forward
+# receiver, Prometheus):
 # built or installed once, cached in ~/.cache/satellite/bin; see
 # scripts/testservers.sh and docs/exporters.md.
 .PHONY: testservers
