@@ -128,19 +128,27 @@ func (s *Influx) Query(db, q string) ([]Series, error) {
 }
 
 func (s *Influx) query(db, q string, withAuth bool) ([]Series, error) {
+	return influxQL(s.URL, db, q, func(req *http.Request) {
+		if withAuth && s.auth {
+			req.SetBasicAuth(s.User, s.Password)
+		}
+	})
+}
+
+// influxQL runs q with POST /query (db optional, ns epochs), auth setting
+// the request's credentials, and returns the first statement's series.
+func influxQL(baseURL, db, q string, auth func(*http.Request)) ([]Series, error) {
 	form := url.Values{"q": {q}}
 	if db != "" {
 		form.Set("db", db)
 	}
 	form.Set("epoch", "ns")
-	req, err := http.NewRequest(http.MethodPost, s.URL+"/query", strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/query", strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if withAuth && s.auth {
-		req.SetBasicAuth(s.User, s.Password)
-	}
+	auth(req)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
@@ -155,6 +163,8 @@ func (s *Influx) query(db, q string, withAuth bool) ([]Series, error) {
 			Error  string   `json:"error"`
 		} `json:"results"`
 		Error string `json:"error"`
+		// InfluxDB 2.x answers a refused request with code and message
+		Message string `json:"message"`
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.UseNumber()
@@ -163,6 +173,9 @@ func (s *Influx) query(db, q string, withAuth bool) ([]Series, error) {
 	}
 	if out.Error != "" {
 		return nil, fmt.Errorf("influx query %q: %s", q, out.Error)
+	}
+	if out.Message != "" {
+		return nil, fmt.Errorf("influx query %q: %s: %s", q, resp.Status, out.Message)
 	}
 	if len(out.Results) == 0 {
 		return nil, nil
@@ -175,11 +188,16 @@ func (s *Influx) query(db, q string, withAuth bool) ([]Series, error) {
 
 // Count returns SELECT COUNT(field) FROM measurement [WHERE ...] in db.
 func (s *Influx) Count(db, measurement, field, where string) (int64, error) {
+	return count(s.Query, db, measurement, field, where)
+}
+
+// count runs SELECT COUNT(field) FROM measurement [WHERE ...] with query.
+func count(query func(db, q string) ([]Series, error), db, measurement, field, where string) (int64, error) {
 	q := fmt.Sprintf("SELECT COUNT(%q) FROM %q", field, measurement)
 	if where != "" {
 		q += " WHERE " + where
 	}
-	series, err := s.Query(db, q)
+	series, err := query(db, q)
 	if err != nil {
 		return 0, err
 	}

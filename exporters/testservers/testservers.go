@@ -4,6 +4,9 @@
 //
 //   - InfluxDB 1.8.10 (influxd), with the v2 compatibility write API and
 //     Flux enabled, reporting off, optionally with authentication;
+//   - InfluxDB 2.7.12 (influxd2), set up with an org, a bucket and an
+//     operator token, built without Flux (README.md): its data is read
+//     back with InfluxQL;
 //   - an OpenTelemetry Collector built with the fluentforward receiver and
 //     the debug exporter (verbosity: detailed), a real Forward-protocol
 //     server with acknowledgements whose log this package parses back
@@ -35,7 +38,8 @@ import (
 	"time"
 )
 
-// BinDir returns the directory holding influxd and otelcol-satellite.
+// BinDir returns the directory holding influxd, influxd2 and
+// otelcol-satellite.
 func BinDir() string {
 	if d := os.Getenv("SATELLITE_TESTSERVERS_BIN"); d != "" {
 		return d
