@@ -40,14 +40,20 @@ var Epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func PortPoint(seq int64, switches, ports int) exporters.Point {
 	sw := seq%int64(switches) + 1
 	port := (seq/int64(switches))%int64(ports) + 1
+	p := PortPointFields(seq, switches, ports)
+	p.Tags = []exporters.Tag{
+		{Key: "dpid", Value: fmt.Sprintf("%016x", sw)},
+		{Key: "port", Value: strconv.FormatInt(port, 10)},
+		{Key: "port_name", Value: "vm" + strconv.FormatInt(port, 10)},
+		{Key: "switch", Value: "br-int"},
+	}
+	return p
+}
+
+// PortPointFields is PortPoint without its tags.
+func PortPointFields(seq int64, switches, ports int) exporters.Point {
 	return exporters.Point{
 		Measurement: "port_stats",
-		Tags: []exporters.Tag{
-			{Key: "dpid", Value: fmt.Sprintf("%016x", sw)},
-			{Key: "port", Value: strconv.FormatInt(port, 10)},
-			{Key: "port_name", Value: "vm" + strconv.FormatInt(port, 10)},
-			{Key: "switch", Value: "br-int"},
-		},
 		Fields: []exporters.Field{
 			{Key: "rx_bytes", Value: exporters.Uint(uint64(seq) * 1000)},
 			{Key: "rx_packets", Value: exporters.Uint(uint64(seq) * 10)},
