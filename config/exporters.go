@@ -95,7 +95,7 @@ func defaultExportQueue() ExportQueue {
 
 func defaultExporters() Exporters {
 	return Exporters{
-		Influx:     InfluxExporter{Parallel: 1, Queue: defaultExportQueue()},
+		Influx:     InfluxExporter{Parallel: 2, Queue: defaultExportQueue()},
 		Fluent:     FluentExporter{TagPrefix: "satellite", RequireAck: true, Queue: defaultExportQueue()},
 		Prometheus: PrometheusExporter{Enabled: true, MaxSeries: 20000, StaleAfter: Duration(5 * time.Minute)},
 	}

@@ -237,12 +237,17 @@ func (d *Destination) classify(err error, op string) error {
 		return fmt.Errorf("%w: %s %s: %d %s: the token is wrong or lacks write permission on bucket %q",
 			exporters.ErrMisconfigured, op, d.cfg.URL, he.StatusCode, msg, d.cfg.Bucket)
 	case 404:
-		org := ""
-		if d.cfg.Org != "" {
-			org = fmt.Sprintf(" and the org %q", d.cfg.Org)
+		switch {
+		case d.cfg.Org == "" && strings.Contains(strings.ToLower(msg), "organization"):
+			// 2.x: the exporter sent the placeholder org "-"
+			return fmt.Errorf("%w: %s %s: %s: set org: InfluxDB 2.x needs the organisation that owns bucket %q",
+				exporters.ErrMisconfigured, op, d.cfg.URL, msg, d.cfg.Bucket)
+		case d.cfg.Org != "":
+			return fmt.Errorf("%w: %s %s: %s: check that the org %q and its bucket %q exist",
+				exporters.ErrMisconfigured, op, d.cfg.URL, msg, d.cfg.Org, d.cfg.Bucket)
 		}
-		return fmt.Errorf("%w: %s %s: %s: check the bucket %q%s (InfluxDB 1.8: database/retention-policy, and create the database first)",
-			exporters.ErrMisconfigured, op, d.cfg.URL, msg, d.cfg.Bucket, org)
+		return fmt.Errorf("%w: %s %s: %s: check the bucket %q (InfluxDB 1.8: database/retention-policy, and create the database first; 2.x: set org too)",
+			exporters.ErrMisconfigured, op, d.cfg.URL, msg, d.cfg.Bucket)
 	case 400, 413, 422:
 		if op == "write" && (strings.Contains(msg, "partial write") || strings.Contains(msg, "unable to parse") ||
 			strings.Contains(msg, "field type conflict") || he.StatusCode == 413 || he.StatusCode == 422) {

@@ -169,7 +169,7 @@ func TestInflux2Misconfigured(t *testing.T) {
 	t.Run("unknown bucket", func(t *testing.T) {
 		cfg := influx2Config(srv)
 		cfg.Bucket = "nobucket"
-		e := misconfigured(t, cfg, `bucket "nobucket" not found`, `check the bucket "nobucket" and the org "satellite"`)
+		e := misconfigured(t, cfg, `bucket "nobucket" not found`, `check that the org "satellite" and its bucket "nobucket" exist`)
 		// fixing the server fixes the exporter
 		srv.CreateBucket(t, "nobucket")
 		exportertest.WaitFor(t, 20*time.Second, func() bool {
@@ -194,7 +194,7 @@ func TestInflux2Misconfigured(t *testing.T) {
 		// InfluxDB 2.x needs the org (1.8 ignores it)
 		cfg := influx2Config(srv)
 		cfg.Org = ""
-		misconfigured(t, cfg, "organization", "not found")
+		misconfigured(t, cfg, "organization", "not found", "set org: InfluxDB 2.x needs the organisation")
 	})
 
 	t.Run("right settings", func(t *testing.T) {
