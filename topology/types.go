@@ -8,8 +8,9 @@ package topology
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
+
+	"github.com/satellite-sdn/satellite/controller"
 )
 
 // DPID is a datapath id. It marshals as 16 hex digits.
@@ -20,15 +21,16 @@ func (d DPID) String() string { return fmt.Sprintf("%016x", uint64(d)) }
 // MarshalJSON writes the dpid as a 16-hex-digit string.
 func (d DPID) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-// UnmarshalJSON reads a hex string (with or without leading zeros).
+// UnmarshalJSON reads a datapath id string as controller.ParseDPID does
+// (hex, with or without leading zeros or 0x, or colon-separated bytes).
 func (d *DPID) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("dpid: want a hex string: %w", err)
 	}
-	v, err := strconv.ParseUint(s, 16, 64)
+	v, err := controller.ParseDPID(s)
 	if err != nil {
-		return fmt.Errorf("dpid %q: want up to 16 hex digits", s)
+		return err
 	}
 	*d = DPID(v)
 	return nil

@@ -341,7 +341,7 @@ func TestSnapshotImportBadInput(t *testing.T) {
 		{`{"version": 3}`, "", "no switches, ports, links or hosts", 400},
 		{`{"switches":[], "flows":[]}`, "flows", `unknown field "flows" in the snapshot`, 400},
 		{`{"switches":[{"dpid":"1","colour":"red"}]}`, "colour", `unknown field "colour"`, 400},
-		{`{"switches":[{"dpid":"xyz"}]}`, "", `dpid "xyz": want up to 16 hex digits`, 400},
+		{`{"switches":[{"dpid":"xyz"}]}`, "", `datapath id "xyz": want 1-16 hex digits`, 400},
 		{`{"switches":[{"dpid":5}]}`, "", "dpid: want a hex string", 400},
 		{`{"version":"3","switches":[]}`, "version", "version: got JSON string, want a whole number", 400},
 		{`{"switches":[` + sw + `],"links":[{"src":{"dpid":"1","port":-1}}]}`, "links.src.port", "got JSON number -1", 400},
