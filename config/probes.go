@@ -28,6 +28,10 @@ type Probes struct {
 	// FlapLimit state changes within FlapWindow damp a path (hold-down x4).
 	FlapLimit  int      `yaml:"flap_limit"`
 	FlapWindow Duration `yaml:"flap_window"`
+	// PacketOutShare is the share of each switch's packet-out rate
+	// (controller.packet_out_rate) probes may use; beyond it the intervals
+	// of that switch's paths stretch, with a warning.
+	PacketOutShare float64 `yaml:"packet_out_share"`
 	// Groups override the settings for some paths: selected by the hosts'
 	// datapath names and the path number (empty or 0: any); the first
 	// matching group wins.
@@ -48,7 +52,7 @@ type ProbeGroup struct {
 
 func defaultProbes() Probes {
 	return Probes{Enabled: true, Interval: Duration(30 * time.Millisecond), DownAfter: 3, LossWindow: 50, LossThreshold: 0.2,
-		HoldDown: Duration(2 * time.Second), FlapLimit: 4, FlapWindow: Duration(time.Minute)}
+		HoldDown: Duration(2 * time.Second), FlapLimit: 4, FlapWindow: Duration(time.Minute), PacketOutShare: 0.5}
 }
 
 func (c Config) validateProbes(bad func(setting, format string, args ...any)) {
@@ -76,6 +80,9 @@ func (c Config) validateProbes(bad func(setting, format string, args ...any)) {
 	}
 	if d := time.Duration(p.FlapWindow); d <= 0 {
 		bad("probes.flap_window", "%s; want a positive duration (such as 1m)", d)
+	}
+	if !(p.PacketOutShare > 0 && p.PacketOutShare <= 1) {
+		bad("probes.packet_out_share", "%v; want a fraction above 0, at most 1 (such as 0.5)", p.PacketOutShare)
 	}
 	for i, g := range p.Groups {
 		at := fmt.Sprintf("probes.groups[%d]", i)
@@ -105,7 +112,7 @@ func (c Config) ProbesConfig(logger *slog.Logger) probes.Config {
 	p := c.Probes
 	pc := probes.Config{Interval: time.Duration(p.Interval), DownAfter: p.DownAfter, LossWindow: p.LossWindow,
 		LossThreshold: p.LossThreshold, MaxRTT: time.Duration(p.MaxRTT), HoldDown: time.Duration(p.HoldDown),
-		FlapLimit: p.FlapLimit, FlapWindow: time.Duration(p.FlapWindow), Logger: logger}
+		FlapLimit: p.FlapLimit, FlapWindow: time.Duration(p.FlapWindow), PacketOutShare: p.PacketOutShare, Logger: logger}
 	for _, g := range p.Groups {
 		pc.Groups = append(pc.Groups, probes.Group{Local: g.Local, Remote: g.Remote, Path: g.Path, Interval: time.Duration(g.Interval),
 			DownAfter: g.DownAfter, LossThreshold: g.LossThreshold, MaxRTT: time.Duration(g.MaxRTT), HoldDown: time.Duration(g.HoldDown)})

@@ -8,7 +8,7 @@ import (
 )
 
 func TestProbesSettings(t *testing.T) {
-	c, err := Load(writeFile(t, "probes: {interval: 50ms, down_after: 4, loss_window: 40, loss_threshold: 0.3, max_rtt: 20ms, hold_down: 5s, flap_limit: 3, flap_window: 2m}\n"))
+	c, err := Load(writeFile(t, "probes: {interval: 50ms, down_after: 4, loss_window: 40, loss_threshold: 0.3, max_rtt: 20ms, hold_down: 5s, flap_limit: 3, flap_window: 2m, packet_out_share: 0.8}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -17,18 +17,18 @@ func TestProbesSettings(t *testing.T) {
 	}
 	pc := c.ProbesConfig(nil)
 	if pc.Interval != 50*time.Millisecond || pc.DownAfter != 4 || pc.LossWindow != 40 || pc.LossThreshold != 0.3 ||
-		pc.MaxRTT != 20*time.Millisecond || pc.HoldDown != 5*time.Second || pc.FlapLimit != 3 || pc.FlapWindow != 2*time.Minute {
+		pc.MaxRTT != 20*time.Millisecond || pc.HoldDown != 5*time.Second || pc.FlapLimit != 3 || pc.FlapWindow != 2*time.Minute || pc.PacketOutShare != 0.8 {
 		t.Fatalf("probes config %+v", pc)
 	}
 	if d := Default(); !d.Probes.Enabled || time.Duration(d.Probes.Interval) != 30*time.Millisecond {
 		t.Fatalf("defaults %+v", d.Probes)
 	}
-	c, err = Load(writeFile(t, "probes: {interval: 1ms, down_after: 0, loss_window: 2, loss_threshold: 1.5, max_rtt: -1s, hold_down: 0s, flap_limit: 1, flap_window: 0s}\n"))
+	c, err = Load(writeFile(t, "probes: {interval: 1ms, down_after: 0, loss_window: 2, loss_threshold: 1.5, max_rtt: -1s, hold_down: 0s, flap_limit: 1, flap_window: 0s, packet_out_share: 1.5}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	msg := fmt.Sprint(c.Validate())
-	for _, want := range []string{"probes.interval", "probes.down_after", "probes.loss_window", "probes.loss_threshold", "probes.max_rtt", "probes.hold_down", "probes.flap_limit", "probes.flap_window"} {
+	for _, want := range []string{"probes.interval", "probes.down_after", "probes.loss_window", "probes.loss_threshold", "probes.max_rtt", "probes.hold_down", "probes.flap_limit", "probes.flap_window", "probes.packet_out_share"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("validation lacks %s:\n%s", want, msg)
 		}

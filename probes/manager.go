@@ -54,7 +54,14 @@ type Config struct {
 	// Groups override the interval and the verdict thresholds for the
 	// paths they select (the first matching group wins).
 	Groups []Group
-	Logger *slog.Logger
+	// PacketOutShare is the share of each switch's packet-out rate limit
+	// (controller.Config.PacketOutRate) that probes may use (default 0.5;
+	// the rest is for ARP, DHCP and ICMP answers and LLDP). When the paths
+	// starting at a switch would need more, their intervals are stretched
+	// by the same factor, with a warning: probes that the limiter would
+	// refuse are never sent, so they cannot count as lost.
+	PacketOutShare float64
+	Logger         *slog.Logger
 }
 
 // Group selects paths by the names of their hosts and the path number
@@ -149,6 +156,9 @@ func (c *Config) defaults() {
 	if c.PublishInterval <= 0 {
 		c.PublishInterval = time.Second
 	}
+	if c.PacketOutShare <= 0 || c.PacketOutShare > 1 {
+		c.PacketOutShare = 0.5
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -185,6 +195,12 @@ type PathStatus struct {
 	RTTP99Ms   float64   `json:"rtt_p99_ms"`
 	JitterMs   float64   `json:"jitter_ms"`
 	Ignored    uint64    `json:"ignored"` // forged or stale replies
+	// IntervalMs is the interval probes are sent at: the configured one,
+	// or longer while the switch's packet-out budget is short.
+	IntervalMs float64 `json:"interval_ms"`
+	// Unsent counts probes that could not be sent (the switch's
+	// packet-out limit or connection); they are not counted as lost.
+	Unsent uint64 `json:"unsent"`
 }
 
 // pending is a probe on its way: when it was sent (signed into it) and
@@ -193,6 +209,7 @@ type pending struct{ sent, deadline time.Time }
 
 type path struct {
 	set                settings
+	interval           time.Duration // set.interval, stretched by the budget
 	nextSend           time.Time
 	key                PathKey
 	localName, remName string
@@ -211,6 +228,7 @@ type path struct {
 	ri, rti     int
 	sent, recv  uint64
 	ignored     uint64
+	unsent      uint64
 	changes     []time.Time
 	firstMiss   time.Time
 }
@@ -231,7 +249,8 @@ type Manager struct {
 	pausedUntil time.Time
 	forged      uint64 // replies whose signature did not verify
 	stall       chan time.Duration
-	ready       map[uint64]bool // switches holding the probe flows
+	ready       map[uint64]bool    // switches holding the probe flows
+	stretch     map[uint64]float64 // interval factor last logged per switch
 }
 
 // Forged is the number of probe replies rejected for a bad signature.
@@ -263,7 +282,7 @@ func (m *Manager) PauseSending(d time.Duration) {
 func New(cfg Config, ctl *controller.Controller, vm *vnet.Manager, topo *topology.Model) *Manager {
 	cfg.defaults()
 	return &Manager{cfg: cfg, ctl: ctl, vm: vm, topo: topo, log: cfg.Logger.With("component", "probes"),
-		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1), ready: map[uint64]bool{}}
+		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1), ready: map[uint64]bool{}, stretch: map[uint64]float64{}}
 }
 
 // Config returns the effective settings.
@@ -322,7 +341,8 @@ func (m *Manager) Paths() []PathStatus {
 func (m *Manager) statusLocked(p *path) PathStatus {
 	st := PathStatus{Local: fmt.Sprintf("%016x", p.key.Local), Remote: fmt.Sprintf("%016x", p.key.Remote),
 		LocalName: p.localName, RemoteName: p.remName, Path: p.key.Path, Port: p.port, State: "down",
-		Live: p.live, Flapping: p.flapping, Cause: p.cause, Since: p.since, Sent: p.sent, Received: p.recv, Ignored: p.ignored}
+		Live: p.live, Flapping: p.flapping, Cause: p.cause, Since: p.since, Sent: p.sent, Received: p.recv, Ignored: p.ignored,
+		IntervalMs: float64(max(p.interval, p.set.interval)) / 1e6, Unsent: p.unsent}
 	if p.up {
 		st.State = "up"
 	}
@@ -534,11 +554,14 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 	}
 	type send struct {
 		s     *controller.Session
+		p     *path
+		seq   uint32
 		port  uint32
 		frame []byte
 	}
 	var sends []send
 	changed := map[[2]uint64]bool{}
+	factor := m.budgetLocked()
 	for _, p := range m.paths {
 		// A probe is lost only once the switch's connection has delivered
 		// something read after the probe's deadline: if nothing was read,
@@ -568,11 +591,12 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 		if now.Before(p.nextSend) {
 			continue // this path's group probes less often
 		}
-		p.nextSend = now.Add(p.set.interval - m.cfg.tick()/2)
+		p.interval = time.Duration(float64(p.set.interval) * max(1, factor[p.key.Local]))
+		p.nextSend = now.Add(p.interval - m.cfg.tick()/2)
 		p.seq++
 		p.outstanding[p.seq] = pending{sent: now, deadline: now.Add(p.set.timeout)}
 		p.sent++
-		sends = append(sends, send{s, p.port, m.sign.encode(probe{Local: p.key.Local, Remote: p.key.Remote, Path: uint8(p.key.Path), Seq: p.seq, Sent: now})})
+		sends = append(sends, send{s, p, p.seq, p.port, m.sign.encode(probe{Local: p.key.Local, Remote: p.key.Remote, Path: uint8(p.key.Path), Seq: p.seq, Sent: now})})
 	}
 	m.mu.Unlock()
 	for pair := range changed {
@@ -583,11 +607,59 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 			&ofp.ActionSetField{Field: tunnelID(KeyRequest)},
 			&ofp.ActionOutput{Port: ofp.PortNo(sd.port), MaxLen: ofp.ContentLenNoBuffer},
 		}
-		// never wait: a probe that cannot go now is simply not sent
+		// never wait: a probe that cannot go now is simply not sent, and
+		// then it is not a probe the path lost
 		pctx, cancel := context.WithTimeout(ctx, time.Millisecond)
-		_ = sd.s.PacketOut(pctx, uint32(ofp.PortController), acts, sd.frame)
+		err := sd.s.PacketOut(pctx, uint32(ofp.PortController), acts, sd.frame)
 		cancel()
+		if err != nil {
+			m.mu.Lock()
+			if _, ok := sd.p.outstanding[sd.seq]; ok {
+				delete(sd.p.outstanding, sd.seq)
+				sd.p.sent--
+				sd.p.unsent++
+			}
+			m.mu.Unlock()
+		}
 	}
+}
+
+// budgetLocked returns, per switch, how much the intervals of the paths
+// starting there must be stretched so that their probes stay within
+// PacketOutShare of the switch's packet-out rate (1: not at all), and logs
+// when that changes. m.mu is held.
+func (m *Manager) budgetLocked() map[uint64]float64 {
+	rate := m.ctl.Config().PacketOutRate * m.cfg.PacketOutShare
+	need := map[uint64]float64{} // probes/s per switch
+	paths := map[uint64]int{}
+	for _, p := range m.paths {
+		if p.set.interval > 0 {
+			need[p.key.Local] += float64(time.Second) / float64(p.set.interval)
+			paths[p.key.Local]++
+		}
+	}
+	factor := make(map[uint64]float64, len(need))
+	for dpid, n := range need {
+		f := 1.0
+		if rate > 0 && n > rate {
+			f = n / rate
+		}
+		factor[dpid] = f
+		last, logged := m.stretch[dpid]
+		if !logged {
+			last = 1
+		}
+		if f > 1 && (f > last*1.05 || f < last/1.05) {
+			m.log.Warn("probe intervals stretched: the switch's packet-out budget is too small for its paths",
+				"dpid", controller.FormatDPID(dpid), "paths", paths[dpid], "need_pps", int(n), "budget_pps", int(rate),
+				"factor", fmt.Sprintf("%.2f", f), "hint", "raise controller.packet_out_rate or probes.interval (or an interval per path group)")
+			m.stretch[dpid] = f
+		} else if f == 1 && last > 1 {
+			m.log.Info("probe intervals back to configured: the packet-out budget suffices again", "dpid", controller.FormatDPID(dpid), "paths", paths[dpid])
+			delete(m.stretch, dpid)
+		}
+	}
+	return factor
 }
 
 // result records one probe outcome; the caller holds m.mu.

@@ -25,14 +25,14 @@ func setupTunnels(fs *flag.FlagSet) func(context.Context, *session, []string) er
 				fmt.Fprintln(w, "no tunnel paths (no virtual network datapaths with tunnels yet)")
 				return
 			}
-			fmt.Fprintln(w, "FROM\tTO\tPATH\tPORT\tSTATE\tLIVE\tACTIVE\tRTT AVG\tRTT P99\tJITTER\tLOSS\tCAUSE")
+			fmt.Fprintln(w, "FROM\tTO\tPATH\tPORT\tSTATE\tLIVE\tACTIVE\tRTT AVG\tRTT P99\tJITTER\tLOSS\tEVERY\tCAUSE")
 			for _, p := range t.Paths {
 				active := ""
 				if p.Active {
 					active = "*"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%v\t%s\t%.2f ms\t%.2f ms\t%.2f ms\t%.0f%%\t%s\n", p.LocalName, p.RemoteName, p.Path, p.Port,
-					p.State, p.Live, active, p.RTTAvgMs, p.RTTP99Ms, p.JitterMs, 100*p.Loss, orDash(p.Cause))
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%v\t%s\t%.2f ms\t%.2f ms\t%.2f ms\t%.0f%%\t%.0f ms\t%s\n", p.LocalName, p.RemoteName, p.Path, p.Port,
+					p.State, p.Live, active, p.RTTAvgMs, p.RTTP99Ms, p.JitterMs, 100*p.Loss, p.IntervalMs, orDash(p.Cause))
 			}
 		})
 	}

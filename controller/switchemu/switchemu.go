@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -146,12 +147,28 @@ func (s *Switch) Conn() net.Conn {
 	return s.conn
 }
 
+// ErrNotConnected is returned for messages sent before Serve or Dial.
+var ErrNotConnected = errors.New("switchemu: not connected to a controller")
+
 // WriteRaw writes bytes as they are (for tests that send garbage).
 func (s *Switch) WriteRaw(b []byte) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if s.conn == nil {
+		return ErrNotConnected
+	}
 	_, err := s.conn.Write(b)
 	return err
+}
+
+// portStatus tells the controller about a port change; before the switch
+// is connected there is nobody to tell (the port description at the
+// handshake will include the port).
+func (s *Switch) portStatus(body []byte) error {
+	if err := s.send(of.TypePortStatus, 0, body); err != nil && !errors.Is(err, ErrNotConnected) {
+		return err
+	}
+	return nil
 }
 
 func (s *Switch) send(t of.Type, xid uint32, body []byte) error {
@@ -507,7 +524,7 @@ func (s *Switch) AddPort(no uint32, name string) error {
 	body := append(make([]byte, 8), encodePort(p)...)
 	s.mu.Unlock()
 	body[0] = ofwire.PortReasonAdd
-	return s.send(of.TypePortStatus, 0, body)
+	return s.portStatus(body)
 }
 
 // SetPortDown changes a port's link state and tells the controller (MODIFY).
@@ -522,7 +539,7 @@ func (s *Switch) SetPortDown(no uint32, down bool) error {
 	body := append(make([]byte, 8), encodePort(p)...)
 	s.mu.Unlock()
 	body[0] = ofwire.PortReasonModify
-	return s.send(of.TypePortStatus, 0, body)
+	return s.portStatus(body)
 }
 
 // PacketIn sends a packet-in for a frame received on inPort (table miss).
