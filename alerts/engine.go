@@ -60,7 +60,11 @@ type Config struct {
 	// its pending alerts are dropped and its firing alerts resolve
 	// (default 3 x the collector's interval, at least 3 s).
 	StaleAfter time.Duration
-	Logger     *slog.Logger
+	// Store keeps the rules created through the API across restarts
+	// (nil: they are kept in memory only). New loads them; AddRule,
+	// PutRule and DeleteRule write to it before changing the engine.
+	Store  RuleStore
+	Logger *slog.Logger
 }
 
 // Sources the engine watches. Any may be nil.
@@ -100,17 +104,44 @@ type Event struct {
 	Alert Alert     `json:"alert"`
 }
 
-// RuleInfo is a rule with where it came from ("config" or "api").
+// RuleInfo is a rule with where it came from ("config" or "api") and
+// whether it is evaluated.
 type RuleInfo struct {
 	Rule
 	Source string `json:"source"`
+	// Status is "active" (evaluated), or "skipped" for a stored API rule
+	// that was not loaded at start-up; Problem says why (it no longer
+	// validates, cannot be decoded, or the configuration file has a rule
+	// of the same name). Deleting a skipped rule removes it from the
+	// store; PUT replaces it with a valid one.
+	Status  string `json:"status"`
+	Problem string `json:"problem,omitempty"`
 }
+
+// Rule sources and statuses.
+const (
+	SourceConfig  = "config"
+	SourceAPI     = "api"
+	StatusActive  = "active"
+	StatusSkipped = "skipped"
+)
 
 // Errors of rule changes.
 var (
 	ErrRuleExists   = errors.New("a rule with that name exists")
 	ErrRuleNotFound = errors.New("no such rule")
+	// ErrRuleReadOnly: the rule comes from the configuration file, which
+	// the API cannot change.
+	ErrRuleReadOnly = errors.New("the rule comes from the configuration file")
+	// ErrRuleStore: the rule store failed; the engine was not changed.
+	ErrRuleStore = errors.New("storing the rule change failed, nothing was changed")
 )
+
+// skippedRule is a stored rule that was not loaded.
+type skippedRule struct {
+	rule    Rule
+	problem string
+}
 
 type alertKey struct{ rule, series string }
 
@@ -124,6 +155,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	rules    map[string]*compiled
+	skipped  map[string]*skippedRule // stored rules not loaded, by name
 	byMetric map[string][]*compiled
 	active   map[alertKey]*Alert
 	history  []Event // ring
@@ -165,7 +197,7 @@ func New(cfg Config, src Sources) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, src: src, log: cfg.Logger.With("component", "alerts"),
 		stream: collector.NewStream[Event](nil),
-		rules:  map[string]*compiled{}, byMetric: map[string][]*compiled{}, active: map[alertKey]*Alert{},
+		rules:  map[string]*compiled{}, skipped: map[string]*skippedRule{}, byMetric: map[string][]*compiled{}, active: map[alertKey]*Alert{},
 		switchDown: map[uint64]bool{}, portDown: map[topology.Endpoint]bool{}, portNames: map[topology.Endpoint]string{},
 		linkDown: map[topology.LinkKey]time.Time{}, secEvents: map[topology.Endpoint][]secEvent{},
 	}
@@ -177,8 +209,13 @@ func New(cfg Config, src Sources) (*Engine, error) {
 		if _, dup := e.rules[c.Name]; dup {
 			return nil, fmt.Errorf("rule %d: name %q is used twice", i+1, c.Name)
 		}
-		c.source = "config"
+		c.source = SourceConfig
 		e.rules[c.Name] = c
+	}
+	if cfg.Store != nil {
+		if err := e.loadStored(); err != nil {
+			return nil, err
+		}
 	}
 	e.reindex()
 	if cfg.Webhook.URL != "" {
@@ -189,6 +226,40 @@ func New(cfg Config, src Sources) (*Engine, error) {
 		e.hook = h
 	}
 	return e, nil
+}
+
+// loadStored loads the API rules of the store. A stored rule that cannot
+// be used (undecodable, no longer valid, or named like a rule of the
+// configuration file, which wins) does not stop the start: it is logged,
+// kept in the store and listed as skipped.
+func (e *Engine) loadStored() error {
+	stored, err := e.cfg.Store.LoadRules()
+	if err != nil {
+		return fmt.Errorf("loading stored alert rules: %w", err)
+	}
+	for _, s := range stored {
+		name := s.Rule.Name
+		var problem string
+		if s.Err != nil {
+			problem = fmt.Sprintf("cannot be read: %v", s.Err)
+		} else if c, ok := e.rules[name]; ok && c.source == SourceConfig {
+			problem = "the configuration file has a rule with this name, which is used instead"
+		} else if c, err := compile(s.Rule); err != nil {
+			problem = fmt.Sprintf("no longer valid: %v", err)
+		} else {
+			c.source = SourceAPI
+			e.rules[name] = c
+			continue
+		}
+		e.skipped[name] = &skippedRule{rule: s.Rule, problem: problem}
+		attrs := []any{"rule", name, "problem", problem,
+			"fix", "satellite rules delete " + name + " removes it; satellite rules add --replace replaces it"}
+		if p, ok := e.cfg.Store.(interface{ Path() string }); ok {
+			attrs = append(attrs, "store", p.Path())
+		}
+		e.log.Warn("stored alert rule skipped", attrs...)
+	}
+	return nil
 }
 
 func orUnnamed(s string) string {
@@ -217,11 +288,20 @@ func (e *Engine) Stream() *collector.Stream[Event] { return e.stream }
 func (e *Engine) Rules() []RuleInfo {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]RuleInfo, 0, len(e.rules))
+	out := make([]RuleInfo, 0, len(e.rules)+len(e.skipped))
 	for _, c := range e.rules {
 		out = append(out, c.info())
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	for _, s := range e.skipped {
+		out = append(out, s.info())
+	}
+	// by name; a skipped rule after the active rule of the same name
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Status == StatusActive
+	})
 	return out
 }
 
@@ -229,50 +309,93 @@ func (c *compiled) info() RuleInfo {
 	r := c.Rule
 	v, cl := Threshold(c.value), Threshold(c.clear)
 	r.Value, r.Clear = &v, &cl
-	return RuleInfo{Rule: r, Source: c.source}
+	return RuleInfo{Rule: r, Source: c.source, Status: StatusActive}
 }
 
-// Rule returns one rule.
+func (s *skippedRule) info() RuleInfo {
+	return RuleInfo{Rule: s.rule, Source: SourceAPI, Status: StatusSkipped, Problem: s.problem}
+}
+
+// Rule returns one rule: the active rule of that name, else a skipped
+// stored one.
 func (e *Engine) Rule(name string) (RuleInfo, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, ok := e.rules[name]
-	if !ok {
-		return RuleInfo{}, false
+	if c, ok := e.rules[name]; ok {
+		return c.info(), true
 	}
-	return c.info(), true
+	if s, ok := e.skipped[name]; ok {
+		return s.info(), true
+	}
+	return RuleInfo{}, false
 }
 
-// AddRule adds a rule (source "api"); ErrRuleExists if the name is taken.
+// store runs a change of the rule store; its error is ErrRuleStore. The
+// caller holds e.mu and changes nothing before it succeeded.
+func (e *Engine) store(op func(RuleStore) error) error {
+	if e.cfg.Store == nil {
+		return nil
+	}
+	if err := op(e.cfg.Store); err != nil {
+		e.log.Error("alert rule store write failed; the rule change is refused", "err", err)
+		return fmt.Errorf("%w: %v", ErrRuleStore, err)
+	}
+	return nil
+}
+
+// AddRule adds a rule (source "api"), stored first when the engine has a
+// store. Errors: a *FieldError for an invalid rule; ErrRuleReadOnly if
+// the configuration file has a rule of that name; ErrRuleExists if the
+// name is taken by another API rule (also a skipped stored one);
+// ErrRuleStore if the store failed (nothing changed).
 func (e *Engine) AddRule(r Rule) (RuleInfo, error) {
 	c, err := compile(r)
 	if err != nil {
 		return RuleInfo{}, err
 	}
-	c.source = "api"
+	c.source = SourceAPI
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if old, ok := e.rules[c.Name]; ok && old.source == SourceConfig {
+		return RuleInfo{}, fmt.Errorf("%w: %s", ErrRuleReadOnly, c.Name)
+	}
 	if _, ok := e.rules[c.Name]; ok {
 		return RuleInfo{}, fmt.Errorf("%w: %s", ErrRuleExists, c.Name)
+	}
+	if _, ok := e.skipped[c.Name]; ok {
+		return RuleInfo{}, fmt.Errorf("%w: %s (stored, skipped at start-up)", ErrRuleExists, c.Name)
+	}
+	if err := e.store(func(s RuleStore) error { return s.SaveRule(r) }); err != nil {
+		return RuleInfo{}, err
 	}
 	e.rules[c.Name] = c
 	e.reindex()
 	return c.info(), nil
 }
 
-// PutRule creates or replaces a rule and reports whether it was created.
-// Alerts of a replaced rule are kept when its metric and selector are
-// unchanged (the new thresholds apply from the next value); otherwise
-// they resolve.
+// PutRule creates or replaces an API rule (stored first, like AddRule)
+// and reports whether it was created. A skipped stored rule of that name
+// is replaced. Alerts of a replaced rule are kept when its metric and
+// selector are unchanged (the new thresholds apply from the next value);
+// otherwise they resolve. Errors: a *FieldError, ErrRuleReadOnly for a
+// rule of the configuration file, ErrRuleStore.
 func (e *Engine) PutRule(r Rule) (RuleInfo, bool, error) {
 	c, err := compile(r)
 	if err != nil {
 		return RuleInfo{}, false, err
 	}
-	c.source = "api"
+	c.source = SourceAPI
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	old, existed := e.rules[c.Name]
+	if existed && old.source == SourceConfig {
+		return RuleInfo{}, false, fmt.Errorf("%w: %s", ErrRuleReadOnly, c.Name)
+	}
+	if err := e.store(func(s RuleStore) error { return s.SaveRule(r) }); err != nil {
+		return RuleInfo{}, false, err
+	}
+	_, wasSkipped := e.skipped[c.Name]
+	delete(e.skipped, c.Name)
 	if existed && (old.Metric != c.Metric || !sameSelector(old.Selector, c.Selector)) {
 		e.dropRuleAlerts(c.Name, time.Now(), "rule changed")
 	} else if existed {
@@ -285,7 +408,7 @@ func (e *Engine) PutRule(r Rule) (RuleInfo, bool, error) {
 	}
 	e.rules[c.Name] = c
 	e.reindex()
-	return c.info(), !existed, nil
+	return c.info(), !existed && !wasSkipped, nil
 }
 
 func sameSelector(a, b Selector) bool {
@@ -295,13 +418,30 @@ func sameSelector(a, b Selector) bool {
 		a.Remote == b.Remote && eqI(a.Path, b.Path)
 }
 
-// DeleteRule removes a rule; its firing alerts resolve.
+// DeleteRule removes an API rule, from the store first; its firing alerts
+// resolve. A skipped stored rule of that name is removed from the store
+// (also one shadowed by a rule of the configuration file). Errors:
+// ErrRuleNotFound, ErrRuleReadOnly for a rule of the configuration file,
+// ErrRuleStore (nothing changed).
 func (e *Engine) DeleteRule(name string) (RuleInfo, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if s, ok := e.skipped[name]; ok {
+		if err := e.store(func(st RuleStore) error { return st.DeleteRule(name) }); err != nil {
+			return RuleInfo{}, err
+		}
+		delete(e.skipped, name)
+		return s.info(), nil
+	}
 	c, ok := e.rules[name]
 	if !ok {
 		return RuleInfo{}, fmt.Errorf("%w: %s", ErrRuleNotFound, name)
+	}
+	if c.source == SourceConfig {
+		return RuleInfo{}, fmt.Errorf("%w: %s", ErrRuleReadOnly, name)
+	}
+	if err := e.store(func(st RuleStore) error { return st.DeleteRule(name) }); err != nil {
+		return RuleInfo{}, err
 	}
 	delete(e.rules, name)
 	e.reindex()
@@ -370,7 +510,8 @@ func (a *Alert) copy() Alert {
 
 // Stats are the engine's counters.
 type Stats struct {
-	Rules       int          `json:"rules"`
+	Rules       int          `json:"rules"`                   // active rules
+	Skipped     int          `json:"skipped_rules,omitempty"` // stored rules not loaded (see Rules)
 	Pending     int          `json:"pending"`
 	Firing      int          `json:"firing"`
 	Evaluations uint64       `json:"evaluations"`  // values compared against rules
@@ -381,7 +522,7 @@ type Stats struct {
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
 	e.mu.Lock()
-	st := Stats{Rules: len(e.rules), Evaluations: e.evaluations.Load(), SamplesLost: e.samplesLost.Load()}
+	st := Stats{Rules: len(e.rules), Skipped: len(e.skipped), Evaluations: e.evaluations.Load(), SamplesLost: e.samplesLost.Load()}
 	for _, a := range e.active {
 		if a.State == StateFiring {
 			st.Firing++

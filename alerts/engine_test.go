@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"math"
@@ -168,7 +169,10 @@ func TestUnknownValuesAndStaleSeries(t *testing.T) {
 }
 
 func TestRuleChangesThroughTheAPI(t *testing.T) {
-	e := newEngine(t, Config{}, Rule{Name: "tx", Metric: MetricPortTxBps, Op: ">", Value: th(1e6)})
+	e := newEngine(t, Config{})
+	if info, err := e.AddRule(Rule{Name: "tx", Metric: MetricPortTxBps, Op: ">", Value: th(1e6)}); err != nil || info.Source != SourceAPI || info.Status != StatusActive {
+		t.Fatalf("add: %+v %v", info, err)
+	}
 	if _, err := e.AddRule(Rule{Name: "tx", Metric: MetricPortRxBps, Op: ">", Value: th(1)}); !isErr(err, ErrRuleExists) {
 		t.Fatalf("duplicate add: %v", err)
 	}
@@ -200,6 +204,29 @@ func TestRuleChangesThroughTheAPI(t *testing.T) {
 	}
 	if len(e.Rules()) != 0 {
 		t.Fatal("rule still listed")
+	}
+}
+
+// TestConfigRulesAreReadOnly: the API cannot add, replace or delete a
+// rule of the configuration file (it would come back, or go, at the next
+// start); the rule keeps working unchanged.
+func TestConfigRulesAreReadOnly(t *testing.T) {
+	e := newEngine(t, Config{}, Rule{Name: "tx", Metric: MetricPortTxBps, Op: ">", Value: th(1e6)})
+	if _, err := e.AddRule(Rule{Name: "tx", Metric: MetricPortRxBps, Op: ">", Value: th(1)}); !errors.Is(err, ErrRuleReadOnly) {
+		t.Fatalf("add over a config rule: %v", err)
+	}
+	if _, _, err := e.PutRule(Rule{Name: "tx", Metric: MetricPortTxBps, Op: ">", Value: th(2e6)}); !errors.Is(err, ErrRuleReadOnly) {
+		t.Fatalf("put over a config rule: %v", err)
+	}
+	if _, err := e.DeleteRule("tx"); !errors.Is(err, ErrRuleReadOnly) {
+		t.Fatalf("delete of a config rule: %v", err)
+	}
+	if r, ok := e.Rule("tx"); !ok || r.Source != SourceConfig || r.Status != StatusActive || float64(*r.Value) != 1e6 || r.Metric != MetricPortTxBps {
+		t.Fatalf("config rule changed: %+v", r)
+	}
+	e.onBatch(portBatch(time.Unix(1000, 0), 5e6))
+	if st := states(e); st["tx port/0000000000000001/1"] != StateFiring {
+		t.Fatalf("the config rule does not fire: %v", st)
 	}
 }
 

@@ -23,6 +23,10 @@ import (
 //	DELETE /api/v1/alerts/rules/{name}
 //
 // They answer 503 unless the server was given an engine (WithAlerts).
+// Rules of the configuration file are read-only: POST, PUT and DELETE of
+// their names answer 409. Rules created through the API are stored by
+// the engine (alerts.Config.Store) before they take effect; when the
+// store fails the change answers 500 and nothing changed.
 
 // WithAlerts serves the alert routes from e; without it they answer 503.
 func WithAlerts(e *alerts.Engine) Option { return func(s *Server) { s.alertEng = e } }
@@ -176,17 +180,28 @@ func readRule(r *http.Request) (alerts.Rule, error) {
 	}
 	rule, err := alerts.DecodeRule(b)
 	if err != nil {
-		return rule, ruleError(err)
+		return rule, ruleError(err, rule.Name)
 	}
 	return rule, nil
 }
 
 const ruleExample = `{"name": "uplink-busy", "metric": "port_tx_bps", "selector": {"dpid": "1", "port": 2}, "op": ">", "value": "800M", "for": "30s", "clear": "600M"}`
 
-// ruleError maps a rule validation or decoding error to a 400 naming the
-// field.
-func ruleError(err error) error {
+// ruleError maps an error of a rule change to an API error: a validation
+// or decoding error to a 400 naming the field, a change to a rule of the
+// configuration file to a 409, a failed store write to a 500.
+func ruleError(err error, name string) error {
 	var fe *alerts.FieldError
+	switch {
+	case errors.Is(err, alerts.ErrRuleReadOnly):
+		return errorf(http.StatusConflict, "name", "rule %q comes from the configuration file (alerts.rules) and cannot be changed through the API; edit the file and restart satellite, or use another name", name)
+	case errors.Is(err, alerts.ErrRuleStore):
+		return errorf(http.StatusInternalServerError, "", "%v", err)
+	case errors.Is(err, alerts.ErrRuleExists):
+		return errorf(http.StatusConflict, "name", "a rule named %q exists; PUT %s/%s replaces it", name, rulesPath, name)
+	case errors.Is(err, alerts.ErrRuleNotFound):
+		return errorf(http.StatusNotFound, "name", "no rule %q", name)
+	}
 	if errors.As(err, &fe) {
 		if fe.Field == "" {
 			return errorf(http.StatusBadRequest, "", "request body: %s", fe.Msg)
@@ -209,11 +224,8 @@ func (s *Server) addRule(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ri, err := e.AddRule(rule)
-	if errors.Is(err, alerts.ErrRuleExists) {
-		return errorf(http.StatusConflict, "name", "a rule named %q exists; PUT %s/%s replaces it", rule.Name, rulesPath, rule.Name)
-	}
 	if err != nil {
-		return ruleError(err)
+		return ruleError(err, rule.Name)
 	}
 	w.Header().Set("Location", rulesPath+"/"+url.PathEscape(ri.Name))
 	writeJSON(w, http.StatusCreated, ri)
@@ -240,7 +252,7 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) error {
 	}
 	ri, created, err := e.PutRule(rule)
 	if err != nil {
-		return ruleError(err)
+		return ruleError(err, rule.Name)
 	}
 	status := http.StatusOK
 	if created {
@@ -261,11 +273,8 @@ func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := r.PathValue("name")
 	ri, err := e.DeleteRule(name)
-	if errors.Is(err, alerts.ErrRuleNotFound) {
-		return errorf(http.StatusNotFound, "name", "no rule %q", name)
-	}
 	if err != nil {
-		return err
+		return ruleError(err, name)
 	}
 	writeJSON(w, http.StatusOK, ri)
 	return nil

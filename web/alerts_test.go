@@ -1,11 +1,15 @@
 package web_test
 
 import (
+	"io"
+	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/webtest"
 )
 
 func TestAlertRulesCRUD(t *testing.T) {
@@ -57,7 +61,8 @@ func TestAlertRulesCRUD(t *testing.T) {
 }
 
 func TestAlertsActiveAndHistory(t *testing.T) {
-	m := startMetrics(t, alerts.Rule{Name: "busy", Metric: alerts.MetricPortTxBps, Op: ">", Value: thr(1e6), Selector: alerts.Selector{Port: u32p(2)}, Severity: "critical"})
+	m := startMetrics(t)
+	do(t, m.Env, "POST", "/api/v1/alerts/rules", `{"name": "busy", "metric": "port_tx_bps", "op": ">", "value": 1000000, "selector": {"port": 2}, "severity": "critical"}`).decode(t, 201, nil)
 	m.traffic(t, 8e6)
 	var active []alerts.Alert
 	waitUntil(t, "a firing alert", func() bool {
@@ -97,6 +102,58 @@ func TestAlertsActiveAndHistory(t *testing.T) {
 	do(t, m.Env, "GET", "/api/v1/alerts?severity=urgent", "").wantError(t, 400, "severity", "want one of info, warning, critical")
 	do(t, m.Env, "GET", "/api/v1/alerts/history?limit=0", "").wantError(t, 400, "limit", "limit 0")
 	_ = web.Error{}
+}
+
+// TestAlertRulesStoredAndReadOnly: the rules of the configuration file
+// cannot be changed through the API (409, the rule unchanged); API rules
+// are in the store once the API answered; when the store cannot be
+// written the API answers 500 and no rule changed.
+func TestAlertRulesStoredAndReadOnly(t *testing.T) {
+	logs := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := alerts.OpenRuleStore(filepath.Join(t.TempDir(), "state-alerts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	eng, err := alerts.New(alerts.Config{Logger: logs, Store: store,
+		Rules: []alerts.Rule{{Name: "from-file", Metric: alerts.MetricSwitchDown, Severity: "critical"}}}, alerts.Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := webtest.Start(t, web.WithAlerts(eng))
+	const readOnly = `rule "from-file" comes from the configuration file (alerts.rules) and cannot be changed through the API`
+	do(t, env, "POST", "/api/v1/alerts/rules", `{"name": "from-file", "metric": "port_down"}`).wantError(t, 409, "name", readOnly)
+	do(t, env, "PUT", "/api/v1/alerts/rules/from-file", `{"metric": "port_down"}`).wantError(t, 409, "name", readOnly)
+	do(t, env, "DELETE", "/api/v1/alerts/rules/from-file", "").wantError(t, 409, "name", readOnly)
+	var ri alerts.RuleInfo
+	do(t, env, "GET", "/api/v1/alerts/rules/from-file", "").decode(t, 200, &ri)
+	if ri.Metric != alerts.MetricSwitchDown || ri.Source != "config" || ri.Status != "active" || ri.Severity != "critical" {
+		t.Fatalf("the config rule changed: %+v", ri)
+	}
+
+	do(t, env, "POST", "/api/v1/alerts/rules", `{"name": "mine", "metric": "port_tx_bps", "op": ">", "value": "1M"}`).decode(t, 201, &ri)
+	if ri.Source != "api" || ri.Status != "active" {
+		t.Fatalf("created %+v", ri)
+	}
+	stored, err := store.LoadRules()
+	if err != nil || len(stored) != 1 || stored[0].Rule.Name != "mine" || float64(*stored[0].Rule.Value) != 1e6 {
+		t.Fatalf("stored %+v %v", stored, err)
+	}
+
+	store.Close() // a store that cannot be written any more (a real bbolt file, closed)
+	const failed = "storing the rule change failed, nothing was changed: alert rule store "
+	do(t, env, "POST", "/api/v1/alerts/rules", `{"name": "new", "metric": "switch_down"}`).wantError(t, 500, "", failed)
+	do(t, env, "PUT", "/api/v1/alerts/rules/new", `{"metric": "switch_down"}`).wantError(t, 500, "", failed)
+	do(t, env, "PUT", "/api/v1/alerts/rules/mine", `{"metric": "port_rx_bps", "op": ">", "value": "9M"}`).wantError(t, 500, "", failed)
+	do(t, env, "DELETE", "/api/v1/alerts/rules/mine", "").wantError(t, 500, "", failed)
+	do(t, env, "GET", "/api/v1/alerts/rules/new", "").wantError(t, 404, "name", `no rule "new"`)
+	var list []alerts.RuleInfo
+	do(t, env, "GET", "/api/v1/alerts/rules", "").decode(t, 200, &list)
+	if len(list) != 2 || list[0].Name != "from-file" || list[1].Name != "mine" || list[1].Metric != "port_tx_bps" || float64(*list[1].Value) != 1e6 {
+		t.Fatalf("rules after failed writes: %+v", list)
+	}
+	// a bad rule is still a 400 naming the field, before the store is tried
+	do(t, env, "POST", "/api/v1/alerts/rules", `{"name": "x", "metric": "nope"}`).wantError(t, 400, "metric", "unknown metric")
 }
 
 func thr(v float64) *alerts.Threshold {
