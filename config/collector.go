@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/satellite-sdn/satellite/alerts"
@@ -175,7 +177,23 @@ func (c Config) CollectorConfig(logger *slog.Logger) collector.Config {
 	}
 }
 
-// AlertsConfig returns the alert engine's settings; logger may be nil.
+// AlertRulesFile is the bbolt file that keeps the alert rules created
+// through the API: next to the state file, named after it with "-alerts"
+// (/var/lib/satellite/state.db: /var/lib/satellite/state-alerts.db). It is
+// a file of its own because the virtual network store holds the state
+// file's lock.
+func (c Config) AlertRulesFile() string {
+	dir, base := filepath.Split(c.StateFile)
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	if ext == "" {
+		ext = ".db"
+	}
+	return filepath.Join(dir, stem+"-alerts"+ext)
+}
+
+// AlertsConfig returns the alert engine's settings (without the rule
+// store: see AlertRulesFile); logger may be nil.
 func (c Config) AlertsConfig(logger *slog.Logger) alerts.Config {
 	a := c.Alerts
 	retries := a.Webhook.Retries

@@ -140,3 +140,20 @@ alerts:
 		}
 	}
 }
+
+func TestAlertRulesFile(t *testing.T) {
+	for state, want := range map[string]string{
+		DefaultStateFile:         "/var/lib/satellite/state-alerts.db",
+		"/srv/sat/prod.bolt":     "/srv/sat/prod-alerts.bolt",
+		"/srv/sat/state":         "/srv/sat/state-alerts.db",
+		"relative/dir/state.db":  "relative/dir/state-alerts.db",
+		"state.db":               "state-alerts.db",
+		"/srv/sat.d/state.v2.db": "/srv/sat.d/state.v2-alerts.db",
+	} {
+		c := Default()
+		c.StateFile = state
+		if got := c.AlertRulesFile(); got != want {
+			t.Errorf("state_file %s: alert rules in %s, want %s", state, got, want)
+		}
+	}
+}

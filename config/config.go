@@ -16,7 +16,7 @@
 //	hosts: {idle: 5m}
 //	collector: {interval: 5s, history: {raw: 1h, downsampled: 24h, step: 1m}}
 //	alerts: {webhook: {url: "https://hooks.example/satellite"}, rules: [...]}
-//	state_file: /var/lib/satellite/state.db   # virtual networks and DHCP leases
+//	state_file: /var/lib/satellite/state.db   # virtual networks and DHCP leases (API alert rules: state-alerts.db next to it)
 //
 // Environment variables: SATELLITE_CONFIG (file path), SATELLITE_OPENFLOW
 // (comma separated targets), SATELLITE_HTTP, SATELLITE_LOG_LEVEL,
@@ -79,7 +79,8 @@ type Config struct {
 	Hosts Hosts `yaml:"hosts"`
 	// StateFile is the file that keeps the virtual network configuration
 	// and the DHCP leases (a bbolt database, created with its directory
-	// when missing). One Satellite at a time can use it.
+	// when missing). One Satellite at a time can use it. The alert rules
+	// created through the API are kept next to it (AlertRulesFile).
 	StateFile string `yaml:"state_file"`
 	// Exporters sends data to InfluxDB, Fluentd and Prometheus
 	// (config/exporters.go).

@@ -334,10 +334,17 @@ func setupRulesList(fs *flag.FlagSet) func(context.Context, *session, []string) 
 				fmt.Fprintln(w, "no rules (satellite rules add, or alerts.rules in the config file)")
 				return
 			}
-			fmt.Fprintln(w, "NAME\tMETRIC\tSELECTOR\tCONDITION\tFOR\tCLEAR\tSEVERITY\tSOURCE")
+			fmt.Fprintln(w, "NAME\tMETRIC\tSELECTOR\tCONDITION\tFOR\tCLEAR\tSEVERITY\tSOURCE\tSTATUS")
+			var skipped []alerts.RuleInfo
 			for _, r := range rules {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", r.Name, r.Metric, selectorString(r.Selector), r.Op, threshold(r.Value),
-					time.Duration(r.For), threshold(r.Clear), r.Severity, r.Source)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s %s\t%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Metric), selectorString(r.Selector), orDash(r.Op), threshold(r.Value),
+					time.Duration(r.For), threshold(r.Clear), orDash(r.Severity), r.Source, orDash(r.Status))
+				if r.Status == alerts.StatusSkipped {
+					skipped = append(skipped, r)
+				}
+			}
+			for _, r := range skipped {
+				fmt.Fprintf(w, "\nstored rule %s is skipped: %s\n  satellite rules delete %s removes it; satellite rules add --replace replaces it\n", r.Name, r.Problem, r.Name)
 			}
 		})
 	}
@@ -355,6 +362,10 @@ func printRule(w io.Writer, r alerts.RuleInfo) {
 		fmt.Fprintf(w, "description:\t%s\n", r.Description)
 	}
 	fmt.Fprintf(w, "source:\t%s\n", r.Source)
+	fmt.Fprintf(w, "status:\t%s\n", orDash(r.Status))
+	if r.Problem != "" {
+		fmt.Fprintf(w, "problem:\t%s\n", r.Problem)
+	}
 }
 
 func setupRulesShow(fs *flag.FlagSet) func(context.Context, *session, []string) error {
@@ -481,7 +492,7 @@ func setupRulesAdd(fs *flag.FlagSet) func(context.Context, *session, []string) e
 				ri, err = s.cl.AddAlertRule(ctx, r)
 			}
 			var ae *client.APIError
-			if errors.As(err, &ae) && ae.Status == 409 {
+			if errors.As(err, &ae) && ae.Status == 409 && !*replace && !strings.Contains(ae.Message, "configuration file") {
 				err = fmt.Errorf("%v (use --replace to replace it)", err)
 			}
 			if err != nil {

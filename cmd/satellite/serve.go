@@ -162,13 +162,36 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// reported and buffered for; it never stops Satellite.
 	go coll.Run(ctlCtx)
 	// Alert rules (config file and API) watch the statistics and the
-	// topology; firing and resolved alerts go to the webhook.
-	alertEng, err := alerts.New(cfg.AlertsConfig(log), alerts.Sources{Collector: coll, Controller: ctl, Model: model})
+	// topology; firing and resolved alerts go to the webhook. The rules
+	// created through the API are kept in their own bbolt file next to the
+	// state file; the config file's rules are read-only through the API.
+	ruleStore, err := alerts.OpenRuleStore(cfg.AlertRulesFile())
 	if err != nil {
 		closeAll()
 		httpLn.Close()
 		return fmt.Errorf("alerts: %w", err)
 	}
+	defer ruleStore.Close() // after the API has stopped (below)
+	acfg := cfg.AlertsConfig(log)
+	acfg.Store = ruleStore
+	alertEng, err := alerts.New(acfg, alerts.Sources{Collector: coll, Controller: ctl, Model: model})
+	if err != nil {
+		closeAll()
+		httpLn.Close()
+		return fmt.Errorf("alerts: %w", err)
+	}
+	var nConfig, nStored, nSkipped int
+	for _, r := range alertEng.Rules() {
+		switch {
+		case r.Status == alerts.StatusSkipped:
+			nSkipped++
+		case r.Source == alerts.SourceConfig:
+			nConfig++
+		default:
+			nStored++
+		}
+	}
+	log.Info("alert rules", "store", ruleStore.Path(), "config", nConfig, "stored", nStored, "skipped", nSkipped)
 	go alertEng.Run(ctlCtx)
 	exp, err := newExporters(cfg, log)
 	if err != nil {

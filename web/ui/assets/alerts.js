@@ -90,8 +90,11 @@
         el('td', { class: 'mono', text: condition(r) }),
         el('td', { text: r.for || '0s' }),
         el('td', null, badge(r.severity || 'warning', 'sev-' + (r.severity || 'warning'))),
-        el('td', { text: r.source }),
-        el('td', null, el('button', { type: 'button', text: 'Edit', onclick: function () { edit(r); } }), ' ', del));
+        // a stored rule that was skipped at start-up says why; rules of
+        // the configuration file cannot be changed through the API
+        el('td', r.status === 'skipped' ? { class: 'state-down', text: 'api, skipped: ' + r.problem } : { text: r.source }),
+        r.source === 'config' ? el('td', { class: 'muted', text: 'edit the config file' }) :
+          el('td', null, el('button', { type: 'button', text: r.status === 'skipped' ? 'Replace' : 'Edit', onclick: function () { edit(r); } }), ' ', del));
     }));
   }
 
