@@ -31,7 +31,16 @@
   const edgeState = function (e) { return e.dirs.size >= 2 ? 'up' : e.dirs.size === 1 ? 'degraded' : 'down'; };
 
   let cy = null;
-  const big = function () { return state.switches.size > 300; };
+  // Level of detail: a fabric of more than LOD.switches switches is drawn
+  // on a grid without its hosts; the hosts (and attachment edges) of a
+  // switch are added once the view is zoomed in to LOD.hostZoom or more
+  // with the switch in view, or when the switch is selected or found.
+  // 2000 hosts are 4000 of the 7000 elements of a 1000-switch fabric and
+  // mere dots at the zoom that fits it.
+  const LOD = { switches: 300, hostZoom: 0.6 };
+  const big = function () { return state.switches.size > LOD.switches; };
+  let lod = false;              // hosts drawn per switch (set per snapshot)
+  const hostsDrawn = new Set(); // with lod: dpids whose hosts are in the graph
 
   const style = [
     { selector: 'node.switch', style: { shape: 'round-rectangle', width: 44, height: 26, 'background-color': '#2f6fde', label: 'data(label)', color: '#fff', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'center', 'min-zoomed-font-size': 6 } },
@@ -67,6 +76,11 @@
     cy.on('tap', 'edge.link', function (ev) { showLink(ev.target.id(), false); });
     cy.on('tap', 'edge.probe-only', function (ev) { showProbeEdge(ev.target.id(), false); });
     cy.on('tap', function (ev) { if (ev.target === cy) closePanel(); });
+    let viewTimer = null;
+    cy.on('viewport', function () {
+      if (!lod || viewTimer) return;
+      viewTimer = setTimeout(function () { viewTimer = null; drawHostsInView(); }, 100);
+    });
     window.satellite.cy = cy;
   }
 
@@ -77,6 +91,18 @@
   }
   function hostLabel(h) { return (h.ips && h.ips.length) ? h.ips[0] : h.mac; }
   function hostClasses(base) { return base + ($('show-hosts').checked ? '' : ' hidden'); }
+  // hostEls are a host's node and its attachment edge.
+  function hostEls(h) {
+    return [
+      { group: 'nodes', data: { id: hostId(h.mac), mac: h.mac, label: hostLabel(h) }, classes: hostClasses('host') },
+      { group: 'edges', data: { id: 'at:' + h.mac, source: hostId(h.mac), target: swId(h.dpid) }, classes: hostClasses('attach') },
+    ];
+  }
+  // ringPosition is the place of a switch's i-th host around it.
+  function ringPosition(p, i) {
+    const a = 0.6 + i * 0.9, r = 36 + 6 * Math.floor(i / 7);
+    return { x: p.x + r * Math.cos(a), y: p.y + r * Math.sin(a) };
+  }
   function edgeClasses(e) {
     const u = edgeUtil(e);
     const heat = edgeState(e) === 'up' ? (u >= 80 ? ' hot' : u >= 50 ? ' warm' : '') : '';
@@ -133,7 +159,9 @@
     if (!cy) makeCy();
     // nodes first, then edges: every chunk below is valid on its own
     const nodes = [], edges = [];
-    const pos = big() ? gridPositions() : null;
+    lod = big();
+    hostsDrawn.clear();
+    const pos = lod ? gridPositions() : null;
     for (const sw of state.switches.values()) {
       const n = switchEl(sw);
       if (pos) n.position = pos.get(n.data.id);
@@ -141,11 +169,10 @@
     }
     for (const e of state.edges.values()) edges.push(edgeEl(e));
     for (const h of state.hosts.values()) {
-      if (!state.switches.has(h.dpid)) continue;
-      const n = { group: 'nodes', data: { id: hostId(h.mac), mac: h.mac, label: hostLabel(h) }, classes: hostClasses('host') };
-      if (pos) n.position = pos.get(n.data.id);
-      nodes.push(n);
-      edges.push({ group: 'edges', data: { id: 'at:' + h.mac, source: hostId(h.mac), target: swId(h.dpid) }, classes: hostClasses('attach') });
+      if (lod || !state.switches.has(h.dpid)) continue;
+      const he = hostEls(h);
+      nodes.push(he[0]);
+      edges.push(he[1]);
     }
     const els = nodes.concat(edges);
     const t2 = performance.now();
@@ -169,14 +196,29 @@
     cy.batch(drawProbeEdges);
     const t3 = performance.now();
     if (pos) fitPositions(pos); else layout(true);
+    lodNote();
+    if (lod) drawHostsInView();
     const t4 = performance.now();
-    state.timings = { model: t1 - t0, elements: t2 - t1, add: t3 - t2, layout: t4 - t3 };
+    await drawn();
+    const t5 = performance.now();
+    state.timings = { model: t1 - t0, elements: t2 - t1, add: t3 - t2, layout: t4 - t3, paint: t5 - t4 };
     state.version = snap.version;
     state.snapshots++;
     counts();
     state.lastRenderMs = performance.now() - t0;
     document.body.dataset.ready = 'true';
     document.body.dataset.renderMs = state.lastRenderMs.toFixed(1);
+  }
+
+  // drawn resolves once cytoscape has drawn the graph (its next render;
+  // at most a second from now).
+  function drawn() {
+    return new Promise(function (resolve) {
+      let done = false;
+      const f = function () { if (!done) { done = true; cy.off('render', f); resolve(); } };
+      cy.on('render', f);
+      setTimeout(f, 1000);
+    });
   }
 
   // ---- deltas
@@ -220,11 +262,9 @@
       } else {
         state.hosts.set(h.mac, h);
         if (!state.switches.has(h.dpid) || cy.getElementById(swId(h.dpid)).empty()) return;
+        if (lod && !hostsDrawn.has(h.dpid)) { n.remove(); return; } // its switch's hosts are not drawn
         if (n.empty()) {
-          const added = cy.add([
-            { group: 'nodes', data: { id: hostId(h.mac), mac: h.mac, label: hostLabel(h) }, classes: hostClasses('host') },
-            { group: 'edges', data: { id: 'at:' + h.mac, source: hostId(h.mac), target: swId(h.dpid) }, classes: hostClasses('attach') },
-          ]);
+          const added = cy.add(hostEls(h));
           placeNew(added.nodes());
           addedNodes = true;
         } else {
@@ -324,10 +364,55 @@
       if (!p) continue;
       const i = around.get(h.dpid) || 0;
       around.set(h.dpid, i + 1);
-      const a = 0.6 + i * 0.9, r = 36 + 6 * Math.floor(i / 7);
-      pos.set(hostId(h.mac), { x: p.x + r * Math.cos(a), y: p.y + r * Math.sin(a) });
+      pos.set(hostId(h.mac), ringPosition(p, i));
     }
     return pos;
+  }
+
+  // ---- level of detail (large fabrics): hosts per switch, on demand
+
+  // drawHosts adds the hosts of the switches (dpids) that are not drawn
+  // yet, in a ring around each switch.
+  function drawHosts(dpids) {
+    const want = new Set();
+    for (const d of dpids) if (!hostsDrawn.has(d) && state.switches.has(d)) want.add(d);
+    if (!want.size) return;
+    const els = [], around = new Map();
+    for (const h of state.hosts.values()) {
+      if (!want.has(h.dpid) || cy.getElementById(hostId(h.mac)).nonempty()) continue;
+      const sw = cy.getElementById(swId(h.dpid));
+      if (sw.empty()) continue;
+      const i = around.get(h.dpid) || 0;
+      around.set(h.dpid, i + 1);
+      const he = hostEls(h);
+      he[0].position = ringPosition(sw.position(), i);
+      els.push(he[0], he[1]);
+    }
+    for (const d of want) hostsDrawn.add(d);
+    if (els.length) cy.add(els);
+  }
+
+  // drawHostsInView draws the hosts of the switches in view once the view
+  // is zoomed in to LOD.hostZoom.
+  function drawHostsInView() {
+    if (!lod || !cy || cy.zoom() < LOD.hostZoom) return;
+    const ext = cy.extent(), m = 60, dpids = [];
+    for (const d of state.switches.keys()) {
+      if (hostsDrawn.has(d)) continue;
+      const n = cy.getElementById(swId(d));
+      if (n.empty()) continue;
+      const p = n.position();
+      if (p.x >= ext.x1 - m && p.x <= ext.x2 + m && p.y >= ext.y1 - m && p.y <= ext.y2 + m) dpids.push(d);
+    }
+    drawHosts(dpids);
+  }
+
+  // lodNote says in the legend that hosts appear when zoomed in.
+  function lodNote() {
+    const note = $('lod-note');
+    if (!lod) { if (note) note.remove(); return; }
+    if (note) return;
+    document.querySelector('.legend').append(el('span', { id: 'lod-note', text: '(more than ' + LOD.switches + ' switches: hosts appear when zoomed in)' }));
   }
 
   // ---- tunnel probes: GET /api/v1/tunnels, polled every 2 s while the
@@ -587,6 +672,7 @@
   }
 
   function showSwitch(dpid) {
+    if (lod && cy) drawHosts([dpid]);
     panelLink = null;
     panelSwitch = dpid;
     prevPorts = null; prevFlows = null;
@@ -789,6 +875,9 @@
     if (ev.key !== 'Enter' || !cy) return;
     const q = ev.target.value.trim().toLowerCase();
     if (!q) return;
+    if (lod) { // hosts not drawn yet: draw those of the switch of the one found
+      for (const h of state.hosts.values()) if (h.mac === q || (h.ips || []).indexOf(q) >= 0) { drawHosts([h.dpid]); break; }
+    }
     const hit = cy.nodes().filter(function (n) {
       if (n.hasClass('switch')) return fmt.dpid(n.data('dpid')) === fmt.dpid(q.replace(/^0x/, '')) || n.data('dpid') === q;
       const h = state.hosts.get(n.data('mac'));
@@ -807,6 +896,7 @@
     state: state, cy: null,
     edgeState: function (id) { for (const e of state.edges.values()) if (e.id === id) return edgeState(e); return null; },
     showSwitch: showSwitch,
+    lod: function () { return { on: lod, switches: LOD.switches, hostZoom: LOD.hostZoom, hostsDrawn: hostsDrawn.size }; },
     applyRates: function (m) { applyRates(m); },
     applyTunnels: function (paths) { clearTimeout(probes.timer); applyTunnels(paths); },
     probes: probes,

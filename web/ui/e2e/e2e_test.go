@@ -380,8 +380,8 @@ func fabricModel(n, hostsPer int) (*topology.Model, [][2]topology.Endpoint) {
 // numbers go to the log and artefacts (BENCHMARKS.md quotes them).
 func TestLargeTopologyRender(t *testing.T) {
 	browserReady(t)
-	const switches = 1000
-	m, pairs := fabricModel(switches, 2)
+	const switches, hostsPer = 1000, 2
+	m, pairs := fabricModel(switches, hostsPer)
 	snap := m.Snapshot()
 	size, _ := json.Marshal(snap)
 	t.Logf("fabric: %d switches, %d ports, %d directed links, %d hosts, version %d, snapshot %.1f MB of JSON",
@@ -422,7 +422,7 @@ func TestLargeTopologyRender(t *testing.T) {
 	ctl := httptest.NewServer(mux)
 	t.Cleanup(ctl.Close)
 	dir := artifacts(t)
-	expect, _ := json.Marshal(map[string]any{"switches": switches, "links": len(pairs), "hosts": len(snap.Hosts), "runs": 3})
+	expect, _ := json.Marshal(map[string]any{"switches": switches, "links": len(pairs), "hosts": len(snap.Hosts), "hostsPerSwitch": hostsPer, "runs": 3})
 	runScript(t, "render.e2e.mjs", map[string]string{
 		"SATELLITE_URL": srv.URL, "SATELLITE_CONTROL": ctl.URL, "SATELLITE_ARTIFACTS": dir,
 		"SATELLITE_EXPECT": string(expect), "CHROMIUM": Chromium,
