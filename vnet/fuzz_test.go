@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
@@ -154,17 +155,15 @@ func (s *memStore) Leases() ([]Lease, error) {
 	return out, nil
 }
 
-func (s *memStore) SaveLease(l Lease) error {
+func (s *memStore) UpdateLeases(save, remove []Lease) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.leases[l.Network+"/"+l.MAC] = l
-	return nil
-}
-
-func (s *memStore) DeleteLease(network, mac string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.leases, network+"/"+mac)
+	for _, l := range remove {
+		delete(s.leases, l.Network+"/"+l.IP)
+	}
+	for _, l := range save {
+		s.leases[l.Network+"/"+l.IP] = l
+	}
 	return nil
 }
 
@@ -196,28 +195,53 @@ var responderConfig = Config{
 // fuzzer's selector byte picks from).
 var vifs = []string{"a1", "d1", "t1", "t2", "n3"}
 
+// clock is a clock the tests move.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 func newResponder(t testing.TB) *Manager {
-	m, err := NewManager(&memStore{leases: map[string]Lease{}}, nil, nil, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	m, _ := newResponderClock(t)
+	return m
+}
+
+// newResponderClock is a Manager with responderConfig, its leases in
+// memory, and a clock the test moves.
+func newResponderClock(t testing.TB) (*Manager, *clock) {
+	c := newClock()
+	m, err := NewManager(&memStore{leases: map[string]Lease{}}, nil, nil, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Apply(responderConfig); err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return m, c
 }
 
-// from is what (*Manager).source finds for a vif: the interface with its
-// leased address filled in, its network, and a port number.
+// from is what (*Manager).source finds for a vif: the interface as
+// configured, its network, and a port number.
 func from(m *Manager, name string) where {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i, in := range m.cfg.Interfaces {
 		if in.Name != name {
 			continue
-		}
-		if in.IP == "" {
-			in.IP = m.leases[in.Network+"/"+in.MAC].IP
 		}
 		for _, n := range m.cfg.Networks {
 			if n.Name == in.Network {
@@ -310,12 +334,29 @@ func checkReply(t *testing.T, m *Manager, w where, frame, reply []byte) {
 	}
 }
 
-// checkLeases checks that every lease is in its network's range and that
-// no address is leased twice.
+// checkLeases checks the lease records: every one in its network's range
+// (the configuration does not change here), and every active one held by
+// a DHCP interface of the network, once per client, at an address the
+// model does not give to anything else.
 func checkLeases(t *testing.T, m *Manager) {
 	t.Helper()
-	seen := map[string]string{}
 	cfg, _ := m.Config()
+	taken := map[string]bool{}
+	dhcpIf := map[string]bool{}
+	for _, in := range cfg.Interfaces {
+		if in.IP != "" {
+			taken[in.Network+"/"+in.IP] = true
+		} else {
+			dhcpIf[in.Network+"/"+in.MAC] = true
+		}
+	}
+	for _, r := range cfg.Routers {
+		for _, ri := range r.Interfaces {
+			taken[ri.Network+"/"+ri.IP] = true
+		}
+	}
+	seen := map[string]string{}
+	clients := map[string]string{}
 	for _, l := range m.Leases() {
 		var n *Network
 		for i := range cfg.Networks {
@@ -328,24 +369,49 @@ func checkLeases(t *testing.T, m *Manager) {
 			t.Fatalf("lease %+v outside its network's range", l)
 		}
 		if other, ok := seen[l.Network+"/"+l.IP]; ok {
-			t.Fatalf("%s leased to %s and %s", l.IP, other, l.MAC)
+			t.Fatalf("%s has two records: %s and %s", l.IP, other, l.MAC)
 		}
 		seen[l.Network+"/"+l.IP] = l.MAC
+		switch l.State {
+		case LeaseOffered, LeaseBound, LeaseGrace:
+			if !dhcpIf[l.Network+"/"+l.MAC] || taken[l.Network+"/"+l.IP] {
+				t.Fatalf("active lease %+v of no DHCP interface, or of a static or router address", l)
+			}
+			if other, ok := clients[l.Network+"/"+l.MAC]; ok {
+				t.Fatalf("%s holds %s and %s", l.MAC, other, l.IP)
+			}
+			clients[l.Network+"/"+l.MAC] = l.IP
+		case LeaseExpired, LeaseReleased, LeaseDeclined:
+		default:
+			t.Fatalf("lease %+v in an unknown state", l)
+		}
 	}
 }
 
 // fuzzResponder runs a frame through the responder from two vifs in turn
-// (picked by sel), so that leases accumulate.
+// (picked by sel), after d1 got a lease (so that renewals, releases and
+// declines have something to act on); between the two the clock moves by
+// sel x 37 s (up to 2.6 h: past offers, leases, grace and quarantines) and
+// the leases are swept.
 func fuzzResponder(t *testing.T, sel byte, frame []byte) {
-	m := newResponder(t)
+	m, clk := newResponderClock(t)
+	d1 := from(m, "d1")
+	if _, err := respond(m, d1, withSource(d1, dhcpMessage(t, 0, layers.DHCPMsgTypeRequest, 0, nil, requestIP(10, 1, 0, 128)))); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 2; i++ {
 		w := from(m, vifs[(int(sel)+i)%len(vifs)])
 		in := withSource(w, frame)
 		reply, err := respond(m, w, in)
-		if err != nil || reply == nil {
-			continue
+		if err == nil && reply != nil {
+			checkReply(t, m, w, in, reply)
 		}
-		checkReply(t, m, w, in, reply)
+		if i == 0 {
+			clk.Add(time.Duration(sel) * 37 * time.Second)
+			if _, err := m.sweepLeases(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	checkLeases(t, m)
 }
@@ -375,10 +441,20 @@ func arpRequest(t testing.TB, vlan uint16, srcIP, target string) []byte {
 }
 
 func dhcpRequest(t testing.TB, vlan uint16, typ layers.DHCPMsgType, flags uint16, opts ...layers.DHCPOption) []byte {
+	return dhcpMessage(t, vlan, typ, flags, nil, opts...)
+}
+
+// dhcpMessage is a DHCP message from a client with the address ciaddr
+// (nil: 0.0.0.0), sent from ciaddr to the broadcast address.
+func dhcpMessage(t testing.TB, vlan uint16, typ layers.DHCPMsgType, flags uint16, ciaddr net.IP, opts ...layers.DHCPOption) []byte {
+	src := net.IPv4zero
+	if ciaddr != nil {
+		src = ciaddr
+	}
 	d := &layers.DHCPv4{Operation: layers.DHCPOpRequest, HardwareType: layers.LinkTypeEthernet, HardwareLen: 6, Xid: 0x1234, Flags: flags,
-		ClientHWAddr: macA1, Options: append(layers.DHCPOptions{layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(typ)})}, opts...)}
+		ClientIP: ciaddr, ClientHWAddr: macA1, Options: append(layers.DHCPOptions{layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(typ)})}, opts...)}
 	d.Options = append(d.Options, layers.NewDHCPOption(layers.DHCPOptEnd, nil))
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4zero, DstIP: net.IPv4bcast}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: net.IPv4bcast}
 	udp := &layers.UDP{SrcPort: 68, DstPort: 67}
 	udp.SetNetworkLayerForChecksum(ip)
 	if vlan != 0 {
@@ -386,6 +462,14 @@ func dhcpRequest(t testing.TB, vlan uint16, typ layers.DHCPMsgType, flags uint16
 			&layers.Dot1Q{VLANIdentifier: vlan, Type: layers.EthernetTypeIPv4}, ip, udp, d)
 	}
 	return frame(t, &layers.Ethernet{SrcMAC: macA1, DstMAC: macBcast, EthernetType: layers.EthernetTypeIPv4}, ip, udp, d)
+}
+
+func requestIP(a, b, c, d byte) layers.DHCPOption {
+	return layers.NewDHCPOption(layers.DHCPOptRequestIP, []byte{a, b, c, d})
+}
+
+func serverID(a, b, c, d byte) layers.DHCPOption {
+	return layers.NewDHCPOption(layers.DHCPOptServerID, []byte{a, b, c, d})
 }
 
 func echoRequest(t testing.TB, dstMAC net.HardwareAddr, src, dst string) []byte {
@@ -429,6 +513,18 @@ func FuzzDHCP(f *testing.F) {
 	f.Add(byte(0), dhcpRequest(f, 0, layers.DHCPMsgTypeDiscover, 0))  // a1 has a static address
 	f.Add(byte(4), dhcpRequest(f, 0, layers.DHCPMsgTypeInform, 0))
 	f.Add(byte(1), dhcpRequest(f, 0, layers.DHCPMsgTypeDiscover, 0, layers.NewDHCPOption(layers.DHCPOptRequestIP, []byte{1})))
+	d1 := net.IPv4(10, 1, 0, 128).To4()                                                                                                                                             // d1's lease (fuzzResponder makes it)
+	f.Add(byte(1), dhcpMessage(f, 0, layers.DHCPMsgTypeRequest, 0, d1))                                                                                                             // renewing
+	f.Add(byte(201), dhcpMessage(f, 0, layers.DHCPMsgTypeRequest, 0, d1))                                                                                                           // renewing 2 h later: expired
+	f.Add(byte(1), dhcpMessage(f, 0, layers.DHCPMsgTypeRelease, 0, d1, serverID(10, 1, 0, 1)))                                                                                      // d1 releases, then a1
+	f.Add(byte(6), dhcpMessage(f, 0, layers.DHCPMsgTypeRelease, 0, d1, serverID(10, 1, 0, 1)))                                                                                      // d1, then t1
+	f.Add(byte(1), dhcpMessage(f, 0, layers.DHCPMsgTypeRelease, 0, d1, serverID(10, 9, 9, 9)))                                                                                      // for another server
+	f.Add(byte(1), dhcpMessage(f, 0, layers.DHCPMsgTypeRelease, 0, net.IPv4(10, 1, 0, 11).To4()))                                                                                   // not its address
+	f.Add(byte(1), dhcpMessage(f, 0, layers.DHCPMsgTypeDecline, 0, nil, requestIP(10, 1, 0, 128), serverID(10, 1, 0, 1)))                                                           // d1 declines
+	f.Add(byte(0), dhcpMessage(f, 0, layers.DHCPMsgTypeDecline, 0, nil, requestIP(10, 1, 0, 11)))                                                                                   // a1 declines its static address
+	f.Add(byte(2), dhcpMessage(f, 10, layers.DHCPMsgTypeRelease, 0, net.IPv4(10, 2, 0, 2).To4()))                                                                                   // t1 on its VLAN
+	f.Add(byte(97), dhcpMessage(f, 0, layers.DHCPMsgTypeDiscover, 0, nil, requestIP(10, 1, 0, 130)))                                                                                // an hour later, asking
+	f.Add(byte(1), dhcpMessage(f, 0, layers.DHCPMsgTypeRequest, 0, nil, requestIP(10, 1, 0, 128), serverID(10, 1, 0, 1), layers.NewDHCPOption(layers.DHCPOptRequestIP, []byte{1}))) // two options 50
 	f.Fuzz(fuzzResponder)
 }
 

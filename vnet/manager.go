@@ -26,6 +26,23 @@ type Options struct {
 	// PathOrder, when set, orders the underlay paths between two hosts
 	// (the tunnel prober sets it; see Env.PathOrder).
 	PathOrder func(local, remote uint64) []int
+
+	// DHCP leases (see leases.go and docs/vnet.md).
+	//
+	// Now is the clock of the leases (default time.Now).
+	Now func() time.Time
+	// LeaseGrace: a bound lease stays the client's this long after it
+	// expired before its address returns to the pool (default 5m).
+	LeaseGrace time.Duration
+	// DeclineHold: an address a client declined (DHCPDECLINE: in use
+	// elsewhere) is given to nobody this long (default 1h).
+	DeclineHold time.Duration
+	// OfferHold: an address offered (DHCPOFFER) is held for the client
+	// this long, or the lease time if shorter (default 1m).
+	OfferHold time.Duration
+	// LeaseSweep: how often expired leases are stored as expired and
+	// leases the model no longer allows are freed (default 10s).
+	LeaseSweep time.Duration
 }
 
 // SwitchStatus is the reconciliation state of one datapath.
@@ -52,12 +69,14 @@ type Manager struct {
 	mu     sync.Mutex
 	cfg    Config
 	rev    uint64
-	leases map[string]Lease // network/mac
+	leases map[string]Lease  // network/ip
+	byMAC  map[string]string // network/mac -> ip of its offered or bound record (reindexLocked)
 	status map[uint64]*SwitchStatus
 	notes  []string
 
-	kick  chan struct{}
-	recMu sync.Mutex // one reconciliation pass at a time
+	kick    chan struct{}
+	recMu   sync.Mutex // one reconciliation pass at a time
+	leaseMu sync.Mutex // one lease decision (read, choose, store) at a time; taken before mu
 }
 
 // NewManager loads the stored configuration.
@@ -70,6 +89,21 @@ func NewManager(store Store, ctl *controller.Controller, topo *topology.Model, o
 	}
 	if opt.Debounce <= 0 {
 		opt.Debounce = 100 * time.Millisecond
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.LeaseGrace <= 0 {
+		opt.LeaseGrace = DefaultLeaseGrace
+	}
+	if opt.DeclineHold <= 0 {
+		opt.DeclineHold = DefaultDeclineHold
+	}
+	if opt.OfferHold <= 0 {
+		opt.OfferHold = DefaultOfferHold
+	}
+	if opt.LeaseSweep <= 0 {
+		opt.LeaseSweep = DefaultLeaseSweep
 	}
 	cfg, rev, err := store.Load()
 	if err != nil {
@@ -85,8 +119,9 @@ func NewManager(store Store, ctl *controller.Controller, topo *topology.Model, o
 	m := &Manager{store: store, ctl: ctl, topo: topo, opt: opt, log: opt.Logger.With("component", "vnet"),
 		cfg: cfg, rev: rev, leases: map[string]Lease{}, status: map[uint64]*SwitchStatus{}, kick: make(chan struct{}, 1)}
 	for _, l := range leases {
-		m.leases[l.Network+"/"+l.MAC] = l
+		m.leases[leaseMapKey(l.Network, l.IP)] = l
 	}
+	m.reindexLocked()
 	return m, nil
 }
 
@@ -152,18 +187,6 @@ func (m *Manager) Update(fn func(c *Config) error) (Config, error) {
 	m.cfg, m.rev = next, rev
 	m.Kick()
 	return cloneConfig(next), nil
-}
-
-// Leases returns the DHCP leases.
-func (m *Manager) Leases() []Lease {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Lease, 0, len(m.leases))
-	for _, l := range m.leases {
-		out = append(out, l)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Network+out[i].IP < out[j].Network+out[j].IP })
-	return out
 }
 
 // Status returns the reconciliation state of every configured datapath.
@@ -253,7 +276,7 @@ func (m *Manager) TunnelPortName(remote string, path int) string {
 // Programs compiles the current configuration against the live network.
 func (m *Manager) Programs() (map[uint64]*Program, []string) {
 	cfg, _ := m.Config()
-	return Compile(&cfg, m.Leases(), m.env())
+	return Compile(&cfg, m.activeLeases(), m.env())
 }
 
 // Run keeps the switches converged until ctx ends: at once when a switch
@@ -271,6 +294,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	resync := time.NewTicker(m.opt.Resync)
 	defer resync.Stop()
+	sweep := time.NewTicker(m.opt.LeaseSweep)
+	defer sweep.Stop()
 	var debounce <-chan time.Time
 	m.Kick()
 	for {
@@ -301,6 +326,10 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 		case <-resync.C:
 			m.reconcileAll(ctx)
+		case <-sweep.C:
+			if _, err := m.sweepLeases(); err != nil { // changes kick a reconciliation
+				m.log.Warn("sweeping the DHCP leases failed; will retry", "err", err)
+			}
 		case <-debounce:
 			debounce = nil
 			m.reconcileAll(ctx)
@@ -314,6 +343,11 @@ func (m *Manager) ReconcileNow(ctx context.Context) error { return m.reconcileAl
 func (m *Manager) reconcileAll(ctx context.Context) error {
 	m.recMu.Lock()
 	defer m.recMu.Unlock()
+	// the leases first, so that the flows follow what the clock and the
+	// configuration changed about them
+	if _, err := m.sweepLeases(); err != nil {
+		m.log.Warn("sweeping the DHCP leases failed; will retry", "err", err)
+	}
 	progs, notes := m.Programs()
 	m.mu.Lock()
 	m.notes = notes

@@ -20,7 +20,8 @@ import (
 // packets reach it as copies from the ingress table (ARP, DHCP) or from the
 // routing table (ping to a router).
 
-// where is a vif the packet came from.
+// where is a vif the packet came from: the interface as configured (IP is
+// its static address, "" for a DHCP client), its network and port.
 type where struct {
 	iface Interface
 	net   Network
@@ -50,9 +51,6 @@ func (m *Manager) source(dpid uint64, port uint32, vlan uint16) (where, bool) {
 		if in.Mode == ModeVIF && in.Datapath == dpName && (in.Port == p.Name || (in.Port == "" && in.PortNo == port)) && in.VLAN == vlan {
 			for _, n := range m.cfg.Networks {
 				if n.Name == in.Network {
-					if in.IP == "" {
-						in.IP = m.leases[in.Network+"/"+in.MAC].IP
-					}
 					return where{iface: in, net: n, port: port}, true
 				}
 			}
@@ -66,13 +64,14 @@ func (m *Manager) source(dpid uint64, port uint32, vlan uint16) (where, bool) {
 func (m *Manager) answerFor(network, ip string) (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := m.now()
 	for _, in := range m.cfg.Interfaces {
 		if in.Network != network {
 			continue
 		}
 		addr := in.IP
 		if addr == "" {
-			addr = m.leases[in.Network+"/"+in.MAC].IP
+			addr = m.leasedIPLocked(in.Network, in.MAC, now)
 		}
 		if addr == ip {
 			return in.MAC, true
@@ -207,74 +206,12 @@ func (m *Manager) dhcpServer(n Network) (netip.Addr, net.HardwareAddr) {
 	return addr, hw
 }
 
-// lease returns the address for a client: its static address, its
-// existing lease, or a free one from the range (recorded).
-func (m *Manager) lease(from where) (netip.Addr, error) {
-	if from.iface.IP != "" {
-		m.mu.Lock()
-		_, leased := m.leases[from.net.Name+"/"+from.iface.MAC]
-		m.mu.Unlock()
-		if !leased {
-			return netip.MustParseAddr(from.iface.IP), nil
-		}
-	}
-	m.mu.Lock()
-	key := from.net.Name + "/" + from.iface.MAC
-	l, ok := m.leases[key]
-	if !ok {
-		used := map[netip.Addr]bool{}
-		if from.net.Gateway != "" {
-			used[netip.MustParseAddr(from.net.Gateway)] = true
-		}
-		for _, in := range m.cfg.Interfaces {
-			if in.Network == from.net.Name && in.IP != "" {
-				used[netip.MustParseAddr(in.IP)] = true
-			}
-		}
-		for _, r := range m.cfg.Routers {
-			for _, ri := range r.Interfaces {
-				if ri.Network == from.net.Name {
-					used[netip.MustParseAddr(ri.IP)] = true
-				}
-			}
-		}
-		for _, other := range m.leases {
-			if other.Network == from.net.Name {
-				used[netip.MustParseAddr(other.IP)] = true
-			}
-		}
-		var free netip.Addr
-		for a := netip.MustParseAddr(from.net.DHCPStart); a.Compare(netip.MustParseAddr(from.net.DHCPEnd)) <= 0; a = a.Next() {
-			if !used[a] {
-				free = a
-				break
-			}
-		}
-		if !free.IsValid() {
-			m.mu.Unlock()
-			return netip.Addr{}, fmt.Errorf("network %s: DHCP range %s-%s is exhausted", from.net.Name, from.net.DHCPStart, from.net.DHCPEnd)
-		}
-		l = Lease{Network: from.net.Name, MAC: from.iface.MAC, IP: free.String()}
-	}
-	l.Expires = time.Now().Add(time.Duration(from.net.LeaseSeconds) * time.Second)
-	m.leases[key] = l
-	m.mu.Unlock()
-	if err := m.store.SaveLease(l); err != nil {
-		return netip.Addr{}, fmt.Errorf("storing the lease: %w", err)
-	}
-	if !ok {
-		m.log.Info("DHCP lease", "network", l.Network, "mac", l.MAC, "ip", l.IP)
-		m.Kick() // the interface's anti-spoofing flows now allow its address
-	}
-	return netip.MustParseAddr(l.IP), nil
-}
-
 func (m *Manager) dhcpReply(from where, req *layers.DHCPv4) ([]byte, error) {
 	if req.Operation != layers.DHCPOpRequest || !from.net.DHCP {
 		return nil, nil
 	}
 	var msgType layers.DHCPMsgType
-	var requested net.IP
+	var requested, serverID netip.Addr
 	for _, o := range req.Options {
 		switch o.Type {
 		case layers.DHCPOptMessageType:
@@ -283,27 +220,50 @@ func (m *Manager) dhcpReply(from where, req *layers.DHCPv4) ([]byte, error) {
 			}
 		case layers.DHCPOptRequestIP:
 			if len(o.Data) == 4 {
-				requested = net.IP(o.Data)
+				requested = netip.AddrFrom4([4]byte(o.Data))
+			}
+		case layers.DHCPOptServerID:
+			if len(o.Data) == 4 {
+				serverID = netip.AddrFrom4([4]byte(o.Data))
 			}
 		}
 	}
+	ciaddr, _ := netip.AddrFromSlice(req.ClientIP.To4())
+	if ciaddr.IsValid() && ciaddr.IsUnspecified() {
+		ciaddr = netip.Addr{}
+	}
+	server, serverMAC := m.dhcpServer(from.net)
+	if serverID.IsValid() && serverID != server {
+		return nil, fmt.Errorf("DHCP %s for the server %s, not %s", msgType, serverID, server)
+	}
 	var replyType layers.DHCPMsgType
+	var addr netip.Addr
 	switch msgType {
 	case layers.DHCPMsgTypeDiscover:
-		replyType = layers.DHCPMsgTypeOffer
+		a, err := m.offer(from, requested)
+		if err != nil {
+			return nil, err
+		}
+		replyType, addr = layers.DHCPMsgTypeOffer, a
 	case layers.DHCPMsgTypeRequest:
-		replyType = layers.DHCPMsgTypeAck
+		if !requested.IsValid() {
+			requested = ciaddr // renewing or rebinding: the address it has
+		}
+		a, ok, err := m.ack(from, requested)
+		if err != nil {
+			return nil, err
+		}
+		replyType, addr = layers.DHCPMsgTypeAck, a
+		if !ok {
+			replyType = layers.DHCPMsgTypeNak
+		}
+	case layers.DHCPMsgTypeRelease:
+		return nil, m.release(from, ciaddr) // no answer
+	case layers.DHCPMsgTypeDecline:
+		return nil, m.decline(from, requested) // no answer
 	default:
 		return nil, nil
 	}
-	addr, err := m.lease(from)
-	if err != nil {
-		return nil, err
-	}
-	if replyType == layers.DHCPMsgTypeAck && requested != nil && !requested.Equal(addr.AsSlice()) {
-		replyType = layers.DHCPMsgTypeNak
-	}
-	server, serverMAC := m.dhcpServer(from.net)
 	p := netip.MustParsePrefix(from.net.Subnet)
 	mask := net.CIDRMask(p.Bits(), 32)
 	lease := make([]byte, 4)
@@ -338,7 +298,7 @@ func (m *Manager) dhcpReply(from where, req *layers.DHCPv4) ([]byte, error) {
 		RelayAgentIP: net.IPv4zero, ClientHWAddr: req.ClientHWAddr, Options: opts}
 	dstIP := net.IP(addr.AsSlice())
 	dstMAC := req.ClientHWAddr
-	if req.Flags&0x8000 != 0 || replyType == layers.DHCPMsgTypeNak {
+	if req.Flags&0x8000 != 0 || replyType == layers.DHCPMsgTypeNak || !addr.IsValid() {
 		dstIP = net.IPv4bcast
 		dstMAC = layers.EthernetBroadcast
 	}

@@ -21,27 +21,46 @@ type Store interface {
 	// Save replaces the configuration if the stored revision is still
 	// prev, and returns the new revision.
 	Save(c Config, prev uint64) (uint64, error)
-	// Leases returns every DHCP lease; SaveLease and DeleteLease change one.
+	// Leases returns every DHCP lease record. A record is one address of
+	// a network: at most one per network and IP.
 	Leases() ([]Lease, error)
-	SaveLease(l Lease) error
-	DeleteLease(network, mac string) error
+	// UpdateLeases replaces the records of the addresses in save and
+	// deletes those of the addresses in remove (by Network and IP), all
+	// or nothing.
+	UpdateLeases(save, remove []Lease) error
 	Close() error
 }
 
-// Lease is a DHCP lease.
+// Lease is the record of one address of a network's DHCP range: who has
+// (or last had) it and in which state (see LeaseState and docs/vnet.md).
 type Lease struct {
-	Network string    `json:"network"`
-	MAC     string    `json:"mac"`
-	IP      string    `json:"ip"`
+	Network string `json:"network"`
+	// MAC is the client that has the address, or had it last (the
+	// address is offered to it again first); for a declined address, the
+	// client that declined it.
+	MAC string `json:"mac"`
+	IP  string `json:"ip"`
+	// Expires is the end of the lease (offered, bound, expired), when it
+	// was released (released), or the end of the quarantine (declined).
 	Expires time.Time `json:"expires"`
+	// State is what is stored: offered, bound, expired, released or
+	// declined ("" in schema 1 files: bound). StateAt gives the state at a
+	// given time (a bound lease past its end is in grace, then expired).
+	State LeaseState `json:"state,omitempty"`
 }
 
 // ErrConflict means the configuration changed since it was read.
 var ErrConflict = errors.New("the configuration changed meanwhile; reload and try again")
 
 // SchemaVersion is the version of the stored layout. A file written by a
-// newer Satellite is refused rather than misread.
-const SchemaVersion = 1
+// newer Satellite is refused rather than misread; an older one is
+// migrated when it is opened.
+//
+//	1: leases keyed "network/mac", every lease bound
+//	2: leases keyed "network/ip" with a state (offered, bound, expired,
+//	   released, declined): expired and released addresses are remembered
+//	   for their last client, declined ones are quarantined
+const SchemaVersion = 2
 
 var (
 	bucketMeta   = []byte("meta")
@@ -75,6 +94,11 @@ func OpenBolt(path string) (*BoltStore, error) {
 		}
 		switch v := meta.Get(keySchema); {
 		case v == nil:
+			return meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion)))
+		case string(v) == "1":
+			if err := migrateLeasesV1(tx.Bucket(bucketLeases)); err != nil {
+				return fmt.Errorf("migrating the leases from schema version 1: %w", err)
+			}
 			return meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion)))
 		case string(v) != fmt.Sprint(SchemaVersion):
 			return fmt.Errorf("schema version %s, this Satellite reads version %d: upgrade Satellite or move the file away", v, SchemaVersion)
@@ -129,7 +153,49 @@ func (s *BoltStore) Save(c Config, prev uint64) (uint64, error) {
 	return rev, err
 }
 
-func leaseKey(network, mac string) []byte { return []byte(network + "/" + mac) }
+func leaseKey(network, ip string) []byte { return []byte(network + "/" + ip) }
+
+// migrateLeasesV1 rekeys schema 1 leases (network/mac, all bound) by
+// address (network/ip) with the state bound. Two leases of one address
+// (which schema 1 never wrote) keep the one that lasts longer. A record
+// that does not decode stops the migration (the file stays as it was).
+func migrateLeasesV1(b *bolt.Bucket) error {
+	keep := map[string]Lease{}
+	var old [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		old = append(old, append([]byte(nil), k...))
+		var l Lease
+		if err := json.Unmarshal(v, &l); err != nil || l.Network == "" || l.IP == "" {
+			return fmt.Errorf("lease %q does not decode: %v", k, err)
+		}
+		if l.State == "" {
+			l.State = LeaseBound
+		}
+		key := string(leaseKey(l.Network, l.IP))
+		if prev, ok := keep[key]; !ok || l.Expires.After(prev.Expires) {
+			keep[key] = l
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	for k, l := range keep {
+		v, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Leases implements Store.
 func (s *BoltStore) Leases() ([]Lease, error) {
@@ -147,18 +213,38 @@ func (s *BoltStore) Leases() ([]Lease, error) {
 	return out, err
 }
 
-// SaveLease implements Store.
-func (s *BoltStore) SaveLease(l Lease) error {
-	b, err := json.Marshal(l)
-	if err != nil {
-		return err
+// UpdateLeases implements Store: one transaction.
+func (s *BoltStore) UpdateLeases(save, remove []Lease) error {
+	vals := make([][]byte, len(save))
+	for i, l := range save {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		vals[i] = b
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLeases).Put(leaseKey(l.Network, l.MAC), b) })
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLeases)
+		for _, l := range remove {
+			if err := b.Delete(leaseKey(l.Network, l.IP)); err != nil {
+				return err
+			}
+		}
+		for i, l := range save {
+			if err := b.Put(leaseKey(l.Network, l.IP), vals[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
-// DeleteLease implements Store.
-func (s *BoltStore) DeleteLease(network, mac string) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLeases).Delete(leaseKey(network, mac)) })
+// SaveLease stores one lease record (replacing the one of its address).
+func (s *BoltStore) SaveLease(l Lease) error { return s.UpdateLeases([]Lease{l}, nil) }
+
+// DeleteLease deletes the record of an address.
+func (s *BoltStore) DeleteLease(network, ip string) error {
+	return s.UpdateLeases(nil, []Lease{{Network: network, IP: ip}})
 }
 
 // Close implements Store.
