@@ -442,8 +442,9 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 		stopped = true
 		time.Sleep(500 * time.Millisecond) // the switches keep forwarding alone (fail_mode=secure)
 		ctl2, mgr2, stop2 := startSatellite(t, sock, dir)
-		defer stop2()
-		_ = ctl2
+		// the restarted Satellite serves the subtests that follow
+		ctl, mgr, stop, stopped = ctl2, mgr2, stop2, false
+		e.ctl, e.mgr = ctl2, mgr2
 		waitConverged(t, mgr2, 3)
 		cmd.Wait()
 		out := outBuf.String()
@@ -459,6 +460,98 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 		durAfter := e.flowDurations(1)
 		if durAfter <= durBefore {
 			t.Fatalf("flow ages did not keep growing (%d -> %d): flows were reinstalled", durBefore, durAfter)
+		}
+	})
+
+	t.Run("a released lease goes to another client", func(t *testing.T) {
+		e.t = t
+		// (on the restarted Satellite: b2's lease came back from the state
+		// file.) net2's range shrinks to b2's address; c1 (h1-vm2) moves to
+		// net2 and leases its address: the range is exhausted
+		if _, err := mgr.Update(func(c *vnet.Config) error {
+			for i := range c.Networks {
+				if c.Networks[i].Name == "net2" {
+					c.Networks[i].DHCPStart, c.Networks[i].DHCPEnd = "10.2.0.128", "10.2.0.128"
+				}
+			}
+			for i := range c.Interfaces {
+				if c.Interfaces[i].Name == "c1" {
+					c.Interfaces[i].Network, c.Interfaces[i].IP = "net2", ""
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waitReconciled(t, mgr)
+		e.readdress(1, 2, "")
+		// the script records the address bound in $OUT and configures it
+		script := filepath.Join(dir, "udhcpc-release.sh")
+		os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip\" > \"$OUT\" && ip addr replace $ip/$mask dev $interface\nexit 0\n"), 0o755)
+		udhcpc := func(host, vm int, args ...string) (string, error) {
+			out := filepath.Join(dir, fmt.Sprintf("bound-h%d-vm%d", host, vm))
+			os.Remove(out)
+			_, err := e.topo.Exec(e.ctx, e.ep(host, vm).Namespace, append([]string{"env", "OUT=" + out,
+				"busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "3", "-T", "1", "-s", script}, args...)...)
+			b, _ := os.ReadFile(out)
+			return strings.TrimSpace(string(b)), err
+		}
+		if ip, err := udhcpc(1, 2); err == nil || ip != "" {
+			t.Fatalf("c1 got %q from an exhausted range (%v)", ip, err)
+		}
+		leaseOf := func(ip string) vnet.Lease {
+			for _, l := range mgr.Leases() {
+				if l.IP == ip {
+					return l
+				}
+			}
+			return vnet.Lease{}
+		}
+		if l := leaseOf("10.2.0.128"); l.MAC != e.ep(2, 2).MAC || l.State != vnet.LeaseBound {
+			t.Fatalf("b2's lease after the restart: %+v", l)
+		}
+		// b2 renews its lease with a udhcpc that stays, then releases it
+		// (SIGUSR2; udhcpc -q -R would quit before it is bound and send
+		// no release)
+		b2ns := e.ep(2, 2).Namespace
+		pidfile, bound := filepath.Join(dir, "udhcpc-b2.pid"), filepath.Join(dir, "bound-b2")
+		client, err := e.topo.ExecCommand(e.ctx, b2ns, "env", "OUT="+bound, "busybox", "udhcpc", "-i", "eth0", "-f", "-T", "1", "-p", pidfile, "-s", script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := client.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { client.Process.Kill(); client.Wait() }()
+		deadline := time.Now().Add(10 * time.Second)
+		for b, _ := os.ReadFile(bound); strings.TrimSpace(string(b)) != "10.2.0.128"; b, _ = os.ReadFile(bound) {
+			if time.Now().After(deadline) {
+				t.Fatalf("b2's udhcpc is not bound to 10.2.0.128: %q", b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		e.run(b2ns, "sh", "-c", "kill -USR2 $(cat "+pidfile+")")
+		deadline = time.Now().Add(5 * time.Second)
+		for l := leaseOf("10.2.0.128"); l.State != vnet.LeaseReleased || l.MAC != e.ep(2, 2).MAC; l = leaseOf("10.2.0.128") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no DHCPRELEASE arrived from b2: %+v", l)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// the released address goes to c1 at once
+		if ip, err := udhcpc(1, 2); err != nil || ip != "10.2.0.128" {
+			t.Fatalf("c1 after b2's release: %q %v", ip, err)
+		}
+		if l := leaseOf("10.2.0.128"); l.MAC != e.ep(1, 2).MAC || l.State != vnet.LeaseBound {
+			t.Fatalf("10.2.0.128 after c1's request: %+v", l)
+		}
+		// c1 reaches its gateway from its leased address (once the lease's
+		// reconciliation is done: mustPing retries)
+		e.mustPing(1, 2, "10.2.0.1")
+		// b2 still has the address configured, but the anti-spoofing flows
+		// no longer let it send from it
+		if out, err := e.ping(2, 2, "10.2.0.1"); err == nil {
+			t.Fatalf("b2 still sends from the address it released:\n%s", out)
 		}
 	})
 }
