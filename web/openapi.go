@@ -104,7 +104,7 @@ var apiDocs = func() map[string]RouteDoc {
 		"GET /api/v1/alerts/stats":                              {Summary: "rule, alert and webhook counters", Tag: "alerts", Resp: alerts.Stats{}},
 		"POST /api/v1/networks/auto":                            {Summary: "create (or find) the automatic network", Tag: "virtual networks", Body: AutoNetworkRequest{}, Resp: vnet.AutoResult{}, Also: []int{http.StatusCreated}},
 		"GET /api/v1/trunks":                                    {Summary: "trunk ports", Tag: "virtual networks", Resp: []Trunk{}, Query: []Param{{"datapath", "string", "datapath name"}}},
-		"GET /api/v1/leases":                                    {Summary: "DHCP leases", Tag: "virtual networks", Resp: []Lease{}, Query: []Param{{"network", "string", "network name"}}},
+		"GET /api/v1/leases":                                    {Summary: "DHCP leases: the record of every address with its state and expiry", Tag: "virtual networks", Resp: []Lease{}, Query: []Param{{"network", "string", "network name"}}},
 		"GET /api/v1/vnet/status":                               {Summary: "reconciliation status per datapath", Tag: "virtual networks", Resp: VNetStatus{}},
 		"GET /api/v1/vnet/flows/{dpid}":                         {Summary: "the compiled flows and groups of a datapath", Tag: "virtual networks", Resp: VNetProgram{}},
 		"GET /api/v1/vnet/config":                               {Summary: "the whole virtual network configuration", Tag: "virtual networks", Resp: vnet.Config{}, Query: []Param{{"format", "string", "json (default) or yaml"}}},

@@ -14,7 +14,7 @@ package web
 //	GET    /api/v1/routers/{name}/routes         and POST; GET, PUT, DELETE .../routes/{destination} (10.9.0.0/16)
 //	GET    /api/v1/security-groups/{name}/rules  and POST; GET, PUT, DELETE .../rules/{n} (1, 2, ...)
 //	GET    /api/v1/trunks[?datapath=NAME]        ports that carry tagged networks
-//	GET    /api/v1/leases[?network=NAME]         DHCP leases
+//	GET    /api/v1/leases[?network=NAME]         DHCP leases with their state
 //	GET    /api/v1/vnet/status                   reconciliation state of every datapath
 //	GET    /api/v1/vnet/flows/{dpid}             the compiled program of a datapath (dpid or name)
 //	GET    /api/v1/vnet/config[?format=json|yaml]
@@ -62,12 +62,19 @@ type TrunkVLAN struct {
 	Interface string `json:"interface"`
 }
 
-// Lease is a DHCP lease with the interface that holds it.
+// Lease is the DHCP lease record of an address with the interface of its
+// client. State is offered, bound, grace (past expires, still the
+// client's), expired or released (free, remembered for the client), or
+// declined (given to nobody until expires); see docs/vnet.md.
 type Lease struct {
-	Network   string    `json:"network"`
-	MAC       string    `json:"mac"`
-	IP        string    `json:"ip"`
-	Expires   time.Time `json:"expires"`   // RFC 3339, UTC, seconds
+	Network string `json:"network"`
+	MAC     string `json:"mac"`
+	IP      string `json:"ip"`
+	State   string `json:"state"`
+	// Expires is the end of the lease (offered, bound, grace, expired),
+	// when it was released, or the end of the quarantine (declined).
+	// RFC 3339, UTC, seconds.
+	Expires   time.Time `json:"expires"`
 	Interface string    `json:"interface"` // "" when no interface has the MAC any more
 }
 
@@ -80,7 +87,7 @@ type VNetStatus struct {
 	Interfaces     int                `json:"interfaces"`
 	Routers        int                `json:"routers"`
 	SecurityGroups int                `json:"security_groups"`
-	Leases         int                `json:"leases"`
+	Leases         int                `json:"leases"` // addresses clients have (offered, bound, grace)
 }
 
 // VNetSwitchStatus is the reconciliation state of one datapath.
@@ -948,7 +955,8 @@ func (s *Server) getLeases(w http.ResponseWriter, r *http.Request) error {
 		if network != "" && l.Network != network {
 			continue
 		}
-		out = append(out, Lease{Network: l.Network, MAC: l.MAC, IP: l.IP, Expires: l.Expires.UTC().Truncate(time.Second), Interface: holder[l.Network+"/"+l.MAC]})
+		out = append(out, Lease{Network: l.Network, MAC: l.MAC, IP: l.IP, State: string(l.State),
+			Expires: l.Expires.UTC().Truncate(time.Second), Interface: holder[l.Network+"/"+l.MAC]})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -966,8 +974,14 @@ func (s *Server) getVNetStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, rev := m.Config()
 	st, notes := m.Status()
+	active := 0
+	for _, l := range m.Leases() {
+		if l.State.Active() {
+			active++
+		}
+	}
 	out := VNetStatus{Revision: rev, Datapaths: []VNetSwitchStatus{}, Notes: uniq(notes),
-		Networks: len(c.Networks), Interfaces: len(c.Interfaces), Routers: len(c.Routers), SecurityGroups: len(c.SecurityGroups), Leases: len(m.Leases())}
+		Networks: len(c.Networks), Interfaces: len(c.Interfaces), Routers: len(c.Routers), SecurityGroups: len(c.SecurityGroups), Leases: active}
 	for _, d := range st {
 		ds := VNetSwitchStatus{Name: d.Name, DPID: d.DPID, Connected: d.Connected, Flows: d.Flows, Groups: d.Groups, LastChanges: d.LastChanges, Error: d.Error}
 		if !d.Reconciled.IsZero() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -342,8 +343,13 @@ func TestVNetAutoNetwork(t *testing.T) {
 
 func TestVNetTrunksAndLeases(t *testing.T) {
 	expires := time.Date(2031, 1, 2, 3, 4, 5, 600, time.UTC)
+	past := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 	e := startVNet(t, vnet.Lease{Network: "net1", MAC: "02:00:00:00:01:02", IP: "10.1.0.128", Expires: expires},
-		vnet.Lease{Network: "net1", MAC: "02:00:00:00:09:09", IP: "10.1.0.129", Expires: expires})
+		vnet.Lease{Network: "net1", MAC: "02:00:00:00:09:09", IP: "10.1.0.129", Expires: expires, State: vnet.LeaseBound},
+		vnet.Lease{Network: "net1", MAC: "02:00:00:00:09:0a", IP: "10.1.0.130", Expires: past, State: vnet.LeaseBound}, // long expired
+		vnet.Lease{Network: "net1", MAC: "02:00:00:00:09:0b", IP: "10.1.0.131", Expires: past, State: vnet.LeaseReleased},
+		vnet.Lease{Network: "net1", MAC: "02:00:00:00:09:0c", IP: "10.1.0.132", Expires: expires, State: vnet.LeaseDeclined},
+		vnet.Lease{Network: "net1", MAC: "02:00:00:00:09:0d", IP: "10.1.0.133", Expires: past, State: vnet.LeaseDeclined}) // quarantine over: not listed
 	var res vnet.ApplyResult
 	e.ok(t, "PUT", "/api/v1/vnet/config", `{
 		"datapaths": [{"name": "h1", "dpid": "1"}, {"name": "h2", "dpid": "2"}],
@@ -373,8 +379,18 @@ func TestVNetTrunksAndLeases(t *testing.T) {
 
 	var leases []web.Lease
 	e.ok(t, "GET", "/api/v1/leases", "", 200, &leases)
-	if len(leases) != 2 || leases[0].Interface != "t10" || leases[0].IP != "10.1.0.128" || !leases[0].Expires.Equal(expires.Truncate(time.Second)) || leases[1].Interface != "" {
+	if len(leases) != 5 || leases[0].Interface != "t10" || leases[0].IP != "10.1.0.128" || !leases[0].Expires.Equal(expires.Truncate(time.Second)) || leases[1].Interface != "" {
 		t.Fatalf("leases %+v", leases)
+	}
+	for i, want := range []string{"bound", "bound", "expired", "released", "declined"} {
+		if leases[i].State != want || leases[i].IP != fmt.Sprintf("10.1.0.%d", 128+i) {
+			t.Fatalf("lease %d: %+v, want %s", i, leases[i], want)
+		}
+	}
+	var st web.VNetStatus
+	e.ok(t, "GET", "/api/v1/vnet/status", "", 200, &st)
+	if st.Leases != 2 {
+		t.Fatalf("status counts %d leases, want the 2 bound ones", st.Leases)
 	}
 	e.ok(t, "GET", "/api/v1/leases?network=net2", "", 200, &leases)
 	if len(leases) != 0 || leases == nil {
