@@ -80,7 +80,7 @@ Virtual networks (see docs/vnet-api.md):
   router interface add|del|list ROUTER [NETWORK[=IP]]
   router route add|del|list ROUTER [DEST via NEXTHOP]
   secgroup rule add|del|list GROUP [N] [--protocol P --port N[-M] --remote-cidr CIDR]
-  leases [--network NET]        DHCP leases
+  leases [--network NET]        DHCP leases: state and expiry
   trunks [--datapath DP]        ports that carry tagged (VLAN) networks
   vnet status                   reconciliation state of every datapath
   vnet flows DPID|NAME          the flows the virtual networks want on a switch

@@ -35,7 +35,7 @@ func init() {
 	add("router interface", clientCommand{"add|del|list ROUTER [NETWORK[=IP]]", 2, 1, "add, remove or list a router's interfaces (one per network; IP default: the network's gateway)", setupRouterInterface})
 	add("router route", clientCommand{"add|del|list ROUTER [DEST [via] NEXTHOP]", 2, 3, "add, remove or list a router's static routes", setupRouterRoute})
 	add("secgroup rule", clientCommand{"add|del|list GROUP [N]", 2, 1, "add, remove (by number) or list a security group's rules", setupRule})
-	add("leases", clientCommand{"[list]", 0, 1, "DHCP leases", setupLeases})
+	add("leases", clientCommand{"[list]", 0, 1, "DHCP leases: every address's state (offered, bound, grace, expired, released, declined) and expiry", setupLeases})
 	add("trunks", clientCommand{"[list]", 0, 1, "ports that carry networks tagged with VLAN ids", setupTrunks})
 	add("vnet status", clientCommand{"", 0, 0, "reconciliation state of every datapath, and why parts of the configuration are not realised", setupVNetStatus})
 	add("vnet flows", clientCommand{"DPID|NAME", 1, 0, "the flows and groups the virtual networks want on a datapath (compiled now)", setupVNetFlows})
@@ -384,7 +384,7 @@ var networkCLI = (&cliKind[vnet.Network]{
 				}
 			}
 			fmt.Fprintf(w, "routers:\t%s\n", orDash(strings.Join(names, ", ")))
-			fmt.Fprintf(w, "leases:\t%d\n", len(leases))
+			fmt.Fprintf(w, "leases:\t%s\n", leaseStates(leases))
 		}
 	},
 }).commands()
@@ -518,15 +518,35 @@ func vlanName(v uint16) string {
 	return strconv.Itoa(int(v))
 }
 
-// leasedIPs maps network/MAC to the leased address (empty when the
-// server cannot say).
+// leasedIPs maps network/MAC to the address the client has now (empty
+// when the server cannot say).
 func leasedIPs(ctx context.Context, cl *client.Client) map[string]string {
 	out := map[string]string{}
 	leases, _ := cl.Leases(ctx, "")
 	for _, l := range leases {
-		out[l.Network+"/"+l.MAC] = l.IP
+		if vnet.LeaseState(l.State).Active() {
+			out[l.Network+"/"+l.MAC] = l.IP
+		}
 	}
 	return out
+}
+
+// leaseStates counts leases by state: "2 bound, 1 released" ("0" for none).
+func leaseStates(leases []web.Lease) string {
+	n := map[string]int{}
+	for _, l := range leases {
+		n[l.State]++
+	}
+	var parts []string
+	for _, st := range []vnet.LeaseState{vnet.LeaseOffered, vnet.LeaseBound, vnet.LeaseGrace, vnet.LeaseExpired, vnet.LeaseReleased, vnet.LeaseDeclined} {
+		if n[string(st)] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[string(st)], st))
+		}
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func address(in vnet.Interface, leased map[string]string) string {
@@ -896,9 +916,9 @@ func setupLeases(fs *flag.FlagSet) func(context.Context, *session, []string) err
 				fmt.Fprintln(w, "no DHCP leases")
 				return
 			}
-			fmt.Fprintln(w, "NETWORK\tIP\tMAC\tINTERFACE\tEXPIRES")
+			fmt.Fprintln(w, "NETWORK\tIP\tMAC\tINTERFACE\tSTATE\tEXPIRES")
 			for _, l := range leases {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Network, l.IP, l.MAC, orDash(l.Interface), expiry(l.Expires))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Network, l.IP, l.MAC, orDash(l.Interface), l.State, leaseWhen(l))
 			}
 		})
 	}
@@ -909,6 +929,17 @@ func expiry(t time.Time) string {
 		return "in " + age(d)
 	}
 	return "expired " + age(time.Since(t)) + " ago"
+}
+
+// leaseWhen says what the time of a lease means in its state.
+func leaseWhen(l web.Lease) string {
+	switch vnet.LeaseState(l.State) {
+	case vnet.LeaseReleased:
+		return "released " + age(time.Since(l.Expires)) + " ago"
+	case vnet.LeaseDeclined:
+		return "quarantined, free in " + age(time.Until(l.Expires))
+	}
+	return expiry(l.Expires)
 }
 
 func setupTrunks(fs *flag.FlagSet) func(context.Context, *session, []string) error {

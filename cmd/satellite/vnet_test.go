@@ -35,8 +35,9 @@ func TestMain(m *testing.M) {
 }
 
 // vnetServer runs the API with virtual networks over a controller without
-// switches and a store in a temporary directory, and points the CLI at it.
-func vnetServer(t *testing.T) *vnet.Manager {
+// switches and a store in a temporary directory (holding leases), and
+// points the CLI at it.
+func vnetServer(t *testing.T, leases ...vnet.Lease) *vnet.Manager {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store, err := vnet.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
@@ -44,6 +45,9 @@ func vnetServer(t *testing.T) *vnet.Manager {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	if err := store.UpdateLeases(leases, nil); err != nil {
+		t.Fatal(err)
+	}
 	ctl := controller.New(controller.Config{Logger: log})
 	mgr, err := vnet.NewManager(store, ctl, nil, vnet.Options{Logger: log})
 	if err != nil {
@@ -317,4 +321,46 @@ func TestServeVirtualNetworks(t *testing.T) {
 	// a state file that cannot be used stops the start
 	t.Setenv(config.EnvStateFile, t.TempDir())
 	fails(t, 1, "config: state_file: ", "serve", "--http", "127.0.0.1:0", "--openflow", "tcp:127.0.0.1:0")
+}
+
+// TestLeasesCommand shows the leases of every state as the server has
+// them in its state file.
+func TestLeasesCommand(t *testing.T) {
+	now := time.Now()
+	mac := func(i int) string { return fmt.Sprintf("02:00:00:00:02:%02x", i) }
+	mgr := vnetServer(t,
+		vnet.Lease{Network: "net2", MAC: mac(1), IP: "10.2.0.128", State: vnet.LeaseBound, Expires: now.Add(59*time.Minute + 30*time.Second)},
+		vnet.Lease{Network: "net2", MAC: mac(2), IP: "10.2.0.129", State: vnet.LeaseBound, Expires: now.Add(-90 * time.Second)}, // in grace
+		vnet.Lease{Network: "net2", MAC: mac(3), IP: "10.2.0.130", State: vnet.LeaseBound, Expires: now.Add(-2 * time.Hour)},
+		vnet.Lease{Network: "net2", MAC: mac(4), IP: "10.2.0.131", State: vnet.LeaseReleased, Expires: now.Add(-5*time.Minute - 30*time.Second)},
+		vnet.Lease{Network: "net2", MAC: mac(5), IP: "10.2.0.132", State: vnet.LeaseDeclined, Expires: now.Add(45*time.Minute + 30*time.Second)},
+		vnet.Lease{Network: "net2", MAC: mac(6), IP: "10.2.0.133", State: vnet.LeaseOffered, Expires: now.Add(30 * time.Second)},
+		vnet.Lease{Network: "net9", MAC: mac(7), IP: "10.9.0.128", State: vnet.LeaseBound, Expires: now.Add(time.Hour)})
+	cfg := vnet.Config{Datapaths: []vnet.Datapath{{Name: "h2", DPID: "2"}},
+		Networks: []vnet.Network{{Name: "net2", Subnet: "10.2.0.0/24", Gateway: "10.2.0.1", DHCP: true}, {Name: "net9", Subnet: "10.9.0.0/24", DHCP: true}}}
+	for i := 1; i <= 4; i++ {
+		cfg.Interfaces = append(cfg.Interfaces, vnet.Interface{Name: fmt.Sprintf("b%d", i), Network: "net2", Datapath: "h2", Port: fmt.Sprintf("vm%d", i), MAC: mac(i)})
+	}
+	if _, err := mgr.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, ok(t, "leases", "--network", "net2"), `(?m)^NETWORK +IP +MAC +INTERFACE +STATE +EXPIRES$`,
+		`(?m)^net2 +10\.2\.0\.128 +02:00:00:00:02:01 +b1 +bound +in 59m\d+s$`,
+		`(?m)^net2 +10\.2\.0\.129 +02:00:00:00:02:02 +b2 +grace +expired 1m3\ds ago$`,
+		`(?m)^net2 +10\.2\.0\.130 +02:00:00:00:02:03 +b3 +expired +expired 2h0m ago$`,
+		`(?m)^net2 +10\.2\.0\.131 +02:00:00:00:02:04 +b4 +released +released 5m3\ds ago$`,
+		`(?m)^net2 +10\.2\.0\.132 +02:00:00:00:02:05 +- +declined +quarantined, free in 45m\d+s$`,
+		`(?m)^net2 +10\.2\.0\.133 +02:00:00:00:02:06 +- +offered +in \d+s$`)
+	if out := ok(t, "leases", "--network", "net2"); strings.Contains(out, "net9") {
+		t.Fatalf("leases of net2 shows net9's:\n%s", out)
+	}
+	var leases []web.Lease
+	if err := json.Unmarshal([]byte(ok(t, "leases", "-o", "json")), &leases); err != nil || len(leases) != 7 || leases[1].State != "grace" || leases[6].Network != "net9" {
+		t.Fatalf("leases -o json: %v %+v", err, leases)
+	}
+	wantLines(t, ok(t, "network", "show", "net2"), `(?m)^leases: +1 offered, 1 bound, 1 grace, 1 expired, 1 released, 1 declined$`)
+	wantLines(t, ok(t, "vnet", "status"), `^revision \d+: 2 networks, 4 interfaces, 0 routers, 0 security groups, 4 leases\n`)
+	// the interfaces show the addresses their clients have now
+	wantLines(t, ok(t, "interfaces"), `(?m)^b1 .* 10\.2\.0\.128 \(dhcp\) +-$`, `(?m)^b2 .* 10\.2\.0\.129 \(dhcp\) +-$`,
+		`(?m)^b3 .* dhcp \(no lease yet\) +-$`, `(?m)^b4 .* dhcp \(no lease yet\) +-$`)
 }
