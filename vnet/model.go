@@ -10,7 +10,8 @@ import (
 	"net/netip"
 	"regexp"
 	"sort"
-	"strings"
+
+	"github.com/satellite-sdn/satellite/controller"
 )
 
 // Config is the whole intended state. Every change goes through Validate
@@ -525,27 +526,10 @@ func generatedMAC(kind byte, netID, objID uint32) string {
 	return net.HardwareAddr{kind, byte(netID >> 8), byte(netID), byte(objID >> 16), byte(objID >> 8), byte(objID)}.String()
 }
 
-// ParseDPID reads a datapath id: 1-16 hex digits, optional 0x, optional colons.
-func ParseDPID(s string) (uint64, error) {
-	t := strings.TrimPrefix(strings.ReplaceAll(strings.ToLower(s), ":", ""), "0x")
-	if t == "" || len(t) > 16 {
-		return 0, fmt.Errorf("%q: want 1-16 hex digits", s)
-	}
-	var v uint64
-	for _, ch := range t {
-		var d uint64
-		switch {
-		case ch >= '0' && ch <= '9':
-			d = uint64(ch - '0')
-		case ch >= 'a' && ch <= 'f':
-			d = uint64(ch-'a') + 10
-		default:
-			return 0, fmt.Errorf("%q: want 1-16 hex digits", s)
-		}
-		v = v<<4 | d
-	}
-	return v, nil
-}
+// ParseDPID reads a datapath id as everywhere in Satellite
+// (controller.ParseDPID): 1-16 hex digits with an optional 0x, or
+// colon-separated bytes as Open vSwitch prints them.
+func ParseDPID(s string) (uint64, error) { return controller.ParseDPID(s) }
 
 // Sort orders every list by name, so stored and exported configurations are stable.
 func (c *Config) Sort() {
