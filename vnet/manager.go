@@ -26,6 +26,16 @@ type Options struct {
 	// PathOrder, when set, orders the underlay paths between two hosts
 	// (the tunnel prober sets it; see Env.PathOrder).
 	PathOrder func(local, remote uint64) []int
+	// Settle bounds the start-up window in which the reconciler only adds
+	// missing flows and groups and changes or deletes none (default 15s):
+	// after a restart of Satellite the switches still hold the flows of
+	// the previous run, and what the compiler makes of a half-known
+	// network (a datapath not yet reconnected, direct links not yet
+	// rediscovered) must not replace them. The window ends earlier once
+	// every configured datapath is connected and neither a switch nor a
+	// link has come up for SettleQuiet (default 2s).
+	Settle      time.Duration
+	SettleQuiet time.Duration
 
 	// DHCP leases (see leases.go and docs/vnet.md).
 	//
@@ -54,7 +64,13 @@ type SwitchStatus struct {
 	Groups      int       `json:"groups"`
 	Reconciled  time.Time `json:"reconciled,omitempty"`
 	LastChanges string    `json:"last_changes,omitempty"`
-	Error       string    `json:"error,omitempty"`
+	// Settling: the start-up window is open, so the last pass only added
+	// what was missing (Options.Settle).
+	Settling bool `json:"settling,omitempty"`
+	// Total counts every change made to the switch since Satellite
+	// started: after a restart onto converged switches it stays zero.
+	Total Changes `json:"total"`
+	Error string  `json:"error,omitempty"`
 }
 
 // Manager owns the configuration, keeps it stored, and keeps every switch
@@ -74,9 +90,14 @@ type Manager struct {
 	status map[uint64]*SwitchStatus
 	notes  []string
 
-	kick    chan struct{}
-	recMu   sync.Mutex // one reconciliation pass at a time
-	leaseMu sync.Mutex // one lease decision (read, choose, store) at a time; taken before mu
+	kick  chan struct{}
+	recMu sync.Mutex // one reconciliation pass at a time
+	// the start-up window (Options.Settle)
+	started    time.Time
+	lastChange time.Time // a configured switch or a direct link last came up
+	settled    bool
+	inherit    map[uint64]*inherited // per switch, while not settled
+	leaseMu    sync.Mutex            // one lease decision (read, choose, store) at a time; taken before mu
 }
 
 // NewManager loads the stored configuration.
@@ -89,6 +110,12 @@ func NewManager(store Store, ctl *controller.Controller, topo *topology.Model, o
 	}
 	if opt.Debounce <= 0 {
 		opt.Debounce = 100 * time.Millisecond
+	}
+	if opt.Settle <= 0 {
+		opt.Settle = 15 * time.Second
+	}
+	if opt.SettleQuiet <= 0 {
+		opt.SettleQuiet = 2 * time.Second
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -296,16 +323,33 @@ func (m *Manager) Run(ctx context.Context) error {
 	defer resync.Stop()
 	sweep := time.NewTicker(m.opt.LeaseSweep)
 	defer sweep.Stop()
+	m.mu.Lock()
+	m.started, m.lastChange, m.settled = time.Now(), time.Now(), false
+	m.inherit = map[uint64]*inherited{}
+	m.mu.Unlock()
+	settle := time.NewTicker(250 * time.Millisecond) // stopped once settled
+	defer settle.Stop()
 	var debounce <-chan time.Time
 	m.Kick()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-settle.C:
+			if m.settleCheck() {
+				settle.Stop()
+				m.log.Info("virtual networks: start-up window over; reconciling fully", "after", time.Since(m.started).Round(time.Millisecond))
+				m.reconcileAll(ctx)
+			}
 		case e := <-sub.C:
 			if e.Kind == controller.PacketIn {
 				m.packetIn(ctx, e)
 				continue
+			}
+			if e.Kind == controller.SwitchUp {
+				m.mu.Lock()
+				m.lastChange = time.Now()
+				m.mu.Unlock()
 			}
 			if debounce == nil {
 				debounce = time.After(m.opt.Debounce)
@@ -316,6 +360,11 @@ func (m *Manager) Run(ctx context.Context) error {
 				linkC = links.C
 				m.Kick()
 				continue
+			}
+			if d.Link != nil && d.Op == topology.OpAdd {
+				m.mu.Lock()
+				m.lastChange = time.Now()
+				m.mu.Unlock()
 			}
 			if d.Link != nil && d.Op != topology.OpUpdate && debounce == nil {
 				debounce = time.After(m.opt.Debounce)
@@ -335,6 +384,38 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.reconcileAll(ctx)
 		}
 	}
+}
+
+// settleCheck ends the start-up window when it is due and reports
+// whether it ended now.
+func (m *Manager) settleCheck() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.settled || m.started.IsZero() {
+		return false
+	}
+	done := time.Since(m.started) >= m.opt.Settle
+	if !done && time.Since(m.lastChange) >= m.opt.SettleQuiet {
+		done = true
+		for _, d := range m.cfg.Datapaths {
+			if id, _ := ParseDPID(d.DPID); m.ctl.Switch(id) == nil {
+				done = false
+				break
+			}
+		}
+	}
+	m.settled = done
+	if done {
+		m.inherit = nil
+	}
+	return done
+}
+
+// settling reports whether the start-up window is open.
+func (m *Manager) settling() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.settled && !m.started.IsZero()
 }
 
 // ReconcileNow runs one reconciliation pass and returns its first error.
@@ -358,15 +439,34 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	keep := m.settling()
 	for _, id := range ids {
 		s := m.ctl.Switch(id)
 		if s == nil {
 			continue
 		}
+		var inh *inherited
+		if keep {
+			m.mu.Lock()
+			if m.inherit != nil {
+				if m.inherit[id] == nil {
+					m.inherit[id] = newInherited()
+				}
+				inh = m.inherit[id]
+			}
+			m.mu.Unlock()
+		}
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		ch, err := Reconcile(rctx, s, progs[id])
+		ch, err := reconcile(rctx, s, progs[id], inh)
 		cancel()
-		st := &SwitchStatus{DPID: fmt.Sprintf("%016x", id), Flows: len(progs[id].Flows), Groups: len(progs[id].Groups), Reconciled: time.Now(), LastChanges: ch.String()}
+		st := &SwitchStatus{DPID: fmt.Sprintf("%016x", id), Flows: len(progs[id].Flows), Groups: len(progs[id].Groups), Reconciled: time.Now(),
+			LastChanges: ch.String(), Settling: keep}
+		m.mu.Lock()
+		if old, ok := m.status[id]; ok {
+			st.Total = old.Total
+		}
+		m.mu.Unlock()
+		st.Total.add(ch)
 		if err != nil {
 			st.Error = err.Error()
 			errs = append(errs, fmt.Errorf("dpid %016x: %w", id, err))

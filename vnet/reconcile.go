@@ -51,8 +51,21 @@ func instrKey(inst ofp.Instructions) string {
 
 // Changes counts what a reconciliation did.
 type Changes struct {
-	Added, Modified, Deleted                   int
-	GroupsAdded, GroupsModified, GroupsDeleted int
+	Added          int `json:"flows_added"`
+	Modified       int `json:"flows_modified"`
+	Deleted        int `json:"flows_deleted"`
+	GroupsAdded    int `json:"groups_added"`
+	GroupsModified int `json:"groups_modified"`
+	GroupsDeleted  int `json:"groups_deleted"`
+}
+
+func (c *Changes) add(d Changes) {
+	c.Added += d.Added
+	c.Modified += d.Modified
+	c.Deleted += d.Deleted
+	c.GroupsAdded += d.GroupsAdded
+	c.GroupsModified += d.GroupsModified
+	c.GroupsDeleted += d.GroupsDeleted
 }
 
 func (c Changes) String() string {
@@ -67,7 +80,38 @@ func (c Changes) Empty() bool { return c == Changes{} }
 // match and actions are already right are not touched, so their traffic
 // never stops and their counters keep counting.
 func Reconcile(ctx context.Context, s *controller.Session, prog *Program) (Changes, error) {
+	return reconcile(ctx, s, prog, nil)
+}
+
+// inherited protects, during the start-up window (Options.Settle), the
+// flows and groups a switch held before this run of Satellite touched
+// them: they are neither changed nor deleted, only what is missing is
+// added. What this run installed itself stays free to change.
+type inherited struct {
+	ours   map[string]bool // flow keys this run added or changed
+	groups map[uint32]bool // group ids this run added or changed
+}
+
+func newInherited() *inherited {
+	return &inherited{ours: map[string]bool{}, groups: map[uint32]bool{}}
+}
+
+// reconcile is Reconcile; with keep (non-nil) the flows and groups
+// inherited from before this run are left as they are.
+func reconcile(ctx context.Context, s *controller.Session, prog *Program, keep *inherited) (Changes, error) {
 	var ch Changes
+	kept := func(k string) bool { return keep != nil && !keep.ours[k] }
+	keptGroup := func(id uint32) bool { return keep != nil && !keep.groups[id] }
+	mine := func(k string) {
+		if keep != nil {
+			keep.ours[k] = true
+		}
+	}
+	mineGroup := func(id uint32) {
+		if keep != nil {
+			keep.groups[id] = true
+		}
+	}
 	// groups first: flows refer to them
 	have, err := s.GroupDesc(ctx)
 	if err != nil {
@@ -88,11 +132,15 @@ func Reconcile(ctx context.Context, s *controller.Session, prog *Program) (Chang
 			if err := s.AddGroup(ctx, g); err != nil {
 				return ch, err
 			}
+			mineGroup(g.ID)
 			ch.GroupsAdded++
-		case groupKey(old.Type, old.Buckets) != groupKey(g.Type, g.Buckets):
+		case groupKey(old.Type, old.Buckets) == groupKey(g.Type, g.Buckets):
+		case keptGroup(g.ID):
+		default:
 			if err := s.ModifyGroup(ctx, g); err != nil {
 				return ch, err
 			}
+			mineGroup(g.ID)
 			ch.GroupsModified++
 		}
 	}
@@ -126,7 +174,10 @@ func Reconcile(ctx context.Context, s *controller.Session, prog *Program) (Chang
 		want[k] = true
 		a, ok := haveF[k]
 		switch {
-		case !ok, a.cookie != f.Cookie:
+		case !ok:
+			add = append(add, f)
+		case kept(k):
+		case a.cookie != f.Cookie:
 			add = append(add, f) // ADD replaces a flow with the same match and priority
 		case a.instr != instrKey(f.Instructions):
 			modify = append(modify, f)
@@ -136,17 +187,23 @@ func Reconcile(ctx context.Context, s *controller.Session, prog *Program) (Chang
 		if err := s.AddFlows(ctx, add...); err != nil {
 			return ch, err
 		}
+		for _, f := range add {
+			mine(flowKey(f.Table, f.Priority, f.Match))
+		}
 		ch.Added = len(add)
 	}
 	if len(modify) > 0 {
 		if err := s.ModifyFlowsStrict(ctx, modify...); err != nil {
 			return ch, err
 		}
+		for _, f := range modify {
+			mine(flowKey(f.Table, f.Priority, f.Match))
+		}
 		ch.Modified = len(modify)
 	}
 	keys := make([]string, 0, len(haveF))
 	for k := range haveF {
-		if !want[k] {
+		if !want[k] && !kept(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -160,7 +217,7 @@ func Reconcile(ctx context.Context, s *controller.Session, prog *Program) (Chang
 		ch.Deleted++
 	}
 	for id := range haveG {
-		if !wantG[id] {
+		if !wantG[id] && !keptGroup(id) {
 			if err := s.DeleteGroup(ctx, id); err != nil {
 				return ch, err
 			}

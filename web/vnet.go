@@ -101,7 +101,12 @@ type VNetSwitchStatus struct {
 	// Reconciled is when the switch was last reconciled; null if never.
 	Reconciled  *time.Time `json:"reconciled"`
 	LastChanges string     `json:"last_changes,omitempty"` // "flows +3 ~0 -1, groups +0 ~0 -0"
-	Error       string     `json:"error,omitempty"`
+	// Settling: Satellite started less than vnet.settle ago and not every
+	// datapath and link is back yet: passes only add missing flows.
+	Settling bool `json:"settling,omitempty"`
+	// Total is every change made to the switch since Satellite started.
+	Total vnet.Changes `json:"total"`
+	Error string       `json:"error,omitempty"`
 }
 
 // VNetProgram is the body of GET /api/v1/vnet/flows/{dpid}: what the
@@ -983,7 +988,7 @@ func (s *Server) getVNetStatus(w http.ResponseWriter, r *http.Request) error {
 	out := VNetStatus{Revision: rev, Datapaths: []VNetSwitchStatus{}, Notes: uniq(notes),
 		Networks: len(c.Networks), Interfaces: len(c.Interfaces), Routers: len(c.Routers), SecurityGroups: len(c.SecurityGroups), Leases: active}
 	for _, d := range st {
-		ds := VNetSwitchStatus{Name: d.Name, DPID: d.DPID, Connected: d.Connected, Flows: d.Flows, Groups: d.Groups, LastChanges: d.LastChanges, Error: d.Error}
+		ds := VNetSwitchStatus{Name: d.Name, DPID: d.DPID, Connected: d.Connected, Flows: d.Flows, Groups: d.Groups, LastChanges: d.LastChanges, Settling: d.Settling, Total: d.Total, Error: d.Error}
 		if !d.Reconciled.IsZero() {
 			t := apiTime(d.Reconciled)
 			ds.Reconciled = &t

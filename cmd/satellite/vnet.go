@@ -991,6 +991,9 @@ func reconciled(d web.VNetSwitchStatus) string {
 	if d.LastChanges != "" {
 		s += " (" + d.LastChanges + ")"
 	}
+	if d.Settling {
+		s += ", settling: only missing flows added"
+	}
 	return s
 }
 
