@@ -556,7 +556,7 @@ func address(in vnet.Interface, leased map[string]string) string {
 	case leased[in.Network+"/"+in.MAC] != "":
 		return leased[in.Network+"/"+in.MAC] + " (dhcp)"
 	default:
-		return "dhcp (no lease yet)"
+		return "dhcp (no address held)"
 	}
 }
 

@@ -101,7 +101,7 @@ func TestVNetCommands(t *testing.T) {
 	fails(t, 2, `invalid value "5000" for flag -vlan`, "interface", "create", "a3", "--vlan", "5000")
 	wantLines(t, ok(t, "interfaces"), `(?m)^NAME +ID +NETWORK +DATAPATH +PORT +VLAN +MAC +IP +SECGROUPS$`,
 		`(?m)^a1 +1 +net1 +h1 +vm1 +- +02:00:00:00:01:01 +10\.1\.0\.11 +-$`,
-		`(?m)^b2 +2 +net1 +h2 +vm1 +- +\S+ +dhcp \(no lease yet\) +-$`,
+		`(?m)^b2 +2 +net1 +h2 +vm1 +- +\S+ +dhcp \(no address held\) +-$`,
 		`(?m)^t10 +3 +net2 +h2 +trunk +10 `)
 	wantLines(t, ok(t, "interface", "show", "a1"), `(?m)^mode: +vif$`, `(?m)^ip: +10\.1\.0\.11$`, `(?m)^security groups: +-$`)
 	wantLines(t, ok(t, "trunks"), `(?m)^DATAPATH +PORT +VLANS +NATIVE$`, `(?m)^h2 +trunk +10=net2 \(t10\), 20=net1 \(t20\) +-$`)
@@ -362,5 +362,5 @@ func TestLeasesCommand(t *testing.T) {
 	wantLines(t, ok(t, "vnet", "status"), `^revision \d+: 2 networks, 4 interfaces, 0 routers, 0 security groups, 4 leases\n`)
 	// the interfaces show the addresses their clients have now
 	wantLines(t, ok(t, "interfaces"), `(?m)^b1 .* 10\.2\.0\.128 \(dhcp\) +-$`, `(?m)^b2 .* 10\.2\.0\.129 \(dhcp\) +-$`,
-		`(?m)^b3 .* dhcp \(no lease yet\) +-$`, `(?m)^b4 .* dhcp \(no lease yet\) +-$`)
+		`(?m)^b3 .* dhcp \(no address held\) +-$`, `(?m)^b4 .* dhcp \(no address held\) +-$`)
 }
