@@ -94,8 +94,14 @@
         // the configuration file cannot be changed through the API
         el('td', r.status === 'skipped' ? { class: 'state-down', text: 'api, skipped: ' + r.problem } : { text: r.source }),
         r.source === 'config' ? el('td', { class: 'muted', text: 'edit the config file' }) :
-          el('td', null, el('button', { type: 'button', text: r.status === 'skipped' ? 'Replace' : 'Edit', onclick: function () { edit(r); } }), ' ', del));
+          // a stored rule hidden by a config-file rule of the same name
+          // cannot be replaced through the API (409), only deleted
+          shadowed(r) ? el('td', null, del) :
+            el('td', null, el('button', { type: 'button', text: r.status === 'skipped' ? 'Replace' : 'Edit', onclick: function () { edit(r); } }), ' ', del));
     }));
+    function shadowed(r) {
+      return r.status === 'skipped' && list.some(function (o) { return o !== r && o.source === 'config' && o.name === r.name; });
+    }
   }
 
   let refreshing = null;
