@@ -93,6 +93,8 @@ type Config struct {
 	Alerts Alerts `yaml:"alerts"`
 	// Probes measures the tunnel paths and drives failover (config/probes.go).
 	Probes Probes `yaml:"probes"`
+	// VNet tunes the virtual network reconciler and DHCP (config/vnet.go).
+	VNet VNet `yaml:"vnet"`
 
 	// file is the configuration file read ("" = none).
 	file string
@@ -186,6 +188,7 @@ func Default() Config {
 		Probes:         defaultProbes(),
 		Collector:      defaultCollector(),
 		Alerts:         defaultAlerts(),
+		VNet:           defaultVNet(),
 	}
 }
 
@@ -457,6 +460,7 @@ func (c Config) Validate() error {
 	c.validateExporters(bad)
 	c.validateProbes(bad)
 	c.validateCollector(bad)
+	c.validateVNet(bad)
 	if err := checkStateFile(c.StateFile); err != nil {
 		bad("state_file", "%v", err)
 	}

@@ -33,7 +33,8 @@ type Options struct {
 	// network (a datapath not yet reconnected, direct links not yet
 	// rediscovered) must not replace them. The window ends earlier once
 	// every configured datapath is connected and neither a switch nor a
-	// link has come up for SettleQuiet (default 2s).
+	// link has come up for SettleQuiet (default 2s). A negative Settle
+	// turns the window off.
 	Settle      time.Duration
 	SettleQuiet time.Duration
 
@@ -111,8 +112,8 @@ func NewManager(store Store, ctl *controller.Controller, topo *topology.Model, o
 	if opt.Debounce <= 0 {
 		opt.Debounce = 100 * time.Millisecond
 	}
-	if opt.Settle <= 0 {
-		opt.Settle = 15 * time.Second
+	if opt.Settle == 0 {
+		opt.Settle = 15 * time.Second // negative: no start-up window
 	}
 	if opt.SettleQuiet <= 0 {
 		opt.SettleQuiet = 2 * time.Second
@@ -324,7 +325,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	sweep := time.NewTicker(m.opt.LeaseSweep)
 	defer sweep.Stop()
 	m.mu.Lock()
-	m.started, m.lastChange, m.settled = time.Now(), time.Now(), false
+	m.started, m.lastChange, m.settled = time.Now(), time.Now(), m.opt.Settle < 0
 	m.inherit = map[uint64]*inherited{}
 	m.mu.Unlock()
 	settle := time.NewTicker(250 * time.Millisecond) // stopped once settled

@@ -126,7 +126,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		httpLn.Close()
 		return fmt.Errorf("state_file: %w", err)
 	}
-	vnets, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
+	vnets, err := vnet.NewManager(store, ctl, model, cfg.VNetOptions(log))
 	if err != nil {
 		store.Close()
 		closeAll()

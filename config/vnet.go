@@ -1,0 +1,72 @@
+package config
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/satellite-sdn/satellite/vnet"
+)
+
+// VNet tunes the virtual network reconciler and the DHCP server
+// (docs/vnet.md).
+type VNet struct {
+	// Resync re-reads every switch's flows this often to repair drift.
+	Resync Duration `yaml:"resync"`
+	// Settle bounds the start-up window in which only missing flows are
+	// added; it ends earlier once every datapath is connected and no
+	// switch or direct link has come up for SettleQuiet. 0s: no window.
+	Settle      Duration `yaml:"settle"`
+	SettleQuiet Duration `yaml:"settle_quiet"`
+	// DHCP lease timers.
+	DHCP VNetDHCP `yaml:"dhcp"`
+}
+
+// VNetDHCP holds the DHCP server's timers.
+type VNetDHCP struct {
+	// Grace: an expired lease stays the client's this long before its
+	// address returns to the pool.
+	Grace Duration `yaml:"grace"`
+	// DeclineHold: an address a client declined is given to nobody this long.
+	DeclineHold Duration `yaml:"decline_hold"`
+	// OfferHold: an offered address is held for the client this long.
+	OfferHold Duration `yaml:"offer_hold"`
+	// Sweep: how often expired leases are recorded and freed.
+	Sweep Duration `yaml:"sweep"`
+}
+
+func defaultVNet() VNet {
+	return VNet{Resync: Duration(30 * time.Second), Settle: Duration(15 * time.Second), SettleQuiet: Duration(2 * time.Second),
+		DHCP: VNetDHCP{Grace: Duration(vnet.DefaultLeaseGrace), DeclineHold: Duration(vnet.DefaultDeclineHold),
+			OfferHold: Duration(vnet.DefaultOfferHold), Sweep: Duration(vnet.DefaultLeaseSweep)}}
+}
+
+func (c Config) validateVNet(bad func(setting, format string, args ...any)) {
+	v := c.VNet
+	positive := func(setting string, d Duration, min time.Duration, example string) {
+		if time.Duration(d) < min {
+			bad(setting, "%s; want at least %s (such as %s)", time.Duration(d), min, example)
+		}
+	}
+	positive("vnet.resync", v.Resync, time.Second, "30s")
+	positive("vnet.settle", v.Settle, 0, "15s")
+	positive("vnet.settle_quiet", v.SettleQuiet, 100*time.Millisecond, "2s")
+	if v.Settle > 0 && v.SettleQuiet > v.Settle {
+		bad("vnet.settle_quiet", "%s is longer than vnet.settle (%s); want it shorter", time.Duration(v.SettleQuiet), time.Duration(v.Settle))
+	}
+	positive("vnet.dhcp.grace", v.DHCP.Grace, time.Second, "5m")
+	positive("vnet.dhcp.decline_hold", v.DHCP.DeclineHold, time.Second, "1h")
+	positive("vnet.dhcp.offer_hold", v.DHCP.OfferHold, time.Second, "1m")
+	positive("vnet.dhcp.sweep", v.DHCP.Sweep, time.Second, "10s")
+}
+
+// VNetOptions returns the virtual network manager's options.
+func (c Config) VNetOptions(logger *slog.Logger) vnet.Options {
+	v := c.VNet
+	o := vnet.Options{Logger: logger, Resync: time.Duration(v.Resync), Settle: time.Duration(v.Settle), SettleQuiet: time.Duration(v.SettleQuiet),
+		LeaseGrace: time.Duration(v.DHCP.Grace), DeclineHold: time.Duration(v.DHCP.DeclineHold),
+		OfferHold: time.Duration(v.DHCP.OfferHold), LeaseSweep: time.Duration(v.DHCP.Sweep)}
+	if v.Settle == 0 {
+		o.Settle = -1 // off: vnet.Options treats 0 as the default
+	}
+	return o
+}
