@@ -40,6 +40,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/topology"
 )
 
 // Environment variables read by Load.
@@ -134,6 +135,9 @@ type Discovery struct {
 	// Empty: a random key per start. Controllers of one fabric that must
 	// accept each other's probes share the file.
 	SecretFile string `yaml:"secret_file"`
+	// TunnelPrefixes: ports whose names start with one of these are
+	// tunnel ports (their links are tunnel links, no hosts live there).
+	TunnelPrefixes []string `yaml:"tunnel_prefixes"`
 }
 
 // Hosts holds the host tracking settings.
@@ -181,14 +185,15 @@ func Default() Config {
 		RequestTimeout: Duration(5 * time.Second),
 		PacketOutRate:  2000,
 		PacketInRate:   2000,
-		Discovery:      Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(2 * time.Second)},
-		Hosts:          Hosts{Idle: Duration(5 * time.Minute)},
-		StateFile:      DefaultStateFile,
-		Exporters:      defaultExporters(),
-		Probes:         defaultProbes(),
-		Collector:      defaultCollector(),
-		Alerts:         defaultAlerts(),
-		VNet:           defaultVNet(),
+		Discovery: Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(2 * time.Second),
+			TunnelPrefixes: append([]string(nil), topology.DefaultTunnelPrefixes...)},
+		Hosts:     Hosts{Idle: Duration(5 * time.Minute)},
+		StateFile: DefaultStateFile,
+		Exporters: defaultExporters(),
+		Probes:    defaultProbes(),
+		Collector: defaultCollector(),
+		Alerts:    defaultAlerts(),
+		VNet:      defaultVNet(),
 	}
 }
 
@@ -446,6 +451,14 @@ func (c Config) Validate() error {
 	}
 	if d := time.Duration(c.Discovery.MaxAge); d <= 0 {
 		bad("discovery.max_age", "%s; want a positive duration (such as 2s)", d)
+	}
+	if len(c.Discovery.TunnelPrefixes) == 0 {
+		bad("discovery.tunnel_prefixes", "empty; want the name prefixes of tunnel ports (such as [gre, vxlan])")
+	}
+	for i, p := range c.Discovery.TunnelPrefixes {
+		if strings.TrimSpace(p) == "" {
+			bad(fmt.Sprintf("discovery.tunnel_prefixes[%d]", i), "empty; want a port name prefix such as gre")
+		}
 	}
 	if f := c.Discovery.SecretFile; f != "" {
 		if b, err := os.ReadFile(f); err != nil {

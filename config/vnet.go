@@ -2,6 +2,8 @@ package config
 
 import (
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/satellite-sdn/satellite/vnet"
@@ -17,6 +19,10 @@ type VNet struct {
 	// switch or direct link has come up for SettleQuiet. 0s: no window.
 	Settle      Duration `yaml:"settle"`
 	SettleQuiet Duration `yaml:"settle_quiet"`
+	// TunnelPort names the tunnel port towards a remote datapath on one
+	// underlay path: {remote} is the remote datapath's name, {path} the
+	// path number (1 or 2).
+	TunnelPort string `yaml:"tunnel_port"`
 	// DHCP lease timers.
 	DHCP VNetDHCP `yaml:"dhcp"`
 }
@@ -36,6 +42,7 @@ type VNetDHCP struct {
 
 func defaultVNet() VNet {
 	return VNet{Resync: Duration(30 * time.Second), Settle: Duration(15 * time.Second), SettleQuiet: Duration(2 * time.Second),
+		TunnelPort: "gre-{remote}-p{path}",
 		DHCP: VNetDHCP{Grace: Duration(vnet.DefaultLeaseGrace), DeclineHold: Duration(vnet.DefaultDeclineHold),
 			OfferHold: Duration(vnet.DefaultOfferHold), Sweep: Duration(vnet.DefaultLeaseSweep)}}
 }
@@ -53,6 +60,12 @@ func (c Config) validateVNet(bad func(setting, format string, args ...any)) {
 	if v.Settle > 0 && v.SettleQuiet > v.Settle {
 		bad("vnet.settle_quiet", "%s is longer than vnet.settle (%s); want it shorter", time.Duration(v.SettleQuiet), time.Duration(v.Settle))
 	}
+	switch tp := v.TunnelPort; {
+	case !strings.Contains(tp, "{remote}") || !strings.Contains(tp, "{path}"):
+		bad("vnet.tunnel_port", "%q; want a name with {remote} and {path}, such as gre-{remote}-p{path}", tp)
+	case !hasAnyPrefix(tp, c.Discovery.TunnelPrefixes):
+		bad("vnet.tunnel_port", "%q does not start with any of discovery.tunnel_prefixes %v: discovery would not see these ports as tunnels", tp, c.Discovery.TunnelPrefixes)
+	}
 	positive("vnet.dhcp.grace", v.DHCP.Grace, time.Second, "5m")
 	positive("vnet.dhcp.decline_hold", v.DHCP.DeclineHold, time.Second, "1h")
 	positive("vnet.dhcp.offer_hold", v.DHCP.OfferHold, time.Second, "1m")
@@ -68,5 +81,19 @@ func (c Config) VNetOptions(logger *slog.Logger) vnet.Options {
 	if v.Settle == 0 {
 		o.Settle = -1 // off: vnet.Options treats 0 as the default
 	}
+	if tp := v.TunnelPort; tp != "" {
+		o.TunnelPort = func(remote string, path int) string {
+			return strings.NewReplacer("{remote}", remote, "{path}", strconv.Itoa(path)).Replace(tp)
+		}
+	}
 	return o
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if p != "" && strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }

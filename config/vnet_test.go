@@ -47,3 +47,40 @@ func TestVNetSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestTunnelNaming(t *testing.T) {
+	d := Default()
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.VNetOptions(nil).TunnelPort("h2", 1); got != "gre-h2-p1" {
+		t.Fatalf("default tunnel port %q, want gre-h2-p1 (the lab's naming)", got)
+	}
+	c, err := Load(writeFile(t, "discovery: {tunnel_prefixes: [tun]}\nvnet: {tunnel_port: \"tun{path}-{remote}\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.VNetOptions(nil).TunnelPort("rack7", 2); got != "tun2-rack7" {
+		t.Fatalf("tunnel port %q, want tun2-rack7", got)
+	}
+	if fmt.Sprint(c.Discovery.TunnelPrefixes) != "[tun]" {
+		t.Fatalf("tunnel prefixes %v, want [tun] (the file replaces the defaults)", c.Discovery.TunnelPrefixes)
+	}
+	for file, want := range map[string]string{
+		"vnet: {tunnel_port: \"gre-{remote}\"}\n":      `vnet.tunnel_port: "gre-{remote}"; want a name with {remote} and {path}`,
+		"vnet: {tunnel_port: \"t-{remote}-{path}\"}\n": `does not start with any of discovery.tunnel_prefixes`,
+		"discovery: {tunnel_prefixes: []}\n":           `discovery.tunnel_prefixes: empty`,
+		"discovery: {tunnel_prefixes: [gre, \"\"]}\n":  `discovery.tunnel_prefixes[1]: empty`,
+	} {
+		c, err := Load(writeFile(t, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want %q", file, err, want)
+		}
+	}
+}
