@@ -95,9 +95,8 @@ type Manager struct {
 	recMu sync.Mutex // one reconciliation pass at a time
 	// the start-up window (Options.Settle)
 	started    time.Time
-	lastChange time.Time // a configured switch or a direct link last came up
-	settled    bool
-	inherit    map[uint64]*inherited // per switch, while not settled
+	lastChange time.Time             // a configured switch or a direct link last came up
+	inherit    map[uint64]*inherited // per switch; nil once the window is over (or off)
 	leaseMu    sync.Mutex            // one lease decision (read, choose, store) at a time; taken before mu
 }
 
@@ -325,11 +324,16 @@ func (m *Manager) Run(ctx context.Context) error {
 	sweep := time.NewTicker(m.opt.LeaseSweep)
 	defer sweep.Stop()
 	m.mu.Lock()
-	m.started, m.lastChange, m.settled = time.Now(), time.Now(), m.opt.Settle < 0
-	m.inherit = map[uint64]*inherited{}
+	m.started, m.lastChange, m.inherit = time.Now(), time.Now(), nil
+	if m.opt.Settle >= 0 {
+		m.inherit = map[uint64]*inherited{}
+	}
 	m.mu.Unlock()
 	settle := time.NewTicker(250 * time.Millisecond) // stopped once settled
 	defer settle.Stop()
+	if m.opt.Settle < 0 {
+		settle.Stop() // no start-up window
+	}
 	var debounce <-chan time.Time
 	m.Kick()
 	for {
@@ -348,9 +352,7 @@ func (m *Manager) Run(ctx context.Context) error {
 				continue
 			}
 			if e.Kind == controller.SwitchUp {
-				m.mu.Lock()
-				m.lastChange = time.Now()
-				m.mu.Unlock()
+				m.cameUp()
 			}
 			if debounce == nil {
 				debounce = time.After(m.opt.Debounce)
@@ -363,9 +365,7 @@ func (m *Manager) Run(ctx context.Context) error {
 				continue
 			}
 			if d.Link != nil && d.Op == topology.OpAdd {
-				m.mu.Lock()
-				m.lastChange = time.Now()
-				m.mu.Unlock()
+				m.cameUp()
 			}
 			if d.Link != nil && d.Op != topology.OpUpdate && debounce == nil {
 				debounce = time.After(m.opt.Debounce)
@@ -387,12 +387,20 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 }
 
+// cameUp notes that a switch or a direct link came up: the start-up
+// window stays open until none has for SettleQuiet.
+func (m *Manager) cameUp() {
+	m.mu.Lock()
+	m.lastChange = time.Now()
+	m.mu.Unlock()
+}
+
 // settleCheck ends the start-up window when it is due and reports
 // whether it ended now.
 func (m *Manager) settleCheck() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.settled || m.started.IsZero() {
+	if m.inherit == nil {
 		return false
 	}
 	done := time.Since(m.started) >= m.opt.Settle
@@ -405,18 +413,10 @@ func (m *Manager) settleCheck() bool {
 			}
 		}
 	}
-	m.settled = done
 	if done {
 		m.inherit = nil
 	}
 	return done
-}
-
-// settling reports whether the start-up window is open.
-func (m *Manager) settling() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return !m.settled && !m.started.IsZero()
 }
 
 // ReconcileNow runs one reconciliation pass and returns its first error.
@@ -440,28 +440,27 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	keep := m.settling()
 	for _, id := range ids {
 		s := m.ctl.Switch(id)
 		if s == nil {
 			continue
 		}
+		// in the start-up window, what the switch held before this run
+		// is left alone
 		var inh *inherited
-		if keep {
-			m.mu.Lock()
-			if m.inherit != nil {
-				if m.inherit[id] == nil {
-					m.inherit[id] = newInherited()
-				}
-				inh = m.inherit[id]
+		m.mu.Lock()
+		if m.inherit != nil {
+			if m.inherit[id] == nil {
+				m.inherit[id] = newInherited()
 			}
-			m.mu.Unlock()
+			inh = m.inherit[id]
 		}
+		m.mu.Unlock()
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		ch, err := reconcile(rctx, s, progs[id], inh)
 		cancel()
 		st := &SwitchStatus{DPID: fmt.Sprintf("%016x", id), Flows: len(progs[id].Flows), Groups: len(progs[id].Groups), Reconciled: time.Now(),
-			LastChanges: ch.String(), Settling: keep}
+			LastChanges: ch.String(), Settling: inh != nil}
 		m.mu.Lock()
 		if old, ok := m.status[id]; ok {
 			st.Total = old.Total
