@@ -83,7 +83,7 @@ func (c Config) VNetOptions(logger *slog.Logger) vnet.Options {
 	}
 	if tp := v.TunnelPort; tp != "" {
 		o.TunnelPort = func(remote string, path int) string {
-			return strings.NewReplacer("{remote}", remote, "{path}", strconv.Itoa(path)).Replace(tp)
+			return strings.ReplaceAll(strings.ReplaceAll(tp, "{remote}", remote), "{path}", strconv.Itoa(path))
 		}
 	}
 	return o

@@ -318,10 +318,7 @@ func (e *Exporter) deliver(ctx context.Context) {
 			continue
 		}
 		if !e.waitBatch(ctx, logTick.C, results, settle, retrying) {
-			continue
-		}
-		if inflight >= limit || time.Now().Before(notBefore) {
-			continue // a result arrived meanwhile and changed the limits
+			continue // ctx ended, or a result arrived and may have changed the limits
 		}
 		buf := free[len(free)-1]
 		batch, f := e.q.Take(buf, e.opt.BatchPoints, e.opt.BatchBytes)

@@ -200,14 +200,10 @@ func (d *Destination) Send(ctx context.Context, batch []exporters.Point) error {
 	// the client takes a string; b is not touched again until this write
 	// has returned, so no copy is needed
 	body := unsafe.String(unsafe.SliceData(b), len(b))
-	if err := d.write1(ctx, body); err != nil {
+	if err := d.writeAPI.WriteRecord(ctx, body); err != nil {
 		return d.classify(err, "write")
 	}
 	return nil
-}
-
-func (d *Destination) write1(ctx context.Context, body string) error {
-	return d.writeAPI.WriteRecord(ctx, body)
 }
 
 // droppedRE finds how many points a partial write refused (InfluxDB:
