@@ -176,3 +176,45 @@ func TestUnsentProbesAreNotLosses(t *testing.T) {
 		t.Fatalf("%d probes waiting for an answer, want the 6 sent", waiting)
 	}
 }
+
+// The probe flows reach every switch: one whose switch-up event is
+// handled, and the others on the next tick, as when their install failed
+// or their event was taken while the loop drained replies.
+func TestProbeFlowsInstalledOnEveryPath(t *testing.T) {
+	m, _ := budgetEnv(t, 2000, 500, Config{Interval: 10 * time.Millisecond})
+	ctx := context.Background()
+	m.mu.Lock()
+	m.ready = map[uint64]bool{}
+	m.mu.Unlock()
+	m.event(ctx, controller.Event{Kind: controller.SwitchUp, DPID: 2})
+	now := time.Now()
+	m.retryInstall(ctx, now)
+	for id := uint64(1); id <= 3; id++ {
+		m.mu.Lock()
+		ready := m.ready[id]
+		m.mu.Unlock()
+		if !ready {
+			t.Fatalf("switch %d: probe flows not installed", id)
+		}
+		flows, err := m.ctl.Switch(id).FlowStats(ctx, controller.AllFlows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range flows {
+			if controller.Cookie(f.Cookie).Kind() == controller.OwnerProbe {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("switch %d holds %d probe flows, want 2", id, n)
+		}
+	}
+	// and every path is probed
+	m.round(ctx, now)
+	for _, p := range m.Paths() {
+		if p.Sent != 1 {
+			t.Errorf("path %s->%s/%d: %d probes sent, want 1", p.LocalName, p.RemoteName, p.Path, p.Sent)
+		}
+	}
+}

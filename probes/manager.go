@@ -249,8 +249,9 @@ type Manager struct {
 	pausedUntil time.Time
 	forged      uint64 // replies whose signature did not verify
 	stall       chan time.Duration
-	ready       map[uint64]bool    // switches holding the probe flows
-	stretch     map[uint64]float64 // interval factor last logged per switch
+	ready       map[uint64]bool      // switches holding the probe flows
+	installAt   map[uint64]time.Time // next retry of a failed probe-flow install
+	stretch     map[uint64]float64   // interval factor last logged per switch
 }
 
 // Forged is the number of probe replies rejected for a bad signature.
@@ -282,7 +283,7 @@ func (m *Manager) PauseSending(d time.Duration) {
 func New(cfg Config, ctl *controller.Controller, vm *vnet.Manager, topo *topology.Model) *Manager {
 	cfg.defaults()
 	return &Manager{cfg: cfg, ctl: ctl, vm: vm, topo: topo, log: cfg.Logger.With("component", "probes"),
-		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1), ready: map[uint64]bool{}, stretch: map[uint64]float64{}}
+		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1), ready: map[uint64]bool{}, installAt: map[uint64]time.Time{}, stretch: map[uint64]float64{}}
 }
 
 // Config returns the effective settings.
@@ -419,33 +420,56 @@ func (m *Manager) Run(ctx context.Context) error {
 		case d := <-m.stall:
 			time.Sleep(d)
 		case e := <-sub.C:
-			switch e.Kind {
-			case controller.SwitchUp:
-				if s := m.ctl.Switch(e.DPID); s != nil {
-					m.installFlows(ctx, s)
-				}
-			case controller.PacketIn:
-				m.reply(ctx, e)
-			default:
-				m.portChange(ctx, e)
-			}
+			m.event(ctx, e)
 		case now := <-tick.C:
 			// replies already received are counted before anything is
 			// judged lost, however late this loop got to them
 			for drained := false; !drained; {
 				select {
 				case e := <-sub.C:
-					if e.Kind == controller.PacketIn {
-						m.reply(ctx, e)
-					} else {
-						m.portChange(ctx, e)
-					}
+					m.event(ctx, e)
 				default:
 					drained = true
 				}
 			}
+			m.retryInstall(ctx, now)
 			m.round(ctx, now)
 		}
+	}
+}
+
+// event handles one switch event: a switch that connects gets the probe
+// flows, a probe reply is measured, a port change may change the paths.
+func (m *Manager) event(ctx context.Context, e controller.Event) {
+	switch e.Kind {
+	case controller.SwitchUp:
+		if s := m.ctl.Switch(e.DPID); s != nil {
+			m.installFlows(ctx, s)
+		}
+	case controller.PacketIn:
+		m.reply(ctx, e)
+	default:
+		m.portChange(ctx, e)
+	}
+}
+
+// retryInstall installs the probe flows again, at most once a second, on
+// connected switches where installing them failed: without them their
+// paths are never probed.
+func (m *Manager) retryInstall(ctx context.Context, now time.Time) {
+	var todo []*controller.Session
+	m.mu.Lock()
+	for _, s := range m.ctl.Switches() {
+		if id := s.DPID(); !m.ready[id] && !now.Before(m.installAt[id]) {
+			m.installAt[id] = now.Add(time.Second)
+			todo = append(todo, s)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range todo {
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		m.installFlows(ictx, s)
+		cancel()
 	}
 }
 
