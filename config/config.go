@@ -12,7 +12,7 @@
 //	request_timeout: 5s
 //	packet_out_rate: 2000
 //	packet_in_rate: 2000
-//	discovery: {interval: 1s, misses: 3, max_age: 2s, secret_file: /etc/satellite/lldp.key}
+//	discovery: {interval: 1s, misses: 3, max_age: 30s, secret_file: /etc/satellite/lldp.key}
 //	hosts: {idle: 5m}
 //	collector: {interval: 5s, history: {raw: 1h, downsampled: 24h, step: 1m}}
 //	alerts: {webhook: {url: "https://hooks.example/satellite"}, rules: [...]}
@@ -129,7 +129,8 @@ type Discovery struct {
 	Interval Duration `yaml:"interval"`
 	// Misses is how many intervals a link may go unseen before removal.
 	Misses int `yaml:"misses"`
-	// MaxAge is the oldest signed probe accepted; older ones are replays.
+	// MaxAge is the age ceiling of signed probes; older ones are stale.
+	// Replays are caught at any age (a probe received twice).
 	MaxAge Duration `yaml:"max_age"`
 	// SecretFile holds the HMAC key for LLDP frames (at least 16 bytes).
 	// Empty: a random key per start. Controllers of one fabric that must
@@ -185,7 +186,7 @@ func Default() Config {
 		RequestTimeout: Duration(5 * time.Second),
 		PacketOutRate:  2000,
 		PacketInRate:   2000,
-		Discovery: Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(2 * time.Second),
+		Discovery: Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(30 * time.Second),
 			TunnelPrefixes: append([]string(nil), topology.DefaultTunnelPrefixes...)},
 		Hosts:     Hosts{Idle: Duration(5 * time.Minute)},
 		StateFile: DefaultStateFile,
@@ -450,7 +451,7 @@ func (c Config) Validate() error {
 		bad("discovery.misses", "%d; want a whole number of at least 1 (such as 3)", c.Discovery.Misses)
 	}
 	if d := time.Duration(c.Discovery.MaxAge); d <= 0 {
-		bad("discovery.max_age", "%s; want a positive duration (such as 2s)", d)
+		bad("discovery.max_age", "%s; want a positive duration (such as 30s)", d)
 	}
 	if len(c.Discovery.TunnelPrefixes) == 0 {
 		bad("discovery.tunnel_prefixes", "empty; want the name prefixes of tunnel ports (such as [gre, vxlan])")

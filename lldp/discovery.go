@@ -23,8 +23,11 @@ type DiscoveryConfig struct {
 	// Misses is how many probe intervals a link may go unseen before it is
 	// removed (default 3). A port going down removes its links at once.
 	Misses int
-	// MaxAge is the oldest probe accepted (default 2s): an older,
-	// correctly signed frame is a replay.
+	// MaxAge is the age ceiling (default 30s): a correctly signed probe
+	// sent longer ago is stale and dropped. It is generous on purpose: a
+	// probe received twice is a replay however young it is (ReplayGuard),
+	// so a slow switch or controller never turns genuine probes into
+	// security events.
 	MaxAge time.Duration
 	// TTL written into the frames (default 120s).
 	TTL time.Duration
@@ -44,7 +47,7 @@ func (c *DiscoveryConfig) defaults() {
 		c.Misses = 3
 	}
 	if c.MaxAge <= 0 {
-		c.MaxAge = 2 * time.Second
+		c.MaxAge = DefaultMaxAge
 	}
 	if c.TTL <= 0 {
 		c.TTL = 120 * time.Second
@@ -69,9 +72,11 @@ type Discovery struct {
 	signer *Signer
 	log    *slog.Logger
 
-	stats   discoveryCounters
-	mu      sync.Mutex
-	lastSec map[secKey]time.Time
+	stats    discoveryCounters
+	replays  *ReplayGuard
+	lastSent atomic.Int64 // the last send time signed, unix ns
+	mu       sync.Mutex
+	lastSec  map[secKey]time.Time
 }
 
 type secKey struct {
@@ -82,7 +87,7 @@ type secKey struct {
 type discoveryCounters struct {
 	sent, sendErrors, received, accepted  atomic.Uint64
 	unsigned, badSignature, stale, future atomic.Uint64
-	malformed, unknownSource              atomic.Uint64
+	replayed, malformed, unknownSource    atomic.Uint64
 }
 
 // Stats are discovery's counters.
@@ -94,6 +99,7 @@ type Stats struct {
 	Unsigned      uint64 `json:"unsigned"`
 	BadSignature  uint64 `json:"bad_signature"`
 	Stale         uint64 `json:"stale"`
+	Replayed      uint64 `json:"replayed"`
 	Future        uint64 `json:"future"`
 	Malformed     uint64 `json:"malformed"`
 	UnknownSource uint64 `json:"unknown_source"`
@@ -103,7 +109,7 @@ type Stats struct {
 // LLDP secret.
 func NewDiscovery(cfg DiscoveryConfig, ctl *controller.Controller, model *topology.Model, signer *Signer) *Discovery {
 	cfg.defaults()
-	return &Discovery{cfg: cfg, ctl: ctl, model: model, signer: signer,
+	return &Discovery{cfg: cfg, ctl: ctl, model: model, signer: signer, replays: NewReplayGuard(cfg.MaxAge),
 		log: cfg.Logger.With("component", "discovery"), lastSec: make(map[secKey]time.Time)}
 }
 
@@ -115,7 +121,7 @@ func (d *Discovery) Stats() Stats {
 	s := &d.stats
 	return Stats{ProbesSent: s.sent.Load(), SendErrors: s.sendErrors.Load(), Received: s.received.Load(),
 		Accepted: s.accepted.Load(), Unsigned: s.unsigned.Load(), BadSignature: s.badSignature.Load(),
-		Stale: s.stale.Load(), Future: s.future.Load(), Malformed: s.malformed.Load(), UnknownSource: s.unknownSource.Load()}
+		Stale: s.stale.Load(), Replayed: s.replayed.Load(), Future: s.future.Load(), Malformed: s.malformed.Load(), UnknownSource: s.unknownSource.Load()}
 }
 
 // Run probes and listens until ctx ends.
@@ -196,7 +202,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (d *Discovery) send(ctx context.Context, t target) {
-	frame, err := d.signer.Encode(Probe{DPID: t.s.DPID(), Port: t.port, SystemName: d.cfg.SystemName}, t.mac, d.cfg.TTL)
+	frame, err := d.signer.Encode(Probe{DPID: t.s.DPID(), Port: t.port, SystemName: d.cfg.SystemName, Sent: d.sendTime()}, t.mac, d.cfg.TTL)
 	if err != nil {
 		d.stats.sendErrors.Add(1)
 		d.log.Warn("encoding an LLDP probe failed", "dpid", fmt.Sprintf("%016x", t.s.DPID()), "port", t.port, "err", err)
@@ -213,6 +219,22 @@ func (d *Discovery) send(ctx context.Context, t target) {
 	d.stats.sent.Add(1)
 }
 
+// sendTime returns now, or just after the last send time if the clock has
+// not moved on (or stepped back): every probe gets its own send time, which
+// together with its port is the identity the replay guard remembers.
+func (d *Discovery) sendTime() time.Time {
+	for {
+		last := d.lastSent.Load()
+		now := time.Now().UnixNano()
+		if now <= last {
+			now = last + 1
+		}
+		if d.lastSent.CompareAndSwap(last, now) {
+			return time.Unix(0, now)
+		}
+	}
+}
+
 func (d *Discovery) packetIn(e controller.Event, now time.Time) {
 	data := e.PacketIn.Data
 	if len(data) < 14 || data[12] != 0x88 || data[13] != 0xcc {
@@ -223,6 +245,12 @@ func (d *Discovery) packetIn(e controller.Event, now time.Time) {
 	p, err := d.signer.Verify(data, now, d.cfg.MaxAge)
 	if err != nil {
 		d.rejected(at, err, now)
+		return
+	}
+	if first, replayed := d.replays.Check(p.ID(), Receipt{DPID: e.DPID, Port: at.Port, At: now}); replayed {
+		d.rejected(at, fmt.Errorf("%w: probe of %s sent %v ago, first received on %s %v ago",
+			ErrReplayed, topology.Endpoint{DPID: topology.DPID(p.DPID), Port: p.Port}, now.Sub(p.Sent).Round(time.Millisecond),
+			topology.Endpoint{DPID: topology.DPID(first.DPID), Port: first.Port}, now.Sub(first.At).Round(time.Millisecond)), now)
 		return
 	}
 	src := topology.Endpoint{DPID: topology.DPID(p.DPID), Port: p.Port}
@@ -253,9 +281,12 @@ func (d *Discovery) rejected(at topology.Endpoint, err error, now time.Time) {
 	case errors.Is(err, ErrBadSignature):
 		d.stats.badSignature.Add(1)
 		kind, what = "lldp-forged", "LLDP frame with a bad signature (forged or tampered with)"
+	case errors.Is(err, ErrReplayed):
+		d.stats.replayed.Add(1)
+		kind, what = "lldp-replayed", "signed LLDP probe received a second time (replayed or relayed)"
 	case errors.Is(err, ErrStale):
 		d.stats.stale.Add(1)
-		kind, what = "lldp-replayed", "signed LLDP frame older than the allowed window (replayed)"
+		kind, what = "lldp-stale", "signed LLDP frame older than max_age (held back far too long, or recorded and sent later)"
 	case errors.Is(err, ErrFuture):
 		d.stats.future.Add(1)
 		kind, what = "lldp-future", "signed LLDP frame from the future (clock skew or forgery)"

@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,7 +141,7 @@ func waitSwitches(t *testing.T, e *env, n int) {
 
 func TestDiscoveryLineOfThree(t *testing.T) {
 	interval := 500 * time.Millisecond
-	e := start(t, lab.Config{Hosts: 3, Links: "chain"}, lldp.DiscoveryConfig{Interval: interval, MaxAge: time.Second})
+	e := start(t, lab.Config{Hosts: 3, Links: "chain"}, lldp.DiscoveryConfig{Interval: interval})
 	waitSwitches(t, e, 3)
 	want := expectedLinks(e.topo)
 	if len(want) != 4+12 {
@@ -250,7 +252,37 @@ func TestDiscoveryLineOfThree(t *testing.T) {
 		}
 	})
 
-	t.Run("forged and replayed LLDP from an endpoint create no link", func(t *testing.T) {
+	t.Run("a switch stalled for 2.5 s delays probes: no replay, no stale frame", func(t *testing.T) {
+		// The probes h1 sends to h2 while h2's ovs-vswitchd is stopped reach
+		// the controller seconds late, when it runs again. Late is not
+		// replayed: a 2 s age limit used to call them replays.
+		before := e.disc.Stats()
+		events := len(e.model.Events())
+		pid := vswitchdPID(t, e, 2)
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2500 * time.Millisecond)
+		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * interval)
+		after := e.disc.Stats()
+		if after.Replayed != before.Replayed || after.Stale != before.Stale {
+			t.Fatalf("delayed probes rejected: replayed %d -> %d, stale %d -> %d", before.Replayed, after.Replayed, before.Stale, after.Stale)
+		}
+		for _, ev := range e.model.Events()[events:] {
+			if strings.HasPrefix(ev.Kind, "lldp-") {
+				t.Fatalf("security event for delayed probes: %+v", ev)
+			}
+		}
+		if after.Accepted <= before.Accepted {
+			t.Fatalf("no probe accepted after the stall: %+v", after)
+		}
+		waitLinks(t, e.model, want, 4*interval)
+	})
+
+	t.Run("forged, replayed and stale LLDP from an endpoint create no link", func(t *testing.T) {
 		h2 := e.topo.Host(2)
 		vm := h2.Endpoints[0]
 		before := linkSet(e.model)
@@ -262,22 +294,59 @@ func TestDiscoveryLineOfThree(t *testing.T) {
 		}
 		sendFrom(t, e, vm.Namespace, forged)
 		waitEvent(t, e.model, "lldp-forged", 2, uint32(vm.OFPort))
-		// replayed: a genuine frame, captured now and sent after the window
-		genuine, err := e.signer.Encode(lldp.Probe{DPID: 1, Port: 102}, mustMAC(vm.MAC), time.Minute)
+		// replayed: a genuine probe captured as it crossed lnk-h1 into h2
+		// and sent again from an endpoint at once, well inside max_age
+		captured := captureProbe(t, e, 2, 101)
+		sendFrom(t, e, vm.Namespace, captured)
+		waitEvent(t, e.model, "lldp-replayed", 2, uint32(vm.OFPort))
+		// stale: a genuine frame that was never received, sent after max_age
+		old, err := e.signer.Encode(lldp.Probe{DPID: 1, Port: 102, Sent: time.Now().Add(-e.disc.Config().MaxAge - time.Second)}, mustMAC(vm.MAC), time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(e.disc.Config().MaxAge + 200*time.Millisecond)
-		sendFrom(t, e, vm.Namespace, genuine)
-		waitEvent(t, e.model, "lldp-replayed", 2, uint32(vm.OFPort))
+		sendFrom(t, e, vm.Namespace, old)
+		waitEvent(t, e.model, "lldp-stale", 2, uint32(vm.OFPort))
 		if d := diffSets(before, linkSet(e.model)); d != "missing [], unexpected []" {
 			t.Fatalf("links changed: %s", d)
 		}
 		st := e.disc.Stats()
-		if st.BadSignature == 0 || st.Stale == 0 {
+		if st.BadSignature == 0 || st.Replayed == 0 || st.Stale == 0 {
 			t.Fatalf("counters %+v", st)
 		}
 	})
+}
+
+// captureProbe returns an LLDP frame as the controller received it on
+// dpid/port: what a tap on that link would have recorded.
+func captureProbe(t *testing.T, e *env, dpid uint64, port uint32) []byte {
+	t.Helper()
+	sub := e.ctl.Bus().Subscribe(1024, controller.PacketIn)
+	defer sub.Close()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-sub.C:
+			d := ev.PacketIn.Data
+			if ev.DPID == dpid && ev.PacketIn.InPort() == port && len(d) > 14 && d[12] == 0x88 && d[13] == 0xcc {
+				return append([]byte(nil), d...)
+			}
+		case <-timeout:
+			t.Fatalf("no LLDP probe received on %016x/%d in 5 s", dpid, port)
+		}
+	}
+}
+
+func vswitchdPID(t *testing.T, e *env, host int) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.topo.Config.HostDir(host), "ovs-vswitchd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }
 
 func TestDiscoveryRingOfFour(t *testing.T) {

@@ -52,10 +52,12 @@ const (
 	// DefaultTTL is the TTL advertised when Encode is given 0.
 	DefaultTTL = 120 * time.Second
 
-	// DefaultMaxAge is the age limit Verify applies when given 0: far
-	// above a packet-out to packet-in round trip (milliseconds), far
-	// below a discovery interval, so a recorded frame is useless soon.
-	DefaultMaxAge = 2 * time.Second
+	// DefaultMaxAge is the age ceiling Verify applies when given 0. It
+	// is not the replay test (a probe received twice is a replay at any
+	// age, see ReplayGuard): it only bounds how long a frame that was
+	// never received may be held back and still count, far above any
+	// delay a stalled switch or a busy controller causes.
+	DefaultMaxAge = 30 * time.Second
 
 	// MaxClockSkew is how far in the future a timestamp may be before
 	// Verify calls it ErrFuture. Sender and verifier are normally the
@@ -89,7 +91,7 @@ var (
 	// secret (another controller).
 	ErrBadSignature = errors.New("lldp: bad LLDP signature")
 	// ErrStale: correctly signed but sent longer ago than maxAge: a
-	// replay (or a frame that sat in a queue far too long).
+	// frame held back far too long, or recorded and sent later.
 	ErrStale = errors.New("lldp: stale LLDP frame")
 	// ErrFuture: correctly signed but timestamped more than
 	// MaxClockSkew in the future.

@@ -202,7 +202,7 @@ func TestDiscoverySettings(t *testing.T) {
 	var got web.Discovery
 	r := do(t, env, "GET", "/api/v1/discovery", "")
 	r.decode(t, 200, &got)
-	want := web.Discovery{IntervalS: 0.5, Misses: 4, MaxAgeS: 2, TTLS: 120, SystemName: "satellite", SecurityEventEveryS: 10}
+	want := web.Discovery{IntervalS: 0.5, Misses: 4, MaxAgeS: 30, TTLS: 120, SystemName: "satellite", SecurityEventEveryS: 10}
 	if got != want {
 		t.Fatalf("discovery %+v, want %+v", got, want)
 	}

@@ -570,15 +570,15 @@ func setupDiscovery(fs *flag.FlagSet) func(context.Context, *session, []string) 
 			c := d.Counters
 			fmt.Fprintf(w, "interval:\t%s (each live port is probed once per interval)\n", seconds(d.IntervalS))
 			fmt.Fprintf(w, "misses:\t%d (a link is removed after %d intervals without a probe)\n", d.Misses, d.Misses)
-			fmt.Fprintf(w, "max age:\t%s (older signed probes are replays)\n", seconds(d.MaxAgeS))
+			fmt.Fprintf(w, "max age:\t%s (older signed probes are stale; a probe received twice is a replay at any age)\n", seconds(d.MaxAgeS))
 			fmt.Fprintf(w, "ttl:\t%s\n", seconds(d.TTLS))
 			fmt.Fprintf(w, "system name:\t%s\n", orDash(d.SystemName))
 			fmt.Fprintf(w, "security events:\tat most one per port and kind every %s\n", seconds(d.SecurityEventEveryS))
 			fmt.Fprintf(w, "probes sent:\t%d (%d send errors)\n", c.ProbesSent, c.SendErrors)
 			fmt.Fprintf(w, "received:\t%d\n", c.Received)
 			fmt.Fprintf(w, "accepted:\t%d\n", c.Accepted)
-			fmt.Fprintf(w, "rejected:\t%d unsigned, %d bad signature, %d stale, %d future, %d malformed\n",
-				c.Unsigned, c.BadSignature, c.Stale, c.Future, c.Malformed)
+			fmt.Fprintf(w, "rejected:\t%d unsigned, %d bad signature, %d replayed, %d stale, %d future, %d malformed\n",
+				c.Unsigned, c.BadSignature, c.Replayed, c.Stale, c.Future, c.Malformed)
 			fmt.Fprintf(w, "unknown source:\t%d (valid probes from or to a port the topology does not know)\n", c.UnknownSource)
 		})
 	}

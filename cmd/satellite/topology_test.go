@@ -84,9 +84,9 @@ func TestTopologyCommands(t *testing.T) {
 	wantLines(t, ok(t, "events", "--kind", "lldp-replayed"), `^no events\n$`)
 
 	out = ok(t, "discovery")
-	wantLines(t, out, `(?m)^interval: +1s `, `(?m)^misses: +3 `, `(?m)^max age: +2s `, `(?m)^ttl: +2m0s$`,
+	wantLines(t, out, `(?m)^interval: +1s `, `(?m)^misses: +3 `, `(?m)^max age: +30s `, `(?m)^ttl: +2m0s$`,
 		`(?m)^system name: +satellite$`, `(?m)^probes sent: +0 \(0 send errors\)$`,
-		`(?m)^rejected: +0 unsigned, 0 bad signature, 0 stale, 0 future, 0 malformed$`)
+		`(?m)^rejected: +0 unsigned, 0 bad signature, 0 replayed, 0 stale, 0 future, 0 malformed$`)
 	var d web.Discovery
 	if err := json.Unmarshal([]byte(ok(t, "discovery", "-o", "json")), &d); err != nil || d.Misses != 3 || d.IntervalS != 1 {
 		t.Fatalf("discovery -o json: %v %+v", err, d)
