@@ -45,6 +45,10 @@ const (
 	DefaultDownsampledRetention = 24 * time.Hour
 	DefaultStep                 = time.Minute
 	DefaultMaxSeries            = 250_000
+	DefaultFlowHistoryForeign   = 100
+	DefaultFlowHistoryMax       = 10_000
+	DefaultFlowPollFactor       = 20
+	DefaultFlowPollMaxInterval  = time.Minute
 	DefaultStreamBuffer         = 64
 	// MinInterval is the shortest poll interval accepted.
 	MinInterval = 100 * time.Millisecond
@@ -73,6 +77,25 @@ type Config struct {
 	// series beyond it first evicts the longest-gone series of its switch;
 	// if there is none it is not tracked, and that is counted.
 	MaxSeries int
+	// Which flows keep a history of their own (docs/collector.md, "Large
+	// flow tables"). Every flow has its latest sample and rates; of a
+	// switch's flows, those Satellite owns keep a history (up to
+	// FlowHistoryMax, default 10,000, in table order), and of the foreign
+	// ones the FlowHistoryForeign busiest (default 100; -1: none),
+	// re-ranked every poll: a flow enters among the busiest N and leaves
+	// when it falls below the busiest 2N. The flows without a history
+	// of their own are summed per table into one series,
+	// flow/DPID/others-TABLE.
+	FlowHistoryForeign int
+	FlowHistoryMax     int
+	// Flow polls yield to the switch: the next flow poll starts no sooner
+	// than FlowPollFactor times the last flow dump's duration (default 20:
+	// dumps take at most 5 % of the time), and while a table grows or
+	// shrinks by more than a tenth between polls the flow interval doubles
+	// each poll, up to FlowPollMaxInterval (default 1m). Port, table and
+	// group polls keep the interval. FlowPollFactor < 0 turns this off.
+	FlowPollFactor      int
+	FlowPollMaxInterval time.Duration
 	// Logger receives the collector's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -97,6 +120,20 @@ func (c *Config) setDefaults() {
 	if c.MaxSeries <= 0 {
 		c.MaxSeries = DefaultMaxSeries
 	}
+	if c.FlowHistoryForeign == 0 {
+		c.FlowHistoryForeign = DefaultFlowHistoryForeign
+	}
+	c.FlowHistoryForeign = max(c.FlowHistoryForeign, 0)
+	if c.FlowHistoryMax <= 0 {
+		c.FlowHistoryMax = DefaultFlowHistoryMax
+	}
+	if c.FlowPollFactor == 0 {
+		c.FlowPollFactor = DefaultFlowPollFactor
+	}
+	if c.FlowPollMaxInterval <= 0 {
+		c.FlowPollMaxInterval = DefaultFlowPollMaxInterval
+	}
+	c.FlowPollMaxInterval = max(c.FlowPollMaxInterval, c.Interval)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -162,10 +199,23 @@ type switchState struct {
 	// the other buffer, reused.
 	flowOrder, flowSpare []*flowSeries
 	flowPartial          bool // the last reply did not decode completely
+	// others sums, per table, the flows without a history of their own
+	others map[uint8]*othersSeries
+	// rank is scratch space for ranking foreign flows, reused
+	rank []rankedFlow
+	// kept counts the flows with a history of their own, owned and
+	// foreign, as of the last ranking plus those created since
+	keptOwned, keptForeign int
+	// adaptive flow polling: the earliest next flow poll (unix ns), the
+	// current flow interval and the table size of the last poll
+	flowNext     atomic.Int64
+	flowInterval atomic.Int64
+	flowCount    int
 	tables               map[uint8]*tableSeries
 	groups               map[uint32]*groupSeries
 
 	inflight  [numKinds]atomic.Bool
+	deferred  atomic.Uint64 // flow ticks passed by to yield to the switch
 	polls     [numKinds]atomic.Uint64
 	skipped   [numKinds]atomic.Uint64
 	errors    [numKinds]atomic.Uint64
@@ -209,7 +259,7 @@ func (c *Collector) state(dpid uint64) *switchState {
 	sw := c.switches[dpid]
 	if sw == nil {
 		sw = &switchState{
-			dpid: dpid, ports: map[uint32]*portSeries{}, flows: map[uint64]*flowSeries{},
+			dpid: dpid, ports: map[uint32]*portSeries{}, flows: map[uint64]*flowSeries{}, others: map[uint8]*othersSeries{},
 			tables: map[uint8]*tableSeries{}, groups: map[uint32]*groupSeries{},
 		}
 		for k := range sw.clocks {
@@ -334,9 +384,16 @@ func (sw *switchState) markAbsent() {
 			s.present = false
 		}
 	}
+	for _, s := range sw.others {
+		s.present = false
+	}
 	// absent series may be evicted: the order must not refer to them
 	clear(sw.flowOrder)
 	sw.flowOrder = sw.flowOrder[:0]
+	// a reconnected switch starts polling flows afresh
+	sw.flowNext.Store(0)
+	sw.flowInterval.Store(0)
+	sw.flowCount = 0
 	for _, s := range sw.tables {
 		s.present = false
 	}
@@ -382,6 +439,10 @@ func (c *Collector) runSwitch(ctx context.Context, sw *switchState, s *controlle
 		}
 		for k := Kind(0); k < numKinds; k++ {
 			if !c.kindEnabled(k) {
+				continue
+			}
+			if k == KindFlow && time.Now().UnixNano() < sw.flowNext.Load() {
+				sw.deferred.Add(1) // yielding to the switch: not a skip
 				continue
 			}
 			if !sw.inflight[k].CompareAndSwap(false, true) {
@@ -432,6 +493,7 @@ func (c *Collector) poll(ctx context.Context, sw *switchState, s *controller.Ses
 		if body, err = s.Multipart(ctx, ofwire.MultipartFlow, flowStatsAll()); err == nil {
 			_, err = c.ingestFlows(sw, mid(), body)
 		}
+		c.scheduleFlows(sw, time.Since(start))
 	case KindTable:
 		var stats []ofwire.TableStats
 		if stats, err = s.TableStats(ctx); err == nil {
@@ -460,6 +522,36 @@ func (c *Collector) poll(ctx context.Context, sw *switchState, s *controller.Ses
 	sw.polls[k].Add(1)
 	c.kinds[k].polls.Add(1)
 	sw.lastPoll[k].Store(start.UnixNano())
+}
+
+// scheduleFlows decides when sw's next flow poll may start, after a dump
+// that took took: no sooner than FlowPollFactor times took, and with the
+// flow interval doubled (up to FlowPollMaxInterval) while the table's size
+// changed by more than a tenth since the poll before. Ovs-vswitchd dumps
+// flows in its main thread, the one that applies flow-mods: a big table
+// being filled must not be dumped every few seconds.
+func (c *Collector) scheduleFlows(sw *switchState, took time.Duration) {
+	if c.cfg.FlowPollFactor < 0 {
+		return
+	}
+	sw.mu[KindFlow].RLock()
+	n, prev := len(sw.flowOrder), sw.flowCount
+	sw.mu[KindFlow].RUnlock()
+	sw.mu[KindFlow].Lock()
+	sw.flowCount = n
+	sw.mu[KindFlow].Unlock()
+	iv := time.Duration(sw.flowInterval.Load())
+	if iv == 0 {
+		iv = c.cfg.Interval
+	}
+	if d := n - prev; prev > 0 && (d*10 > prev || -d*10 > prev) || prev == 0 && n > 10_000 {
+		iv = min(2*iv, c.cfg.FlowPollMaxInterval) // the table is changing fast
+	} else {
+		iv = c.cfg.Interval
+	}
+	sw.flowInterval.Store(int64(iv))
+	wait := max(time.Duration(c.cfg.FlowPollFactor)*took, iv) - c.cfg.Interval/2
+	sw.flowNext.Store(time.Now().Add(wait).UnixNano())
 }
 
 // newSeries reserves room for one more series of overhead bytes, evicting
@@ -556,6 +648,12 @@ func (c *Collector) sweep(now int64) {
 				delete(sw.flows, id)
 			}
 		}
+		for no, s := range sw.others {
+			if gone(&s.seriesCommon) {
+				c.forget(&s.seriesCommon, othersSeriesOverhead)
+				delete(sw.others, no)
+			}
+		}
 		sw.mu[KindFlow].Unlock()
 		sw.mu[KindTable].Lock()
 		for no, s := range sw.tables {
@@ -575,7 +673,7 @@ func (c *Collector) sweep(now int64) {
 		sw.mu[KindGroup].Unlock()
 		if !sw.connected.Load() && sw.downAt.Load() < cutoff {
 			c.mu.Lock()
-			if c.switches[sw.dpid] == sw && sw.sess == nil && len(sw.ports)+len(sw.flows)+len(sw.tables)+len(sw.groups) == 0 {
+			if c.switches[sw.dpid] == sw && sw.sess == nil && len(sw.ports)+len(sw.flows)+len(sw.others)+len(sw.tables)+len(sw.groups) == 0 {
 				delete(c.switches, sw.dpid)
 				c.mem.Add(-int64(int(numKinds) * 8 * c.tiers.rawPoints))
 			}
@@ -681,6 +779,7 @@ func (c *Collector) ingestFlows(sw *switchState, t int64, body []byte) (*Batch, 
 	}
 	prev, order := sw.flowOrder, sw.flowSpare[:0]
 	next := 0 // where in prev the next entry is expected
+	var others [256]othersAcc
 	var cur [2]uint64
 	var out [2]float64
 	var vals [2]float32
@@ -707,9 +806,13 @@ func (c *Collector) ingestFlows(sw *switchState, t int64, body []byte) (*Batch, 
 		}
 		cur = [2]uint64{e.ByteCount, e.PacketCount}
 		c.count(fs.base.rates(t, durationNS(e.DurationSec, e.DurationNSec), cur[:], flowScales, flowMaxes, out[:]))
-		toF32(vals[:], out[:])
-		if grown := fs.hist.add(&c.tiers, seq, t, vals[:]); grown != 0 {
-			c.mem.Add(int64(grown))
+		if fs.keep {
+			toF32(vals[:], out[:])
+			if grown := fs.hist.add(&c.tiers, seq, t, vals[:]); grown != 0 {
+				c.mem.Add(int64(grown))
+			}
+		} else {
+			others[e.Table].add(out)
 		}
 		fs.present, fs.lastSeen, fs.lastSeq = true, t, seq
 		fs.last = FlowSample{
@@ -724,6 +827,8 @@ func (c *Collector) ingestFlows(sw *switchState, t int64, body []byte) (*Batch, 
 	c.entries.Add(n)
 	c.publish(batch)
 	sw.flowOrder, sw.flowSpare = order, prev
+	c.addOthers(sw, seq, t, &others)
+	c.rankFlows(sw, order)
 	// the spare buffer must not keep series alive once they are deleted
 	defer clear(sw.flowSpare)
 	if err != nil {
@@ -766,7 +871,7 @@ func (c *Collector) lookupFlow(sw *switchState, e *ofwire.FlowEntry) *flowSeries
 	if !c.newSeries(sw, KindFlow, flowSeriesOverhead+len(e.Match)) {
 		return nil
 	}
-	fs := &flowSeries{pos: -1, info: &FlowInfo{
+	fs := &flowSeries{pos: -1, keep: c.keepNew(sw, controller.Cookie(e.Cookie)), info: &FlowInfo{
 		Key: flowKey(sw.dpid, h, chain+1), DPID: sw.dpid, Table: e.Table, Priority: e.Priority,
 		Cookie: controller.Cookie(e.Cookie), rawMatch: append([]byte(nil), e.Match...),
 	}}

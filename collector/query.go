@@ -293,6 +293,17 @@ func (c *Collector) Series(key string, q SeriesQuery) (SeriesData, error) {
 		d.Labels = map[string]string{"dpid": dp, "port": rest, "name": ps.name, "speed_kbps": strconv.FormatUint(uint64(ps.speed), 10)}
 		d.Points = ps.hist.query(&c.tiers, clk, nm, res, from, to, q.Step)
 	case KindFlow:
+		if table, ok := othersTable(rest); ok {
+			ot := sw.others[table]
+			if ot == nil {
+				return SeriesData{}, notFound
+			}
+			d.Present = ot.present
+			d.Labels = map[string]string{"dpid": dp, "table": strconv.Itoa(int(table)), "owner": "others",
+				"flows": strconv.Itoa(ot.flows), "about": "the flows of this table without a history of their own, summed"}
+			d.Points = ot.hist.query(&c.tiers, clk, nm, res, from, to, q.Step)
+			break
+		}
 		var fs *flowSeries
 		for _, head := range sw.flows {
 			for x := head; x != nil; x = x.next {
@@ -311,6 +322,11 @@ func (c *Collector) Series(key string, q SeriesQuery) (SeriesData, error) {
 			"dpid": dp, "table": strconv.Itoa(int(fi.Table)), "priority": strconv.Itoa(int(fi.Priority)),
 			"cookie": fmt.Sprintf("0x%016x", uint64(fi.Cookie)), "owner": fi.Cookie.String(), "owner_kind": o.Kind,
 			"network": strconv.FormatUint(uint64(o.Scope), 10), "match": fi.Match(),
+		}
+		if !fs.keep {
+			// its rates are in the table's sum; it has no points of its own
+			d.Labels["history"] = "none"
+			d.Labels["summed_in"] = OthersKey(dpid, fi.Table)
 		}
 		d.Points = fs.hist.query(&c.tiers, clk, nm, res, from, to, q.Step)
 	case KindTable:
@@ -359,6 +375,11 @@ type SwitchKindStats struct {
 	LastPoll     time.Time // start of the last completed poll (zero: none yet)
 	LastDuration time.Duration
 	LastError    string
+	// flows only: the flows with a history of their own, the flow ticks
+	// passed by to yield to the switch, and the flow interval in force
+	WithHistory int
+	Deferred    uint64
+	Interval    time.Duration
 }
 
 // Stats is the collector's health.
@@ -430,7 +451,7 @@ func (c *Collector) Stats() Stats {
 		ss := SwitchStats{DPID: sw.dpid, Connected: sw.connected.Load(), Kinds: map[string]SwitchKindStats{}}
 		for k := Kind(0); k < numKinds; k++ {
 			sw.mu[k].RLock()
-			var n int
+			var n, kept int
 			switch k {
 			case KindPort:
 				n = len(sw.ports)
@@ -440,6 +461,8 @@ func (c *Collector) Stats() Stats {
 						n++
 					}
 				}
+				n += len(sw.others)
+				kept = sw.keptOwned + sw.keptForeign
 			case KindTable:
 				n = len(sw.tables)
 			case KindGroup:
@@ -453,6 +476,10 @@ func (c *Collector) Stats() Stats {
 			ks := SwitchKindStats{
 				KindStats: KindStats{Polls: sw.polls[k].Load(), Skipped: sw.skipped[k].Load(), Errors: sw.errors[k].Load()},
 				Series:    n, LastDuration: time.Duration(sw.lastDur[k].Load()),
+			}
+			if k == KindFlow {
+				ks.WithHistory, ks.Deferred = kept, sw.deferred.Load()
+				ks.Interval = max(time.Duration(sw.flowInterval.Load()), c.cfg.Interval)
 			}
 			if t := sw.lastPoll[k].Load(); t != 0 {
 				ks.LastPoll = time.Unix(0, t)

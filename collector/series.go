@@ -207,6 +207,7 @@ type flowSeries struct {
 	pos     int // index in the switch's flowOrder (-1: none)
 	last    FlowSample
 	next    *flowSeries // another flow with the same identity hash (a collision)
+	keep    bool        // keeps a history of its own (else summed into others)
 }
 
 // is reports whether e is this flow: same table, priority, cookie and
