@@ -211,8 +211,8 @@ type switchState struct {
 	flowNext     atomic.Int64
 	flowInterval atomic.Int64
 	flowCount    int
-	tables               map[uint8]*tableSeries
-	groups               map[uint32]*groupSeries
+	tables       map[uint8]*tableSeries
+	groups       map[uint32]*groupSeries
 
 	inflight  [numKinds]atomic.Bool
 	deferred  atomic.Uint64 // flow ticks passed by to yield to the switch

@@ -163,7 +163,9 @@ func TestScheduleFlowsYields(t *testing.T) {
 		sw.flowOrder = make([]*flowSeries, n)
 		sw.mu[KindFlow].Unlock()
 	}
-	next := func() time.Duration { return time.Until(time.Unix(0, sw.flowNext.Load())).Round(100 * time.Millisecond) }
+	next := func() time.Duration {
+		return time.Until(time.Unix(0, sw.flowNext.Load())).Round(100 * time.Millisecond)
+	}
 
 	setSize(1000)
 	c.scheduleFlows(sw, 10*time.Millisecond)

@@ -23,14 +23,34 @@ import (
 //	  groups: true
 //	  history: {raw: 1h, downsampled: 24h, step: 1m}
 //	  max_series: 250000
+//	  flow_history: {foreign: 100, max: 10000}   # which flows keep a history of their own
+//	  flow_poll: {factor: 20, max_interval: 1m}  # flow dumps yield to the switch
 type Collector struct {
-	Interval  Duration         `yaml:"interval"`
-	Timeout   Duration         `yaml:"timeout"`
-	Flows     bool             `yaml:"flows"`
-	Tables    bool             `yaml:"tables"`
-	Groups    bool             `yaml:"groups"`
-	History   CollectorHistory `yaml:"history"`
-	MaxSeries int              `yaml:"max_series"`
+	Interval    Duration             `yaml:"interval"`
+	Timeout     Duration             `yaml:"timeout"`
+	Flows       bool                 `yaml:"flows"`
+	Tables      bool                 `yaml:"tables"`
+	Groups      bool                 `yaml:"groups"`
+	History     CollectorHistory     `yaml:"history"`
+	MaxSeries   int                  `yaml:"max_series"`
+	FlowHistory CollectorFlowHistory `yaml:"flow_history"`
+	FlowPoll    CollectorFlowPoll    `yaml:"flow_poll"`
+}
+
+// CollectorFlowHistory says which flows keep a history of their own: the
+// ones Satellite owns, up to max per switch, and the foreign busiest
+// (0: none). The others are summed per table.
+type CollectorFlowHistory struct {
+	Foreign int `yaml:"foreign"`
+	Max     int `yaml:"max"`
+}
+
+// CollectorFlowPoll makes flow dumps yield to the switch: the next one no
+// sooner than factor x the last one's duration (0: off), the flow interval
+// doubling up to max_interval while a table changes fast.
+type CollectorFlowPoll struct {
+	Factor      int      `yaml:"factor"`
+	MaxInterval Duration `yaml:"max_interval"`
 }
 
 // CollectorHistory is how long points are kept: raw (one per poll), and
@@ -72,7 +92,9 @@ func defaultCollector() Collector {
 			Raw: Duration(collector.DefaultRawRetention), Downsampled: Duration(collector.DefaultDownsampledRetention),
 			Step: Duration(collector.DefaultStep),
 		},
-		MaxSeries: collector.DefaultMaxSeries,
+		MaxSeries:   collector.DefaultMaxSeries,
+		FlowHistory: CollectorFlowHistory{Foreign: collector.DefaultFlowHistoryForeign, Max: collector.DefaultFlowHistoryMax},
+		FlowPoll:    CollectorFlowPoll{Factor: collector.DefaultFlowPollFactor, MaxInterval: Duration(collector.DefaultFlowPollMaxInterval)},
 	}
 }
 
@@ -122,6 +144,18 @@ func (c Config) validateCollector(bad func(setting, format string, args ...any))
 	if col.MaxSeries < 1 {
 		bad("collector.max_series", "%d; want a whole number of at least 1 (such as 250000)", col.MaxSeries)
 	}
+	if fh := col.FlowHistory; fh.Foreign < 0 || fh.Foreign > fh.Max {
+		bad("collector.flow_history.foreign", "%d; want 0 (no foreign flow keeps a history) up to flow_history.max (%d)", fh.Foreign, fh.Max)
+	}
+	if fh := col.FlowHistory; fh.Max < 1 {
+		bad("collector.flow_history.max", "%d; want a whole number of at least 1 (such as 10000)", fh.Max)
+	}
+	if fp := col.FlowPoll; fp.Factor < 0 || fp.Factor > 1000 {
+		bad("collector.flow_poll.factor", "%d; want 0 (off) to 1000, such as 20", fp.Factor)
+	}
+	if d := time.Duration(col.FlowPoll.MaxInterval); d < iv {
+		bad("collector.flow_poll.max_interval", "%s is shorter than the interval %s; want at least the interval (such as 1m)", d, iv)
+	}
 	a := c.Alerts
 	if d := time.Duration(a.Interval); d < 10*time.Millisecond || d > time.Minute {
 		bad("alerts.interval", "%s; want 10ms to 1m (such as 1s)", d)
@@ -169,12 +203,21 @@ func (c Config) CollectorConfig(logger *slog.Logger) collector.Config {
 	if ds == 0 {
 		ds = -1 // off
 	}
-	return collector.Config{
+	cc := collector.Config{
 		Interval: time.Duration(col.Interval), Timeout: time.Duration(col.Timeout),
 		SkipFlows: !col.Flows, SkipTables: !col.Tables, SkipGroups: !col.Groups,
 		RawRetention: time.Duration(col.History.Raw), DownsampledRetention: ds, Step: time.Duration(col.History.Step),
 		MaxSeries: col.MaxSeries, Logger: logger,
+		FlowHistoryForeign: col.FlowHistory.Foreign, FlowHistoryMax: col.FlowHistory.Max,
+		FlowPollFactor: col.FlowPoll.Factor, FlowPollMaxInterval: time.Duration(col.FlowPoll.MaxInterval),
 	}
+	if col.FlowHistory.Foreign == 0 {
+		cc.FlowHistoryForeign = -1 // none
+	}
+	if col.FlowPoll.Factor == 0 {
+		cc.FlowPollFactor = -1 // off
+	}
+	return cc
 }
 
 // AlertRulesFile is the bbolt file that keeps the alert rules created

@@ -37,6 +37,8 @@ collector:
   groups: false
   history: {raw: 30m, downsampled: 0s}
   max_series: 5000
+  flow_history: {foreign: 0, max: 2000}
+  flow_poll: {factor: 10, max_interval: 2m}
 alerts:
   history: 50
   webhook: {url: "http://127.0.0.1:9/hook", retries: 0}
@@ -59,7 +61,8 @@ alerts:
 	}
 	cc := c.CollectorConfig(nil)
 	if cc.Interval != time.Second || cc.Timeout != 3*time.Second || !cc.SkipGroups || cc.SkipFlows || cc.RawRetention != 30*time.Minute ||
-		cc.DownsampledRetention >= 0 || cc.MaxSeries != 5000 {
+		cc.DownsampledRetention >= 0 || cc.MaxSeries != 5000 || cc.FlowHistoryForeign != -1 || cc.FlowHistoryMax != 2000 ||
+		cc.FlowPollFactor != 10 || cc.FlowPollMaxInterval != 2*time.Minute {
 		t.Fatalf("collector %+v", cc)
 	}
 	// the settings reach a collector as given: no downsampled tier
@@ -101,6 +104,8 @@ collector:
   timeout: 5ms
   history: {raw: 1ms, downsampled: 1h, step: 2h}
   max_series: 0
+  flow_history: {foreign: 20, max: 10}
+  flow_poll: {factor: -1, max_interval: 1ms}
 alerts:
   interval: 0s
   history: 0
@@ -126,6 +131,9 @@ alerts:
 		"config: collector.history.raw: 1ms is shorter than the interval 10ms",
 		"config: collector.history.step: 2h0m0s is longer than history.downsampled 1h0m0s",
 		"config: collector.max_series: 0; want a whole number of at least 1",
+		"config: collector.flow_history.foreign: 20; want 0 (no foreign flow keeps a history) up to flow_history.max (10)",
+		"config: collector.flow_poll.factor: -1; want 0 (off) to 1000",
+		"config: collector.flow_poll.max_interval: 1ms is shorter than the interval 10ms",
 		"config: alerts.interval: 0s; want 10ms to 1m",
 		"config: alerts.history: 0; want 1 to 1000000",
 		`config: alerts.webhook.url: "ftp://x": want an http:// or https:// URL`,

@@ -123,6 +123,13 @@ func (s *Session) FlowStats(ctx context.Context, f FlowFilter) ([]ofwire.FlowSta
 	return stats, nil
 }
 
+// FlowStatsRaw returns the reassembled flow-stats reply body of the flows
+// f selects, undecoded: walk it with ofwire.EachFlowEntry. For tables too
+// large to decode at once.
+func (s *Session) FlowStatsRaw(ctx context.Context, f FlowFilter) ([]byte, error) {
+	return s.Multipart(ctx, ofwire.MultipartFlow, s.flowStatsRequest(f))
+}
+
 func (s *Session) flowStatsRequest(f FlowFilter) *ofp.FlowStatsRequest {
 	return &ofp.FlowStatsRequest{
 		Table: ofp.Table(f.Table), OutPort: f.outPort(), OutGroup: ofp.GroupAny,

@@ -335,48 +335,6 @@ func flowJSON(fs *ofwire.FlowStats) Flow {
 	}
 }
 
-func (s *Server) getFlows(w http.ResponseWriter, r *http.Request) error {
-	dpid, err := parseDPIDParam(r)
-	if err != nil {
-		return err
-	}
-	q, err := query(r, "table", "owner", "network", "id")
-	if err != nil {
-		return err
-	}
-	sel, err := parseSelector(q, "")
-	if err != nil {
-		return err
-	}
-	sess, err := s.sessionOf(dpid)
-	if err != nil {
-		return err
-	}
-	stats, err := sess.FlowStats(r.Context(), sel.filter)
-	if err != nil {
-		return s.switchError(dpid, err)
-	}
-	out := make([]Flow, 0, len(stats))
-	for i := range stats {
-		if sel.foreign && controller.Cookie(stats[i].Cookie).Kind() != controller.OwnerForeign {
-			continue
-		}
-		out = append(out, flowJSON(&stats[i]))
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Table != b.Table {
-			return a.Table < b.Table
-		}
-		if a.Priority != b.Priority {
-			return a.Priority > b.Priority
-		}
-		return a.Match < b.Match
-	})
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
 // decodeBody decodes a JSON object strictly into v: no unknown fields, no
 // trailing data, at most the size limit.
 func decodeBody(r *http.Request, v any, example string) error {

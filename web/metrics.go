@@ -176,6 +176,11 @@ type MetricsSwitchKind struct {
 	LastPoll       *time.Time `json:"last_poll"`
 	LastDurationMs float64    `json:"last_duration_ms"`
 	LastError      string     `json:"last_error,omitempty"`
+	// flows only: flows with a history of their own, flow ticks passed by
+	// to yield to the switch, the flow interval in force
+	WithHistory *int     `json:"with_history,omitempty"`
+	Deferred    *uint64  `json:"deferred,omitempty"`
+	IntervalS   *float64 `json:"interval_s,omitempty"`
 }
 
 // MetricsSwitch are the collector's counters of one switch.
@@ -539,6 +544,10 @@ func (s *Server) metricsStats(w http.ResponseWriter, r *http.Request) error {
 			if !v.LastPoll.IsZero() {
 				t := v.LastPoll.UTC().Truncate(time.Millisecond)
 				mk.LastPoll = &t
+			}
+			if k == collector.KindFlow.String() {
+				wh, def, iv := v.WithHistory, v.Deferred, v.Interval.Seconds()
+				mk.WithHistory, mk.Deferred, mk.IntervalS = &wh, &def, &iv
 			}
 			ms.Kinds[k] = mk
 		}

@@ -12,6 +12,9 @@ package web
 // they encode the last item's sort key, so a page after an item that has
 // since disappeared still starts at the right place.
 //
+// Flows page themselves, every page of a listing from one dump of the
+// switch (flowlist.go), with cursors of their own.
+//
 // Sets (flows, hosts, links) are in a fixed order; limit alone takes the
 // first N. Logs (events, alert history) are oldest first; limit alone
 // takes the newest N, and after=CURSOR everything newer than the cursor
@@ -43,9 +46,6 @@ type pager struct {
 
 // pagers are the routes with pagination, by pattern.
 var pagers = map[string]pager{
-	"GET /api/v1/switches/{dpid}/flows": {key: func(m map[string]any) string {
-		return fmt.Sprintf("%03d|%05d|%s|%s", int(num64(m["table"])), 65535-int(num64(m["priority"])), str(m["cookie"]), str(m["match"]))
-	}},
 	"GET /api/v1/hosts": {key: func(m map[string]any) string { return str(m["mac"]) }},
 	"GET /api/v1/links": {key: func(m map[string]any) string {
 		end := func(v any) string {

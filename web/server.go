@@ -96,6 +96,8 @@ type Server struct {
 
 	// allocMu serialises flow id allocation with the install that uses it.
 	allocMu sync.Mutex
+	// flowSnaps keeps the dumps of paged flow listings (flowlist.go).
+	flowSnaps flowSnapshots
 
 	coll     *collector.Collector // statistics (WithCollector, metrics.go), or nil
 	alertEng *alerts.Engine       // alert rules and alerts (WithAlerts, alerts.go), or nil

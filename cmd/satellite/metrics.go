@@ -210,6 +210,9 @@ func setupMetricsStats(fs *flag.FlagSet) func(context.Context, *session, []strin
 				for _, k := range []string{"port", "flow", "table", "group"} {
 					if ks, ok := sw.Kinds[k]; ok {
 						fmt.Fprintf(w, "; %s %d series, last poll %.1f ms", k, ks.Series, ks.LastDurationMs)
+						if ks.WithHistory != nil && ks.IntervalS != nil && ks.Deferred != nil {
+							fmt.Fprintf(w, " (%d with a history; polled every %s, %d ticks yielded to the switch)", *ks.WithHistory, seconds(*ks.IntervalS), *ks.Deferred)
+						}
 						if ks.LastError != "" {
 							fmt.Fprintf(w, " (last error: %s)", ks.LastError)
 						}
