@@ -126,3 +126,9 @@ start-host: build
 
 clean:
 	rm -rf $(BIN) bench.out
+
+# Large flow tables on real OVS: add-flows with and without Satellite,
+# dump-flows against the API listing, Satellite's memory (BENCHMARKS.md).
+.PHONY: bench-flows
+bench-flows: build
+	$(GO) run ./bench/flowtables $(BENCH_FLOWS_ARGS)

@@ -214,16 +214,18 @@ type switchState struct {
 	tables       map[uint8]*tableSeries
 	groups       map[uint32]*groupSeries
 
-	inflight  [numKinds]atomic.Bool
-	deferred  atomic.Uint64 // flow ticks passed by to yield to the switch
-	polls     [numKinds]atomic.Uint64
-	skipped   [numKinds]atomic.Uint64
-	errors    [numKinds]atomic.Uint64
-	lastPoll  [numKinds]atomic.Int64 // unix nanoseconds
-	lastDur   [numKinds]atomic.Int64 // nanoseconds
-	lastErr   [numKinds]atomic.Pointer[string]
-	connected atomic.Bool
-	downAt    atomic.Int64
+	inflight [numKinds]atomic.Bool
+	deferred atomic.Uint64 // flow ticks passed by to yield to the switch
+	// the active flows of all tables at the last two table polls (-1: none)
+	activeNow, activePrev atomic.Int64
+	polls                 [numKinds]atomic.Uint64
+	skipped               [numKinds]atomic.Uint64
+	errors                [numKinds]atomic.Uint64
+	lastPoll              [numKinds]atomic.Int64 // unix nanoseconds
+	lastDur               [numKinds]atomic.Int64 // nanoseconds
+	lastErr               [numKinds]atomic.Pointer[string]
+	connected             atomic.Bool
+	downAt                atomic.Int64
 
 	// guarded by Collector.mu
 	sess   *controller.Session
@@ -265,6 +267,8 @@ func (c *Collector) state(dpid uint64) *switchState {
 		for k := range sw.clocks {
 			sw.clocks[k] = newClock(c.tiers.rawPoints)
 		}
+		sw.activeNow.Store(-1)
+		sw.activePrev.Store(-1)
 		c.mem.Add(int64(int(numKinds) * 8 * c.tiers.rawPoints))
 		c.switches[dpid] = sw
 	}
@@ -391,6 +395,8 @@ func (sw *switchState) markAbsent() {
 	clear(sw.flowOrder)
 	sw.flowOrder = sw.flowOrder[:0]
 	// a reconnected switch starts polling flows afresh
+	sw.activeNow.Store(-1)
+	sw.activePrev.Store(-1)
 	sw.flowNext.Store(0)
 	sw.flowInterval.Store(0)
 	sw.flowCount = 0
@@ -441,7 +447,7 @@ func (c *Collector) runSwitch(ctx context.Context, sw *switchState, s *controlle
 			if !c.kindEnabled(k) {
 				continue
 			}
-			if k == KindFlow && time.Now().UnixNano() < sw.flowNext.Load() {
+			if k == KindFlow && c.cfg.FlowPollFactor >= 0 && (time.Now().UnixNano() < sw.flowNext.Load() || !c.cfg.SkipTables && tableChanging(sw)) {
 				sw.deferred.Add(1) // yielding to the switch: not a skip
 				continue
 			}
@@ -606,7 +612,7 @@ func (c *Collector) evictOne(sw *switchState, k Kind) bool {
 
 func (c *Collector) forget(sc *seriesCommon, overhead int) {
 	c.series.Add(-1)
-	c.mem.Add(-int64(overhead + sc.hist.bytes()))
+	c.mem.Add(-int64(overhead + sc.histBytes()))
 }
 
 // sweep deletes series that have been gone longer than the retention, and
@@ -725,7 +731,7 @@ func (c *Collector) ingestPorts(sw *switchState, t int64, stats []ofwire.PortSta
 		cur = [8]uint64{st.RxBytes, st.TxBytes, st.RxPackets, st.TxPackets, st.RxDropped, st.TxDropped, st.RxErrors, st.TxErrors}
 		c.count(ps.base.rates(t, portDuration(st.DurationSec, st.DurationNSec), cur[:], portScales, portMaxes, out[:]))
 		toF32(vals[:], out[:])
-		c.mem.Add(int64(ps.hist.add(&c.tiers, seq, t, vals[:])))
+		c.mem.Add(int64(ps.addPoint(&c.tiers, seq, t, vals[:])))
 		ps.present, ps.lastSeen = true, t
 		ps.last = PortSample{
 			Key: ps.key, DPID: sw.dpid, Port: st.PortNo, Name: ps.name, SpeedKbps: speed, Time: t, Counters: *st,
@@ -808,7 +814,7 @@ func (c *Collector) ingestFlows(sw *switchState, t int64, body []byte) (*Batch, 
 		c.count(fs.base.rates(t, durationNS(e.DurationSec, e.DurationNSec), cur[:], flowScales, flowMaxes, out[:]))
 		if fs.keep {
 			toF32(vals[:], out[:])
-			if grown := fs.hist.add(&c.tiers, seq, t, vals[:]); grown != 0 {
+			if grown := fs.addPoint(&c.tiers, seq, t, vals[:]); grown != 0 {
 				c.mem.Add(int64(grown))
 			}
 		} else {
@@ -817,7 +823,7 @@ func (c *Collector) ingestFlows(sw *switchState, t int64, body []byte) (*Batch, 
 		fs.present, fs.lastSeen, fs.lastSeq = true, t, seq
 		fs.last = FlowSample{
 			Info: fs.info, Time: t, Packets: e.PacketCount, Bytes: e.ByteCount,
-			DurationS: float64(e.DurationSec) + float64(e.DurationNSec)/1e9, Bps: out[0], Pps: out[1],
+			DurationS: float64(e.DurationSec) + float64(e.DurationNSec)/1e9, Bps: out[0], Pps: out[1], History: fs.keep,
 		}
 		if batch != nil {
 			batch.Flows = append(batch.Flows, fs.last)
@@ -825,9 +831,9 @@ func (c *Collector) ingestFlows(sw *switchState, t int64, body []byte) (*Batch, 
 		return nil
 	})
 	c.entries.Add(n)
-	c.publish(batch)
 	sw.flowOrder, sw.flowSpare = order, prev
-	c.addOthers(sw, seq, t, &others)
+	c.addOthers(sw, seq, t, &others, batch)
+	c.publish(batch)
 	c.rankFlows(sw, order)
 	// the spare buffer must not keep series alive once they are deleted
 	defer clear(sw.flowSpare)
@@ -898,7 +904,9 @@ func (c *Collector) ingestTables(sw *switchState, t int64, stats []ofwire.TableS
 	}
 	var out [2]float64
 	var vals [3]float32
+	var active uint64
 	for _, st := range stats {
+		active += uint64(st.ActiveCount)
 		ts := sw.tables[st.Table]
 		if ts == nil {
 			// Switches report every table (OVS: 254); keep the ones in use.
@@ -914,7 +922,7 @@ func (c *Collector) ingestTables(sw *switchState, t int64, stats []ofwire.TableS
 		cur := [2]uint64{st.LookupCount, st.MatchedCount}
 		c.count(ts.base.rates(t, 0, cur[:], tableScales, tableMaxes, out[:]))
 		vals = [3]float32{float32(out[0]), float32(out[1]), float32(st.ActiveCount)}
-		c.mem.Add(int64(ts.hist.add(&c.tiers, seq, t, vals[:])))
+		c.mem.Add(int64(ts.addPoint(&c.tiers, seq, t, vals[:])))
 		ts.present, ts.lastSeen = true, t
 		ts.last = TableSample{Key: ts.key, DPID: sw.dpid, Table: st.Table, Time: t, Active: st.ActiveCount,
 			Lookups: st.LookupCount, Matched: st.MatchedCount, LookupsPs: out[0], MatchedPs: out[1]}
@@ -927,8 +935,23 @@ func (c *Collector) ingestTables(sw *switchState, t int64, stats []ofwire.TableS
 			ts.present, ts.base.ok = false, false
 		}
 	}
+	sw.activePrev.Store(sw.activeNow.Load())
+	sw.activeNow.Store(int64(active))
 	c.publish(batch)
 	return batch
+}
+
+// tableChanging reports whether the flow count the last two table polls
+// of sw gave differs by more than a tenth and more than 1,000 flows:
+// someone is loading or clearing a table, and a flow dump now would slow
+// the switch down while it applies the flow-mods.
+func tableChanging(sw *switchState) bool {
+	now, prev := sw.activeNow.Load(), sw.activePrev.Load()
+	if prev < 0 {
+		return false // fewer than two table polls yet
+	}
+	d := max(now-prev, prev-now)
+	return d > 1000 && d*10 > prev
 }
 
 func (c *Collector) ingestGroups(sw *switchState, t int64, stats []ofwire.GroupStats) *Batch {
@@ -956,7 +979,7 @@ func (c *Collector) ingestGroups(sw *switchState, t int64, stats []ofwire.GroupS
 		cur := [2]uint64{st.ByteCount, st.PacketCount}
 		c.count(gs.base.rates(t, durationNS(st.DurationSec, st.DurationNSec), cur[:], flowScales, flowMaxes, out[:]))
 		toF32(vals[:], out[:])
-		c.mem.Add(int64(gs.hist.add(&c.tiers, seq, t, vals[:])))
+		c.mem.Add(int64(gs.addPoint(&c.tiers, seq, t, vals[:])))
 		gs.present, gs.lastSeen = true, t
 		gs.last = GroupSample{Key: gs.key, DPID: sw.dpid, Group: st.GroupID, Time: t, RefCount: st.RefCount,
 			Packets: st.PacketCount, Bytes: st.ByteCount, Bps: out[0], Pps: out[1]}

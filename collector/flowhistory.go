@@ -53,7 +53,7 @@ func OthersKey(dpid uint64, table uint8) string {
 
 // addOthers appends this poll's sums to the others series of sw. The
 // caller holds sw.mu[KindFlow].
-func (c *Collector) addOthers(sw *switchState, seq, t int64, acc *[256]othersAcc) {
+func (c *Collector) addOthers(sw *switchState, seq, t int64, acc *[256]othersAcc, batch *Batch) {
 	var vals [2]float32
 	for table := range acc {
 		a := &acc[table]
@@ -77,8 +77,11 @@ func (c *Collector) addOthers(sw *switchState, seq, t int64, acc *[256]othersAcc
 			ot.bps, ot.pps = a.bps, a.pps
 		}
 		vals[0], vals[1] = float32(ot.bps), float32(ot.pps)
-		c.mem.Add(int64(ot.hist.add(&c.tiers, seq, t, vals[:])))
+		c.mem.Add(int64(ot.addPoint(&c.tiers, seq, t, vals[:])))
 		ot.present, ot.lastSeen = true, t
+		if batch != nil {
+			batch.Others = append(batch.Others, OthersSample{Key: ot.key, DPID: sw.dpid, Table: ot.table, Time: t, Flows: ot.flows, Bps: ot.bps, Pps: ot.pps})
+		}
 	}
 }
 
@@ -175,7 +178,7 @@ func (c *Collector) setKeep(fs *flowSeries, keep bool) {
 	}
 	fs.keep = keep
 	if !keep {
-		c.mem.Add(-int64(fs.hist.bytes()))
-		fs.hist = history{}
+		c.mem.Add(-int64(fs.histBytes()))
+		fs.hist = nil
 	}
 }

@@ -201,3 +201,32 @@ func TestScheduleFlowsYields(t *testing.T) {
 		t.Fatal("FlowPollFactor -1 still defers flow polls")
 	}
 }
+
+// A table being loaded (the table polls see its flow count jump) defers
+// flow dumps until it holds still.
+func TestTableChangingDefersFlowDumps(t *testing.T) {
+	_, sw := newTestCollector(Config{Interval: time.Second})
+	if tableChanging(sw) {
+		t.Fatal("a switch without table polls is called changing")
+	}
+	set := func(prev, now int64) {
+		sw.activePrev.Store(prev)
+		sw.activeNow.Store(now)
+	}
+	for _, c := range []struct {
+		prev, now int64
+		want      bool
+	}{
+		{0, 50_000, true},         // loading
+		{50_000, 120_000, true},   // still loading
+		{120_000, 120_000, false}, // done
+		{120_000, 121_500, false}, // a little churn: 1.25 %
+		{100, 900, false},         // small tables never defer
+		{200_000, 0, true},        // cleared
+	} {
+		set(c.prev, c.now)
+		if got := tableChanging(sw); got != c.want {
+			t.Errorf("%d -> %d flows: changing %v, want %v", c.prev, c.now, got, c.want)
+		}
+	}
+}

@@ -192,7 +192,12 @@ func (h *history) flush(tr *tiers, nm int) int {
 	return h.ds.push(h.accBucket, pt, nm, tr.dsPoints)
 }
 
-func (h *history) bytes() int { return h.raw.bytes() + h.ds.bytes() + len(h.accSum)*12 }
+func (h *history) bytes() int {
+	if h == nil {
+		return 0
+	}
+	return h.raw.bytes() + h.ds.bytes() + len(h.accSum)*12
+}
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -219,6 +224,9 @@ const (
 // step (0: the tier's own resolution) by averaging. c is the series'
 // clock (raw tier).
 func (h *history) query(tr *tiers, c *clock, nm int, res string, from, to int64, step time.Duration) []Point {
+	if h == nil {
+		return nil
+	}
 	var pts []Point
 	emit := func(t int64, v []float32) {
 		if t < from || t > to {

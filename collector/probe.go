@@ -163,7 +163,7 @@ func (c *Collector) PublishProbes(t time.Time, samples []ProbeSample) {
 		}
 		s.Key, s.Time = sr.key, ts
 		vals = [6]float32{float32(s.RTTAvgMs), float32(s.RTTP99Ms), float32(s.JitterMs), float32(s.Loss), b2f(s.Up), b2f(s.Active)}
-		c.mem.Add(int64(sr.hist.add(&ps.tiers, seq, ts, vals[:])))
+		c.mem.Add(int64(sr.addPoint(&ps.tiers, seq, ts, vals[:])))
 		sr.present, sr.lastSeen, sr.last = true, ts, *s
 		if batch != nil {
 			batch.Probes = append(batch.Probes, *s)

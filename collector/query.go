@@ -420,6 +420,9 @@ func (c Config) SeriesBytes(k Kind) int {
 	if k == KindProbe {
 		raw = c.probeRawPoints()
 	}
+	if k == KindFlow {
+		over += historyHeader // allocated apart: flows without a history do without
+	}
 	return (raw+c.DownsampledPoints())*nm*4 + nm*12 + over
 }
 

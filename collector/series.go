@@ -127,6 +127,20 @@ type FlowSample struct {
 	Bytes     uint64
 	DurationS float64
 	Bps, Pps  float64 // NaN when unknown
+	// History: the flow keeps a history of its own (Config.FlowHistory*);
+	// if not, its rates are in its table's OthersSample.
+	History bool
+}
+
+// OthersSample is one poll's sum of the flows of one table that keep no
+// history of their own (series flow/DPID/others-TABLE).
+type OthersSample struct {
+	Key      string
+	DPID     uint64
+	Table    uint8
+	Time     int64
+	Flows    int
+	Bps, Pps float64 // NaN when none of the flows had a rate yet
 }
 
 // TableSample is one poll's view of one flow table.
@@ -164,6 +178,7 @@ type Batch struct {
 	Time   int64 // unix nanoseconds
 	Ports  []PortSample
 	Flows  []FlowSample
+	Others []OthersSample // with Flows: the per-table sums of the flows without a history
 	Tables []TableSample
 	Groups []GroupSample
 	Probes []ProbeSample
@@ -171,7 +186,7 @@ type Batch struct {
 
 // Len returns the number of samples in the batch.
 func (b *Batch) Len() int {
-	return len(b.Ports) + len(b.Flows) + len(b.Tables) + len(b.Groups) + len(b.Probes)
+	return len(b.Ports) + len(b.Flows) + len(b.Others) + len(b.Tables) + len(b.Groups) + len(b.Probes)
 }
 
 // ---- series
@@ -180,8 +195,32 @@ func (b *Batch) Len() int {
 type seriesCommon struct {
 	present  bool  // seen in the last poll of its kind
 	lastSeen int64 // unix nanoseconds of the last poll it was in
-	hist     history
+	// hist is allocated by the first point: a flow that never keeps a
+	// history costs a pointer, not the history's 150 bytes of headers
+	hist *history
 }
+
+// addPoint appends a point to the series' history, which it creates on
+// first use, and returns how many bytes the history grew by.
+func (sc *seriesCommon) addPoint(tr *tiers, seq, t int64, vals []float32) int {
+	grown := 0
+	if sc.hist == nil {
+		sc.hist = &history{}
+		grown = historyHeader
+	}
+	return grown + sc.hist.add(tr, seq, t, vals)
+}
+
+// histBytes is the memory of the series' history, header included.
+func (sc *seriesCommon) histBytes() int {
+	if sc.hist == nil {
+		return 0
+	}
+	return historyHeader + sc.hist.bytes()
+}
+
+// historyHeader is the size of an empty history.
+const historyHeader = 160
 
 type portSeries struct {
 	seriesCommon
@@ -235,7 +274,7 @@ type groupSeries struct {
 // the struct, its map entry and its key.
 const (
 	portSeriesOverhead  = 520
-	flowSeriesOverhead  = 360
+	flowSeriesOverhead  = 230
 	tableSeriesOverhead = 300
 	groupSeriesOverhead = 300
 )

@@ -107,7 +107,10 @@ func switchTags(tags []Tag, dpid uint64, names Names) []Tag {
 //	            fields rx_/tx_ bytes, packets, dropped, errors (integers),
 //	            rx_/tx_ bps, pps, drops_ps, errors_ps, util_pct (floats)
 //	flow_stats  tags dpid, flow (stable id), network, owner, owner_id, priority, switch, table
-//	            fields bytes, packets (integers), bps, pps, duration_s (floats)
+//	            fields bytes, packets (integers), bps, pps, duration_s (floats);
+//	            only flows with a history of their own (collector flow_history)
+//	flow_others tags dpid, switch, table; fields flows (integer), bps, pps:
+//	            the sum of the table's other flows
 //	table_stats tags dpid, switch, table; fields active, lookups, matched, lookups_ps, matched_ps
 //	group_stats tags dpid, group, switch; fields ref_count, bytes, packets, bps, pps
 //	tunnel_probe (a KindProbe batch: ProbePoints)
@@ -148,6 +151,9 @@ func BatchPoints(dst []Point, b *collector.Batch, names Names) []Point {
 	}
 	for i := range b.Flows {
 		s := &b.Flows[i]
+		if !s.History {
+			continue // summed into its table's flow_others point
+		}
 		info := s.Info
 		o := info.Owner()
 		tags := switchTags(make([]Tag, 0, 8), info.DPID, names)
@@ -173,6 +179,16 @@ func BatchPoints(dst []Point, b *collector.Batch, names Names) []Point {
 		f.rate("pps", s.Pps)
 		f.rate("duration_s", s.DurationS)
 		dst = append(dst, sorted(Point{Measurement: "flow_stats", Tags: tags, Fields: f, Time: time.Unix(0, s.Time)}))
+	}
+	for i := range b.Others {
+		s := &b.Others[i]
+		tags := switchTags(make([]Tag, 0, 3), s.DPID, names)
+		tags = append(tags, Tag{Key: "table", Value: strconv.Itoa(int(s.Table))})
+		f := make(fieldList, 0, 3)
+		f.counter("flows", uint64(s.Flows))
+		f.rate("bps", s.Bps)
+		f.rate("pps", s.Pps)
+		dst = append(dst, sorted(Point{Measurement: "flow_others", Tags: tags, Fields: f, Time: time.Unix(0, s.Time)}))
 	}
 	for i := range b.Tables {
 		s := &b.Tables[i]

@@ -41,13 +41,16 @@ func TestBatchPoints(t *testing.T) {
 			Counters: ofwire.PortStats{RxBytes: 10, TxBytes: 20, RxPackets: 1, TxPackets: 2, RxDropped: collector.Unsupported},
 			Rates:    collector.PortRates{RxBps: 80, TxBps: math.NaN(), RxPps: 1, TxPps: 2, RxDrops: math.NaN(), RxUtil: math.NaN(), TxUtil: math.Inf(1)}}},
 		Flows: []collector.FlowSample{
-			{Info: &collector.FlowInfo{Key: "flow/0000000000000001/9f", DPID: 1, Table: 1, Priority: 100, Cookie: controller.NewCookie(controller.OwnerNetwork, 3, 12)}, Time: at, Packets: 5, Bytes: 500, Bps: math.NaN(), Pps: 1},
-			{Info: &collector.FlowInfo{Key: "flow/0000000000000001/a0", DPID: 1, Table: 0, Priority: 0, Cookie: 0x1234}, Time: at, Packets: 1, Bytes: 60},
+			{Info: &collector.FlowInfo{Key: "flow/0000000000000001/9f", DPID: 1, Table: 1, Priority: 100, Cookie: controller.NewCookie(controller.OwnerNetwork, 3, 12)}, Time: at, Packets: 5, Bytes: 500, Bps: math.NaN(), Pps: 1, History: true},
+			{Info: &collector.FlowInfo{Key: "flow/0000000000000001/a0", DPID: 1, Table: 0, Priority: 0, Cookie: 0x1234}, Time: at, Packets: 1, Bytes: 60, History: true},
+			// a flow without a history of its own: only in its table's sum
+			{Info: &collector.FlowInfo{Key: "flow/0000000000000001/a1", DPID: 1, Table: 10, Priority: 5, Cookie: 0}, Time: at, Packets: 9, Bytes: 900},
 		},
+		Others: []collector.OthersSample{{Key: "flow/0000000000000001/others-10", DPID: 1, Table: 10, Time: at, Flows: 1, Bps: 80, Pps: math.NaN()}},
 		Groups: []collector.GroupSample{{DPID: 1, Group: 7, Time: at, RefCount: 2, Packets: 3, Bytes: 4, Bps: 1, Pps: 2}},
 	}
 	ps := exporters.BatchPoints(nil, b, func(d uint64) string { return map[uint64]string{1: "br-int"}[d] })
-	if len(ps) != 4 {
+	if len(ps) != 5 {
 		t.Fatalf("%d points", len(ps))
 	}
 	port := ps[0]
@@ -77,8 +80,12 @@ func TestBatchPoints(t *testing.T) {
 	if ff["owner"] != "foreign" || ff["owner_id"] != "" || ff["network"] != "" {
 		t.Errorf("foreign flow tags %v", ff)
 	}
-	if g := tagMap(t, ps[3]); ps[3].Measurement != "group_stats" || g["group"] != "7" {
-		t.Errorf("group %v %v", ps[3].Measurement, g)
+	if o, f := tagMap(t, ps[3]), fieldMap(ps[3]); ps[3].Measurement != "flow_others" || o["table"] != "10" || o["switch"] != "br-int" ||
+		f["flows"] != uint64(1) || f["bps"] != 80.0 || len(f) != 2 {
+		t.Errorf("others %v %v %v", ps[3].Measurement, o, f)
+	}
+	if g := tagMap(t, ps[4]); ps[4].Measurement != "group_stats" || g["group"] != "7" {
+		t.Errorf("group %v %v", ps[4].Measurement, g)
 	}
 }
 

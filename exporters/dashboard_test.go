@@ -75,7 +75,7 @@ func TestGrafanaDashboardQueries(t *testing.T) {
 				Rates:    collector.PortRates{RxBps: 1e6 * float64(i), TxBps: 2e6, RxPps: 10, TxPps: 20, RxUtil: 1, TxUtil: 2}})
 		}
 		info := &collector.FlowInfo{Key: "flow/0000000000000001/abc", DPID: 1, Table: 1, Priority: 100, Cookie: controller.NewCookie(controller.OwnerAPI, 0, 7)}
-		b.Flows = []collector.FlowSample{{Info: info, Time: at, Packets: uint64(i), Bytes: uint64(100 * i), Bps: 800, Pps: 1}}
+		b.Flows = []collector.FlowSample{{Info: info, Time: at, Packets: uint64(i), Bytes: uint64(100 * i), Bps: 800, Pps: 1, History: true}}
 		b.Tables = []collector.TableSample{{DPID: 1, Table: 0, Time: at, Active: 4, Lookups: uint64(i), Matched: uint64(i), LookupsPs: 5, MatchedPs: 5}}
 		ps = exporters.BatchPoints(ps, b, func(uint64) string { return "br-int" })
 	}

@@ -54,6 +54,7 @@ type Config struct {
 var Tags = map[string]string{
 	"port_stats":     "port",
 	"flow_stats":     "flow",
+	"flow_others":    "flow",
 	"table_stats":    "table",
 	"group_stats":    "group",
 	"alert":          "alert",
