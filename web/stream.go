@@ -588,9 +588,19 @@ func (rb *rateBuffer) add(b *collector.Batch, ports bool) {
 		}
 	}
 	if rb.flows {
+		// flows with a history of their own, and per table the sum of the
+		// others: a switch with 200,000 flows costs a client a few hundred
+		// entries per poll (docs/collector.md, "Large flow tables")
 		for i := range b.Flows {
 			f := &b.Flows[i]
+			if !f.History {
+				continue
+			}
 			rb.fl[f.Info.Key] = StreamFlow{Key: f.Info.Key, DPID: FormatDPID(f.Info.DPID), T: time.Unix(0, f.Time).UTC(), Bps: num(f.Bps), Pps: num(f.Pps)}
+		}
+		for i := range b.Others {
+			o := &b.Others[i]
+			rb.fl[o.Key] = StreamFlow{Key: o.Key, DPID: FormatDPID(o.DPID), T: time.Unix(0, o.Time).UTC(), Bps: num(o.Bps), Pps: num(o.Pps)}
 		}
 	}
 }
