@@ -947,8 +947,11 @@ func (c *Collector) ingestTables(sw *switchState, t int64, stats []ofwire.TableS
 // the switch down while it applies the flow-mods.
 func tableChanging(sw *switchState) bool {
 	now, prev := sw.activeNow.Load(), sw.activePrev.Load()
-	if prev < 0 {
-		return false // fewer than two table polls yet
+	switch {
+	case now < 0:
+		return true // no table poll yet: the first tick polls tables, not flows
+	case prev < 0:
+		return now > 10_000 // a big table: see whether it is still being loaded
 	}
 	d := max(now-prev, prev-now)
 	return d > 1000 && d*10 > prev

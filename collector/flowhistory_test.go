@@ -206,8 +206,8 @@ func TestScheduleFlowsYields(t *testing.T) {
 // flow dumps until it holds still.
 func TestTableChangingDefersFlowDumps(t *testing.T) {
 	_, sw := newTestCollector(Config{Interval: time.Second})
-	if tableChanging(sw) {
-		t.Fatal("a switch without table polls is called changing")
+	if !tableChanging(sw) {
+		t.Fatal("before any table poll, flows are dumped: the table may be being loaded")
 	}
 	set := func(prev, now int64) {
 		sw.activePrev.Store(prev)
@@ -217,6 +217,8 @@ func TestTableChangingDefersFlowDumps(t *testing.T) {
 		prev, now int64
 		want      bool
 	}{
+		{-1, 500, false},          // one table poll, a small table: dump
+		{-1, 50_000, true},        // one table poll, a big table: wait for the next
 		{0, 50_000, true},         // loading
 		{50_000, 120_000, true},   // still loading
 		{120_000, 120_000, false}, // done
