@@ -98,9 +98,15 @@ func run(ctx context.Context, sizeList string, rounds int, bin string) error {
 				}
 				var sat *satellite
 				if withSat {
+					if _, err := l.OVS(ctx, 1, "ovs-vsctl", "set-controller", "br-int", "unix:"+sock); err != nil {
+						return err
+					}
 					if sat, err = startSatellite(ctx, bin, dir, sock); err != nil {
 						return err
 					}
+				} else if _, err := l.OVS(ctx, 1, "ovs-vsctl", "del-controller", "br-int"); err != nil {
+					// the floor: a bridge with no controller at all
+					return err
 				}
 				t0 := time.Now()
 				if err := ofctl("add-flows", "br-int", file); err != nil {
