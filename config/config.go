@@ -5,7 +5,7 @@
 // Example file:
 //
 //	openflow: ["tcp::6653", "unix:/run/satellite/of.sock"]
-//	http: ":8080"
+//	http: 127.0.0.1:8080   # or a mapping: {addr, tls: {cert, key}, hosts, open_paths, ...} (config/http.go)
 //	log_level: info      # debug, info, warn or error
 //	log_format: text     # text or json
 //	keepalive: {interval: 1s, misses: 3}
@@ -59,8 +59,9 @@ type Config struct {
 	// OpenFlow lists the targets the controller listens on, in OVS syntax:
 	// "tcp:HOST:PORT", "tcp::PORT" (all addresses), "tcp:PORT" or "unix:PATH".
 	OpenFlow Targets `yaml:"openflow"`
-	// HTTP is the address of the HTTP API ("HOST:PORT" or ":PORT").
-	HTTP string `yaml:"http"`
+	// HTTP is the HTTP API: its address, TLS, limits and who may reach it
+	// (config/http.go). "http: HOST:PORT" sets the address alone.
+	HTTP HTTP `yaml:"http"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json.
@@ -179,7 +180,7 @@ func (d Duration) String() string { return time.Duration(d).String() }
 func Default() Config {
 	return Config{
 		OpenFlow:       Targets{"tcp::6653"},
-		HTTP:           ":8080",
+		HTTP:           defaultHTTP(),
 		LogLevel:       "info",
 		LogFormat:      "text",
 		Keepalive:      Keepalive{Interval: Duration(time.Second), Misses: 3},
@@ -341,7 +342,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		c.setSource("openflow", EnvOpenFlow)
 	}
 	if v := getenv(EnvHTTP); v != "" {
-		c.HTTP = v
+		c.HTTP.Addr = v
 		c.setSource("http", EnvHTTP)
 	}
 	if v := getenv(EnvLogLevel); v != "" {
@@ -380,6 +381,9 @@ func (c Config) File() string {
 func (c Config) Source(setting string) string {
 	if s, ok := c.source[setting]; ok {
 		return s
+	}
+	if setting == "http" { // the address, set in a mapping
+		return c.Source("http.addr")
 	}
 	return "default"
 }
@@ -420,9 +424,7 @@ func (c Config) Validate() error {
 			bad("openflow", "target %d %q: %v", i+1, t, err)
 		}
 	}
-	if err := checkHostPort(c.HTTP); err != nil {
-		bad("http", "%q: %v", c.HTTP, err)
-	}
+	c.validateHTTP(bad)
 	if !contains(LogLevels, c.LogLevel) {
 		bad("log_level", "%q is not a log level; want one of %s", c.LogLevel, strings.Join(LogLevels, ", "))
 	}

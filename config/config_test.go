@@ -38,7 +38,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("defaults do not validate: %v", err)
 	}
 	want := Default()
-	if !reflect.DeepEqual(c.OpenFlow, want.OpenFlow) || c.HTTP != ":8080" || c.LogLevel != "info" || c.LogFormat != "text" ||
+	if !reflect.DeepEqual(c.OpenFlow, want.OpenFlow) || c.HTTP.Addr != DefaultHTTPAddr || c.LogLevel != "info" || c.LogFormat != "text" ||
 		c.Keepalive.Interval != Duration(time.Second) || c.Keepalive.Misses != 3 || c.RequestTimeout != Duration(5*time.Second) {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -69,7 +69,7 @@ packet_in_rate: 50.5
 	if !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp:127.0.0.1:6633", "unix:/tmp/sat.sock"}) {
 		t.Fatalf("openflow = %v", c.OpenFlow)
 	}
-	if c.HTTP != "127.0.0.1:9090" || c.LogLevel != "debug" || c.LogFormat != "json" {
+	if c.HTTP.Addr != "127.0.0.1:9090" || c.LogLevel != "debug" || c.LogFormat != "json" {
 		t.Fatalf("got %+v", c)
 	}
 	if c.Keepalive.Interval != Duration(500*time.Millisecond) || c.Keepalive.Misses != 5 || c.RequestTimeout != Duration(2*time.Second) {
@@ -95,7 +95,7 @@ func TestPartialFileKeepsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Keepalive.Misses != 7 || c.Keepalive.Interval != Duration(time.Second) || c.HTTP != ":8080" {
+	if c.Keepalive.Misses != 7 || c.Keepalive.Interval != Duration(time.Second) || c.HTTP.Addr != DefaultHTTPAddr {
 		t.Fatalf("got %+v", c)
 	}
 	if !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::7000"}) {
@@ -103,12 +103,12 @@ func TestPartialFileKeepsDefaults(t *testing.T) {
 	}
 	// a setting with no value keeps its default
 	c, err = Load(writeFile(t, "http:\nopenflow:\nkeepalive:\nlog_level: warn\n"))
-	if err != nil || c.HTTP != ":8080" || len(c.OpenFlow) != 1 || c.Keepalive.Misses != 3 || c.LogLevel != "warn" {
+	if err != nil || c.HTTP.Addr != DefaultHTTPAddr || len(c.OpenFlow) != 1 || c.Keepalive.Misses != 3 || c.LogLevel != "warn" {
 		t.Fatalf("null settings: %+v %v", c, err)
 	}
 	// an empty file is all defaults
 	c, err = Load(writeFile(t, "# nothing\n"))
-	if err != nil || c.HTTP != ":8080" {
+	if err != nil || c.HTTP.Addr != DefaultHTTPAddr {
 		t.Fatalf("empty file: %+v %v", c, err)
 	}
 }
@@ -157,7 +157,7 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.OpenFlow = Targets{"6653"} }, "want tcp:[HOST]:PORT or unix:PATH"},
 		{func(c *Config) { c.OpenFlow = Targets{"tcp::99999"} }, `port "99999" is not a number from 0 to 65535`},
 		{func(c *Config) { c.OpenFlow = Targets{"unix:"} }, "missing socket path"},
-		{func(c *Config) { c.HTTP = "8080" }, `http: "8080": want HOST:PORT or :PORT`},
+		{func(c *Config) { c.HTTP.Addr = "8080" }, `http: "8080": want HOST:PORT or :PORT`},
 		{func(c *Config) { c.LogLevel = "verbose" }, `log_level: "verbose" is not a log level; want one of debug, info, warn, error`},
 		{func(c *Config) { c.LogFormat = "xml" }, `log_format: "xml" is not a log format; want one of text, json`},
 		{func(c *Config) { c.Keepalive.Interval = 0 }, "keepalive.interval: 0s is too short"},
@@ -182,7 +182,7 @@ func TestValidate(t *testing.T) {
 	}
 	// all problems are reported together
 	c := Default()
-	c.HTTP, c.LogLevel = "x", "y"
+	c.HTTP.Addr, c.LogLevel = "x", "y"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "http") || !strings.Contains(err.Error(), "log_level") {
 		t.Errorf("joined errors: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTP != ":2222" || c.LogLevel != "error" || c.LogFormat != "json" || !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::2", "unix:/tmp/a.sock"}) {
+	if c.HTTP.Addr != ":2222" || c.LogLevel != "error" || c.LogFormat != "json" || !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::2", "unix:/tmp/a.sock"}) {
 		t.Fatalf("env did not override file: %+v", c)
 	}
 	if c.Source("http") != EnvHTTP || c.Source("log_format") != p {
@@ -211,14 +211,14 @@ func TestPrecedence(t *testing.T) {
 	// env < flags; flags not given change nothing
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	f := RegisterFlags(fs)
-	if err := fs.Parse([]string{"--http", ":3333", "--openflow", "tcp::3", "--openflow", "tcp::4"}); err != nil {
+	if err := fs.Parse([]string{"--http", "127.0.0.1:3333", "--openflow", "tcp::3", "--openflow", "tcp::4"}); err != nil {
 		t.Fatal(err)
 	}
 	c, err = f.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTP != ":3333" || c.LogLevel != "error" || !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::3", "tcp::4"}) {
+	if c.HTTP.Addr != "127.0.0.1:3333" || c.LogLevel != "error" || !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::3", "tcp::4"}) {
 		t.Fatalf("flags did not override env: %+v", c)
 	}
 
@@ -323,5 +323,64 @@ func TestStateFile(t *testing.T) {
 	c.StateFile = notDir
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestHTTPSection(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	for _, f := range []string{cert, key} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the address alone, as before
+	c, err := Load(writeFile(t, "http: 127.0.0.1:9999\n"))
+	if err != nil || c.HTTP.Addr != "127.0.0.1:9999" || c.HTTP.MaxConnections != DefaultMaxConnections || c.Validate() != nil {
+		t.Fatalf("%+v %v", c.HTTP, err)
+	}
+	// the mapping keeps the defaults it does not set
+	c, err = Load(writeFile(t, "http:\n  addr: 0.0.0.0:8443\n  tls: {cert: "+cert+", key: "+key+"}\n  hosts: [sat.example]\n  open_paths: [/healthz]\n  read_header_timeout: 2s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "0.0.0.0:8443" || !c.HTTP.TLS.Enabled() || c.HTTP.ReadHeaderTimeout != Duration(2*time.Second) ||
+		c.HTTP.ReadTimeout != Duration(DefaultReadTimeout) || c.HTTP.Hosts[0] != "sat.example" || c.Source("http") == "default" {
+		t.Fatalf("%+v source %s", c.HTTP, c.Source("http"))
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// a non-loopback address without TLS refuses, saying how to fix it
+	c, _ = Load(writeFile(t, "http: {addr: \":8080\"}\n"))
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "http.tls.cert") || !strings.Contains(err.Error(), "--insecure") {
+		t.Fatalf("plain HTTP on all addresses: %v", err)
+	}
+	c.HTTP.Insecure = true
+	if err := c.Validate(); err != nil {
+		t.Fatalf("--insecure: %v", err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"http: {tls: {cert: " + cert + "}}", "http.tls: want both cert and key"},
+		{"http: {open_paths: [/api/v1/switches]}", `http.open_paths: "/api/v1/switches": want some of /healthz, /metrics`},
+		{"http: {tls: {cert: " + cert + ", key: " + key + ", client_ca: " + cert + ", client_roles: {alice: admin}}}", `"alice": want CN=NAME or OU=UNIT`},
+		{"http: {tls: {cert: " + cert + ", key: " + key + ", client_ca: " + cert + ", client_roles: {CN=bob: root}}}", `role "root": want viewer, operator or admin`},
+		{"http: {max_connections: 0}", "http.max_connections: 0"},
+		{"http: {read_timeout: 1ms}", "http.read_timeout: 1ms is too short"},
+		{"http: {origins: [grafana.example]}", "want scheme://host[:port]"},
+		{"http: {adress: x}", `unknown setting "http.adress"`},
+	} {
+		c, err := Load(writeFile(t, tc.yaml+"\n"))
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+	c = Default()
+	c.StateFile = "/var/lib/satellite/state.db"
+	if c.TokensFile() != "/var/lib/satellite/state-tokens.db" || c.AuditFile() != "/var/lib/satellite/state-audit.log" || c.BootstrapTokenFile() != "/var/lib/satellite/state-admin.token" {
+		t.Fatal(c.TokensFile(), c.AuditFile(), c.BootstrapTokenFile())
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 func TestExportersDefaultsOff(t *testing.T) {
 	clearEnv(t)
-	c, err := Load(writeFile(t, "http: :8080\n"))
+	c, err := Load(writeFile(t, "http: 127.0.0.1:8080\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

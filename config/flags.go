@@ -15,6 +15,7 @@ type Flags struct {
 	http      string
 	logLevel  string
 	logFormat string
+	insecure  bool
 }
 
 type stringList []string
@@ -32,7 +33,8 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs}
 	fs.StringVar(&f.file, "config", "", "YAML configuration `file` (default $"+EnvConfig+")")
 	fs.Var(&f.openflow, "openflow", "OpenFlow listen `target` such as tcp::6653, tcp:127.0.0.1:6653 or unix:PATH; repeat for more (default tcp::6653)")
-	fs.StringVar(&f.http, "http", "", "HTTP API listen `address` (default :8080)")
+	fs.StringVar(&f.http, "http", "", "HTTP API listen `address` (default "+DefaultHTTPAddr+"; another than loopback needs http.tls or --insecure)")
+	fs.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP on a non-loopback address (http.insecure); tokens then cross the network in clear")
 	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug, info, warn or error (default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: text or json (default text)")
 	return f
@@ -57,7 +59,11 @@ func (f *Flags) Apply(c *Config) {
 		case "openflow":
 			c.OpenFlow = Targets(append([]string(nil), f.openflow...))
 		case "http":
-			c.HTTP = f.http
+			c.HTTP.Addr = f.http
+		case "insecure":
+			c.HTTP.Insecure = f.insecure
+			c.setSource("http.insecure", "--insecure")
+			return
 		case "log-level":
 			c.LogLevel = f.logLevel
 		case "log-format":

@@ -5,7 +5,9 @@
 set -euo pipefail
 HOSTS=${1:-3}
 SOCK=${2:-/run/satellite/openflow.sock}
-HTTP=${3:-:8080}
+HTTP=${3:-127.0.0.1:8080}
+# loopback only: an address without a host (":8080") means 127.0.0.1
+case "$HTTP" in :*) HTTP="127.0.0.1$HTTP" ;; esac
 BIN=bin
 PREFIX=${DEMO_PREFIX:-sat-}
 STATE=/run/satellite
@@ -29,7 +31,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 0' INT TERM
 
-"$BIN/satellite" serve --openflow "unix:$SOCK" --openflow "tcp::6653" --http "$HTTP" &
+# An admin token for the demo, made in the token store next to the state
+# file before the server starts (it then makes no bootstrap token); the
+# CLI calls below and the browser's login use it.
+SATELLITE_TOKEN=$("$BIN/satellite" token create demo-admin --role admin --replace) || {
+    echo "demo: could not create the demo's admin token (is another satellite serve running?)" >&2; exit 1; }
+export SATELLITE_TOKEN
+
+"$BIN/satellite" serve --openflow "unix:$SOCK" --openflow "tcp:127.0.0.1:6653" --http "$HTTP" &
 pid=$!
 for _ in $(seq 100); do
     curl_ok=0
@@ -117,8 +126,14 @@ fi
 
 cat <<MSG
 
-  Satellite is running: $url
-  OpenFlow: unix:$SOCK and tcp::6653      lab summary: $STATE/lab.json
+  Satellite is running: $url   (loopback only)
+  OpenFlow: unix:$SOCK and tcp:127.0.0.1:6653      lab summary: $STATE/lab.json
+
+  Admin token (role admin; shown only now):
+        $SATELLITE_TOKEN
+  Sign in with it at $url/ui/login; for the CLI in another terminal:
+        export SATELLITE_TOKEN=$SATELLITE_TOKEN
+  More tokens: $BIN/satellite token create NAME --role viewer|operator|admin (docs/security.md)
 
   Open $url/ in a browser (from another machine: ssh -L 8080:127.0.0.1:${port} HOST):
         Topology  $url/ui/topology   the bridges, links, tunnels (tick "tunnels") and hosts, live;

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/satellite-sdn/satellite/exporters"
+	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // exportersState is what the exporter routes serve.
@@ -39,7 +40,7 @@ type MetricsStatus struct {
 
 func (s *Server) exporterRoutes() {
 	if s.exp.metrics != nil {
-		s.mux.Handle("GET /metrics", s.exp.metrics)
+		s.handleRaw("GET /metrics", auth.RoleViewer, s.exp.metrics)
 	}
 	s.handle("GET /api/v1/exporters", s.getExporters)
 }

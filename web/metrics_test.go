@@ -42,7 +42,7 @@ func startMetrics(t *testing.T, rules ...alerts.Rule) *metricsEnv {
 	wg.Add(2)
 	go func() { defer wg.Done(); coll.Run(ctx) }()
 	go func() { defer wg.Done(); eng.Run(ctx) }()
-	srv := httptest.NewServer(web.New(base.Ctl, web.WithLogger(log), web.WithCollector(coll), web.WithAlerts(eng)))
+	srv := httptest.NewServer(web.New(base.Ctl, web.WithLogger(log), web.WithoutAuth(), web.WithCollector(coll), web.WithAlerts(eng)))
 	t.Cleanup(func() { srv.Close(); cancel(); wg.Wait() })
 	env := *base
 	env.URL = srv.URL

@@ -21,6 +21,7 @@ import (
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
+	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // OpenAPIPath serves the OpenAPI document of the API.
@@ -109,6 +110,11 @@ var apiDocs = func() map[string]RouteDoc {
 		"GET /api/v1/vnet/flows/{dpid}":                         {Summary: "the compiled flows and groups of a datapath", Tag: "virtual networks", Resp: VNetProgram{}},
 		"GET /api/v1/vnet/config":                               {Summary: "the whole virtual network configuration", Tag: "virtual networks", Resp: vnet.Config{}, Query: []Param{{"format", "string", "json (default) or yaml"}}},
 		"PUT /api/v1/vnet/config":                               {Summary: "replace the whole configuration", Tag: "virtual networks", Body: vnet.Config{}, Resp: vnet.ApplyResult{}},
+		"GET /api/v1/whoami":                                    {Summary: "who the caller is: token or certificate name, role (none when anonymous) and how it authenticated", Tag: "security", Resp: auth.Identity{}},
+		"GET /api/v1/tokens":                                    {Summary: "API tokens: names, roles, creation (never the secrets)", Tag: "security", Resp: []auth.Token{}},
+		"POST /api/v1/tokens":                                   {Summary: "create a token; the answer holds its secret, shown only once (409 if the name is taken, unless replace)", Tag: "security", Body: CreateTokenRequest{}, Resp: CreatedToken{}, Status: http.StatusCreated},
+		"DELETE /api/v1/tokens/{name}":                          {Summary: "revoke a token: it stops working at once", Tag: "security", Resp: auth.Token{}},
+		"GET /api/v1/audit-log":                                 {Summary: "every state-changing request (who, role, method, path, status, remote address), oldest first (paginated like a log)", Tag: "security", Resp: []auth.AuditEntry{}, Query: []Param{pLogLimit, pAfter}},
 		"GET /api/v1/exporters":                                 {Summary: "exporter status and counters", Tag: "exporters", Resp: ExportersStatus{}},
 		"GET /api/v1/switches/{dpid}/flows":                     {Summary: "flow table with owners and counters (paginated)", Tag: "flows", Resp: []Flow{}, Query: []Param{{"table", "integer", "table 0-254"}, {"owner", "string", "owner kind, or foreign"}, {"network", "integer", "with owner: virtual network"}, {"id", "integer", "with owner: object id"}, pLimit, pAfter}},
 		"DELETE /api/v1/switches/{dpid}/flows":                  {Summary: "delete flows by owner (API flows unless owner names another)", Tag: "flows", Resp: DeleteResult{}, Query: []Param{{"owner", "string", "owner kind"}, {"network", "integer", "virtual network"}, {"id", "integer", "object id"}, {"table", "integer", "table"}}},
@@ -220,6 +226,30 @@ func (s *Server) OpenAPI() map[string]any {
 			}
 			responses[fmt.Sprint(st)] = resp
 		}
+		errResp := func(what string) map[string]any {
+			return map[string]any{"description": what, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+		}
+		need := s.roles[pattern]
+		open := need == auth.RoleNone
+		for _, p := range s.sec.OpenPaths {
+			open = open || (method == http.MethodGet && p == path)
+		}
+		op["x-satellite-role"] = need.String()
+		if need > auth.RoleNone {
+			op["description"] = "Needs a token (or certificate) with role " + need.String() + " or higher."
+			responses["401"] = errResp("no credentials, or a token that is not valid")
+		}
+		if need > auth.RoleViewer {
+			responses["403"] = errResp("the caller's role is below " + need.String() + ", or a cross-site request")
+		}
+		if open {
+			op["security"] = []any{map[string]any{}}
+		}
+		if method != http.MethodGet && method != http.MethodHead {
+			responses["415"] = errResp("a body that is not " + describeTypes(s.bodyTypesOf(pattern)))
+		} else if need == auth.RoleNone {
+			responses["400"] = errResp("bad input")
+		}
 		responses["default"] = map[string]any{"description": `an error: {"error": "...", "field": "..."}, 4xx for bad input`,
 			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
 		op["responses"] = responses
@@ -233,8 +263,15 @@ func (s *Server) OpenAPI() map[string]any {
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "Satellite API", "version": s.version,
 			"description": "Satellite's HTTP API: switches, flows, topology, statistics, alerts, virtual networks. Errors are {\"error\": \"...\", \"field\": \"...\"}. See docs/api.md."},
-		"paths":      paths,
-		"components": map[string]any{"schemas": g.schemas},
+		"paths": paths,
+		// a bearer token, the UI's cookie, or a TLS client certificate
+		// (mutualTLS is OpenAPI 3.1; the certificate maps to a role the
+		// same way, see docs/security.md)
+		"security": []any{map[string]any{"bearer": []string{}}, map[string]any{"cookie": []string{}}},
+		"components": map[string]any{"schemas": g.schemas, "securitySchemes": map[string]any{
+			"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "a token of satellite token create (sat_...)"},
+			"cookie": map[string]any{"type": "apiKey", "in": "cookie", "name": CookieName, "description": "the UI's session: the token given at /ui/login"},
+		}},
 	}
 }
 
@@ -281,6 +318,7 @@ var special = map[reflect.Type]map[string]any{
 	reflect.TypeOf(topology.DPID(0)):       {"type": "string", "description": "datapath id, 16 hex digits"},
 	reflect.TypeOf(alerts.Duration(0)):     {"type": "string", "description": "a duration such as 30s"},
 	reflect.TypeOf(alerts.Threshold(0)):    {"description": "a number, or a string with a unit suffix such as 800M, 1.5G, 10k, 90%"},
+	reflect.TypeOf(auth.Role(0)):           {"type": "string", "enum": []string{"none", "viewer", "operator", "admin"}},
 	reflect.TypeOf(map[string]any{}):       {"type": "object"},
 	reflect.TypeOf((*any)(nil)).Elem():     {},
 	reflect.TypeOf(json.RawMessage(nil)):   {},
@@ -303,7 +341,10 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	case reflect.Pointer:
 		s := g.schema(t.Elem())
 		if _, isRef := s["$ref"]; isRef {
-			return map[string]any{"allOf": []any{s}, "nullable": true}
+			return map[string]any{"type": "object", "allOf": []any{s}, "nullable": true} // refs name structs
+		}
+		if _, typed := s["type"]; !typed {
+			return s // any value already (nullable needs a type beside it)
 		}
 		out := map[string]any{"nullable": true}
 		for k, v := range s {
@@ -349,6 +390,7 @@ func (g *schemaGen) ref(t reflect.Type) map[string]any {
 		if name == "" {
 			return g.object(t) // anonymous struct: inline
 		}
+		name = schemaName(name)
 		for _, taken := g.schemas[name]; taken; _, taken = g.schemas[name] {
 			name += "_"
 		}
@@ -402,4 +444,26 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		out["required"] = required
 	}
 	return out
+}
+
+var (
+	typeArgPath = regexp.MustCompile(`[A-Za-z0-9_./-]*/`)
+	notNameChar = regexp.MustCompile(`[^A-Za-z0-9]+`)
+)
+
+// schemaName turns a Go type name into a valid component name: generic
+// instances such as Page[github.com/x/topology.Event] become PageTopologyEvent
+// (a name with brackets or slashes breaks every $ref to it).
+func schemaName(name string) string {
+	if !strings.ContainsAny(name, "[]/.,* ") {
+		return name
+	}
+	name = typeArgPath.ReplaceAllString(name, "")
+	var b strings.Builder
+	for _, part := range notNameChar.Split(name, -1) {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
 }

@@ -27,6 +27,12 @@ import (
 // only their presence matters here) and one emulated switch.
 func fullServer(t *testing.T) *webtest.Env {
 	t.Helper()
+	return fullServerWith(t, func(opts ...web.Option) *webtest.Env { return webtest.Start(t, opts...) })
+}
+
+// fullServerWith is fullServer started by start (webtest.Start or StartSecure).
+func fullServerWith(t *testing.T, start func(...web.Option) *webtest.Env) *webtest.Env {
+	t.Helper()
 	logs := slog.New(slog.NewTextHandler(io.Discard, nil))
 	base := webtest.Start(t)
 	model := topology.New(topology.Options{})
@@ -44,7 +50,7 @@ func fullServer(t *testing.T) *webtest.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := webtest.Start(t, web.WithLogger(logs), web.WithTopology(model), web.WithCollector(coll), web.WithAlerts(eng),
+	env := start(web.WithLogger(logs), web.WithTopology(model), web.WithCollector(coll), web.WithAlerts(eng),
 		web.WithDiscovery(lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: logs}, base.Ctl, model, lldp.NewRandomSigner())),
 		web.WithVirtualNetworks(vm), web.WithProbes(probes.New(probes.Config{}, base.Ctl, vm, model)))
 	t.Cleanup(env.API.Close)

@@ -31,7 +31,7 @@ func TestOVSThroughTheAPI(t *testing.T) {
 	served := make(chan struct{})
 	go func() { defer close(served); ctl.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-served })
-	srv := httptest.NewServer(web.New(ctl))
+	srv := httptest.NewServer(web.New(ctl, web.WithoutAuth()))
 	t.Cleanup(srv.Close)
 	api, err := client.New(srv.URL, nil)
 	if err != nil {

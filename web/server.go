@@ -29,7 +29,8 @@
 //	GET    /api/v1/alerts/..., rules          alerts and rules (alerts.go, WithAlerts)
 //	GET    /api/v1/stream[?since=V&epoch=E&topics=T]  websocket: hello, snapshot, deltas, rates, alerts (stream.go)
 //	GET    /api/openapi.json                  the OpenAPI document of every route (openapi.go)
-//	GET    /ui/...                            the web UI, when given (WithUI)
+//	GET    /api/v1/whoami, /api/v1/tokens[/{name}], /api/v1/audit-log  credentials (auth.go)
+//	GET    /ui/...                            the web UI, when given (WithUI), with /ui/login
 //	/api/v1/datapaths, networks, interfaces, routers, security-groups, trunks,
 //	leases, vnet/...                          virtual networks (vnet.go, WithVirtualNetworks)
 //
@@ -39,6 +40,10 @@
 //
 // Flows, hosts, links, topology events and alert history also take
 // ?limit=N&after=CURSOR (paging.go).
+//
+// Every request passes the layers of security.go (Host check, audit,
+// authentication, admission, authorization by the route's role in
+// roles.go) before its handler; see docs/security.md.
 //
 // See docs/api.md for the documents and status codes.
 package web
@@ -62,6 +67,7 @@ import (
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
+	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // Defaults of the server options.
@@ -110,6 +116,10 @@ type Server struct {
 	vnets *vnet.Manager // virtual networks (vnet.go, WithVirtualNetworks), or nil
 
 	exp exportersState // exporter health and /metrics (exporters.go)
+
+	sec    Security             // who may do what (security.go, WithSecurity)
+	roles  map[string]auth.Role // the role each route pattern needs (roles.go)
+	bodies map[string][]string  // routes whose bodies are not only JSON (roles.go)
 }
 
 // Option configures a Server.
@@ -174,8 +184,11 @@ func New(ctl *controller.Controller, opts ...Option) *Server {
 	s.snaps = &snapshotStore{max: s.nSnaps}
 	s.log = s.log.With("component", "http")
 	s.mux = http.NewServeMux()
+	s.roles = map[string]auth.Role{}
+	s.bodies = map[string][]string{}
 	s.routes()
-	s.handler = s.recover(s.logRequests(s.limits(http.HandlerFunc(s.route))))
+	// the layers of security.go, outermost first
+	s.handler = s.recover(s.logRequests(s.limits(s.checkHost(s.audit(s.authenticate(s.admit(s.authorize(http.HandlerFunc(s.route)))))))))
 	return s
 }
 
@@ -213,10 +226,17 @@ func (s *Server) routes() {
 	s.handle("GET "+OpenAPIPath, s.openAPI)
 	s.vnetRoutes()
 	s.exporterRoutes()
+	s.authRoutes() // tokens, audit log, whoami, the UI's login (auth.go)
 	if s.ui != nil {
-		s.mux.Handle("GET /ui/", s.ui)
-		s.mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+		s.handleRaw("GET /ui/", auth.RoleViewer, s.ui)
+		s.handleRaw("GET /{$}", auth.RoleViewer, http.RedirectHandler("/ui/", http.StatusFound))
 	}
+}
+
+// handleRaw registers a plain http.Handler for pattern, needing role.
+func (s *Server) handleRaw(pattern string, role auth.Role, h http.Handler) {
+	s.roles[pattern] = role
+	s.mux.Handle(pattern, h)
 }
 
 // apiError is an error with its HTTP status.
@@ -236,6 +256,10 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) handle(pattern string, h handlerFunc) {
 	s.patterns = append(s.patterns, pattern)
+	s.roles[pattern] = roleFor(pattern)
+	if types, ok := routeBodies[pattern]; ok {
+		s.bodies[pattern] = types
+	}
 	h = s.paginate(pattern, h) // lists that grow take ?limit=&after= (paging.go)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {

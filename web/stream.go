@@ -167,6 +167,9 @@ type StreamConfig struct {
 	// that, each overflow coalesces the backlog (replay or snapshot).
 	MaxLags   int
 	LagWindow time.Duration
+	// MaxClients is how many clients may be connected at once (default
+	// 256); one more is answered 503 before the upgrade.
+	MaxClients int
 	// AllowedOrigins are origins (scheme://host[:port]) allowed besides the
 	// server's own host. Requests without an Origin header (not from a
 	// browser) are always allowed; "*" allows every origin.
@@ -181,6 +184,7 @@ const (
 	DefaultStreamPingInterval = 15 * time.Second
 	DefaultStreamMaxLags      = 3
 	DefaultStreamLagWindow    = time.Minute
+	DefaultStreamMaxClients   = 256
 )
 
 // Close codes and reasons the stream sends.
@@ -212,6 +216,9 @@ func (c StreamConfig) withDefaults() StreamConfig {
 	if c.LagWindow <= 0 {
 		c.LagWindow = DefaultStreamLagWindow
 	}
+	if c.MaxClients <= 0 {
+		c.MaxClients = DefaultStreamMaxClients
+	}
 	return c
 }
 
@@ -223,6 +230,12 @@ type streamHub struct {
 	mu      sync.Mutex
 	closed  bool
 	clients map[*streamClient]struct{}
+	n       int // clients connected or upgrading (reserve)
+
+	// the last snapshot sent, encoded once for every client that gets it
+	snapMu  sync.Mutex
+	snapVer uint64
+	snapBuf []byte
 
 	epochOnce sync.Once
 	epochID   string
@@ -249,6 +262,40 @@ func (h *streamHub) add(c *streamClient) bool {
 	}
 	h.clients[c] = struct{}{}
 	return true
+}
+
+// reserve takes a place for one more client, false when max are taken.
+func (h *streamHub) reserve(max int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n >= max {
+		return false
+	}
+	h.n++
+	return true
+}
+
+func (h *streamHub) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n--
+}
+
+// snapshot returns the encoded message of snapshot delta d, encoding it
+// only when no client was sent this version yet: a burst of clients
+// connecting to a large topology costs one encoding, and one buffer.
+func (h *streamHub) snapshot(d *topology.Delta) ([]byte, error) {
+	h.snapMu.Lock()
+	defer h.snapMu.Unlock()
+	if h.snapBuf != nil && h.snapVer == d.Version {
+		return h.snapBuf, nil
+	}
+	b, err := json.Marshal(StreamMessage{Type: StreamTopology, Delta: d})
+	if err != nil {
+		return nil, err
+	}
+	h.snapVer, h.snapBuf = d.Version, b
+	return b, nil
 }
 
 func (h *streamHub) remove(c *streamClient) {
@@ -330,6 +377,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 	if err := checkOrigin(r, cfg.AllowedOrigins); err != nil {
 		return err
 	}
+	if !s.hub.reserve(cfg.MaxClients) {
+		w.Header().Set("Retry-After", "10")
+		return errorf(http.StatusServiceUnavailable, "", "too many stream clients: %d are connected, the limit (http.max_stream_clients) is %d; try again later", cfg.MaxClients, cfg.MaxClients)
+	}
+	defer s.hub.release()
+	// the server's read deadline (http.read_timeout) must not end the
+	// stream; read sets its own (PongWait)
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	up := websocket.Upgrader{
 		HandshakeTimeout:  5 * time.Second,
 		EnableCompression: true,
@@ -534,9 +589,19 @@ func (c *streamClient) run(since uint64) {
 // large fabrics; small deltas are not worth the CPU.
 const compressAbove = 4096
 
-// write sends one delta.
+// write sends one delta. A snapshot is encoded once for all clients
+// (streamHub.snapshot) and d lets go of it before the write, which may
+// take until WriteTimeout for a client that does not read.
 func (c *streamClient) write(d *topology.Delta) error {
-	return c.writeJSON(StreamMessage{Type: StreamTopology, Delta: d})
+	if d.Op != topology.OpSnapshot {
+		return c.writeJSON(StreamMessage{Type: StreamTopology, Delta: d})
+	}
+	b, err := c.s.hub.snapshot(d)
+	if err != nil {
+		return err
+	}
+	d.Snapshot = nil
+	return c.writeBytes(b)
 }
 
 // writeJSON sends one message.
@@ -545,6 +610,11 @@ func (c *streamClient) writeJSON(v any) error {
 	if err != nil {
 		return err
 	}
+	return c.writeBytes(b)
+}
+
+// writeBytes sends one encoded message.
+func (c *streamClient) writeBytes(b []byte) error {
 	c.conn.EnableWriteCompression(len(b) >= compressAbove)
 	if err := c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
 		return err

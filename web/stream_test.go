@@ -444,7 +444,7 @@ func streamStatsEnv(t *testing.T) (*webtest.Env, *alerts.Engine) {
 		defer wg.Done()
 		topology.NewTracker(topology.TrackerConfig{Logger: logs}, ctl.Ctl, model).Run(ctx)
 	}()
-	api := web.New(ctl.Ctl, web.WithLogger(logs), web.WithTopology(model), web.WithCollector(coll), web.WithAlerts(eng))
+	api := web.New(ctl.Ctl, web.WithLogger(logs), web.WithoutAuth(), web.WithTopology(model), web.WithCollector(coll), web.WithAlerts(eng))
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() { api.Close(); srv.Close(); cancel(); wg.Wait() })
 	sw := ctl.Connect(switchemu.Config{DPID: 1, Ports: 2})

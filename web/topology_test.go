@@ -440,7 +440,7 @@ func TestTopologyFromSwitches(t *testing.T) {
 	m := topology.New(topology.Options{})
 	signer := lldp.NewRandomSigner()
 	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{Interval: time.Hour, Logger: log}, env.Ctl, m, signer)
-	api := httptest.NewServer(web.New(env.Ctl, web.WithLogger(log), web.WithTopology(m), web.WithDiscovery(disc)))
+	api := httptest.NewServer(web.New(env.Ctl, web.WithLogger(log), web.WithoutAuth(), web.WithTopology(m), web.WithDiscovery(disc)))
 	defer api.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -13,6 +13,7 @@ import (
 
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
+	"github.com/satellite-sdn/satellite/web/client"
 )
 
 // serveRun is one `satellite serve` started by a test.
@@ -32,7 +33,7 @@ func startServe(t *testing.T, cfgFile string) *serveRun {
 	go func() {
 		done <- run(ctx, []string{"serve", "--config", cfgFile, "--http", "127.0.0.1:0", "--openflow", "tcp:127.0.0.1:0"}, &syncBuffer{}, stderr)
 	}()
-	httpRE := regexp.MustCompile(`msg="http listening" addr=\S+ url=(http://\S+)`)
+	httpRE := regexp.MustCompile(`msg="http listening" addr=\S+ url=(https?://\S+)`)
 	ofRE := regexp.MustCompile(`msg="openflow listening" target=tcp:127.0.0.1:0 addr=(\S+)`)
 	r := &serveRun{log: stderr}
 	deadline := time.Now().Add(10 * time.Second)
@@ -72,7 +73,28 @@ func startServe(t *testing.T, cfgFile string) *serveRun {
 	}
 	t.Cleanup(r.stop)
 	t.Setenv(EnvServer, r.url)
+	cfg := config.Default()
+	cfg.StateFile = os.Getenv(config.EnvStateFile)
+	if _, err := os.Stat(cfg.BootstrapTokenFile()); err == nil {
+		useAdminToken(t)
+	}
 	return r
+}
+
+// useAdminToken points the CLI ($SATELLITE_TOKEN) at the admin token the
+// first `satellite serve` wrote next to the state file
+// ($SATELLITE_STATE_FILE), and returns it.
+func useAdminToken(t *testing.T) string {
+	t.Helper()
+	cfg := config.Default()
+	cfg.StateFile = os.Getenv(config.EnvStateFile)
+	b, err := os.ReadFile(cfg.BootstrapTokenFile())
+	if err != nil {
+		t.Fatalf("the admin token of the first start: %v", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	t.Setenv(client.EnvToken, tok)
+	return tok
 }
 
 // TestServeKeepsAPIRules: rules created through the CLI (the API) are

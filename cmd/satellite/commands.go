@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -29,6 +30,9 @@ type session struct {
 	cl   *client.Client
 	out  io.Writer
 	json bool
+	// server: --server or $SATELLITE_SERVER was given (token commands
+	// then use the API rather than the local store)
+	server bool
 }
 
 // print writes v as indented JSON (-o json) or calls table.
@@ -106,6 +110,8 @@ func runClient(ctx context.Context, name string, cmd clientCommand, args []strin
 	fs.SetOutput(stderr)
 	server := fs.String("server", "", "API server `URL` (default $"+EnvServer+" or "+client.DefaultServer+")")
 	output := fs.String("o", "table", "output `format`: table or json")
+	token := fs.String("token", "", "API `token` (default $"+client.EnvToken+")")
+	caFile := fs.String("ca-file", "", "PEM `file` of the CA that signed an https server's certificate (default $"+EnvCAFile+"; else the system's)")
 	runCmd := cmd.setup(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: satellite %s %s [flags]\n\n%s%s.\n\nFlags:\n", name, cmd.args, strings.ToUpper(cmd.about[:1]), cmd.about[1:])
@@ -134,18 +140,33 @@ func runClient(ctx context.Context, name string, cmd clientCommand, args []strin
 	if *server == "" {
 		*server = os.Getenv(EnvServer)
 	}
-	cl, err := client.New(*server, nil)
+	if *token == "" {
+		*token = os.Getenv(client.EnvToken)
+	}
+	if *caFile == "" {
+		*caFile = os.Getenv(EnvCAFile)
+	}
+	hc, err := httpClient(*caFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "satellite: %v\n", err)
 		return 2
 	}
-	err = runCmd(ctx, &session{cl: cl, out: stdout, json: *output == "json"}, pos)
+	cl, err := client.New(*server, hc)
+	if err != nil {
+		fmt.Fprintf(stderr, "satellite: %v\n", err)
+		return 2
+	}
+	cl.SetToken(*token)
+	err = runCmd(ctx, &session{cl: cl, out: stdout, json: *output == "json", server: *server != ""}, pos)
 	var ce *client.ConnError
+	var ae *client.APIError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ce):
 		fmt.Fprintf(stderr, "satellite: %v; is `satellite serve` running at %s?\n", err, ce.URL)
+	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && *token == "":
+		fmt.Fprintf(stderr, "satellite: %v\nsatellite: no token given: pass --token TOKEN or set $%s\n", err, client.EnvToken)
 	default:
 		fmt.Fprintf(stderr, "satellite: %v\n", err)
 	}

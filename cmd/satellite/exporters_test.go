@@ -31,7 +31,7 @@ func TestServeWithExporters(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "satellite.yaml")
 	cfg := fmt.Sprintf(`openflow: ["tcp:127.0.0.1:0"]
-http: 127.0.0.1:0
+http: {addr: "127.0.0.1:0", open_paths: [/healthz, /metrics]}
 state_file: %s
 collector: {interval: 500ms}
 exporters:
@@ -83,8 +83,13 @@ exporters:
 		t.Errorf("the working exporter was reported:\n%s", logs)
 	}
 
+	token := useAdminToken(t)
 	get := func(path string, v any) int {
-		resp, err := http.Get(url + path)
+		req, _ := http.NewRequest("GET", url+path, nil)
+		if strings.HasPrefix(path, "/api/") {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,8 +102,11 @@ exporters:
 		}
 		return resp.StatusCode
 	}
-	if code := get("/healthz", nil); code != http.StatusOK {
+	if code := get("/healthz", nil); code != http.StatusOK { // open: http.open_paths
 		t.Fatalf("/healthz: %d", code)
+	}
+	if resp, err := http.Get(url + "/api/v1/exporters"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/api/v1/exporters without a token: %v %v", resp, err)
 	}
 	swCtx, swCancel := context.WithCancel(context.Background())
 	defer swCancel()

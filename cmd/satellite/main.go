@@ -18,12 +18,21 @@ var version = "dev"
 const usage = `Usage: satellite COMMAND [ARGS]
 
 Server:
-  serve [--config FILE] [--openflow TARGET]... [--http ADDR] [--log-level L] [--log-format text|json]
+  serve [--config FILE] [--openflow TARGET]... [--http ADDR] [--insecure] [--log-level L] [--log-format text|json]
                         run the OpenFlow controller and the HTTP API
   version               print the version
 
+Credentials (docs/security.md):
+  token create NAME --role viewer|operator|admin [--replace]
+                        create an API token and print it (shown only once)
+  token list | token revoke NAME
+                        the store next to the state file when no server holds it,
+                        else (or with --server) the API with an admin token
+  audit-log [--limit N] every state-changing request: who, what, status, from where
+
 Client (talks to a running server; --server URL or $SATELLITE_SERVER,
-default http://127.0.0.1:8080; -o json prints the API's JSON):
+default http://127.0.0.1:8080; --token TOKEN or $SATELLITE_TOKEN;
+--ca-file FILE or $SATELLITE_CA_FILE for https; -o json prints the API's JSON):
   health                        server status
   switches                      connected switches
   switch DPID                   one switch with its ports

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
 	"regexp"
 	"runtime"
 	"strings"
@@ -208,7 +209,10 @@ func TestServe(t *testing.T) {
 	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sock := t.TempDir() + "/of.sock"
+	dir := t.TempDir()
+	sock := dir + "/of.sock"
+	t.Setenv("SATELLITE_STATE_FILE", dir+"/state.db")
+	t.Setenv("SATELLITE_TOKEN", "")
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--http", "127.0.0.1:0", "--openflow", "tcp:127.0.0.1:0", "--openflow", "unix:" + sock}, &stdout, &stderr)
@@ -229,6 +233,22 @@ func TestServe(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+
+	// the first start made an admin token, in a 0600 file whose path (not
+	// the token) it logged; without it the API answers nothing
+	tokenFile := dir + "/state-admin.token"
+	if !strings.Contains(stderr.String(), "file="+tokenFile) {
+		t.Fatalf("serve did not log the token file %s:\n%s", tokenFile, stderr.String())
+	}
+	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", fi, err)
+	}
+	tok, err := os.ReadFile(tokenFile)
+	if err != nil || strings.Contains(stderr.String(), strings.TrimSpace(string(tok))) {
+		t.Fatalf("the log shows the token (or it is unreadable: %v)", err)
+	}
+	fails(t, 1, "needs a token with role viewer", "switches", "--server", url)
+	t.Setenv("SATELLITE_TOKEN", strings.TrimSpace(string(tok)))
 
 	swCtx, swCancel := context.WithCancel(context.Background())
 	defer swCancel()
@@ -281,6 +301,8 @@ func TestServeFailsToStart(t *testing.T) {
 	fails(t, 1, "address already in use", "serve", "--http", "127.0.0.1:0", "--openflow", "tcp:"+ln.Addr().String())
 	fails(t, 1, `satellite: config: log_format: "xml" is not a log format`, "serve", "--log-format", "xml")
 	fails(t, 1, "config file", "serve", "--config", t.TempDir()+"/missing.yaml")
+	// plain HTTP on every address: refused, saying how to set up TLS
+	fails(t, 1, "is not a loopback address and HTTPS is off", "serve", "--http", ":0", "--openflow", "tcp:127.0.0.1:0")
 	t.Setenv("SATELLITE_HTTP", "nope")
 	fails(t, 1, `http: "nope": want HOST:PORT or :PORT (such as :8080 or 127.0.0.1:8080) (set in SATELLITE_HTTP)`, "serve")
 }

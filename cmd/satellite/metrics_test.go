@@ -57,7 +57,7 @@ func metricsServer(t *testing.T) *switchemu.Switch {
 			}
 		}
 	}()
-	srv := httptest.NewServer(web.New(base.Ctl, web.WithLogger(log), web.WithCollector(coll), web.WithAlerts(eng)))
+	srv := httptest.NewServer(web.New(base.Ctl, web.WithLogger(log), web.WithoutAuth(), web.WithCollector(coll), web.WithAlerts(eng)))
 	t.Cleanup(func() { srv.Close(); cancel(); wg.Wait() })
 	t.Setenv(EnvServer, srv.URL)
 	return sw
@@ -189,6 +189,7 @@ alerts:
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Setenv(EnvServer, url)
+	useAdminToken(t)
 	wantLines(t, ok(t, "rules", "list"), `switch-gone +switch_down +all +== 1 +0s +1 +critical +config`)
 	swCtx, swCancel := context.WithCancel(context.Background())
 	go switchemu.New(switchemu.Config{DPID: 0x42, Ports: 2}).Dial(swCtx, "tcp", ofAddr)

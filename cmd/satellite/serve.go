@@ -87,10 +87,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		ofListeners = append(ofListeners, ln)
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTP)
+	sec, err := openSecurity(cfg, log)
 	if err != nil {
 		closeAll()
-		return fmt.Errorf("http: %w", err)
+		return err
+	}
+	defer sec.close() // after the API has stopped (below)
+	httpLn, err := sec.listen(cfg, log)
+	if err != nil {
+		closeAll()
+		return err
 	}
 
 	ctl := controller.New(cfg.Controller(log))
@@ -202,20 +208,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	exp.start(exportSources{ctl: ctl, model: model, collector: coll, alerts: alertEng}, log)
 	defer exp.close()
 
-	api := web.New(ctl, append(exp.webOptions(),
+	api := web.New(ctl, append(append(exp.webOptions(), sec.options(cfg)...),
 		web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
 		web.WithCollector(coll), web.WithAlerts(alertEng),
 		web.WithTopology(model), web.WithDiscovery(disc), web.WithVirtualNetworks(vnets), web.WithProbes(prober),
 		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))...)
 	srv := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout), // slow or trickled headers
+		ReadTimeout:       time.Duration(cfg.HTTP.ReadTimeout),       // trickled bodies (streams clear it)
+		IdleTimeout:       time.Duration(cfg.HTTP.IdleTimeout),
+		TLSConfig:         sec.tls,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(httpLn) }()
-	log.Info("http listening", "addr", httpLn.Addr().String(), "url", "http://"+displayAddr(httpLn.Addr()))
+	sec.reloadOnHUP(ctlCtx, log)
+	log.Info("http listening", "addr", httpLn.Addr().String(), "url", sec.scheme()+"://"+displayAddr(httpLn.Addr()),
+		"tls", sec.tls != nil, "max_connections", cfg.HTTP.MaxConnections)
 
 	var runErr error
 	running := len(ofListeners)

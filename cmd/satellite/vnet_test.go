@@ -53,7 +53,7 @@ func vnetServer(t *testing.T, leases ...vnet.Lease) *vnet.Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.New(ctl, web.WithLogger(log), web.WithVirtualNetworks(mgr)))
+	srv := httptest.NewServer(web.New(ctl, web.WithLogger(log), web.WithoutAuth(), web.WithVirtualNetworks(mgr)))
 	t.Cleanup(srv.Close)
 	t.Setenv(EnvServer, srv.URL)
 	return mgr
@@ -288,6 +288,7 @@ func TestServeVirtualNetworks(t *testing.T) {
 				if !strings.Contains(stderr.String(), `msg="virtual networks" state_file=`+state) {
 					t.Errorf("no virtual networks line in the log:\n%s", stderr.String())
 				}
+				useAdminToken(t)
 				return m[1], func() {
 					cancel()
 					if code := <-done; code != 0 {

@@ -3,7 +3,8 @@
 //
 // It is a Sink: every point updates the latest value of its series, and a
 // scrape reads them. A numeric field F of measurement M becomes the metric
-// satellite_<M>_<F> (M without a "_stats" suffix), with the point's tags as
+// satellite_<M>_<F> (M without a "_stats" suffix, F in base units:
+// latency_ms is latency_seconds), with the point's tags as
 // labels: port_stats' rx_bytes is satellite_port_rx_bytes_total{dpid,
 // port, port_name, switch}. Fields listed in Counters are counters (name
 // ending in _total), other numeric fields gauges, booleans 0 or 1; string
@@ -121,13 +122,39 @@ func (s *Sink) Handler() http.Handler {
 	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Registry: s.reg})
 }
 
-// MetricName returns the metric a field of a measurement becomes.
+// MetricName returns the metric a field of a measurement becomes. Names
+// are in base units, as Prometheus wants them: a field in milliseconds
+// (_ms), microseconds (_us) or seconds (_s) becomes _seconds (its value
+// scaled, see baseUnit), and a gauge named _count loses the suffix, which
+// Prometheus reserves for histograms and summaries (ref_count: refs).
 func (s *Sink) MetricName(measurement, field string) string {
-	name := s.cfg.Namespace + "_" + sanitize(strings.TrimSuffix(measurement, "_stats")) + "_" + sanitize(field)
-	if s.counter[measurement][field] {
+	f, _ := baseUnit(field)
+	counter := s.counter[measurement][field]
+	if !counter && strings.HasSuffix(f, "_count") {
+		f = strings.TrimSuffix(f, "_count")
+		if !strings.HasSuffix(f, "s") {
+			f += "s"
+		}
+	}
+	name := s.cfg.Namespace + "_" + sanitize(strings.TrimSuffix(measurement, "_stats")) + "_" + sanitize(f)
+	if counter {
 		name += "_total"
 	}
 	return name
+}
+
+// baseUnit returns a field's name in base units and the factor its
+// values are multiplied by.
+func baseUnit(field string) (string, float64) {
+	for _, u := range []struct {
+		suffix string
+		scale  float64
+	}{{"_ms", 1e-3}, {"_us", 1e-6}, {"_s", 1}} {
+		if strings.HasSuffix(field, u.suffix) {
+			return strings.TrimSuffix(field, u.suffix) + "_seconds", u.scale
+		}
+	}
+	return field, 1
 }
 
 // Write updates the series of the points' numeric fields. It never blocks
@@ -145,6 +172,9 @@ func (s *Sink) Write(ps []exporters.Point) {
 			v, ok := f.Value.Number()
 			if !ok {
 				continue
+			}
+			if _, scale := baseUnit(f.Key); scale != 1 {
+				v *= scale
 			}
 			name := s.MetricName(p.Measurement, f.Key)
 			fam := s.families[name]

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -79,9 +81,9 @@ func TestPrometheusScrapes(t *testing.T) {
 		`satellite_port_rx_bytes_total{dpid="0000000000000003",port="2",port_name="vm2",switch="br-int"} 5000`,
 		`# TYPE satellite_port_rx_bytes_total counter`,
 		`# TYPE satellite_port_rx_bps gauge`,
-		`satellite_link_latency_ms{dst_dpid="0000000000000002",dst_port="101",kind="direct",src_dpid="0000000000000001",src_port="102"} 0.42`,
+		`satellite_link_latency_seconds{dst_dpid="0000000000000002",dst_port="101",kind="direct",src_dpid="0000000000000001",src_port="102"} 0.00042`,
 		`satellite_export_queue_points{exporter="influx-a",kind="influx"} 1`,
-		`satellite_tunnel_probe_rtt_avg_ms{local="0000000000000001",local_name="h1",path="1",port="202",remote="0000000000000002",remote_name="h2"} 0.4`,
+		`satellite_tunnel_probe_rtt_avg_seconds{local="0000000000000001",local_name="h1",path="1",port="202",remote="0000000000000002",remote_name="h2"} 0.0004`,
 		`satellite_tunnel_probe_loss{local="0000000000000001",local_name="h1",path="2",port="302",remote="0000000000000002",remote_name="h2"} 1`,
 		`# TYPE satellite_tunnel_probe_sent_total counter`,
 	} {
@@ -91,6 +93,16 @@ func TestPrometheusScrapes(t *testing.T) {
 	}
 	if strings.Contains(text, "satellite_link_state") || strings.Contains(text, "satellite_alert_state") {
 		t.Errorf("string fields became metrics")
+	}
+	// base units, counters _total, no _count gauge: promtool's lint
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(text)
+		if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "" {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	} else if os.Getenv("CI") == "true" {
+		t.Error("promtool is not installed (CI=true: this check must run)")
 	}
 
 	srv := testservers.StartPrometheus(t, time.Second, addr)

@@ -23,8 +23,22 @@ const DefaultServer = "http://127.0.0.1:8080"
 
 // Client talks to one Satellite server.
 type Client struct {
-	base *url.URL
-	http *http.Client
+	base  *url.URL
+	http  *http.Client
+	token string
+}
+
+// EnvToken holds the API token the CLI sends.
+const EnvToken = "SATELLITE_TOKEN"
+
+// SetToken makes the client send Authorization: Bearer token ("": none).
+func (c *Client) SetToken(token string) { c.token = strings.TrimSpace(token) }
+
+// authorize adds the client's credentials to h.
+func (c *Client) authorize(h http.Header) {
+	if c.token != "" {
+		h.Set("Authorization", "Bearer "+c.token)
+	}
 }
 
 // New returns a client of the server at base ("http://HOST:PORT"; a bare
@@ -93,6 +107,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
+	c.authorize(req.Header)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

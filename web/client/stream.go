@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/satellite-sdn/satellite/web"
 )
 
 // OpenAPI returns the server's OpenAPI document.
@@ -40,9 +43,19 @@ func (c *Client) Watch(ctx context.Context, topics string, since uint64, epoch s
 		q.Set("epoch", epoch)
 	}
 	u.RawQuery = q.Encode()
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u.String(), http.Header{})
+	h := http.Header{}
+	c.authorize(h)
+	dialer := *websocket.DefaultDialer
+	if t, ok := c.http.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+		dialer.TLSClientConfig = t.TLSClientConfig
+	}
+	conn, resp, err := dialer.DialContext(ctx, u.String(), h)
 	if err != nil {
 		if resp != nil {
+			var e web.Error
+			if b, rerr := io.ReadAll(io.LimitReader(resp.Body, 4096)); rerr == nil && json.Unmarshal(b, &e) == nil && e.Error != "" {
+				return &APIError{Status: resp.StatusCode, Message: e.Error, Field: e.Field}
+			}
 			return fmt.Errorf("stream: %s: %w", resp.Status, err)
 		}
 		return &ConnError{URL: c.URL(), Err: err}

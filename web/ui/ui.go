@@ -32,6 +32,7 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 //go:embed assets
@@ -132,11 +133,22 @@ type page struct {
 	// page's script resumes the stream from it.
 	TopoVersion uint64
 	HasTopology bool
-	asset       func(string) string
+	// User and Role: who is signed in (web/auth; "" for a server without
+	// authentication). CanEdit: the role may change alert rules
+	// (operator or admin); a viewer gets the pages without their forms
+	// and edit buttons.
+	User, Role string
+	CanEdit    bool
+	asset      func(string) string
 }
 
-func (u *UI) page(name, title string) page {
+func (u *UI) page(r *http.Request, name, title string) page {
 	p := page{Name: name, Title: title, Version: u.opt.Version, asset: u.assetURL, HasTopology: u.opt.Model != nil}
+	id := auth.FromContext(r.Context())
+	p.CanEdit = id.Role >= auth.RoleOperator
+	if id.Via != "open" && id.Role != auth.RoleNone {
+		p.User, p.Role = id.Name, id.Role.String()
+	}
 	return p
 }
 
@@ -198,7 +210,7 @@ func summarize(s topology.Snapshot) topoSummary {
 }
 
 func (u *UI) topology(w http.ResponseWriter, r *http.Request) {
-	p := u.page("topology", "Topology")
+	p := u.page(r, "topology", "Topology")
 	var sum topoSummary
 	if u.opt.Model != nil {
 		snap := u.opt.Model.Snapshot()
@@ -212,7 +224,7 @@ func (u *UI) topology(w http.ResponseWriter, r *http.Request) {
 const maxEventRows = 500
 
 func (u *UI) events(w http.ResponseWriter, r *http.Request) {
-	p := u.page("events", "Events")
+	p := u.page(r, "events", "Events")
 	var evs []topology.Event
 	if u.opt.Model != nil {
 		// version first: an event recorded in between shows twice rather
@@ -227,15 +239,15 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) metrics(w http.ResponseWriter, r *http.Request) {
-	u.render(w, r, http.StatusOK, metricsPage(u.page("metrics", "Metrics")))
+	u.render(w, r, http.StatusOK, metricsPage(u.page(r, "metrics", "Metrics")))
 }
 
 func (u *UI) alerts(w http.ResponseWriter, r *http.Request) {
-	u.render(w, r, http.StatusOK, alertsPage(u.page("alerts", "Alerts")))
+	u.render(w, r, http.StatusOK, alertsPage(u.page(r, "alerts", "Alerts")))
 }
 
 func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {
-	u.render(w, r, http.StatusNotFound, notFoundPage(u.page("", "Not found"), r.URL.Path))
+	u.render(w, r, http.StatusNotFound, notFoundPage(u.page(r, "", "Not found"), r.URL.Path))
 }
 
 // eventClass sorts event kinds for the page's colours and filter.

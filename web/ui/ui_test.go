@@ -41,7 +41,7 @@ func serve(t *testing.T, m *topology.Model) *httptest.Server {
 	if m != nil {
 		opts = append(opts, web.WithTopology(m))
 	}
-	srv := httptest.NewServer(web.New(controller.New(controller.Config{}), opts...))
+	srv := httptest.NewServer(web.New(controller.New(controller.Config{}), append([]web.Option{web.WithoutAuth()}, opts...)...))
 	t.Cleanup(srv.Close)
 	return srv
 }

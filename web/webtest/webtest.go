@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
 	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // Env is a running controller with the API in front of it.
@@ -33,7 +35,44 @@ type Env struct {
 	// OpenFlowAddr is the controller's TCP address ("127.0.0.1:PORT").
 	OpenFlowAddr string
 
+	// Tokens are the secrets of a viewer, an operator and an admin token,
+	// by role (StartSecure only).
+	Tokens map[auth.Role]string
+	// Store and Audit are the token store and the audit log (StartSecure only).
+	Store *auth.TokenStore
+	Audit *auth.AuditLog
+
 	ctx context.Context
+}
+
+// StartSecure is Start with authentication: a token store and an audit
+// log in a temporary directory, and one token per role (Env.Tokens, named
+// viewer, operator and admin). sec's Tokens and Audit are set; its other
+// settings are kept.
+func StartSecure(t testing.TB, sec web.Security, opts ...web.Option) *Env {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := auth.OpenTokenStore(filepath.Join(dir, "tokens.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, err := auth.OpenAuditLog(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close(); audit.Close() })
+	tokens := map[auth.Role]string{}
+	for _, r := range []auth.Role{auth.RoleViewer, auth.RoleOperator, auth.RoleAdmin} {
+		secret, _, err := store.Create(r.String(), r, "webtest", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[r] = secret
+	}
+	sec.Tokens, sec.Audit = store, audit
+	e := Start(t, append([]web.Option{web.WithSecurity(sec)}, opts...)...)
+	e.Tokens, e.Store, e.Audit = tokens, store, audit
+	return e
 }
 
 // LogBuffer is a concurrency-safe log sink.
@@ -54,6 +93,11 @@ func (l *LogBuffer) String() string {
 	return l.b.String()
 }
 
+// Start runs a controller on a loopback port and the API, answering
+// every request as an admin without credentials (web.WithoutAuth) unless
+// opts hold web.WithSecurity; see StartSecure for a server that asks for
+// tokens.
+//
 // Start runs a controller on a loopback port and the API on an httptest
 // server; both stop when the test ends. The logs are printed if the test
 // failed.
@@ -69,7 +113,8 @@ func Start(t testing.TB, opts ...web.Option) *Env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = ctl.Serve(ctx, ln) }()
-	api := web.New(ctl, append([]web.Option{web.WithLogger(log)}, opts...)...)
+	// Without credentials unless opts carry web.WithSecurity (StartSecure).
+	api := web.New(ctl, append([]web.Option{web.WithLogger(log), web.WithoutAuth()}, opts...)...)
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		srv.Close()

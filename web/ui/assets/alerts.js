@@ -7,7 +7,9 @@
   const S = window.Satellite;
   const el = S.el, fmt = S.fmt;
   const $ = function (id) { return document.getElementById(id); };
+  // the form is not on the page for a viewer (read-only: no edit buttons either)
   const form = $('rule-form');
+  const canEdit = !!form;
   let metrics = [];
   let rules = [];
 
@@ -93,6 +95,7 @@
         // a stored rule that was skipped at start-up says why; rules of
         // the configuration file cannot be changed through the API
         el('td', r.status === 'skipped' ? { class: 'state-down', text: 'api, skipped: ' + r.problem } : { text: r.source }),
+        !canEdit ? el('td', { class: 'muted', text: 'read-only' }) :
         r.source === 'config' ? el('td', { class: 'muted', text: 'edit the config file' }) :
           // a stored rule hidden by a config-file rule of the same name
           // cannot be replaced through the API (409), only deleted
@@ -139,7 +142,7 @@
     const m = metrics.find(function (x) { return x.name === $('rf-metric').value; });
     $('rf-metric-about').textContent = m ? m.scope + ' metric: ' + m.about + (m.state ? ' (1 while it holds; the condition defaults to == 1)' : '') : '';
   }
-  $('rf-metric').addEventListener('change', about);
+  if (form) $('rf-metric').addEventListener('change', about);
 
   // ---- the form
 
@@ -221,7 +224,7 @@
     $('rf-metric').focus();
   }
 
-  form.addEventListener('submit', async function (ev) {
+  if (form) form.addEventListener('submit', async function (ev) {
     ev.preventDefault();
     clearErrors();
     const r = ruleFromForm();
@@ -241,7 +244,7 @@
       $('rf-submit').disabled = false;
     }
   });
-  $('rf-cancel').addEventListener('click', resetForm);
+  if (form) $('rf-cancel').addEventListener('click', resetForm);
 
   async function deleteRule(name, button) {
     if (button.dataset.armed !== 'true') {
@@ -269,6 +272,6 @@
   }, { topics: 'alerts', onOpen: refresh });
   setInterval(refresh, 10000);
 
-  loadMetrics().then(about);
+  if (form) loadMetrics().then(about);
   refresh();
 })();

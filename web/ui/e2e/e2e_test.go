@@ -32,6 +32,7 @@ import (
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/auth"
 	"github.com/satellite-sdn/satellite/web/client"
 	"github.com/satellite-sdn/satellite/web/ui"
 )
@@ -109,6 +110,7 @@ func artifacts(t *testing.T) string {
 // second, alert engine, API, UI) on a unix OpenFlow socket and a loopback
 // HTTP port.
 type satellite struct {
+	token string // an operator's token; the browser scripts get it as their session cookie
 	ctl   *controller.Controller
 	model *topology.Model
 	api   *web.Server
@@ -162,7 +164,16 @@ func startSatellite(t *testing.T) *satellite {
 		done <- struct{}{}
 	}()
 	go func() { disc.Run(ctx); done <- struct{}{} }()
-	api := web.New(ctl, web.WithLogger(log), web.WithVersion("e2e"), web.WithTopology(model), web.WithDiscovery(disc),
+	store, err := auth.OpenTokenStore(filepath.Join(t.TempDir(), "tokens.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	token, _, err := store.Create("e2e", auth.RoleOperator, "e2e", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := web.New(ctl, web.WithLogger(log), web.WithSecurity(web.Security{Tokens: store}), web.WithVersion("e2e"), web.WithTopology(model), web.WithDiscovery(disc),
 		web.WithCollector(coll), web.WithAlerts(eng),
 		web.WithUI(ui.New(ui.Options{Model: model, Version: "e2e", Logger: log})))
 	srv := httptest.NewServer(api)
@@ -177,7 +188,7 @@ func startSatellite(t *testing.T) *satellite {
 			t.Logf("satellite log:\n%s", logs.String())
 		}
 	})
-	return &satellite{ctl: ctl, model: model, api: api, url: srv.URL, sock: sock, logs: logs, ctx: ctx}
+	return &satellite{token: token, ctl: ctl, model: model, api: api, url: srv.URL, sock: sock, logs: logs, ctx: ctx}
 }
 
 // waitFor polls cond every 50 ms until it holds or limit passes.
@@ -267,6 +278,7 @@ func TestTopologyPageOnOVS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	api.SetToken(sat.token)
 	ctx := sat.ctx
 	var hosts int
 	for i := 1; i <= 3; i++ {
@@ -317,6 +329,7 @@ func TestTopologyPageOnOVS(t *testing.T) {
 		"SATELLITE_ARTIFACTS": dir,
 		"SATELLITE_EXPECT":    string(expect),
 		"CHROMIUM":            Chromium,
+		"SATELLITE_TOKEN":     sat.token, // signed in: the pages, their API calls and the stream use the cookie
 	}
 	runScript(t, "topology.e2e.mjs", env)
 	runScript(t, "alerts.e2e.mjs", env)
@@ -386,7 +399,7 @@ func TestLargeTopologyRender(t *testing.T) {
 	size, _ := json.Marshal(snap)
 	t.Logf("fabric: %d switches, %d ports, %d directed links, %d hosts, version %d, snapshot %.1f MB of JSON",
 		len(snap.Switches), len(snap.Ports), len(snap.Links), len(snap.Hosts), snap.Version, float64(len(size))/1e6)
-	api := web.New(controller.New(controller.Config{}), web.WithTopology(m), web.WithUI(ui.New(ui.Options{Model: m, Version: "bench"})))
+	api := web.New(controller.New(controller.Config{}), web.WithoutAuth(), web.WithTopology(m), web.WithUI(ui.New(ui.Options{Model: m, Version: "bench"})))
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() { api.Close(); srv.Close() })
 
@@ -428,4 +441,62 @@ func TestLargeTopologyRender(t *testing.T) {
 		"SATELLITE_EXPECT": string(expect), "CHROMIUM": Chromium,
 	})
 	_ = cut
+}
+
+// TestLoginInBrowser: the UI behind authentication, in Chromium: the
+// login page, the cookie, the stream with it, a viewer's read-only
+// alerts page, signing out, an operator's form (login.e2e.mjs).
+func TestLoginInBrowser(t *testing.T) {
+	browserReady(t)
+	dir := t.TempDir()
+	store, err := auth.OpenTokenStore(filepath.Join(dir, "tokens.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	audit, err := auth.OpenAuditLog(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audit.Close()
+	viewer, _, _ := store.Create("e2e-viewer", auth.RoleViewer, "e2e", false)
+	operator, _, _ := store.Create("e2e-operator", auth.RoleOperator, "e2e", false)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctl := controller.New(controller.Config{Logger: log})
+	m := topology.New(topology.Options{})
+	coll := collector.New(collector.Config{Logger: log}, ctl)
+	rules, err := alerts.OpenRuleStore(filepath.Join(dir, "rules.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rules.Close()
+	eng, err := alerts.New(alerts.Config{Logger: log, Store: rules}, alerts.Sources{Collector: coll, Controller: ctl, Model: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := web.New(ctl, web.WithLogger(log), web.WithSecurity(web.Security{Tokens: store, Audit: audit}), web.WithTopology(m),
+		web.WithCollector(coll), web.WithAlerts(eng), web.WithUI(ui.New(ui.Options{Model: m, Version: "e2e"})))
+	srv := httptest.NewServer(api)
+	t.Cleanup(func() { api.Close(); srv.Close() })
+	// a stored rule (config-file rules have no buttons for anyone)
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/alerts/rules", strings.NewReader(`{"name": "e2e-rule", "metric": "switch_down"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+operator)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("creating the rule: %v %v", resp, err)
+	}
+	runScript(t, "login.e2e.mjs", map[string]string{
+		"SATELLITE_URL": srv.URL, "SATELLITE_ARTIFACTS": artifacts(t), "CHROMIUM": Chromium,
+		"SATELLITE_VIEWER_TOKEN": viewer, "SATELLITE_OPERATOR_TOKEN": operator,
+	})
+	es, _ := audit.Entries()
+	var logins []string
+	for _, e := range es {
+		if e.Path == web.LoginPath {
+			logins = append(logins, fmt.Sprintf("%d %s", e.Status, e.User))
+		}
+	}
+	if strings.Join(logins, ",") != "401 ,303 e2e-viewer,303 e2e-operator" {
+		t.Errorf("logins in the audit log: %v", logins)
+	}
 }

@@ -20,6 +20,11 @@ export async function launch() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+  // signed in with $SATELLITE_TOKEN, as the login page would have done
+  if (process.env.SATELLITE_TOKEN && process.env.SATELLITE_URL) {
+    await context.addCookies([{ name: 'satellite_token', value: process.env.SATELLITE_TOKEN, url: process.env.SATELLITE_URL,
+      httpOnly: true, sameSite: 'Strict' }]);
+  }
   const close = async () => {
     await context.close();
     fs.rmSync(profile, { recursive: true, force: true });
