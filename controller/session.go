@@ -435,7 +435,10 @@ func (s *Session) dispatch(msg ofwire.Message) {
 	case of.TypeEchoRequest:
 		b, _ := ofwire.Encode(of.TypeEchoReply, msg.XID, &ofp.EchoReply{Data: msg.Body})
 		_ = s.write(b)
-	case of.TypeEchoReply, of.TypeHello:
+	case of.TypeEchoReply:
+		// liveness was recorded by the read loop; answersEcho may wait for it
+		s.deliver(msg, nil)
+	case of.TypeHello:
 		// liveness was recorded by the read loop
 	case of.TypeError:
 		e, err := ofwire.DecodeError(msg.Body)
@@ -604,6 +607,28 @@ func (s *Session) keepalive() {
 				_, _ = s.Send(of.TypeEchoRequest, &ofp.EchoRequest{Data: []byte("satellite")})
 			}
 		}
+	}
+}
+
+// answersEcho sends an echo request and reports whether the switch
+// answered it within timeout.
+func (s *Session) answersEcho(timeout time.Duration) bool {
+	if isDone(s) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s.stats.echoSent.Add(1)
+	_, err := s.Request(ctx, of.TypeEchoRequest, &ofp.EchoRequest{Data: []byte("satellite: who is there?")})
+	return err == nil
+}
+
+func isDone(s *Session) bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
 	}
 }
 
