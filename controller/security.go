@@ -200,7 +200,7 @@ func (c *Controller) security(kind string, dpid uint64, remote, msg string) {
 	if !c.warn.allow(key) {
 		return
 	}
-	c.log.Warn("refused switch connection", "kind", kind, "dpid", fmt.Sprintf("%016x", dpid), "remote", remote, "reason", msg)
+	c.log.Warn("openflow security event", "kind", kind, "dpid", fmt.Sprintf("%016x", dpid), "remote", remote, "reason", msg)
 	c.bus.Publish(Event{Kind: Security, DPID: dpid, Time: time.Now(), Reason: msg,
 		Security: &SecurityEvent{Kind: kind, Remote: remote, Message: msg}})
 }
