@@ -4,7 +4,10 @@
 //
 // Example file:
 //
-//	openflow: ["tcp::6653", "unix:/run/satellite/of.sock"]
+//	openflow: ["ssl::6653", "unix:/run/satellite/of.sock"]   # default tcp:127.0.0.1:6653
+//	openflow_tls: {cert: /etc/satellite/ctl-cert.pem, key: /etc/satellite/ctl-privkey.pem, ca: /etc/satellite/switchca.pem}
+//	openflow_access: {sources: [10.250.0.0/24], switches: {"0000000000000001": {certs: ["sha256:..."], sources: [10.250.0.1]}}}
+//	openflow_limits: {handshakes: 256, handshakes_per_source: 8, handshake_timeout: 5s, takeover_echo_timeout: 1s, warn_every: 10s}
 //	http: ":8080"
 //	log_level: info      # debug, info, warn or error
 //	log_format: text     # text or json
@@ -57,8 +60,15 @@ const (
 // the ones in the struct tags.
 type Config struct {
 	// OpenFlow lists the targets the controller listens on, in OVS syntax:
-	// "tcp:HOST:PORT", "tcp::PORT" (all addresses), "tcp:PORT" or "unix:PATH".
+	// "tcp:HOST:PORT", "tcp::PORT" (all addresses), "tcp:PORT", the same
+	// with ssl: (TLS, see OpenFlowTLS) or "unix:PATH". Default:
+	// tcp:127.0.0.1:6653 (loopback only).
 	OpenFlow Targets `yaml:"openflow"`
+	// OpenFlowTLS, OpenFlowAccess and OpenFlowLimits secure the OpenFlow
+	// listeners (config/openflow.go).
+	OpenFlowTLS    OpenFlowTLS    `yaml:"openflow_tls"`
+	OpenFlowAccess OpenFlowAccess `yaml:"openflow_access"`
+	OpenFlowLimits OpenFlowLimits `yaml:"openflow_limits"`
 	// HTTP is the address of the HTTP API ("HOST:PORT" or ":PORT").
 	HTTP string `yaml:"http"`
 	// LogLevel is debug, info, warn or error.
@@ -177,7 +187,8 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // Default returns the built-in settings.
 func Default() Config {
 	return Config{
-		OpenFlow:       Targets{"tcp::6653"},
+		OpenFlow:       Targets{DefaultOpenFlow},
+		OpenFlowLimits: defaultOpenFlowLimits(),
 		HTTP:           ":8080",
 		LogLevel:       "info",
 		LogFormat:      "text",
@@ -419,6 +430,7 @@ func (c Config) Validate() error {
 			bad("openflow", "target %d %q: %v", i+1, t, err)
 		}
 	}
+	c.validateOpenFlow(bad)
 	if err := checkHostPort(c.HTTP); err != nil {
 		bad("http", "%q: %v", c.HTTP, err)
 	}
@@ -527,10 +539,10 @@ func contains(list []string, s string) bool {
 func checkTarget(t string) error {
 	network, addr, ok := strings.Cut(t, ":")
 	if !ok {
-		return errors.New("want tcp:[HOST]:PORT or unix:PATH")
+		return errors.New("want tcp:[HOST]:PORT, ssl:[HOST]:PORT or unix:PATH")
 	}
 	switch network {
-	case "tcp", "ptcp":
+	case "tcp", "ptcp", "ssl", "pssl":
 		if !strings.Contains(addr, ":") { // tcp:6653, port only
 			return checkPort(addr)
 		}
@@ -541,7 +553,7 @@ func checkTarget(t string) error {
 		}
 		return nil
 	default:
-		return fmt.Errorf("unsupported network %q; want tcp:[HOST]:PORT or unix:PATH", network)
+		return fmt.Errorf("unsupported network %q; want tcp:[HOST]:PORT, ssl:[HOST]:PORT or unix:PATH", network)
 	}
 }
 
@@ -563,7 +575,7 @@ func checkPort(p string) error {
 
 // Controller returns the controller settings; logger may be nil.
 func (c Config) Controller(logger *slog.Logger) controller.Config {
-	return controller.Config{
+	cc := controller.Config{
 		Listen:         append([]string(nil), c.OpenFlow...),
 		EchoInterval:   time.Duration(c.Keepalive.Interval),
 		EchoMisses:     c.Keepalive.Misses,
@@ -572,6 +584,8 @@ func (c Config) Controller(logger *slog.Logger) controller.Config {
 		PacketInRate:   c.PacketInRate,
 		Logger:         logger,
 	}
+	c.applyOpenFlow(&cc)
+	return cc
 }
 
 // Level returns the slog level of LogLevel (info when it is not valid).

@@ -281,6 +281,7 @@ func TestServeFailsToStart(t *testing.T) {
 	fails(t, 1, "address already in use", "serve", "--http", "127.0.0.1:0", "--openflow", "tcp:"+ln.Addr().String())
 	fails(t, 1, `satellite: config: log_format: "xml" is not a log format`, "serve", "--log-format", "xml")
 	fails(t, 1, "config file", "serve", "--config", t.TempDir()+"/missing.yaml")
+	fails(t, 1, "openflow_tls: an ssl: target needs openflow_tls {cert, key, ca}", "serve", "--http", "127.0.0.1:0", "--openflow", "ssl:127.0.0.1:0")
 	t.Setenv("SATELLITE_HTTP", "nope")
 	fails(t, 1, `http: "nope": want HOST:PORT or :PORT (such as :8080 or 127.0.0.1:8080) (set in SATELLITE_HTTP)`, "serve")
 }
