@@ -322,6 +322,9 @@ func (c *compiler) datapath(name string) *Program {
 		// ARP and DHCP are answered by the controller (copies from table 0)
 		c.add(TableClassify, 210, ck, in+",arp,actions=drop")
 		c.add(TableClassify, 210, ck, in+",udp,tp_src=68,tp_dst=67,actions=drop")
+		// a VM is never a DHCP server: its offers and acks would hand out
+		// addresses (and gateways) to the other VMs of its network
+		c.add(TableClassify, 210, ck, in+",udp,tp_src=67,tp_dst=68,actions=drop")
 		if l.IP != "" {
 			c.add(TableClassify, 200, ck, fmt.Sprintf("%s,dl_src=%s,ip,nw_src=%s,actions=%s%s", in, l.MAC, l.IP, pop, toNet))
 		}

@@ -425,6 +425,39 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 		}
 	})
 
+	t.Run("DHCP server packets from a VM are dropped", func(t *testing.T) {
+		e.t = t
+		capture := e.captureFilter(2, 1, "udp")
+		src, dst := mustMAC(e.ep(1, 1).MAC), mustMAC(e.ep(2, 1).MAC)
+		udpFrame := func(dstMAC net.HardwareAddr, dstIP string, sport, dport layers.UDPPort) []byte {
+			buf := gopacket.NewSerializeBuffer()
+			ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.ParseIP("10.1.0.11").To4(), DstIP: net.ParseIP(dstIP).To4()}
+			udp := &layers.UDP{SrcPort: sport, DstPort: dport}
+			udp.SetNetworkLayerForChecksum(ip)
+			gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+				&layers.Ethernet{SrcMAC: src, DstMAC: dstMAC, EthernetType: layers.EthernetTypeIPv4}, ip, udp, gopacket.Payload("offer: take 10.1.0.66, gateway 10.1.0.11"))
+			return buf.Bytes()
+		}
+		for i := 0; i < 5; i++ {
+			e.sendFrom(1, 1, udpFrame(dst, "10.1.0.12", 67, 68))
+			e.sendFrom(1, 1, udpFrame(mustMAC("ff:ff:ff:ff:ff:ff"), "255.255.255.255", 67, 68))
+		}
+		e.sendFrom(1, 1, udpFrame(dst, "10.1.0.12", 5067, 5068)) // other UDP goes through
+		time.Sleep(1500 * time.Millisecond)
+		got := capture()
+		if strings.Contains(got, ".67 >") || strings.Contains(got, "bootps") {
+			t.Fatalf("DHCP server packets from a1 reached a2:\n%s", got)
+		}
+		if !strings.Contains(got, ".5067 > 10.1.0.12.5068") {
+			t.Fatalf("the control packet did not arrive (is the capture working?):\n%s", got)
+		}
+		dump := e.ovsFlowsStats(1, "table=1,in_port=1,udp")
+		m := regexp.MustCompile(`n_packets=(\d+),.*priority=210,udp,in_port=1,tp_src=67,tp_dst=68 actions=drop`).FindStringSubmatch(dump)
+		if m == nil || m[1] != "10" {
+			t.Fatalf("the DHCP server drop flow did not count 10 packets:\n%s", dump)
+		}
+	})
+
 	t.Run("restart of Satellite loses no ping and reinstalls no flow", func(t *testing.T) {
 		e.t = t
 		durBefore := e.flowDurations(1)
