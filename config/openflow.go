@@ -56,6 +56,11 @@ type OpenFlowLimits struct {
 	// WarnEvery: repeated warnings and security events of one kind are
 	// logged once per interval, with a count of the ones suppressed.
 	WarnEvery Duration `yaml:"warn_every"`
+	// PacketInPortRate caps the packet-ins per second one switch port may
+	// use of packet_in_rate (0: a quarter of it), so that one noisy VM
+	// cannot starve the others; tunnel probe replies have an allowance of
+	// their own.
+	PacketInPortRate float64 `yaml:"packet_in_port_rate"`
 }
 
 func defaultOpenFlowLimits() OpenFlowLimits {
@@ -119,6 +124,9 @@ func (c Config) validateOpenFlow(bad func(setting, format string, args ...any)) 
 	}
 	if d := time.Duration(l.TakeoverEchoTimeout); d < 10*time.Millisecond {
 		bad("openflow_limits.takeover_echo_timeout", "%s is too short; want at least 10ms (such as 1s)", d)
+	}
+	if l.PacketInPortRate < 0 || l.PacketInPortRate > c.PacketInRate {
+		bad("openflow_limits.packet_in_port_rate", "%v; want 0 (a quarter of packet_in_rate) up to packet_in_rate (%v)", l.PacketInPortRate, c.PacketInRate)
 	}
 	if d := time.Duration(l.WarnEvery); d < time.Second {
 		bad("openflow_limits.warn_every", "%s is too short; want at least 1s (such as 10s)", d)
@@ -193,4 +201,8 @@ func (c Config) applyOpenFlow(cc *controller.Config) {
 	cc.HandshakeTimeout = time.Duration(l.HandshakeTimeout)
 	cc.TakeoverEchoTimeout = time.Duration(l.TakeoverEchoTimeout)
 	cc.WarnEvery = time.Duration(l.WarnEvery)
+	if l.PacketInPortRate > 0 {
+		cc.PacketInPortRate = l.PacketInPortRate
+		cc.PacketInPortBurst = max(int(l.PacketInPortRate/4), 1)
+	}
 }

@@ -44,7 +44,7 @@ openflow_access:
   sources: [10.250.0.0/24, 192.0.2.7]
   switches:
     "00:00:00:00:00:00:00:01": {certs: ["sha256:`+strings.Repeat("ab", 32)+`", "edge-1"], sources: [10.250.0.1]}
-openflow_limits: {handshakes: 100, handshakes_per_source: 4, handshake_timeout: 2s, takeover_echo_timeout: 500ms, warn_every: 30s}
+openflow_limits: {handshakes: 100, handshakes_per_source: 4, handshake_timeout: 2s, takeover_echo_timeout: 500ms, warn_every: 30s, packet_in_port_rate: 300}
 `)
 	c, err := Load(p)
 	if err != nil {
@@ -65,7 +65,7 @@ openflow_limits: {handshakes: 100, handshakes_per_source: 4, handshake_timeout: 
 		t.Fatalf("switches %+v", cc.Access.Switches)
 	}
 	if cc.MaxHandshakes != 100 || cc.MaxHandshakesPerSource != 4 || cc.HandshakeTimeout != 2*time.Second ||
-		cc.TakeoverEchoTimeout != 500*time.Millisecond || cc.WarnEvery != 30*time.Second {
+		cc.TakeoverEchoTimeout != 500*time.Millisecond || cc.WarnEvery != 30*time.Second || cc.PacketInPortRate != 300 {
 		t.Fatalf("limits %+v", cc)
 	}
 	if c.Source("openflow_limits.handshakes") != p {
@@ -96,6 +96,7 @@ func TestOpenFlowSecurityErrors(t *testing.T) {
 			c.OpenFlowAccess.Switches = map[string]OpenFlowSwitch{"1": {Certs: []string{"sha256:abcd"}}}
 		}, "64 hex digits"},
 		{func(c *Config) { c.OpenFlowLimits.HandshakesPerSource = 0 }, "openflow_limits.handshakes_per_source: 0"},
+		{func(c *Config) { c.OpenFlowLimits.PacketInPortRate = 5000 }, "openflow_limits.packet_in_port_rate: 5000; want 0"},
 		{func(c *Config) { c.OpenFlowLimits.HandshakeTimeout = Duration(time.Millisecond) }, "openflow_limits.handshake_timeout: 1ms is too short"},
 	} {
 		c := Default()

@@ -65,6 +65,12 @@ type Config struct {
 	// (default 2000/s, burst 500).
 	PacketOutRate, PacketInRate   float64
 	PacketOutBurst, PacketInBurst int
+	// PacketInPortRate and PacketInPortBurst cap what one in_port may use
+	// of the packet-in allowance (default a quarter of PacketInRate and
+	// PacketInBurst). Tunnel probe replies (cookie owner probe) have an
+	// allowance of their own (PacketInRate, PacketInBurst).
+	PacketInPortRate  float64
+	PacketInPortBurst int
 	// MaxMultipartBytes caps one reassembled multipart reply (default 256 MiB).
 	MaxMultipartBytes int
 	// Logger receives structured logs (default: slog.Default()).
@@ -113,6 +119,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.PacketInBurst <= 0 {
 		c.PacketInBurst = 500
+	}
+	if c.PacketInPortRate <= 0 {
+		c.PacketInPortRate = c.PacketInRate / 4
+	}
+	if c.PacketInPortBurst <= 0 {
+		c.PacketInPortBurst = max(c.PacketInBurst/4, 1)
 	}
 	if c.MaxMultipartBytes <= 0 {
 		c.MaxMultipartBytes = 256 << 20

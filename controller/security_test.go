@@ -509,6 +509,40 @@ func waitCondFor(t *testing.T, d time.Duration, f func() bool) {
 	}
 }
 
+// TestPacketInFloodFromOnePortStarvesNeitherOtherPortsNorProbes: the
+// review's LLDP flood from one VM used up the switch's whole packet-in
+// allowance, starving the tunnel probes' replies. One port now gets at
+// most its share, and probe replies have an allowance of their own.
+func TestPacketInFloodFromOnePortStarvesNeitherOtherPortsNorProbes(t *testing.T) {
+	h := newHarness(t, controller.Config{PacketInRate: 100, PacketInBurst: 100})
+	sub := h.ctl.Bus().Subscribe(10000, controller.PacketIn)
+	defer sub.Close()
+	sw := h.connect(switchemu.Config{DPID: 7, Ports: 3})
+	probe := uint64(controller.NewCookie(controller.OwnerProbe, 0, 2))
+	lldpCookie := uint64(controller.NewCookie(controller.OwnerDiscovery, 0, 1))
+	for i := 0; i < 3000; i++ {
+		sw.PacketInCookie(1, lldpCookie, []byte{0x88, 0xcc, byte(i)}) // the flood
+		if i%150 == 0 {
+			sw.PacketInCookie(2, lldpCookie, []byte{2, byte(i)}) // a real link's LLDP
+			sw.PacketInCookie(3, probe, []byte{3, byte(i)})      // a probe reply
+		}
+	}
+	h.ctl.Switch(7).Barrier(context.Background())
+	byPort := map[uint32]int{}
+	for len(sub.C) > 0 {
+		e := <-sub.C
+		byPort[e.PacketIn.InPort()]++
+	}
+	st := h.ctl.Switch(7).Stats()
+	t.Logf("3000 packet-ins from port 1, 20 from port 2, 20 probe replies: delivered %v; dropped %d (%d over port 1's share, %d probe)", byPort, st.PacketInDropped, st.PacketInPortLimited, st.PacketInDroppedProbe)
+	if byPort[2] != 20 || byPort[3] != 20 {
+		t.Fatalf("the flood starved port 2 or the probes: delivered %v", byPort)
+	}
+	if byPort[1] > 60 || st.PacketInPortLimited < 2900 {
+		t.Fatalf("port 1 got %d packet-ins through (limited %d)", byPort[1], st.PacketInPortLimited)
+	}
+}
+
 func waitErr(t *testing.T, errc <-chan error) error {
 	t.Helper()
 	select {
