@@ -16,7 +16,7 @@
 //	packet_out_rate: 2000
 //	packet_in_rate: 2000
 //	discovery: {interval: 1s, misses: 3, max_age: 2s, secret_file: /etc/satellite/lldp.key}
-//	hosts: {idle: 5m}
+//	hosts: {idle: 5m, max_per_port: 256, max_per_switch: 4096}
 //	collector: {interval: 5s, history: {raw: 1h, downsampled: 24h, step: 1m}}
 //	alerts: {webhook: {url: "https://hooks.example/satellite"}, rules: [...]}
 //	state_file: /var/lib/satellite/state.db   # virtual networks and DHCP leases (API alert rules: state-alerts.db next to it)
@@ -154,6 +154,11 @@ type Discovery struct {
 type Hosts struct {
 	// Idle is how long a silent host is kept.
 	Idle Duration `yaml:"idle"`
+	// MaxPerPort and MaxPerSwitch cap the hosts learned on one port and
+	// on one switch; more are not learned, counted and reported by a
+	// host-limit event.
+	MaxPerPort   int `yaml:"max_per_port"`
+	MaxPerSwitch int `yaml:"max_per_switch"`
 }
 
 // Keepalive is the echo keepalive of switch connections.
@@ -198,7 +203,7 @@ func Default() Config {
 		PacketInRate:   2000,
 		Discovery: Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(2 * time.Second),
 			TunnelPrefixes: append([]string(nil), topology.DefaultTunnelPrefixes...)},
-		Hosts:     Hosts{Idle: Duration(5 * time.Minute)},
+		Hosts:     Hosts{Idle: Duration(5 * time.Minute), MaxPerPort: 256, MaxPerSwitch: 4096},
 		StateFile: DefaultStateFile,
 		Exporters: defaultExporters(),
 		Probes:    defaultProbes(),
@@ -481,6 +486,12 @@ func (c Config) Validate() error {
 	}
 	if d := time.Duration(c.Hosts.Idle); d < time.Second {
 		bad("hosts.idle", "%s is too short; want at least 1s (such as 5m)", d)
+	}
+	if c.Hosts.MaxPerPort < 1 {
+		bad("hosts.max_per_port", "%d; want at least 1 (such as 256)", c.Hosts.MaxPerPort)
+	}
+	if c.Hosts.MaxPerSwitch < c.Hosts.MaxPerPort {
+		bad("hosts.max_per_switch", "%d; want at least hosts.max_per_port (%d), such as 4096", c.Hosts.MaxPerSwitch, c.Hosts.MaxPerPort)
 	}
 	c.validateExporters(bad)
 	c.validateProbes(bad)

@@ -96,6 +96,8 @@ func TestOpenFlowSecurityErrors(t *testing.T) {
 			c.OpenFlowAccess.Switches = map[string]OpenFlowSwitch{"1": {Certs: []string{"sha256:abcd"}}}
 		}, "64 hex digits"},
 		{func(c *Config) { c.OpenFlowLimits.HandshakesPerSource = 0 }, "openflow_limits.handshakes_per_source: 0"},
+		{func(c *Config) { c.Hosts.MaxPerPort = 0 }, "hosts.max_per_port: 0"},
+		{func(c *Config) { c.Hosts.MaxPerSwitch = 10 }, "hosts.max_per_switch: 10; want at least hosts.max_per_port (256)"},
 		{func(c *Config) { c.OpenFlowLimits.PacketInPortRate = 5000 }, "openflow_limits.packet_in_port_rate: 5000; want 0"},
 		{func(c *Config) { c.OpenFlowLimits.HandshakeTimeout = Duration(time.Millisecond) }, "openflow_limits.handshake_timeout: 1ms is too short"},
 	} {

@@ -110,7 +110,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		httpLn.Close()
 		return err
 	}
-	model := topology.New(topology.Options{})
+	model := topology.New(topology.Options{MaxHostsPerPort: cfg.Hosts.MaxPerPort, MaxHostsPerSwitch: cfg.Hosts.MaxPerSwitch})
 	tracker := topology.NewTracker(topology.TrackerConfig{HostIdle: time.Duration(cfg.Hosts.Idle), TunnelPrefixes: cfg.Discovery.TunnelPrefixes, Logger: log}, ctl, model)
 	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{
 		Interval: time.Duration(cfg.Discovery.Interval), Misses: cfg.Discovery.Misses,
