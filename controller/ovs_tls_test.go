@@ -108,6 +108,42 @@ func TestOVSOverTLS(t *testing.T) {
 		waitFor(t, 30*time.Second, func() *controller.Session { return ctl.Switch(h3.DatapathID) })
 	})
 
+	t.Run("a real switch reconnects over TLS during a flood of idle connections", func(t *testing.T) {
+		before := ctl.SecurityStats()
+		var idle []net.Conn
+		defer func() {
+			for _, c := range idle {
+				c.Close()
+			}
+		}()
+		addr := strings.TrimPrefix(target, "ssl:")
+		for i := 0; i < 4000; i++ {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatalf("dial %d: %v", i, err)
+			}
+			idle = append(idle, c)
+		}
+		s2 := ctl.Switch(h2.DatapathID)
+		start := time.Now()
+		s2.Close("test: reconnect during the flood")
+		s := waitFor(t, 20*time.Second, func() *controller.Session {
+			if n := ctl.Switch(h2.DatapathID); n != s2 {
+				return n
+			}
+			return nil
+		})
+		st := ctl.SecurityStats()
+		t.Logf("4000 idle connections from one address: %d closed at once, %d handshakes in progress; h2 reconnected over TLS in %s",
+			st.HandshakeLimited-before.HandshakeLimited, st.Handshaking, time.Since(start).Round(time.Millisecond))
+		if st.HandshakeLimited-before.HandshakeLimited < 3990 || st.Handshaking > 9 {
+			t.Fatalf("stats before %+v after %+v", before, st)
+		}
+		if err := s.Barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("a switch claiming another datapath id is refused", func(t *testing.T) {
 		s1 := ctl.Switch(h1.DatapathID)
 		before := ctl.SecurityStats().CertMismatch
