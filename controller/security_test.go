@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -564,9 +563,3 @@ func waitCond(t *testing.T, f func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-
-var _ = io.Discard
-var _ = fmt.Sprint
-var _ = netip.Addr{}
-var _ sync.Mutex
-var _ = syscall.Getrlimit
