@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./controller/ofwire
 	$(GO) test -run='^$$' -fuzz='^FuzzFlowEntries$$' -fuzztime=$(FUZZTIME) ./controller/ofwire
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./controller
+	$(GO) test -run='^$$' -fuzz='^FuzzMeterReplies$$' -fuzztime=$(FUZZTIME) ./controller
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./lldp
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHostPacket$$' -fuzztime=$(FUZZTIME) ./topology
 	$(GO) test -run='^$$' -fuzz='^FuzzApplyYAML$$' -fuzztime=$(FUZZTIME) ./vnet

@@ -1023,7 +1023,7 @@ func (e *Engine) onDelta(d topology.Delta) {
 		e.linkDown[d.Link.Key()] = now
 	case d.Link != nil:
 		delete(e.linkDown, d.Link.Key())
-	case d.Op == topology.OpEvent && d.Event != nil && strings.HasPrefix(d.Event.Kind, "lldp-"):
+	case d.Op == topology.OpEvent && d.Event != nil && isSecurityEvent(d.Event.Kind):
 		ep := topology.Endpoint{DPID: d.Event.DPID, Port: d.Event.Port}
 		evs := append(e.secEvents[ep], secEvent{t: now, kind: d.Event.Kind})
 		if len(evs) > 1000 {
@@ -1034,6 +1034,12 @@ func (e *Engine) onDelta(d topology.Delta) {
 	if d.Link != nil && len(e.byMetric[MetricLinkDown]) > 0 {
 		e.evalTopology(time.Now())
 	}
+}
+
+// isSecurityEvent: discovery's (lldp-forged, ...) and the controller's
+// (switch-conflict, switch-cert-mismatch, switch-source-refused; port 0).
+func isSecurityEvent(kind string) bool {
+	return strings.HasPrefix(kind, "lldp-") || strings.HasPrefix(kind, "switch-")
 }
 
 func (e *Engine) forgetOldestDownLink() {

@@ -559,3 +559,25 @@ func TestTunnelStateMetrics(t *testing.T) {
 		t.Fatalf("path selector on tunnel_unreachable: %v", err)
 	}
 }
+
+func TestSwitchConflictEventsFireSecurityAlerts(t *testing.T) {
+	m := topology.New(topology.Options{})
+	e, err := New(Config{Logger: quiet, Rules: []Rule{
+		{Name: "conflict", Metric: MetricSecurityEvents, Op: ">", Selector: Selector{Event: "switch-conflict"}},
+	}}, Sources{Model: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := m.Subscribe(0, 64)
+	defer sub.Close()
+	m.AddEvent(topology.Event{Kind: "switch-conflict", DPID: 7, Message: "datapath 0000000000000007 claimed from 192.0.2.9:4242"})
+	for len(sub.C) > 0 {
+		e.onDelta(<-sub.C)
+	}
+	e.mu.Lock()
+	e.evalTopology(time.Now())
+	e.mu.Unlock()
+	if got := states(e); got["conflict port/0000000000000007/0"] != StateFiring {
+		t.Fatalf("alerts %v", got)
+	}
+}

@@ -142,7 +142,7 @@ var Metrics = []MetricInfo{
 	{Name: MetricSwitchDown, scope: scopeSwitch, State: true, About: "1 while a switch that was connected is disconnected"},
 	{Name: MetricPortDown, scope: scopePort, State: true, About: "1 while a port is administratively or physically down"},
 	{Name: MetricLinkDown, scope: scopeLink, State: true, About: "1 while a link discovery saw has disappeared"},
-	{Name: MetricSecurityEvents, scope: scopePort, Unit: "events", About: "security events of discovery (lldp-forged, lldp-replayed, ...) on a port in the last minute"},
+	{Name: MetricSecurityEvents, scope: scopePort, Unit: "events", About: "security events of discovery (lldp-forged, lldp-replayed, ...) on a port, and of the controller (switch-conflict, switch-cert-mismatch, ...) on port 0 of the datapath claimed, in the last minute"},
 	{Name: MetricProbeRTT, scope: scopeTunnel, Unit: "ms", About: "average round-trip time of a tunnel path's probes over the prober's window"},
 	{Name: MetricProbeLoss, scope: scopeTunnel, Unit: "ratio", About: "fraction of a tunnel path's probes lost over the prober's window, 0 to 1 (0.2 is 20 %)"},
 	{Name: MetricTunnelPathDown, scope: scopeTunnel, State: true, About: "1 while a tunnel path is unusable: the probes judged it down or BFD says its port is not live"},
@@ -311,8 +311,8 @@ func compile(r Rule) (*compiled, error) {
 		if r.Metric != MetricSecurityEvents {
 			return nil, fieldErr("selector.event", "event selects security_events only")
 		}
-		if !strings.HasPrefix(s.Event, "lldp-") {
-			return nil, fieldErr("selector.event", "%q: want a security event kind such as lldp-forged, lldp-replayed, lldp-unsigned", s.Event)
+		if !isSecurityEvent(s.Event) {
+			return nil, fieldErr("selector.event", "%q: want a security event kind such as lldp-forged, lldp-replayed, lldp-unsigned, switch-conflict, switch-cert-mismatch", s.Event)
 		}
 	}
 	// operator and thresholds

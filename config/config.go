@@ -4,7 +4,10 @@
 //
 // Example file:
 //
-//	openflow: ["tcp::6653", "unix:/run/satellite/of.sock"]
+//	openflow: ["ssl::6653", "unix:/run/satellite/of.sock"]   # default tcp:127.0.0.1:6653
+//	openflow_tls: {cert: /etc/satellite/ctl-cert.pem, key: /etc/satellite/ctl-privkey.pem, ca: /etc/satellite/switchca.pem}
+//	openflow_access: {sources: [10.250.0.0/24], switches: {"0000000000000001": {certs: ["sha256:..."], sources: [10.250.0.1]}}}
+//	openflow_limits: {handshakes: 256, handshakes_per_source: 8, handshake_timeout: 5s, takeover_echo_timeout: 1s, warn_every: 10s}
 //	http: 127.0.0.1:8080   # or a mapping: {addr, tls: {cert, key}, hosts, open_paths, ...} (config/http.go)
 //	log_level: info      # debug, info, warn or error
 //	log_format: text     # text or json
@@ -13,7 +16,7 @@
 //	packet_out_rate: 2000
 //	packet_in_rate: 2000
 //	discovery: {interval: 1s, misses: 3, max_age: 30s, secret_file: /etc/satellite/lldp.key}
-//	hosts: {idle: 5m}
+//	hosts: {idle: 5m, max_per_port: 256, max_per_switch: 4096}
 //	collector: {interval: 5s, history: {raw: 1h, downsampled: 24h, step: 1m}}
 //	alerts: {webhook: {url: "https://hooks.example/satellite"}, rules: [...]}
 //	state_file: /var/lib/satellite/state.db   # virtual networks and DHCP leases (API alert rules: state-alerts.db next to it)
@@ -57,8 +60,15 @@ const (
 // the ones in the struct tags.
 type Config struct {
 	// OpenFlow lists the targets the controller listens on, in OVS syntax:
-	// "tcp:HOST:PORT", "tcp::PORT" (all addresses), "tcp:PORT" or "unix:PATH".
+	// "tcp:HOST:PORT", "tcp::PORT" (all addresses), "tcp:PORT", the same
+	// with ssl: (TLS, see OpenFlowTLS) or "unix:PATH". Default:
+	// tcp:127.0.0.1:6653 (loopback only).
 	OpenFlow Targets `yaml:"openflow"`
+	// OpenFlowTLS, OpenFlowAccess and OpenFlowLimits secure the OpenFlow
+	// listeners (config/openflow.go).
+	OpenFlowTLS    OpenFlowTLS    `yaml:"openflow_tls"`
+	OpenFlowAccess OpenFlowAccess `yaml:"openflow_access"`
+	OpenFlowLimits OpenFlowLimits `yaml:"openflow_limits"`
 	// HTTP is the HTTP API: its address, TLS, limits and who may reach it
 	// (config/http.go). "http: HOST:PORT" sets the address alone.
 	HTTP HTTP `yaml:"http"`
@@ -146,6 +156,11 @@ type Discovery struct {
 type Hosts struct {
 	// Idle is how long a silent host is kept.
 	Idle Duration `yaml:"idle"`
+	// MaxPerPort and MaxPerSwitch cap the hosts learned on one port and
+	// on one switch; more are not learned, counted and reported by a
+	// host-limit event.
+	MaxPerPort   int `yaml:"max_per_port"`
+	MaxPerSwitch int `yaml:"max_per_switch"`
 }
 
 // Keepalive is the echo keepalive of switch connections.
@@ -179,7 +194,8 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // Default returns the built-in settings.
 func Default() Config {
 	return Config{
-		OpenFlow:       Targets{"tcp::6653"},
+		OpenFlow:       Targets{DefaultOpenFlow},
+		OpenFlowLimits: defaultOpenFlowLimits(),
 		HTTP:           defaultHTTP(),
 		LogLevel:       "info",
 		LogFormat:      "text",
@@ -189,7 +205,7 @@ func Default() Config {
 		PacketInRate:   2000,
 		Discovery: Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(30 * time.Second),
 			TunnelPrefixes: append([]string(nil), topology.DefaultTunnelPrefixes...)},
-		Hosts:     Hosts{Idle: Duration(5 * time.Minute)},
+		Hosts:     Hosts{Idle: Duration(5 * time.Minute), MaxPerPort: 256, MaxPerSwitch: 4096},
 		StateFile: DefaultStateFile,
 		Exporters: defaultExporters(),
 		Probes:    defaultProbes(),
@@ -424,6 +440,7 @@ func (c Config) Validate() error {
 			bad("openflow", "target %d %q: %v", i+1, t, err)
 		}
 	}
+	c.validateOpenFlow(bad)
 	c.validateHTTP(bad)
 	if !contains(LogLevels, c.LogLevel) {
 		bad("log_level", "%q is not a log level; want one of %s", c.LogLevel, strings.Join(LogLevels, ", "))
@@ -472,6 +489,12 @@ func (c Config) Validate() error {
 	}
 	if d := time.Duration(c.Hosts.Idle); d < time.Second {
 		bad("hosts.idle", "%s is too short; want at least 1s (such as 5m)", d)
+	}
+	if c.Hosts.MaxPerPort < 1 {
+		bad("hosts.max_per_port", "%d; want at least 1 (such as 256)", c.Hosts.MaxPerPort)
+	}
+	if c.Hosts.MaxPerSwitch < c.Hosts.MaxPerPort {
+		bad("hosts.max_per_switch", "%d; want at least hosts.max_per_port (%d), such as 4096", c.Hosts.MaxPerSwitch, c.Hosts.MaxPerPort)
 	}
 	c.validateExporters(bad)
 	c.validateProbes(bad)
@@ -530,10 +553,10 @@ func contains(list []string, s string) bool {
 func checkTarget(t string) error {
 	network, addr, ok := strings.Cut(t, ":")
 	if !ok {
-		return errors.New("want tcp:[HOST]:PORT or unix:PATH")
+		return errors.New("want tcp:[HOST]:PORT, ssl:[HOST]:PORT or unix:PATH")
 	}
 	switch network {
-	case "tcp", "ptcp":
+	case "tcp", "ptcp", "ssl", "pssl":
 		if !strings.Contains(addr, ":") { // tcp:6653, port only
 			return checkPort(addr)
 		}
@@ -544,7 +567,7 @@ func checkTarget(t string) error {
 		}
 		return nil
 	default:
-		return fmt.Errorf("unsupported network %q; want tcp:[HOST]:PORT or unix:PATH", network)
+		return fmt.Errorf("unsupported network %q; want tcp:[HOST]:PORT, ssl:[HOST]:PORT or unix:PATH", network)
 	}
 }
 
@@ -566,7 +589,7 @@ func checkPort(p string) error {
 
 // Controller returns the controller settings; logger may be nil.
 func (c Config) Controller(logger *slog.Logger) controller.Config {
-	return controller.Config{
+	cc := controller.Config{
 		Listen:         append([]string(nil), c.OpenFlow...),
 		EchoInterval:   time.Duration(c.Keepalive.Interval),
 		EchoMisses:     c.Keepalive.Misses,
@@ -575,6 +598,8 @@ func (c Config) Controller(logger *slog.Logger) controller.Config {
 		PacketInRate:   c.PacketInRate,
 		Logger:         logger,
 	}
+	c.applyOpenFlow(&cc)
+	return cc
 }
 
 // Level returns the slog level of LogLevel (info when it is not valid).

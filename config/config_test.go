@@ -154,7 +154,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{func(c *Config) { c.OpenFlow = nil }, "openflow: no listen target"},
 		{func(c *Config) { c.OpenFlow = Targets{"tcp::6653", "udp:1"} }, `openflow: target 2 "udp:1": unsupported network "udp"`},
-		{func(c *Config) { c.OpenFlow = Targets{"6653"} }, "want tcp:[HOST]:PORT or unix:PATH"},
+		{func(c *Config) { c.OpenFlow = Targets{"6653"} }, "want tcp:[HOST]:PORT, ssl:[HOST]:PORT or unix:PATH"},
 		{func(c *Config) { c.OpenFlow = Targets{"tcp::99999"} }, `port "99999" is not a number from 0 to 65535`},
 		{func(c *Config) { c.OpenFlow = Targets{"unix:"} }, "missing socket path"},
 		{func(c *Config) { c.HTTP.Addr = "8080" }, `http: "8080": want HOST:PORT or :PORT`},

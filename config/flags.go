@@ -12,6 +12,9 @@ type Flags struct {
 	fs        *flag.FlagSet
 	file      string
 	openflow  stringList
+	ofCert    string
+	ofKey     string
+	ofCA      string
 	http      string
 	logLevel  string
 	logFormat string
@@ -28,11 +31,14 @@ func (l *stringList) Set(v string) error {
 }
 
 // RegisterFlags defines --config, --openflow (repeatable, or comma
-// separated), --http, --log-level and --log-format on fs.
+// separated), --openflow-cert, --openflow-key, --openflow-ca, --http, --log-level and --log-format on fs.
 func RegisterFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs}
 	fs.StringVar(&f.file, "config", "", "YAML configuration `file` (default $"+EnvConfig+")")
-	fs.Var(&f.openflow, "openflow", "OpenFlow listen `target` such as tcp::6653, tcp:127.0.0.1:6653 or unix:PATH; repeat for more (default tcp::6653)")
+	fs.Var(&f.openflow, "openflow", "OpenFlow listen `target` such as tcp:127.0.0.1:6653, ssl::6653 (TLS) or unix:PATH; repeat for more (default "+DefaultOpenFlow+")")
+	fs.StringVar(&f.ofCert, "openflow-cert", "", "`file` with the controller's certificate for ssl: targets (openflow_tls.cert)")
+	fs.StringVar(&f.ofKey, "openflow-key", "", "`file` with the controller's private key for ssl: targets (openflow_tls.key)")
+	fs.StringVar(&f.ofCA, "openflow-ca", "", "`file` with the CA certificate that signs the switches' certificates (openflow_tls.ca)")
 	fs.StringVar(&f.http, "http", "", "HTTP API listen `address` (default "+DefaultHTTPAddr+"; another than loopback needs http.tls or --insecure)")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP on a non-loopback address (http.insecure); tokens then cross the network in clear")
 	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug, info, warn or error (default info)")
@@ -58,6 +64,18 @@ func (f *Flags) Apply(c *Config) {
 		switch fl.Name {
 		case "openflow":
 			c.OpenFlow = Targets(append([]string(nil), f.openflow...))
+		case "openflow-cert":
+			c.OpenFlowTLS.Cert = f.ofCert
+			c.setSource("openflow_tls.cert", "--"+fl.Name)
+			return
+		case "openflow-key":
+			c.OpenFlowTLS.Key = f.ofKey
+			c.setSource("openflow_tls.key", "--"+fl.Name)
+			return
+		case "openflow-ca":
+			c.OpenFlowTLS.CA = f.ofCA
+			c.setSource("openflow_tls.ca", "--"+fl.Name)
+			return
 		case "http":
 			c.HTTP.Addr = f.http
 		case "insecure":

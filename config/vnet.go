@@ -25,6 +25,10 @@ type VNet struct {
 	TunnelPort string `yaml:"tunnel_port"`
 	// DHCP lease timers.
 	DHCP VNetDHCP `yaml:"dhcp"`
+	// ControllerPPS polices what each VM port sends to the controller
+	// (ARP and DHCP) with an OpenFlow meter: packets per second (and as
+	// many of burst); 0 turns the meters off.
+	ControllerPPS int `yaml:"controller_pps"`
 }
 
 // VNetDHCP holds the DHCP server's timers.
@@ -42,7 +46,7 @@ type VNetDHCP struct {
 
 func defaultVNet() VNet {
 	return VNet{Resync: Duration(30 * time.Second), Settle: Duration(15 * time.Second), SettleQuiet: Duration(2 * time.Second),
-		TunnelPort: "gre-{remote}-p{path}",
+		TunnelPort: "gre-{remote}-p{path}", ControllerPPS: 100,
 		DHCP: VNetDHCP{Grace: Duration(vnet.DefaultLeaseGrace), DeclineHold: Duration(vnet.DefaultDeclineHold),
 			OfferHold: Duration(vnet.DefaultOfferHold), Sweep: Duration(vnet.DefaultLeaseSweep)}}
 }
@@ -53,6 +57,9 @@ func (c Config) validateVNet(bad func(setting, format string, args ...any)) {
 		if time.Duration(d) < min {
 			bad(setting, "%s; want at least %s (such as %s)", time.Duration(d), min, example)
 		}
+	}
+	if v.ControllerPPS < 0 || v.ControllerPPS > 1000000 {
+		bad("vnet.controller_pps", "%d; want packets per second from 1 to 1000000 (such as 100), or 0 for no meters", v.ControllerPPS)
 	}
 	positive("vnet.resync", v.Resync, time.Second, "30s")
 	positive("vnet.settle", v.Settle, 0, "15s")
@@ -77,7 +84,10 @@ func (c Config) VNetOptions(logger *slog.Logger) vnet.Options {
 	v := c.VNet
 	o := vnet.Options{Logger: logger, Resync: time.Duration(v.Resync), Settle: time.Duration(v.Settle), SettleQuiet: time.Duration(v.SettleQuiet),
 		LeaseGrace: time.Duration(v.DHCP.Grace), DeclineHold: time.Duration(v.DHCP.DeclineHold),
-		OfferHold: time.Duration(v.DHCP.OfferHold), LeaseSweep: time.Duration(v.DHCP.Sweep)}
+		OfferHold: time.Duration(v.DHCP.OfferHold), LeaseSweep: time.Duration(v.DHCP.Sweep), ControllerPPS: v.ControllerPPS}
+	if v.ControllerPPS == 0 {
+		o.ControllerPPS = -1 // off: vnet.Options treats 0 as the default
+	}
 	if v.Settle == 0 {
 		o.Settle = -1 // off: vnet.Options treats 0 as the default
 	}

@@ -5,10 +5,12 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,9 +26,29 @@ import (
 
 // Config holds the controller's settings. Zero values take the defaults.
 type Config struct {
-	// Listen holds OpenFlow listen targets in OVS syntax: "tcp:[HOST]:PORT"
-	// or "unix:PATH". Default: tcp::6653.
+	// Listen holds OpenFlow listen targets in OVS syntax: "tcp:[HOST]:PORT",
+	// "ssl:[HOST]:PORT" (needs TLS) or "unix:PATH". Default:
+	// tcp:127.0.0.1:6653.
 	Listen []string
+	// TLS is the server configuration of ssl: listeners (see ServerTLS:
+	// client certificates required and verified).
+	TLS *tls.Config
+	// Access pins datapath ids to certificates and source addresses.
+	Access Access
+	// MaxHandshakes bounds the connections whose handshake (TLS and
+	// OpenFlow) is in progress (default 256), MaxHandshakesPerSource
+	// those from one address (default 8; unix peers count globally only).
+	// Connections over the limit are closed at once.
+	MaxHandshakes, MaxHandshakesPerSource int
+	// TakeoverEchoTimeout: when a connection claims the datapath id of a
+	// connected switch, that switch is sent an echo; it keeps its session
+	// if it answers within this time (default 1s), and the newcomer is
+	// refused.
+	TakeoverEchoTimeout time.Duration
+	// WarnEvery is the interval of repeated warnings and security events:
+	// one line per kind of problem (and switch) per interval, then a
+	// summary of how many were suppressed (default 10s).
+	WarnEvery time.Duration
 	// EchoInterval is how often a quiet switch is sent an echo request
 	// (default 1s); after EchoMisses intervals without any message the
 	// session is declared dead (default 3).
@@ -34,7 +56,8 @@ type Config struct {
 	EchoMisses   int
 	// RequestTimeout bounds requests whose context has no deadline (default 5s).
 	RequestTimeout time.Duration
-	// HandshakeTimeout bounds hello + features + port description (default 10s).
+	// HandshakeTimeout bounds the TLS handshake, and then hello + features
+	// + port description (default 5s).
 	HandshakeTimeout time.Duration
 	// WriteTimeout bounds each write to a switch (default 5s).
 	WriteTimeout time.Duration
@@ -42,6 +65,12 @@ type Config struct {
 	// (default 2000/s, burst 500).
 	PacketOutRate, PacketInRate   float64
 	PacketOutBurst, PacketInBurst int
+	// PacketInPortRate and PacketInPortBurst cap what one in_port may use
+	// of the packet-in allowance (default a quarter of PacketInRate and
+	// PacketInBurst). Tunnel probe replies (cookie owner probe) have an
+	// allowance of their own (PacketInRate, PacketInBurst).
+	PacketInPortRate  float64
+	PacketInPortBurst int
 	// MaxMultipartBytes caps one reassembled multipart reply (default 256 MiB).
 	MaxMultipartBytes int
 	// Logger receives structured logs (default: slog.Default()).
@@ -50,7 +79,19 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if len(c.Listen) == 0 {
-		c.Listen = []string{"tcp::6653"}
+		c.Listen = []string{"tcp:127.0.0.1:6653"}
+	}
+	if c.MaxHandshakes <= 0 {
+		c.MaxHandshakes = 256
+	}
+	if c.MaxHandshakesPerSource <= 0 {
+		c.MaxHandshakesPerSource = 8
+	}
+	if c.TakeoverEchoTimeout <= 0 {
+		c.TakeoverEchoTimeout = time.Second
+	}
+	if c.WarnEvery <= 0 {
+		c.WarnEvery = 10 * time.Second
 	}
 	if c.EchoInterval <= 0 {
 		c.EchoInterval = time.Second
@@ -62,7 +103,7 @@ func (c *Config) setDefaults() {
 		c.RequestTimeout = 5 * time.Second
 	}
 	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = 10 * time.Second
+		c.HandshakeTimeout = 5 * time.Second
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 5 * time.Second
@@ -78,6 +119,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.PacketInBurst <= 0 {
 		c.PacketInBurst = 500
+	}
+	if c.PacketInPortRate <= 0 {
+		c.PacketInPortRate = c.PacketInRate / 4
+	}
+	if c.PacketInPortBurst <= 0 {
+		c.PacketInPortBurst = max(c.PacketInBurst/4, 1)
 	}
 	if c.MaxMultipartBytes <= 0 {
 		c.MaxMultipartBytes = 256 << 20
@@ -95,8 +142,14 @@ type Controller struct {
 
 	mu       sync.RWMutex
 	sessions map[uint64]*Session
+	claims   map[uint64]bool // datapath ids whose connected session is being verified
 	conns    map[net.Conn]struct{}
 	wg       sync.WaitGroup
+
+	adm       admission
+	warn      *warnLimiter
+	sec       secCounters
+	flushOnce sync.Once
 }
 
 // New returns a controller; call Run (or Serve) to accept switches.
@@ -107,7 +160,10 @@ func New(cfg Config) *Controller {
 		log:      cfg.Logger.With("component", "controller"),
 		bus:      NewBus(),
 		sessions: make(map[uint64]*Session),
+		claims:   make(map[uint64]bool),
 		conns:    make(map[net.Conn]struct{}),
+		adm:      admission{max: cfg.MaxHandshakes, perSource: cfg.MaxHandshakesPerSource, bySource: make(map[netip.Addr]int)},
+		warn:     newWarnLimiter(cfg.WarnEvery),
 	}
 }
 
@@ -137,24 +193,46 @@ func (c *Controller) Switches() []*Session {
 }
 
 // Listen opens one listen target ("tcp:[HOST]:PORT" or "unix:PATH"). A
-// stale unix socket file left by a previous run is replaced.
-func Listen(target string) (net.Listener, error) {
+// stale unix socket file left by a previous run is replaced. ssl: targets
+// need a TLS configuration: use ListenTLS.
+func Listen(target string) (net.Listener, error) { return ListenTLS(target, nil) }
+
+// ListenTLS opens one listen target: "tcp:[HOST]:PORT", "ssl:[HOST]:PORT"
+// (TLS with tc, see ServerTLS) or "unix:PATH". "tcp:PORT" and "ssl:PORT"
+// mean every address, as do an empty HOST ("tcp::6653"); OVS's passive
+// spellings ptcp:, pssl: and punix: are accepted too.
+func ListenTLS(target string, tc *tls.Config) (net.Listener, error) {
 	network, addr, ok := strings.Cut(target, ":")
 	if !ok {
-		return nil, fmt.Errorf("openflow target %q: want tcp:[HOST]:PORT or unix:PATH", target)
+		return nil, fmt.Errorf("openflow target %q: want tcp:[HOST]:PORT, ssl:[HOST]:PORT or unix:PATH", target)
 	}
 	switch network {
-	case "tcp", "ptcp":
+	case "tcp", "ptcp", "ssl", "pssl":
+		tcpNet := strings.TrimPrefix(network, "p")
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			// OVS style "tcp:6653" means port only
 			if _, perr := fmt.Sscanf(addr, "%d", new(int)); perr == nil && !strings.Contains(addr, ":") {
 				host, port = "", addr
 			} else {
-				return nil, fmt.Errorf("openflow target %q: %v (want tcp:[HOST]:PORT)", target, err)
+				return nil, fmt.Errorf("openflow target %q: %v (want %s:[HOST]:PORT)", target, err, tcpNet)
 			}
 		}
-		return net.Listen("tcp", net.JoinHostPort(host, port))
+		if tcpNet == "ssl" && tc == nil {
+			return nil, fmt.Errorf("openflow target %q: ssl needs the controller's certificate, key and the switch CA: set openflow_tls {cert, key, ca} (with ovs-pki: NAME-cert.pem, NAME-privkey.pem and <pki>/switchca/cacert.pem)", target)
+		}
+		lnet := "tcp"
+		if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
+			lnet = "tcp4" // 0.0.0.0 means IPv4 only, not Go's dual stack
+		}
+		ln, err := net.Listen(lnet, net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, fmt.Errorf("openflow target %q: %w", target, err)
+		}
+		if tcpNet == "ssl" {
+			return tls.NewListener(ln, tc), nil
+		}
+		return ln, nil
 	case "unix", "punix":
 		if addr == "" {
 			return nil, fmt.Errorf("openflow target %q: missing socket path", target)
@@ -171,8 +249,29 @@ func Listen(target string) (net.Listener, error) {
 		}
 		return net.Listen("unix", addr)
 	default:
-		return nil, fmt.Errorf("openflow target %q: unsupported network %q (want tcp or unix)", target, network)
+		return nil, fmt.Errorf("openflow target %q: unsupported network %q (want tcp, ssl or unix)", target, network)
 	}
+}
+
+// DescribeListener says where ln really listens, for the log: the
+// address, and whether that is every interface (IPv4 and IPv6), loopback
+// only, or a unix socket.
+func DescribeListener(ln net.Listener) (addr, scope string) {
+	a := ln.Addr()
+	addr = a.String()
+	ta, ok := a.(*net.TCPAddr)
+	switch {
+	case !ok:
+		return addr, "unix socket"
+	case ta.IP == nil || ta.IP.IsUnspecified():
+		if ta.IP.To4() != nil && !ta.IP.Equal(net.IPv6zero) {
+			return addr, "all IPv4 interfaces"
+		}
+		return addr, "all interfaces (IPv4 and IPv6)"
+	case ta.IP.IsLoopback():
+		return addr, "loopback only"
+	}
+	return addr, "one interface"
 }
 
 // Run listens on every configured target and serves switches until ctx
@@ -180,14 +279,15 @@ func Listen(target string) (net.Listener, error) {
 func (c *Controller) Run(ctx context.Context) error {
 	var lns []net.Listener
 	for _, t := range c.cfg.Listen {
-		ln, err := Listen(t)
+		ln, err := ListenTLS(t, c.cfg.TLS)
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
 			}
 			return err
 		}
-		c.log.Info("openflow listening", "target", t, "addr", ln.Addr().String())
+		addr, scope := DescribeListener(ln)
+		c.log.Info("openflow listening", "target", t, "addr", addr, "on", scope)
 		lns = append(lns, ln)
 	}
 	errc := make(chan error, len(lns))
@@ -205,9 +305,12 @@ func (c *Controller) Run(ctx context.Context) error {
 
 // Serve accepts switches on ln until ctx ends. It closes ln and, on
 // return, every session that was accepted through any listener.
+// Connections from addresses outside Access.Sources, and those over the
+// handshake limits, are closed at once.
 func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	c.flushOnce.Do(func() { go c.flushLoop(ctx) })
 	var delay time.Duration
 	for {
 		conn, err := ln.Accept()
@@ -219,16 +322,47 @@ func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			// temporary errors (e.g. out of file descriptors): back off
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			c.log.Warn("accept failed, retrying", "err", err, "in", delay)
+			c.warnf("accept", "accept failed, retrying", "err", err, "in", delay)
 			time.Sleep(delay)
 			continue
 		}
 		delay = 0
+		ip, isIP := remoteIP(conn)
+		if isIP && len(c.cfg.Access.Sources) > 0 && !inPrefixes(c.cfg.Access.Sources, ip) {
+			conn.Close()
+			c.security(SecSourceRefused, 0, remoteName(conn), fmt.Sprintf("%s is not in openflow_access.sources (%s)", ip, prefixList(c.cfg.Access.Sources)))
+			continue
+		}
+		if !isIP {
+			ip = netip.Addr{}
+		}
+		release, err := c.adm.acquire(ip)
+		if err != nil {
+			conn.Close()
+			c.sec.handshakeLimited.Add(1)
+			c.warnf("handshake-limit", "switch connection closed: too many handshakes in progress", "remote", remoteName(conn), "err", err)
+			continue
+		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			c.ServeConn(ctx, conn)
+			c.serveConn(ctx, conn, release)
 		}()
+	}
+}
+
+// flushLoop logs the summaries of suppressed warnings until ctx ends.
+func (c *Controller) flushLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.WarnEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.flushWarnings()
+			return
+		case <-t.C:
+			c.flushWarnings()
+		}
 	}
 }
 
@@ -254,7 +388,14 @@ func (c *Controller) closeAll(reason string) {
 // ServeConn runs one switch connection to its end: handshake, then the
 // session until the connection fails, the keepalive gives up or ctx ends.
 // Any problem with the peer is logged and closes only this connection.
+// (Serve applies the handshake limits; a caller of ServeConn does its own.)
 func (c *Controller) ServeConn(ctx context.Context, conn net.Conn) {
+	c.serveConn(ctx, conn, func() {})
+}
+
+// serveConn is ServeConn; release is called once the handshake is over.
+func (c *Controller) serveConn(ctx context.Context, conn net.Conn, release func()) {
+	defer release()
 	c.mu.Lock()
 	c.conns[conn] = struct{}{}
 	c.mu.Unlock()
@@ -272,23 +413,34 @@ func (c *Controller) ServeConn(ctx context.Context, conn net.Conn) {
 		}
 	}()
 
+	if tc, ok := conn.(*tls.Conn); ok {
+		hctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			c.sec.tlsFailed.Add(1)
+			c.warnf("tls-handshake", "switch TLS handshake failed; connection closed (a switch needs a certificate signed by the openflow_tls CA)", "remote", remoteName(conn), "err", err)
+			return
+		}
+	}
 	s := newSession(conn, &c.cfg, c.bus, c.log)
 	r := newReader(conn)
 	if err := c.handshake(ctx, s, r); err != nil {
-		c.log.Warn("switch handshake failed; connection closed", "remote", s.remote, "err", err)
+		c.sec.handshakeFailed.Add(1)
+		c.warnf("handshake", "switch handshake failed; connection closed", "remote", s.remote, "err", err)
 		s.Close("handshake failed: " + err.Error())
+		return
+	}
+	release()
+	if kind, msg := c.authorize(s); kind != "" {
+		c.security(kind, s.DPID(), s.remote, msg)
+		s.Close("refused: " + msg)
 		return
 	}
 	dpid := fmt.Sprintf("%016x", s.DPID())
 	s.log = c.log.With("dpid", dpid)
-
-	c.mu.Lock()
-	old := c.sessions[s.DPID()]
-	c.sessions[s.DPID()] = s
-	c.mu.Unlock()
-	if old != nil {
-		old.Close("replaced by a new connection from the same datapath")
-		<-old.Done()
+	if !c.claim(s) {
+		return
 	}
 	s.ready.Store(true)
 	s.log.Info("switch connected", "remote", s.remote, "ports", len(s.Ports()), "software", s.desc.Software)
@@ -306,6 +458,54 @@ func (c *Controller) ServeConn(ctx context.Context, conn net.Conn) {
 	c.mu.Unlock()
 	s.log.Info("switch disconnected", "reason", s.CloseReason())
 	s.bus.Publish(Event{Kind: SwitchDown, DPID: s.DPID(), Time: time.Now(), Reason: s.CloseReason()})
+}
+
+// claim registers s as its datapath's session. When another session of
+// that datapath is connected, that one is sent an echo first: if it
+// answers within TakeoverEchoTimeout it keeps the datapath and s is
+// refused (a switch-conflict); if not, s replaces it. Until claim
+// returns true, s is not listed, publishes nothing and gets no flows.
+func (c *Controller) claim(s *Session) bool {
+	dpid := s.DPID()
+	c.mu.Lock()
+	old := c.sessions[dpid]
+	if c.claims[dpid] {
+		c.mu.Unlock()
+		msg := fmt.Sprintf("datapath %016x claimed from %s while another claim for it is being verified", dpid, s.remote)
+		c.security(SecSwitchConflict, dpid, s.remote, msg)
+		s.Close("refused: " + msg)
+		return false
+	}
+	if old == nil {
+		c.sessions[dpid] = s
+		c.mu.Unlock()
+		return true
+	}
+	c.claims[dpid] = true
+	c.mu.Unlock()
+
+	alive := old.answersEcho(c.cfg.TakeoverEchoTimeout)
+	c.mu.Lock()
+	delete(c.claims, dpid)
+	if alive && c.sessions[dpid] == old {
+		c.mu.Unlock()
+		msg := fmt.Sprintf("datapath %016x claimed from %s, but its connected session from %s answered an echo: new connection refused", dpid, s.remote, old.remote)
+		c.security(SecSwitchConflict, dpid, s.remote, msg)
+		s.Close("refused: " + msg)
+		return false
+	}
+	cur := c.sessions[dpid]
+	c.sessions[dpid] = s
+	c.mu.Unlock()
+	if cur != nil {
+		if cur == old && !alive && !isDone(old) {
+			c.sec.takeovers.Add(1)
+			c.security(SecSwitchConflict, dpid, s.remote, fmt.Sprintf("datapath %016x claimed from %s; its session from %s did not answer an echo within %s and was replaced", dpid, s.remote, old.remote, c.cfg.TakeoverEchoTimeout))
+		}
+		cur.Close("replaced by a new connection from the same datapath (the old one did not answer an echo)")
+		<-cur.Done()
+	}
+	return true
 }
 
 // incompatibleText is sent to a switch that cannot speak OpenFlow 1.3.

@@ -21,12 +21,16 @@ const (
 	PacketIn
 	FlowRemoved
 	SwitchError // an unsolicited OFPT_ERROR from a switch
+	// Security: a switch connection was refused or took over a datapath
+	// (Event.Security says why). DPID is the datapath claimed, 0 when
+	// the connection was refused before it said.
+	Security
 )
 
 var eventKindNames = map[EventKind]string{
 	SwitchUp: "switch-up", SwitchDown: "switch-down", PortAdd: "port-add",
 	PortModify: "port-modify", PortDelete: "port-delete", PacketIn: "packet-in",
-	FlowRemoved: "flow-removed", SwitchError: "switch-error",
+	FlowRemoved: "flow-removed", SwitchError: "switch-error", Security: "security",
 }
 
 func (k EventKind) String() string {
@@ -50,8 +54,10 @@ type Event struct {
 	FlowRemoved *ofwire.FlowRemoved
 	// Error is set for SwitchError events.
 	Error *ofwire.Error
-	// Reason explains SwitchDown (e.g. "keepalive timeout").
+	// Reason explains SwitchDown (e.g. "keepalive timeout") and Security.
 	Reason string
+	// Security is set for Security events.
+	Security *SecurityEvent
 }
 
 // Bus fans events out to subscribers. Publishing never blocks: a

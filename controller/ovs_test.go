@@ -18,6 +18,7 @@ import (
 
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
+	"github.com/satellite-sdn/satellite/controller/switchemu"
 	"github.com/satellite-sdn/satellite/lab"
 )
 
@@ -239,6 +240,92 @@ func TestOVS(t *testing.T) {
 		waitEvent(t, events, 10*time.Second, func(e controller.Event) bool {
 			return e.Kind == controller.PortDelete && e.DPID == h1.DatapathID && e.Port.No == 77
 		})
+	})
+
+	t.Run("a rogue connection with a live dpid gets nothing and the direct link loses no pings", func(t *testing.T) {
+		h2 := topo.Host(2)
+		s2 := ctl.Switch(h2.DatapathID)
+		var f1, f2 []controller.Flow
+		cookie := controller.NewCookie(controller.OwnerAPI, 3, 13)
+		for _, spec := range []string{
+			fmt.Sprintf("priority=200,in_port=%d,actions=output:%d", lab.VMOFPort(1), lab.LinkOFPort(2)),
+			fmt.Sprintf("priority=200,in_port=%d,actions=output:%d", lab.LinkOFPort(2), lab.VMOFPort(1)),
+		} {
+			f, _ := controller.ParseFlow(spec)
+			f.Cookie = cookie
+			f1 = append(f1, f)
+		}
+		for _, spec := range []string{
+			fmt.Sprintf("priority=200,in_port=%d,actions=output:%d", lab.VMOFPort(1), lab.LinkOFPort(1)),
+			fmt.Sprintf("priority=200,in_port=%d,actions=output:%d", lab.LinkOFPort(1), lab.VMOFPort(1)),
+		} {
+			f, _ := controller.ParseFlow(spec)
+			f.Cookie = cookie
+			f2 = append(f2, f)
+		}
+		if err := s1.AddFlows(ctx, f1...); err != nil {
+			t.Fatal(err)
+		}
+		if err := s2.AddFlows(ctx, f2...); err != nil {
+			t.Fatal(err)
+		}
+		defer s1.DeleteFlows(ctx, controller.OwnedBy(controller.OwnerAPI, 3))
+		defer s2.DeleteFlows(ctx, controller.OwnedBy(controller.OwnerAPI, 3))
+		before := ctl.SecurityStats()
+		type pingResult struct {
+			out []byte
+			err error
+		}
+		pinged := make(chan pingResult, 1)
+		go func() {
+			out, err := topo.Exec(ctx, h1.Endpoints[0].Namespace, "ping", "-c", "100", "-i", "0.03", "-W", "1", h2.Endpoints[0].IP)
+			pinged <- pingResult{out, err}
+		}()
+		const attempts = 15
+		var rogueFlowMods uint64
+		for i := 0; i < attempts; i++ {
+			rogue := switchemu.New(switchemu.Config{DPID: h1.DatapathID, Ports: 4})
+			rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+			err := rogue.Dial(rctx, "unix", sock)
+			timedOut := rctx.Err() != nil
+			rcancel()
+			if timedOut {
+				t.Fatalf("rogue %d was not disconnected within 5s (%v)", i, err)
+			}
+			rogueFlowMods += rogue.FlowMods.Load()
+			time.Sleep(150 * time.Millisecond)
+		}
+		res := <-pinged
+		if res.err != nil {
+			t.Fatalf("ping over the direct link: %v\n%s", res.err, res.out)
+		}
+		m := regexp.MustCompile(`(\d+) received, ([\d.]+)% packet loss`).FindStringSubmatch(string(res.out))
+		if m == nil {
+			t.Fatalf("ping output:\n%s", res.out)
+		}
+		after := ctl.SecurityStats()
+		t.Logf("%d rogue HELLO+FEATURES_REPLY with h1's dpid during 100 pings h1-vm1 -> h2-vm1 over the direct link: %s%% loss, %d refused as switch-conflict, %d flow-mods to the rogue",
+			attempts, m[2], after.Conflicts-before.Conflicts, rogueFlowMods)
+		if m[2] != "0" {
+			t.Errorf("the direct link lost %s%% of its pings during the rogue connections", m[2])
+		}
+		if after.Conflicts-before.Conflicts != attempts || after.Takeovers != before.Takeovers {
+			t.Errorf("security stats before %+v after %+v", before, after)
+		}
+		if rogueFlowMods != 0 {
+			t.Errorf("the rogue sessions received %d flow-mods", rogueFlowMods)
+		}
+		if ctl.Switch(h1.DatapathID) != s1 || s1.Barrier(ctx) != nil {
+			t.Fatal("h1's real session was replaced or disturbed")
+		}
+		e := waitEvent(t, events, 5*time.Second, func(e controller.Event) bool {
+			return e.Kind == controller.Security && e.Security.Kind == controller.SecSwitchConflict && e.DPID == h1.DatapathID
+		})
+		t.Logf("security event: %s", e.Reason)
+		dump := ovs(t, 1, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-int", fmt.Sprintf("cookie=0x%x/-1", uint64(cookie)))
+		if strings.Count(dump, "priority=200") != 2 {
+			t.Fatalf("h1 lost its flows:\n%s", dump)
+		}
 	})
 
 	t.Run("a frozen switch is detected by keepalive and reconnects", func(t *testing.T) {

@@ -3,6 +3,7 @@ package controller
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -57,7 +58,12 @@ type Session struct {
 	reason    atomic.Value // string
 
 	pktOut *rate.Limiter
-	pktIn  *rate.Limiter
+	// Packet-in allowances: the tunnel probes' replies have their own, so
+	// no tenant can starve them; everything else shares pktIn, and each
+	// in_port may use at most PacketInPortRate of it (pktInPort, used by
+	// the read loop only), so one noisy port cannot starve the others.
+	pktIn, pktInProbe *rate.Limiter
+	pktInPort         map[uint32]*rate.Limiter
 
 	stats sessionCounters
 }
@@ -66,19 +72,26 @@ type sessionCounters struct {
 	rxMessages, txMessages   atomic.Uint64
 	malformed                atomic.Uint64
 	packetInDropped          atomic.Uint64
+	packetInDroppedProbe     atomic.Uint64
+	packetInPortLimited      atomic.Uint64
 	packetOutLimited         atomic.Uint64
 	echoSent, unmatchedReply atomic.Uint64
 }
 
 // SessionStats are counters of one session.
 type SessionStats struct {
-	RxMessages       uint64 `json:"rx_messages"`
-	TxMessages       uint64 `json:"tx_messages"`
-	Malformed        uint64 `json:"malformed"`
-	PacketInDropped  uint64 `json:"packet_in_dropped"`
-	PacketOutLimited uint64 `json:"packet_out_limited"`
-	EchoSent         uint64 `json:"echo_sent"`
-	UnmatchedReplies uint64 `json:"unmatched_replies"`
+	RxMessages      uint64 `json:"rx_messages"`
+	TxMessages      uint64 `json:"tx_messages"`
+	Malformed       uint64 `json:"malformed"`
+	PacketInDropped uint64 `json:"packet_in_dropped"`
+	// PacketInDroppedProbe: of PacketInDropped, tunnel probe replies (their
+	// own allowance was used up); PacketInPortLimited: of PacketInDropped,
+	// those from a port that used up its per-port allowance.
+	PacketInDroppedProbe uint64 `json:"packet_in_dropped_probe"`
+	PacketInPortLimited  uint64 `json:"packet_in_port_limited"`
+	PacketOutLimited     uint64 `json:"packet_out_limited"`
+	EchoSent             uint64 `json:"echo_sent"`
+	UnmatchedReplies     uint64 `json:"unmatched_replies"`
 }
 
 // call is one outstanding request.
@@ -109,6 +122,9 @@ func newSession(conn net.Conn, cfg *Config, bus *Bus, log *slog.Logger) *Session
 		done:    make(chan struct{}),
 		pktOut:  rate.NewLimiter(rate.Limit(cfg.PacketOutRate), cfg.PacketOutBurst),
 		pktIn:   rate.NewLimiter(rate.Limit(cfg.PacketInRate), cfg.PacketInBurst),
+
+		pktInProbe: rate.NewLimiter(rate.Limit(cfg.PacketInRate), cfg.PacketInBurst),
+		pktInPort:  make(map[uint32]*rate.Limiter),
 	}
 	s.lastRx.Store(time.Now().UnixNano())
 	return s
@@ -156,6 +172,7 @@ func (s *Session) Stats() SessionStats {
 	return SessionStats{
 		RxMessages: s.stats.rxMessages.Load(), TxMessages: s.stats.txMessages.Load(),
 		Malformed: s.stats.malformed.Load(), PacketInDropped: s.stats.packetInDropped.Load(),
+		PacketInDroppedProbe: s.stats.packetInDroppedProbe.Load(), PacketInPortLimited: s.stats.packetInPortLimited.Load(),
 		PacketOutLimited: s.stats.packetOutLimited.Load(), EchoSent: s.stats.echoSent.Load(),
 		UnmatchedReplies: s.stats.unmatchedReply.Load(),
 	}
@@ -435,7 +452,10 @@ func (s *Session) dispatch(msg ofwire.Message) {
 	case of.TypeEchoRequest:
 		b, _ := ofwire.Encode(of.TypeEchoReply, msg.XID, &ofp.EchoReply{Data: msg.Body})
 		_ = s.write(b)
-	case of.TypeEchoReply, of.TypeHello:
+	case of.TypeEchoReply:
+		// liveness was recorded by the read loop; answersEcho may wait for it
+		s.deliver(msg, nil)
+	case of.TypeHello:
 		// liveness was recorded by the read loop
 	case of.TypeError:
 		e, err := ofwire.DecodeError(msg.Body)
@@ -457,7 +477,7 @@ func (s *Session) dispatch(msg ofwire.Message) {
 			s.log.Debug("reply for no outstanding request", "type", msg.Type.String(), "xid", msg.XID)
 		}
 	case of.TypePacketIn:
-		if !s.pktIn.Allow() {
+		if !s.allowPacketIn(msg.Body) {
 			s.stats.packetInDropped.Add(1)
 			return
 		}
@@ -484,6 +504,45 @@ func (s *Session) dispatch(msg ofwire.Message) {
 	default:
 		s.log.Debug("ignored message", "type", msg.Type.String(), "xid", msg.XID)
 	}
+}
+
+// maxPortLimiters bounds the per-port packet-in limiters of one switch;
+// ports beyond share the last one.
+const maxPortLimiters = 4096
+
+// allowPacketIn applies the packet-in allowances before the body is
+// decoded: the cookie is at a fixed offset, and OVS puts in_port first in
+// the match (otherwise the packet counts against port 0's allowance).
+func (s *Session) allowPacketIn(body []byte) bool {
+	if len(body) >= 16 && Cookie(binary.BigEndian.Uint64(body[8:16])).Kind() == OwnerProbe {
+		if !s.pktInProbe.Allow() {
+			s.stats.packetInDroppedProbe.Add(1)
+			return false
+		}
+		return true
+	}
+	var port uint32
+	if len(body) >= 28 && binary.BigEndian.Uint32(body[20:24]) == 0x80000004 {
+		port = binary.BigEndian.Uint32(body[24:28])
+	}
+	pl := s.pktInPort[port]
+	if pl == nil {
+		if len(s.pktInPort) >= maxPortLimiters {
+			port = 0xffffffff
+			pl = s.pktInPort[port]
+		}
+		if pl == nil {
+			pl = rate.NewLimiter(rate.Limit(s.cfg.PacketInPortRate), s.cfg.PacketInPortBurst)
+			s.pktInPort[port] = pl
+		}
+	}
+	// the port's own allowance first, so that a port over it does not use
+	// up the switch's
+	if !pl.Allow() {
+		s.stats.packetInPortLimited.Add(1)
+		return false
+	}
+	return s.pktIn.Allow()
 }
 
 func (s *Session) portStatus(ps ofwire.PortStatus) {
@@ -604,6 +663,28 @@ func (s *Session) keepalive() {
 				_, _ = s.Send(of.TypeEchoRequest, &ofp.EchoRequest{Data: []byte("satellite")})
 			}
 		}
+	}
+}
+
+// answersEcho sends an echo request and reports whether the switch
+// answered it within timeout.
+func (s *Session) answersEcho(timeout time.Duration) bool {
+	if isDone(s) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s.stats.echoSent.Add(1)
+	_, err := s.Request(ctx, of.TypeEchoRequest, &ofp.EchoRequest{Data: []byte("satellite: who is there?")})
+	return err == nil
+}
+
+func isDone(s *Session) bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
 	}
 }
 

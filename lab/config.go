@@ -72,6 +72,10 @@ type Config struct {
 	// Controllers are OpenFlow targets for br-int: "unix:/abs/path.sock",
 	// "tcp:IP:PORT" or "ssl:IP:PORT". Empty means no controller.
 	Controllers []string `json:"controllers"`
+	// TLS creates an OpenFlow PKI with ovs-pki in <Dir>/pki (see PKI) and
+	// gives every host's ovsdb its certificate (ovs-vsctl set-ssl), for
+	// ssl: controllers.
+	TLS bool `json:"tls"`
 	// DPIDBase is added to the host number to form the datapath id.
 	DPIDBase uint64 `json:"dpid_base"`
 	// UnderlayMTU of the underlay veths and switches, default 1600 (GRE

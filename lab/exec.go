@@ -44,6 +44,7 @@ type cmdSpec struct {
 	env     []string // added to the environment
 	stdin   string
 	timeout time.Duration
+	dir     string // working directory ("" = ours)
 }
 
 // run executes name args with a timeout and returns stdout. Failures are
@@ -62,6 +63,7 @@ func run(ctx context.Context, spec cmdSpec, name string, args ...string) ([]byte
 	if spec.stdin != "" {
 		cmd.Stdin = strings.NewReader(spec.stdin)
 	}
+	cmd.Dir = spec.dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr

@@ -25,9 +25,11 @@ type Topology struct {
 	Config      Config   `json:"config"`
 	Underlay    Underlay `json:"underlay"`
 	Mgmt        *Mgmt    `json:"mgmt"`
-	Hosts       []Host   `json:"hosts"`
-	Links       []Link   `json:"links"`
-	Tunnels     []Tunnel `json:"tunnels"`
+	// PKI is set for a lab with TLS: the certificate files for Satellite.
+	PKI     *PKI     `json:"pki,omitempty"`
+	Hosts   []Host   `json:"hosts"`
+	Links   []Link   `json:"links"`
+	Tunnels []Tunnel `json:"tunnels"`
 }
 
 // Underlay is the underlay switch namespace with one Linux bridge per path.
@@ -214,6 +216,10 @@ func (l *Lab) Status(ctx context.Context) (*Topology, error) {
 	}
 	if c.needsMgmt() {
 		t.Mgmt = &Mgmt{Bridge: c.mgmtBridge(), Gateway: c.MgmtNet + ".254", Subnet: c.MgmtNet + ".0/24"}
+	}
+	if c.TLS {
+		p := c.pki()
+		t.PKI = &p
 	}
 	dpid := func(i int) string {
 		if live[i].dpid != "" {

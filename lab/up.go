@@ -126,6 +126,18 @@ func (l *Lab) up(ctx context.Context, pl *progressLog) error {
 	if c.BFD && c.Hosts > 1 {
 		l.waitBFD(ctx, pl, 20*time.Second)
 	}
+	if c.TLS {
+		pl.logf("OpenFlow PKI in %s (ovs-pki)", c.pki().Dir)
+		if err := l.ensurePKI(ctx); err != nil {
+			return err
+		}
+		if err := forEach(c.Hosts, c.Jobs, func(i int) error {
+			cert, key := c.pki().HostCert(c.DPID(i))
+			return l.setSSL(ctx, i, cert, key)
+		}); err != nil {
+			return err
+		}
+	}
 	if len(c.Controllers) > 0 {
 		pl.logf("controller(s): %s", strings.Join(c.Controllers, ","))
 	}

@@ -38,7 +38,21 @@ SATELLITE_TOKEN=$("$BIN/satellite" token create demo-admin --role admin --replac
     echo "demo: could not create the demo's admin token (is another satellite serve running?)" >&2; exit 1; }
 export SATELLITE_TOKEN
 
-"$BIN/satellite" serve --openflow "unix:$SOCK" --openflow "tcp:127.0.0.1:6653" --http "$HTTP" &
+# DEMO_TLS=1: the bridges connect over ssl: with certificates satlab makes
+# with ovs-pki (the lab, and so its PKI, comes first); otherwise over the
+# unix socket. No TCP listener either way.
+ofdesc="unix:$SOCK"
+ofargs=(--openflow "unix:$SOCK")
+if [ "${DEMO_TLS:-0}" = 1 ]; then
+    mgmt=${DEMO_MGMT_NET:-10.250.0}
+    pki=/run/${PREFIX}lab/pki
+    echo "demo: bringing up a $HOSTS-host Open vSwitch lab with an OpenFlow PKI (prefix $PREFIX)" >&2
+    "$BIN/satlab" --prefix "$PREFIX" up "$HOSTS" --tls --mgmt-net "$mgmt" --controller "ssl:$mgmt.254:6653" > "$STATE/lab.json"
+    ofdesc="ssl:$mgmt.254:6653 (certificates in $pki)"
+    ofargs=(--openflow "ssl:$mgmt.254:6653" --openflow-cert "$pki/ctl-cert.pem"
+        --openflow-key "$pki/ctl-privkey.pem" --openflow-ca "$pki/switchca/cacert.pem")
+fi
+"$BIN/satellite" serve "${ofargs[@]}" --http "$HTTP" &
 pid=$!
 for _ in $(seq 100); do
     curl_ok=0
@@ -48,8 +62,10 @@ for _ in $(seq 100); do
 done
 [ "$curl_ok" = 1 ] || { echo "demo: Satellite did not answer on $url" >&2; exit 1; }
 
-echo "demo: bringing up a $HOSTS-host Open vSwitch lab (prefix $PREFIX)" >&2
-"$BIN/satlab" --prefix "$PREFIX" up "$HOSTS" --controller "unix:$SOCK" > "$STATE/lab.json"
+if [ "${DEMO_TLS:-0}" != 1 ]; then
+    echo "demo: bringing up a $HOSTS-host Open vSwitch lab (prefix $PREFIX)" >&2
+    "$BIN/satlab" --prefix "$PREFIX" up "$HOSTS" --controller "unix:$SOCK" > "$STATE/lab.json"
+fi
 
 echo "demo: waiting for the bridges to connect" >&2
 for _ in $(seq 100); do
@@ -127,7 +143,7 @@ fi
 cat <<MSG
 
   Satellite is running: $url   (loopback only)
-  OpenFlow: unix:$SOCK and tcp:127.0.0.1:6653      lab summary: $STATE/lab.json
+  OpenFlow: $ofdesc      lab summary: $STATE/lab.json
 
   Admin token (role admin; shown only now):
         $SATELLITE_TOKEN

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -26,6 +27,12 @@ type Options struct {
 	Events int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MaxHostsPerPort and MaxHostsPerSwitch cap the hosts learned on one
+	// port and on one switch (defaults 256 and 4096): a VM sending from
+	// random source MACs cannot grow the host table without bound. Hosts
+	// over a cap are not learned, counted (HostsRefused) and reported by a
+	// "host-limit" event, at most one per port per minute.
+	MaxHostsPerPort, MaxHostsPerSwitch int
 }
 
 // Model is the topology. All methods are safe for concurrent use; writers
@@ -44,6 +51,11 @@ type Model struct {
 	events   []Event // ring of the last opt.Events events
 	eHead    int
 	subs     map[*Subscription]struct{}
+
+	hostsOnPort   map[Endpoint]int
+	hostsOnSwitch map[DPID]int
+	hostsRefused  uint64
+	limitEvent    map[Endpoint]time.Time // last host-limit event per port
 }
 
 // New returns an empty model.
@@ -57,6 +69,12 @@ func New(opt Options) *Model {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.MaxHostsPerPort <= 0 {
+		opt.MaxHostsPerPort = 256
+	}
+	if opt.MaxHostsPerSwitch <= 0 {
+		opt.MaxHostsPerSwitch = 4096
+	}
 	return &Model{
 		opt:      opt,
 		switches: make(map[DPID]*Switch),
@@ -64,6 +82,10 @@ func New(opt Options) *Model {
 		links:    make(map[LinkKey]*Link),
 		hosts:    make(map[string]*Host),
 		subs:     make(map[*Subscription]struct{}),
+
+		hostsOnPort:   make(map[Endpoint]int),
+		hostsOnSwitch: make(map[DPID]int),
+		limitEvent:    make(map[Endpoint]time.Time),
 	}
 }
 
@@ -330,8 +352,12 @@ func (m *Model) HostSeen(mac, ip string, at Endpoint) (moved *Endpoint, ok bool)
 	}
 	now := m.opt.Now()
 	h, exists := m.hosts[mac]
+	if (!exists || h.DPID != at.DPID || h.Port != at.Port) && !m.hostRoom(at, now) {
+		return nil, false
+	}
 	if !exists {
 		h = &Host{MAC: mac, DPID: at.DPID, Port: at.Port, FirstSeen: now, LastSeen: now}
+		m.countHost(at, 1)
 		if ip != "" {
 			h.IPs = []string{ip}
 		}
@@ -345,6 +371,8 @@ func (m *Model) HostSeen(mac, ip string, at Endpoint) (moved *Endpoint, ok bool)
 	if h.DPID != at.DPID || h.Port != at.Port {
 		prev := Endpoint{h.DPID, h.Port}
 		moved = &prev
+		m.countHost(prev, -1)
+		m.countHost(at, 1)
 		h.DPID, h.Port = at.DPID, at.Port
 		changed = true
 	}
@@ -372,12 +400,54 @@ func (m *Model) ExpireHosts(cutoff time.Time) []Host {
 	for mac, h := range m.hosts {
 		if h.LastSeen.Before(cutoff) {
 			delete(m.hosts, mac)
+			m.countHost(Endpoint{h.DPID, h.Port}, -1)
 			cp := copyHost(h)
 			gone = append(gone, cp)
 			m.emit(Delta{Op: OpRemove, Host: &cp})
 		}
 	}
 	return gone
+}
+
+// hostRoom reports whether one more host fits on at; when not, it counts
+// the refusal and records a host-limit event (one per port per minute).
+func (m *Model) hostRoom(at Endpoint, now time.Time) bool {
+	var what string
+	switch {
+	case m.hostsOnPort[at] >= m.opt.MaxHostsPerPort:
+		what = fmt.Sprintf("port %s has %d hosts, the most one port may have (hosts.max_per_port)", at, m.opt.MaxHostsPerPort)
+	case m.hostsOnSwitch[at.DPID] >= m.opt.MaxHostsPerSwitch:
+		what = fmt.Sprintf("switch %s has %d hosts, the most one switch may have (hosts.max_per_switch)", at.DPID, m.opt.MaxHostsPerSwitch)
+	default:
+		return true
+	}
+	m.hostsRefused++
+	if last, ok := m.limitEvent[at]; !ok || now.Sub(last) >= time.Minute {
+		if len(m.limitEvent) > 4*m.opt.MaxHostsPerSwitch {
+			clear(m.limitEvent)
+		}
+		m.limitEvent[at] = now
+		m.addEvent(Event{Kind: "host-limit", Time: now, DPID: at.DPID, Port: at.Port,
+			Message: what + ": new hosts there are not learned (a VM sending from random source addresses?)"})
+	}
+	return false
+}
+
+func (m *Model) countHost(at Endpoint, d int) {
+	if m.hostsOnPort[at] += d; m.hostsOnPort[at] <= 0 {
+		delete(m.hostsOnPort, at)
+	}
+	if m.hostsOnSwitch[at.DPID] += d; m.hostsOnSwitch[at.DPID] <= 0 {
+		delete(m.hostsOnSwitch, at.DPID)
+	}
+}
+
+// HostsRefused counts the hosts not learned because a port or a switch
+// had as many as its cap.
+func (m *Model) HostsRefused() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.hostsRefused
 }
 
 func copyHost(h *Host) Host {

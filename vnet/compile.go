@@ -52,7 +52,30 @@ type Env struct {
 	// preference (default 1, 2). An empty list means no path is usable:
 	// traffic to that host is dropped explicitly.
 	PathOrder func(local, remote uint64) []int
+	// ControllerPPS, when set, polices each local interface's packets to
+	// the controller (ARP and DHCP copies in table 0) with a meter of
+	// this many packets per second (MeterID).
+	ControllerPPS uint32
 }
+
+// Meter ids of the interfaces' controller meters: MeterBase + interface
+// id, for ids below MaxMeteredID (switches number meters from 1 up to a
+// few hundred thousand; Open vSwitch's userspace datapath allows 2^18).
+const (
+	MeterBase    = 0x10000
+	MaxMeteredID = 0x20000
+)
+
+// MeterID is the controller meter of an interface (0: none).
+func MeterID(ifID uint32) uint32 {
+	if ifID == 0 || ifID >= MaxMeteredID {
+		return 0
+	}
+	return MeterBase + ifID
+}
+
+// ownedMeter reports whether a meter id is one of ours.
+func ownedMeter(id uint32) bool { return id > MeterBase && id < MeterBase+MaxMeteredID }
 
 // TunnelGroup is the tunnel-selection group towards a remote switch: a
 // fast-failover group whose buckets (one per usable path, in order of
@@ -70,6 +93,7 @@ func TunnelGroup(remoteDPID uint64, ports []uint32) controller.Group {
 type Program struct {
 	Flows  []controller.Flow
 	Groups []controller.Group
+	Meters []controller.Meter
 }
 
 // GroupID is the id of the tunnel-selection group towards a remote switch.
@@ -319,9 +343,20 @@ func (c *compiler) datapath(name string) *Program {
 			pop = "pop_vlan,"
 		}
 		toNet := fmt.Sprintf("write_metadata:0x%x/0x%x,goto_table:%d", metaNet(n.ID), metaNetMask|metaRemote, TableEgress)
-		// ARP and DHCP are answered by the controller (copies from table 0)
+		// ARP and DHCP are answered by the controller (copies from table
+		// 0); the copies from this port are policed by its meter, so that
+		// a VM flooding them cannot crowd out its neighbours'
+		if mid := MeterID(l.ID); mid != 0 && c.env.ControllerPPS > 0 {
+			prog.Meters = append(prog.Meters, controller.Meter{ID: mid, PPS: c.env.ControllerPPS, Burst: c.env.ControllerPPS})
+			for _, m := range []string{"arp", "udp,tp_src=68,tp_dst=67"} {
+				c.add(0, 40100, ck, fmt.Sprintf("%s,%s,actions=meter:%d,controller,goto_table:%d", in, m, mid, TableClassify))
+			}
+		}
 		c.add(TableClassify, 210, ck, in+",arp,actions=drop")
 		c.add(TableClassify, 210, ck, in+",udp,tp_src=68,tp_dst=67,actions=drop")
+		// a VM is never a DHCP server: its offers and acks would hand out
+		// addresses (and gateways) to the other VMs of its network
+		c.add(TableClassify, 210, ck, in+",udp,tp_src=67,tp_dst=68,actions=drop")
 		if l.IP != "" {
 			c.add(TableClassify, 200, ck, fmt.Sprintf("%s,dl_src=%s,ip,nw_src=%s,actions=%s%s", in, l.MAC, l.IP, pop, toNet))
 		}

@@ -37,6 +37,11 @@ type Options struct {
 	// turns the window off.
 	Settle      time.Duration
 	SettleQuiet time.Duration
+	// ControllerPPS polices, with an OpenFlow meter per interface, the
+	// packets each VM port sends to the controller (ARP and DHCP copies in
+	// table 0): at most this many per second, with as many of burst
+	// (default 100). A negative value turns the meters off.
+	ControllerPPS int
 
 	// DHCP leases (see leases.go and docs/vnet.md).
 	//
@@ -107,6 +112,9 @@ func NewManager(store Store, ctl *controller.Controller, topo *topology.Model, o
 	}
 	if opt.Resync <= 0 {
 		opt.Resync = 30 * time.Second
+	}
+	if opt.ControllerPPS == 0 {
+		opt.ControllerPPS = 100
 	}
 	if opt.Debounce <= 0 {
 		opt.Debounce = 100 * time.Millisecond
@@ -245,8 +253,9 @@ func (m *Manager) Kick() {
 // Env returns the live view the compiler uses.
 func (m *Manager) env() Env {
 	return Env{
-		TunnelPort: m.opt.TunnelPort,
-		PathOrder:  m.opt.PathOrder,
+		TunnelPort:    m.opt.TunnelPort,
+		PathOrder:     m.opt.PathOrder,
+		ControllerPPS: uint32(max(m.opt.ControllerPPS, 0)),
 		PortNo: func(dpid uint64, name string) (uint32, bool) {
 			s := m.ctl.Switch(dpid)
 			if s == nil {

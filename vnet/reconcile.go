@@ -57,6 +57,12 @@ type Changes struct {
 	GroupsAdded    int `json:"groups_added"`
 	GroupsModified int `json:"groups_modified"`
 	GroupsDeleted  int `json:"groups_deleted"`
+	MetersAdded    int `json:"meters_added"`
+	MetersModified int `json:"meters_modified"`
+	MetersDeleted  int `json:"meters_deleted"`
+	// MetersFailed: the switch refused the meters (it has none?): the
+	// flows were installed without them.
+	MetersFailed string `json:"meters_failed,omitempty"`
 }
 
 func (c *Changes) add(d Changes) {
@@ -66,14 +72,28 @@ func (c *Changes) add(d Changes) {
 	c.GroupsAdded += d.GroupsAdded
 	c.GroupsModified += d.GroupsModified
 	c.GroupsDeleted += d.GroupsDeleted
+	c.MetersAdded += d.MetersAdded
+	c.MetersModified += d.MetersModified
+	c.MetersDeleted += d.MetersDeleted
+	if d.MetersFailed != "" {
+		c.MetersFailed = d.MetersFailed
+	}
 }
 
 func (c Changes) String() string {
-	return fmt.Sprintf("flows +%d ~%d -%d, groups +%d ~%d -%d", c.Added, c.Modified, c.Deleted, c.GroupsAdded, c.GroupsModified, c.GroupsDeleted)
+	s := fmt.Sprintf("flows +%d ~%d -%d, groups +%d ~%d -%d", c.Added, c.Modified, c.Deleted, c.GroupsAdded, c.GroupsModified, c.GroupsDeleted)
+	if c.MetersAdded+c.MetersModified+c.MetersDeleted > 0 {
+		s += fmt.Sprintf(", meters +%d ~%d -%d", c.MetersAdded, c.MetersModified, c.MetersDeleted)
+	}
+	if c.MetersFailed != "" {
+		s += " (without meters: " + c.MetersFailed + ")"
+	}
+	return s
 }
 
-// Empty reports whether nothing had to change.
-func (c Changes) Empty() bool { return c == Changes{} }
+// Empty reports whether nothing had to change (a switch without meters,
+// programmed without them, counts as unchanged).
+func (c Changes) Empty() bool { c.MetersFailed = ""; return c == Changes{} }
 
 // Reconcile makes the switch hold exactly prog's flows and groups among
 // those the virtual networks own, changing only what differs: flows whose
@@ -145,6 +165,17 @@ func reconcile(ctx context.Context, s *controller.Session, prog *Program, keep *
 		}
 	}
 
+	// meters next: flows refer to them too. A switch without meters gets
+	// the flows without their meter instruction: policing is a
+	// protection, never a reason to leave a switch unprogrammed.
+	flows := prog.Flows
+	mch, err := reconcileMeters(ctx, s, prog.Meters, keep != nil)
+	ch.MetersAdded, ch.MetersModified = mch.MetersAdded, mch.MetersModified
+	if err != nil {
+		flows = withoutMeters(flows)
+		ch.MetersFailed = err.Error()
+	}
+
 	stats, err := s.FlowStats(ctx, controller.AllFlows)
 	if err != nil {
 		return ch, fmt.Errorf("reading flows: %w", err)
@@ -166,7 +197,7 @@ func reconcile(ctx context.Context, s *controller.Session, prog *Program, keep *
 	}
 	var add, modify []controller.Flow
 	want := map[string]bool{}
-	for _, f := range prog.Flows {
+	for _, f := range flows {
 		k := flowKey(f.Table, f.Priority, f.Match)
 		if want[k] {
 			continue // the compiler produced the same flow twice; the first wins
@@ -224,7 +255,92 @@ func reconcile(ctx context.Context, s *controller.Session, prog *Program, keep *
 			ch.GroupsDeleted++
 		}
 	}
+	if keep == nil && ch.MetersFailed == "" {
+		// stale meters go last: deleting a meter deletes its flows
+		n, err := deleteStaleMeters(ctx, s, prog.Meters)
+		ch.MetersDeleted += n
+		if err != nil {
+			return ch, err
+		}
+	}
 	return ch, nil
+}
+
+// reconcileMeters adds and modifies the meters of the program (during the
+// start-up window too: a flow needs its meter).
+func reconcileMeters(ctx context.Context, s *controller.Session, want []controller.Meter, settling bool) (Changes, error) {
+	var ch Changes
+	if len(want) == 0 {
+		return ch, nil
+	}
+	have, err := s.Meters(ctx)
+	if err != nil {
+		return ch, fmt.Errorf("reading meters: %w", err)
+	}
+	haveM := map[uint32]controller.Meter{}
+	for _, m := range have {
+		haveM[m.ID] = m
+	}
+	var add, modify []controller.Meter
+	for _, m := range want {
+		old, ok := haveM[m.ID]
+		switch {
+		case !ok:
+			add = append(add, m)
+		case old != m && !settling:
+			modify = append(modify, m)
+		}
+	}
+	if len(add) > 0 {
+		if err := s.AddMeters(ctx, add...); err != nil {
+			return ch, err
+		}
+		ch.MetersAdded = len(add)
+	}
+	if len(modify) > 0 {
+		if err := s.ModifyMeters(ctx, modify...); err != nil {
+			return ch, err
+		}
+		ch.MetersModified = len(modify)
+	}
+	return ch, nil
+}
+
+func deleteStaleMeters(ctx context.Context, s *controller.Session, want []controller.Meter) (int, error) {
+	have, err := s.Meters(ctx)
+	if err != nil {
+		return 0, nil // a switch without meters has none to delete
+	}
+	wantM := map[uint32]bool{}
+	for _, m := range want {
+		wantM[m.ID] = true
+	}
+	var stale []uint32
+	for _, m := range have {
+		if ownedMeter(m.ID) && !wantM[m.ID] {
+			stale = append(stale, m.ID)
+		}
+	}
+	if len(stale) == 0 {
+		return 0, nil
+	}
+	return len(stale), s.DeleteMeters(ctx, stale...)
+}
+
+// withoutMeters returns the flows with their meter instructions removed.
+func withoutMeters(flows []controller.Flow) []controller.Flow {
+	out := make([]controller.Flow, len(flows))
+	for i, f := range flows {
+		out[i] = f
+		var inst ofp.Instructions
+		for _, in := range f.Instructions {
+			if _, ok := in.(*ofp.InstructionMeter); !ok {
+				inst = append(inst, in)
+			}
+		}
+		out[i].Instructions = inst
+	}
+	return out
 }
 
 func groupKey(typ uint8, buckets []ofwire.Bucket) string {

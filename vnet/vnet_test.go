@@ -250,6 +250,79 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 		}
 	})
 
+	t.Run("an ARP flood from a VM is policed by its meter; the neighbour loses no ping", func(t *testing.T) {
+		e.t = t
+		cfg, _ := mgr.Config()
+		var a1 uint32
+		for _, in := range cfg.Interfaces {
+			if in.Name == "a1" {
+				a1 = in.ID
+			}
+		}
+		mid := vnet.MeterID(a1)
+		s1 := ctl.Switch(h1.DatapathID)
+		meter := func() controller.MeterStats {
+			ms, err := s1.MeterStats(e.ctx)
+			if err != nil {
+				t.Fatalf("meter stats: %v", err)
+			}
+			for _, m := range ms {
+				if m.ID == mid {
+					return m
+				}
+			}
+			t.Fatalf("no meter %#x for a1 on h1: %+v", mid, ms)
+			return controller.MeterStats{}
+		}
+		if dump := e.ovsFlows(1, "table=0,in_port=1"); !strings.Contains(dump, fmt.Sprintf("meter:%d", mid)) {
+			t.Fatalf("a1's table-0 copies are not metered:\n%s", dump)
+		}
+		before := meter()
+		pinBefore := s1.Stats()
+		// the neighbour (c1, h1 vm2, net3) pings c3 across GRE while a1 floods
+		pinged := make(chan string, 1)
+		go func() {
+			out, _ := e.topo.Exec(e.ctx, e.ep(1, 2).Namespace, "ping", "-c", "100", "-i", "0.03", "-W", "1", "10.1.0.13")
+			pinged <- string(out)
+		}()
+		const flood = 300000 // about 2.5 s, as long as most of the neighbour's ping
+		script := fmt.Sprintf(`
+import socket, struct, random
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+src = bytes.fromhex(%q)
+for i in range(%d):
+    tpa = bytes([10, 1, random.randint(2, 250), random.randint(1, 250)])
+    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + src + bytes([10, 1, 0, 11]) + bytes(6) + tpa
+    s.send(b"\xff" * 6 + src + b"\x08\x06" + arp)
+`, strings.ReplaceAll(e.ep(1, 1).MAC, ":", ""), flood)
+		start := time.Now()
+		if out, err := e.topo.Exec(e.ctx, e.ep(1, 1).Namespace, "python3", "-c", script); err != nil {
+			t.Fatalf("ARP flood: %v\n%s", err, out)
+		}
+		took := time.Since(start)
+		out := <-pinged
+		time.Sleep(1200 * time.Millisecond) // meter and flow counters
+		after := meter()
+		pinAfter := s1.Stats()
+		loss := regexp.MustCompile(`([\d.]+)% packet loss`).FindStringSubmatch(out)
+		passed := after.Packets - before.Packets - (after.Dropped - before.Dropped)
+		t.Logf("%d ARP frames from a1 in %s: meter %#x saw %d, dropped %d, passed %d to the controller (100/s + 100 burst); controller-side drops %d; neighbour's ping loss %s%%",
+			flood, took.Round(time.Millisecond), mid, after.Packets-before.Packets, after.Dropped-before.Dropped, passed,
+			pinAfter.PacketInDropped-pinBefore.PacketInDropped, loss[1])
+		if loss == nil || loss[1] != "0" {
+			t.Errorf("the neighbour lost pings during the flood:\n%s", out)
+		}
+		// (the userspace datapath itself drops part of a burst this fast
+		// before any flow sees it)
+		if after.Packets-before.Packets < 5000 {
+			t.Errorf("the meter saw %d of %d frames: the flood did not reach it", after.Packets-before.Packets, flood)
+		}
+		if limit := uint64(100*(took.Seconds()+2) + 100); passed > limit {
+			t.Errorf("%d packet-ins passed the meter in %s, want at most %d", passed, took, limit)
+		}
+	})
+
 	t.Run("router joins net1 and net2; gateways answer", func(t *testing.T) {
 		e.t = t
 		// b2 gets its address by DHCP first
@@ -422,6 +495,39 @@ func TestVirtualNetworksOnOVS(t *testing.T) {
 		m := regexp.MustCompile(`n_packets=(\d+),.*priority=100,in_port=1 actions=drop`).FindStringSubmatch(dump)
 		if m == nil || m[1] == "0" {
 			t.Fatalf("the anti-spoofing drop flow did not count the packets:\n%s", dump)
+		}
+	})
+
+	t.Run("DHCP server packets from a VM are dropped", func(t *testing.T) {
+		e.t = t
+		capture := e.captureFilter(2, 1, "udp")
+		src, dst := mustMAC(e.ep(1, 1).MAC), mustMAC(e.ep(2, 1).MAC)
+		udpFrame := func(dstMAC net.HardwareAddr, dstIP string, sport, dport layers.UDPPort) []byte {
+			buf := gopacket.NewSerializeBuffer()
+			ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.ParseIP("10.1.0.11").To4(), DstIP: net.ParseIP(dstIP).To4()}
+			udp := &layers.UDP{SrcPort: sport, DstPort: dport}
+			udp.SetNetworkLayerForChecksum(ip)
+			gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+				&layers.Ethernet{SrcMAC: src, DstMAC: dstMAC, EthernetType: layers.EthernetTypeIPv4}, ip, udp, gopacket.Payload("offer: take 10.1.0.66, gateway 10.1.0.11"))
+			return buf.Bytes()
+		}
+		for i := 0; i < 5; i++ {
+			e.sendFrom(1, 1, udpFrame(dst, "10.1.0.12", 67, 68))
+			e.sendFrom(1, 1, udpFrame(mustMAC("ff:ff:ff:ff:ff:ff"), "255.255.255.255", 67, 68))
+		}
+		e.sendFrom(1, 1, udpFrame(dst, "10.1.0.12", 5067, 5068)) // other UDP goes through
+		time.Sleep(1500 * time.Millisecond)
+		got := capture()
+		if strings.Contains(got, ".67 >") || strings.Contains(got, "bootps") {
+			t.Fatalf("DHCP server packets from a1 reached a2:\n%s", got)
+		}
+		if !strings.Contains(got, ".5067 > 10.1.0.12.5068") {
+			t.Fatalf("the control packet did not arrive (is the capture working?):\n%s", got)
+		}
+		dump := e.ovsFlowsStats(1, "table=1,in_port=1,udp")
+		m := regexp.MustCompile(`n_packets=(\d+),.*priority=210,udp,in_port=1,tp_src=67,tp_dst=68 actions=drop`).FindStringSubmatch(dump)
+		if m == nil || m[1] != "10" {
+			t.Fatalf("the DHCP server drop flow did not count 10 packets:\n%s", dump)
 		}
 	})
 

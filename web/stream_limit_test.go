@@ -46,7 +46,9 @@ func TestStreamClientCap(t *testing.T) {
 		t.Skip("50,000 hosts, 500 clients")
 	}
 	const hosts, clients, capN = 50_000, 500, 64
-	m := topology.New(topology.Options{})
+	// 50,000 hosts behind one switch: above the default host caps (made
+	// for tenants flooding random MACs), so they are raised here
+	m := topology.New(topology.Options{MaxHostsPerPort: 1000, MaxHostsPerSwitch: hosts})
 	ports := make([]topology.Port, 100)
 	for i := range ports {
 		ports[i] = topology.Port{Number: uint32(i + 1), Name: fmt.Sprintf("vm%d", i+1), Up: true}

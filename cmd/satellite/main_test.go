@@ -303,6 +303,7 @@ func TestServeFailsToStart(t *testing.T) {
 	fails(t, 1, "config file", "serve", "--config", t.TempDir()+"/missing.yaml")
 	// plain HTTP on every address: refused, saying how to set up TLS
 	fails(t, 1, "is not a loopback address and HTTPS is off", "serve", "--http", ":0", "--openflow", "tcp:127.0.0.1:0")
+	fails(t, 1, "openflow_tls: an ssl: target needs openflow_tls {cert, key, ca}", "serve", "--http", "127.0.0.1:0", "--openflow", "ssl:127.0.0.1:0")
 	t.Setenv("SATELLITE_HTTP", "nope")
 	fails(t, 1, `http: "nope": want HOST:PORT or :PORT (such as :8080 or 127.0.0.1:8080) (set in SATELLITE_HTTP)`, "serve")
 }

@@ -79,8 +79,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			ln.Close()
 		}
 	}
+	ccfg := cfg.Controller(log)
 	for _, t := range cfg.OpenFlow {
-		ln, err := controller.Listen(t)
+		ln, err := controller.ListenTLS(t, ccfg.TLS)
 		if err != nil {
 			closeAll()
 			return err
@@ -99,12 +100,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
-	ctl := controller.New(cfg.Controller(log))
+	ctl := controller.New(ccfg)
 	ctlCtx, stopController := context.WithCancel(context.Background())
 	defer stopController()
 	ctlDone := make(chan error, len(ofListeners))
 	for i, ln := range ofListeners {
-		log.Info("openflow listening", "target", cfg.OpenFlow[i], "addr", ln.Addr().String())
+		logOpenFlowListener(log, cfg.OpenFlow[i], ln, len(ccfg.Access.Sources) > 0)
 		go func() { ctlDone <- ctl.Serve(ctlCtx, ln) }()
 	}
 
@@ -115,7 +116,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		httpLn.Close()
 		return err
 	}
-	model := topology.New(topology.Options{})
+	model := topology.New(topology.Options{MaxHostsPerPort: cfg.Hosts.MaxPerPort, MaxHostsPerSwitch: cfg.Hosts.MaxPerSwitch})
 	tracker := topology.NewTracker(topology.TrackerConfig{HostIdle: time.Duration(cfg.Hosts.Idle), TunnelPrefixes: cfg.Discovery.TunnelPrefixes, Logger: log}, ctl, model)
 	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{
 		Interval: time.Duration(cfg.Discovery.Interval), Misses: cfg.Discovery.Misses,
@@ -123,6 +124,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}, ctl, model, signer)
 	go tracker.Run(ctlCtx)
 	go disc.Run(ctlCtx)
+	go recordSecurityEvents(ctlCtx, ctl, model)
 
 	// Virtual networks: the configuration and the DHCP leases are kept in
 	// the state file; the Manager keeps every switch converged to them.
@@ -278,6 +280,38 @@ func displayAddr(a net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// logOpenFlowListener logs where an OpenFlow listener really listens, and
+// warns when plain TCP is reachable from other machines with no source
+// list: any host that reaches it can then claim a switch's datapath.
+func logOpenFlowListener(log *slog.Logger, target string, ln net.Listener, sources bool) {
+	addr, scope := controller.DescribeListener(ln)
+	log.Info("openflow listening", "target", target, "addr", addr, "on", scope)
+	if n, _, _ := strings.Cut(target, ":"); (n == "tcp" || n == "ptcp") && scope != "loopback only" && !sources {
+		log.Warn("openflow: plain TCP reachable from other machines: any host that reaches it can speak for a switch; use an ssl: target with openflow_tls, or openflow_access.sources", "target", target, "addr", addr)
+	}
+}
+
+// recordSecurityEvents puts the controller's security events (refused
+// switch connections, datapath conflicts) into the topology's event log,
+// where the API, `satellite events` and the security_events alert metric
+// see them.
+func recordSecurityEvents(ctx context.Context, ctl *controller.Controller, model *topology.Model) {
+	sub := ctl.Bus().Subscribe(256, controller.Security)
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			model.AddEvent(topology.Event{Kind: e.Security.Kind, Time: e.Time, DPID: topology.DPID(e.DPID),
+				Message: e.Security.Message + " (from " + e.Security.Remote + ")"})
+		}
+	}
 }
 
 // lldpSigner returns the LLDP signer: the key from file, or a random one.

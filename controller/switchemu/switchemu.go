@@ -544,9 +544,19 @@ func (s *Switch) SetPortDown(no uint32, down bool) error {
 
 // PacketIn sends a packet-in for a frame received on inPort (table miss).
 func (s *Switch) PacketIn(inPort uint32, frame []byte) error {
+	return s.PacketInCookie(inPort, 0, frame)
+}
+
+// PacketInCookie sends a packet-in for a frame received on inPort, sent
+// to the controller by the flow with this cookie (reason action).
+func (s *Switch) PacketInCookie(inPort uint32, cookie uint64, frame []byte) error {
 	b := make([]byte, 16, 16+16+2+len(frame))
 	binary.BigEndian.PutUint32(b, 0xffffffff)
 	binary.BigEndian.PutUint16(b[4:], uint16(len(frame)))
+	if cookie != 0 {
+		b[6] = 1 // OFPR_ACTION
+		binary.BigEndian.PutUint64(b[8:], cookie)
+	}
 	// match: OXM type, length 12, in_port TLV, padded to 16
 	m := []byte{0, 1, 0, 12, 0x80, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0}
 	binary.BigEndian.PutUint32(m[8:], inPort)

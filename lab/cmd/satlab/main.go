@@ -31,8 +31,14 @@ const usage = `usage: satlab [--prefix P] [--dir D] COMMAND [ARGS]
 
   up N [flags]                 create or converge an N-host lab (1..32); prints
                                the topology JSON on stdout, progress on stderr
-      --controller T[,T...]    OpenFlow targets: unix:/abs/path.sock, tcp:IP:PORT
-                               (tcp needs the mgmt network: listen on 10.250.0.254)
+      --controller T[,T...]    OpenFlow targets: unix:/abs/path.sock, tcp:IP:PORT,
+                               ssl:IP:PORT (tcp/ssl need the mgmt network: listen
+                               on 10.250.0.254)
+      --tls                    create an OpenFlow PKI with ovs-pki in <dir>/pki and
+                               give every host its certificate (for ssl: targets;
+                               Satellite: --openflow-cert <dir>/pki/ctl-cert.pem
+                               --openflow-key <dir>/pki/ctl-privkey.pem
+                               --openflow-ca <dir>/pki/switchca/cacert.pem)
       --links chain|ring|full|none   direct bridge-to-bridge links (default chain)
       --vms N                  endpoints per host (default 2, 0 = none)
       --no-bfd                 no BFD on the GRE ports (default: BFD on)
@@ -69,10 +75,10 @@ type opts struct {
 }
 
 // boolFlags take no value.
-var boolFlags = map[string]bool{"no-bfd": true, "ipv6": true, "help": true}
+var boolFlags = map[string]bool{"no-bfd": true, "ipv6": true, "tls": true, "help": true}
 
 var upFlags = map[string]bool{"controller": true, "links": true, "vms": true, "no-bfd": true, "bfd-ms": true,
-	"dpid-base": true, "of-versions": true, "mgmt-net": true, "ipv6": true, "jobs": true}
+	"dpid-base": true, "of-versions": true, "mgmt-net": true, "ipv6": true, "tls": true, "jobs": true}
 
 // parse splits args into flags and positional arguments. For ovs and exec
 // everything after the first two positional arguments is passed through.
@@ -234,6 +240,7 @@ func dispatch(ctx context.Context, o *opts, cmd string, rest []string) error {
 		cfg.Hosts = n
 		cfg.BFD = o.flags["no-bfd"] == ""
 		cfg.IPv6 = o.flags["ipv6"] != ""
+		cfg.TLS = o.flags["tls"] != ""
 		cfg.Links = o.flags["links"]
 		cfg.OFVersions = o.flags["of-versions"]
 		cfg.MgmtNet = o.flags["mgmt-net"]
