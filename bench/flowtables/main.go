@@ -79,6 +79,14 @@ func run(ctx context.Context, sizeList string, rounds int, bin string) error {
 			fmt.Fprintln(os.Stderr, "flowtables:", err)
 		}
 	}()
+	// the lab's own controller target (a socket link in the host's run
+	// directory: OVS refuses unix sockets elsewhere), restored for the
+	// rounds with Satellite
+	out, err := l.OVS(ctx, 1, "ovs-vsctl", "get-controller", "br-int")
+	if err != nil {
+		return err
+	}
+	target := strings.TrimSpace(string(out))
 	ofctl := func(args ...string) error {
 		_, err := l.OVS(ctx, 1, "ovs-ofctl", append([]string{"-O", "OpenFlow13"}, args...)...)
 		return err
@@ -98,7 +106,7 @@ func run(ctx context.Context, sizeList string, rounds int, bin string) error {
 				}
 				var sat *satellite
 				if withSat {
-					if _, err := l.OVS(ctx, 1, "ovs-vsctl", "set-controller", "br-int", "unix:"+sock); err != nil {
+					if _, err := l.OVS(ctx, 1, "ovs-vsctl", "set-controller", "br-int", target); err != nil {
 						return err
 					}
 					if sat, err = startSatellite(ctx, bin, dir, sock); err != nil {
@@ -154,9 +162,11 @@ func writeFlows(path string, n int) error {
 }
 
 type satellite struct {
-	cmd  *exec.Cmd
-	base string
-	done chan struct{}
+	cmd   *exec.Cmd
+	base  string
+	done  chan struct{}
+	token string // the admin token the first start writes next to the state file
+	state string
 }
 
 func startSatellite(ctx context.Context, bin, dir, sock string) (*satellite, error) {
@@ -168,7 +178,9 @@ func startSatellite(ctx context.Context, bin, dir, sock string) (*satellite, err
 	ln.Close()
 	cfg := filepath.Join(dir, "satellite.yaml")
 	state := filepath.Join(dir, "state.db")
-	os.Remove(state)
+	for _, f := range []string{state, "state-tokens.db", "state-admin.token", "state-audit.log", "state-alerts.db"} {
+		os.Remove(filepath.Join(dir, filepath.Base(f)))
+	}
 	if err := os.WriteFile(cfg, []byte("state_file: "+state+"\nlog_level: warn\n"), 0o600); err != nil {
 		return nil, err
 	}
@@ -178,7 +190,7 @@ func startSatellite(ctx context.Context, bin, dir, sock string) (*satellite, err
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &satellite{cmd: cmd, base: "http://" + addr, done: make(chan struct{})}
+	s := &satellite{cmd: cmd, base: "http://" + addr, done: make(chan struct{}), state: state}
 	go func() { cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -207,8 +219,26 @@ func (s *satellite) stop() {
 	}
 }
 
+// do sends an authenticated GET: the bootstrap admin token that serve
+// writes on its first start, state-admin.token next to the state file.
+func (s *satellite) do(path string) (*http.Response, error) {
+	if s.token == "" {
+		b, err := os.ReadFile(strings.TrimSuffix(s.state, ".db") + "-admin.token")
+		if err != nil {
+			return nil, fmt.Errorf("the admin token: %w", err)
+		}
+		s.token = strings.TrimSpace(string(b))
+	}
+	req, err := http.NewRequest("GET", s.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	return http.DefaultClient.Do(req)
+}
+
 func (s *satellite) get(path string, v any) error {
-	resp, err := http.Get(s.base + path)
+	resp, err := s.do(path)
 	if err != nil {
 		return err
 	}
@@ -300,7 +330,7 @@ func measureSatellite(ctx context.Context, s *satellite, n int, r *result, l *la
 	r.dumpOfctl = append(r.dumpOfctl, time.Since(t0))
 
 	t0 = time.Now()
-	resp, err := http.Get(s.base + "/api/v1/switches/1/flows")
+	resp, err := s.do("/api/v1/switches/1/flows")
 	if err != nil {
 		return err
 	}
