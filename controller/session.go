@@ -320,6 +320,15 @@ func (s *Session) Barrier(ctx context.Context) error {
 	return err
 }
 
+// Echo sends an echo request and waits for the reply. The round trip is
+// the switch's own delay in answering plus this controller's in reading
+// the answer: a slow datapath or a starved read loop shows here first.
+func (s *Session) Echo(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	_, err := s.Request(ctx, of.TypeEchoRequest, &ofp.EchoRequest{Data: []byte("satellite-rtt")})
+	return time.Since(start), err
+}
+
 // Roles for SetRole (OpenFlow 1.3 ofp_controller_role).
 const (
 	RoleNoChange = uint32(ofp.ControllerRoleNoChange)
@@ -435,7 +444,10 @@ func (s *Session) dispatch(msg ofwire.Message) {
 	case of.TypeEchoRequest:
 		b, _ := ofwire.Encode(of.TypeEchoReply, msg.XID, &ofp.EchoReply{Data: msg.Body})
 		_ = s.write(b)
-	case of.TypeEchoReply, of.TypeHello:
+	case of.TypeEchoReply:
+		// liveness was recorded by the read loop; Echo may be waiting
+		s.deliver(msg, nil)
+	case of.TypeHello:
 		// liveness was recorded by the read loop
 	case of.TypeError:
 		e, err := ofwire.DecodeError(msg.Body)
