@@ -3,6 +3,8 @@ package probes
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -293,5 +295,46 @@ func TestTimeoutAdaptsToAnRTTStep(t *testing.T) {
 	feed(150*time.Millisecond, 10)
 	if got := p.timeout(c); got != 60*time.Millisecond {
 		t.Fatalf("unguarded: timeout %s, want the fixed 60ms", got)
+	}
+}
+
+// A late prober loop makes the host "overloaded": said once in the log,
+// in Load (the API's degraded) and Held (discovery's judge), with the
+// lateness; after two quiet seconds verdicts resume, said once too.
+func TestOverloadIsReportedOnce(t *testing.T) {
+	logs := &syncBuffer{}
+	m := New(Config{Interval: 30 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))},
+		controller.New(controller.Config{Logger: quiet}), nil, nil)
+	now := time.Now()
+	m.mu.Lock()
+	m.updateLoad(now)
+	for i := 0; i < 5; i++ {
+		m.noteTick(now, now.Add(30*time.Millisecond), now.Add(330*time.Millisecond))
+		now = now.Add(330 * time.Millisecond)
+		m.updateLoad(now)
+	}
+	m.mu.Unlock()
+	l := m.Load()
+	if l.Degraded != "host overloaded, verdicts held" || l.TickLateMs != 300 || !strings.Contains(l.Cause, "prober tick late 300ms") {
+		t.Fatalf("load %+v", l)
+	}
+	if held, why := m.Held(); !held || !strings.Contains(why, "host overloaded, verdicts held (prober tick late 300ms)") {
+		t.Fatalf("held %v %q", held, why)
+	}
+	if n := strings.Count(logs.String(), "host overloaded, verdicts held"); n != 1 {
+		t.Fatalf("said %d times, want once:\n%s", n, logs)
+	}
+	m.mu.Lock()
+	m.updateLoad(now.Add(3 * time.Second))
+	m.updateLoad(now.Add(4 * time.Second))
+	m.mu.Unlock()
+	if l := m.Load(); l.Degraded != "" {
+		t.Fatalf("still degraded: %+v", l)
+	}
+	if held, _ := m.Held(); held {
+		t.Fatal("still held")
+	}
+	if n := strings.Count(logs.String(), "verdicts resume"); n != 1 {
+		t.Fatalf("resume said %d times:\n%s", n, logs)
 	}
 }
