@@ -75,6 +75,8 @@ type Discovery struct {
 	hold    func() (bool, string) // the prober's judge of this host's load
 	held    string                // why link removal is held now ("": it is not)
 	since   time.Time
+	logged  bool                      // the hold was logged; said again only after a quiet half minute
+	lastOff time.Time                 // when the last hold ended
 	silent  map[topology.LinkKey]bool // silent links kept because their switch's other links are silent too
 	late    atomic.Int64              // unix ns of the probe loop's last send later than a quarter interval
 }
@@ -188,12 +190,17 @@ func (d *Discovery) expire(now time.Time) {
 	switch {
 	case why != "" && d.held == "":
 		d.held, d.since = why, now
-		d.log.Warn("link removal by missed probes held", "cause", why, "hint", "links still go at once when their port goes down")
-	case why == "" && d.held != "":
-		d.log.Info("link removal by missed probes resumes", "held_for", now.Sub(d.since).Round(time.Millisecond))
-		d.held = ""
+		if !d.logged {
+			d.logged = true
+			d.log.Warn("link removal by missed probes held", "cause", why, "hint", "links still go at once when their port goes down")
+		}
 	case why != "":
 		d.held = why
+	case d.held != "":
+		d.held, d.lastOff = "", now
+	case d.logged && now.Sub(d.lastOff) >= 30*time.Second:
+		d.logged = false
+		d.log.Info("link removal by missed probes resumes")
 	}
 	d.mu.Unlock()
 	if why != "" {

@@ -79,8 +79,18 @@ type loadState struct {
 	since      time.Time
 	what       string
 	held       uint64 // probes held since start
-	heldAtOn   uint64 // held when the current episode began
+	// the log says it once: a warning at the first episode, one info line
+	// after a quiet minute (episodes in between are not logged again)
+	logged    bool
+	logSince  time.Time
+	lastOff   time.Time
+	episodes  int
+	heldAtLog uint64
 }
+
+// logQuiet is how long no episode may come before the log says verdicts
+// resume.
+const logQuiet = 30 * time.Second
 
 // Load is how late this host and the datapaths are, and whether probe
 // verdicts are held because of it (GET /api/v1/tunnels, /healthz).
@@ -258,20 +268,26 @@ func (m *Manager) updateLoad(now time.Time) {
 	}
 	sort.Strings(what)
 	on := len(what) > 0
+	l := &m.load
 	switch {
-	case on && !m.load.overloaded:
-		m.load.overloaded, m.load.since, m.load.heldAtOn = true, now, m.load.held
-		m.load.what = strings.Join(what, ", ")
-		m.log.Warn(m.degradedText(host)+": a late host is not a broken path", "cause", m.load.what,
-			"late_limit", m.cfg.LateLimit, "hint", "probe verdicts and LLDP link removal resume when the delays are gone")
+	case on && !l.overloaded:
+		l.overloaded, l.since, l.hostLate = true, now, host
+		l.what = strings.Join(what, ", ")
+		l.episodes++
+		if !l.logged {
+			l.logged, l.logSince, l.heldAtLog, l.episodes = true, now, l.held, 1
+			m.log.Warn(m.degradedText(host)+": a late host is not a broken path", "cause", l.what,
+				"late_limit", m.cfg.LateLimit, "hint", "probe verdicts and LLDP link removal resume when the delays are gone")
+		}
 	case on:
-		m.load.what = strings.Join(what, ", ")
-	case !on && m.load.overloaded:
-		m.load.overloaded = false
-		m.log.Info("delays gone: probe verdicts resume", "lasted", now.Sub(m.load.since).Round(time.Millisecond),
-			"held_probes", m.load.held-m.load.heldAtOn)
+		l.what, l.hostLate = strings.Join(what, ", "), l.hostLate || host
+	case l.overloaded:
+		l.overloaded, l.lastOff = false, now
+	case l.logged && now.Sub(l.lastOff) >= logQuiet:
+		l.logged = false
+		m.log.Info("delays gone: probe verdicts resume", "late_for", l.lastOff.Sub(l.logSince).Round(time.Millisecond),
+			"episodes", l.episodes, "held_probes", l.held-l.heldAtLog)
 	}
-	m.load.hostLate = host
 }
 
 func (m *Manager) degradedText(host bool) string {

@@ -22,23 +22,23 @@ import (
 	"github.com/satellite-sdn/satellite/topology"
 )
 
-// TestCPUHog is not a test: run by startHog in a child process, it keeps
-// SAT_CPU_HOG busy loops spinning until it is killed.
-func TestCPUHog(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("SAT_CPU_HOG"))
-	if n <= 0 {
-		t.Skip("the CPU hog of the load test (runs only as its child process)")
+// TestMain doubles as the load test's CPU hog: run by startHog as a child
+// process with SAT_CPU_HOG=n, the test binary keeps n busy loops spinning
+// until it is killed.
+func TestMain(m *testing.M) {
+	if n, _ := strconv.Atoi(os.Getenv("SAT_CPU_HOG")); n > 0 {
+		runtime.GOMAXPROCS(n)
+		for i := 0; i < n; i++ {
+			go func() {
+				x := uint64(1)
+				for {
+					x = x*6364136223846793005 + 1442695040888963407
+				}
+			}()
+		}
+		select {}
 	}
-	runtime.GOMAXPROCS(n)
-	for i := 0; i < n; i++ {
-		go func() {
-			x := uint64(1)
-			for {
-				x = x*6364136223846793005 + 1442695040888963407
-			}
-		}()
-	}
-	select {}
+	os.Exit(m.Run())
 }
 
 // startHog starts 2 busy workers per core in a child process and stops it
@@ -46,7 +46,7 @@ func TestCPUHog(t *testing.T) {
 func startHog(t testing.TB) {
 	t.Helper()
 	n := 2 * runtime.NumCPU()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCPUHog$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SAT_CPU_HOG="+strconv.Itoa(n))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

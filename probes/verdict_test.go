@@ -300,7 +300,9 @@ func TestTimeoutAdaptsToAnRTTStep(t *testing.T) {
 
 // A late prober loop makes the host "overloaded": said once in the log,
 // in Load (the API's degraded) and Held (discovery's judge), with the
-// lateness; after two quiet seconds verdicts resume, said once too.
+// lateness; after two quiet seconds verdicts resume, and after a quiet
+// half minute the log says so, once too (episodes in between are not
+// logged again).
 func TestOverloadIsReportedOnce(t *testing.T) {
 	logs := &syncBuffer{}
 	m := New(Config{Interval: 30 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))},
@@ -334,7 +336,27 @@ func TestOverloadIsReportedOnce(t *testing.T) {
 	if held, _ := m.Held(); held {
 		t.Fatal("still held")
 	}
-	if n := strings.Count(logs.String(), "verdicts resume"); n != 1 {
+	// another episode ten seconds later: held again, not logged again
+	now = now.Add(10 * time.Second)
+	m.mu.Lock()
+	m.noteTick(now, now.Add(30*time.Millisecond), now.Add(330*time.Millisecond))
+	m.updateLoad(now.Add(330 * time.Millisecond))
+	m.mu.Unlock()
+	if held, _ := m.Held(); !held {
+		t.Fatal("second episode not held")
+	}
+	m.mu.Lock()
+	m.updateLoad(now.Add(3 * time.Second))
+	m.updateLoad(now.Add(20 * time.Second))
+	m.mu.Unlock()
+	if n := strings.Count(logs.String(), "host overloaded, verdicts held"); n != 1 || strings.Contains(logs.String(), "verdicts resume") {
+		t.Fatalf("want one warning and no resume yet:\n%s", logs)
+	}
+	m.mu.Lock()
+	m.updateLoad(now.Add(40 * time.Second))
+	m.updateLoad(now.Add(50 * time.Second))
+	m.mu.Unlock()
+	if n := strings.Count(logs.String(), "verdicts resume"); n != 1 || !strings.Contains(logs.String(), "episodes=2") {
 		t.Fatalf("resume said %d times:\n%s", n, logs)
 	}
 }
