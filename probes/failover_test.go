@@ -294,6 +294,25 @@ func (e *env) failoverAndBack(t *testing.T, maxGap time.Duration) {
 func TestFailoverByProbesWithoutBFD(t *testing.T) {
 	e := start(t, false, probes.Config{HoldDown: time.Second})
 	t.Run("cut and restore", func(t *testing.T) { e.failoverAndBack(t, 400*time.Millisecond) })
+	t.Run("both paths cut, the datapath says live: traffic kept, never dropped", func(t *testing.T) {
+		ev := e.bothCut(t, "tunnel-kept")
+		if !strings.Contains(ev.Message, "probes lost on all paths; datapath says live; traffic kept") {
+			t.Fatalf("event %q", ev.Message)
+		}
+		if got := e.pm.PathOrder(e.topo.Host(1).DatapathID, e.topo.Host(3).DatapathID); len(got) == 0 {
+			t.Fatal("the traffic was dropped on probe evidence alone")
+		}
+		if n := len(e.events("tunnel-down")); n != 0 {
+			t.Fatalf("%d tunnel-down events", n)
+		}
+		t.Logf("%s", ev.Message)
+		for p := 1; p <= 2; p++ {
+			if err := e.topo.RestorePath(e.ctx, 1, p, 3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.waitActive(t, 1)
+	})
 	t.Run("a paused or stalled prober causes no failover", func(t *testing.T) {
 		e.t = t
 		before := len(e.events("tunnel-failover")) + len(e.events("tunnel-path-down"))
@@ -312,6 +331,33 @@ func TestFailoverByProbesWithoutBFD(t *testing.T) {
 			t.Fatalf("pausing the prober caused %d path-down/failover events: %+v", after-before, e.model.Events())
 		}
 	})
+}
+
+// bothCut cuts both paths between h1 and h3 and waits for the event of
+// the given kind; it restores them at the end of the test.
+func (e *env) bothCut(t *testing.T, kind string) topology.Event {
+	e.t = t
+	for p := 1; p <= 2; p++ {
+		if err := e.topo.CutPath(e.ctx, 1, p, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for p := 1; p <= 2; p++ {
+			e.topo.RestorePath(context.Background(), 1, p, 3)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, ev := range e.model.Events() {
+			if ev.Kind == kind && strings.HasPrefix(ev.Message, "h1 -> h3: ") {
+				return ev
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %s event for h1 -> h3 after cutting both paths:\n%+v\n%+v", kind, e.model.Events(), e.pm.Paths())
+	return topology.Event{}
 }
 
 func TestFailoverWithBFD(t *testing.T) {
@@ -363,6 +409,13 @@ func TestFailoverWithBFD(t *testing.T) {
 				}
 				t.Logf("lossy path judged down by probes: %s (loss %.0f%%)", p.Cause, 100*p.Loss)
 			}
+		}
+	})
+	t.Run("both paths cut and the datapath agrees: dropped", func(t *testing.T) {
+		ev := e.bothCut(t, "tunnel-down")
+		t.Logf("%s", ev.Message)
+		if got := e.pm.PathOrder(e.topo.Host(1).DatapathID, e.topo.Host(3).DatapathID); len(got) != 0 {
+			t.Fatalf("order %v with no live path", got)
 		}
 	})
 }

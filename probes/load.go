@@ -291,6 +291,12 @@ func (m *Manager) updateLoad(now time.Time) {
 }
 
 func (m *Manager) degradedText(host bool) string {
+	if m.cfg.Unguarded {
+		if host {
+			return "host overloaded, verdicts not held (probes.hold_on_overload is false)"
+		}
+		return "datapath late, verdicts not held (probes.hold_on_overload is false)"
+	}
 	if host {
 		return "host overloaded, verdicts held"
 	}
@@ -338,10 +344,11 @@ func (m *Manager) Load() Load {
 
 // Held reports whether verdicts are held because this host or a datapath
 // is late, and why: LLDP discovery holds link removal by misses on it.
+// Unguarded, nothing is held.
 func (m *Manager) Held() (bool, string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !m.load.overloaded {
+	if !m.load.overloaded || m.cfg.Unguarded {
 		return false, ""
 	}
 	return true, m.degradedText(m.load.hostLate) + " (" + m.load.what + ")"
