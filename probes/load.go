@@ -133,6 +133,13 @@ func (m *Manager) noteLate(dp uint64, from, to time.Time, late time.Duration, wh
 	for len(list) > 0 && to.Sub(list[0].to) > time.Minute {
 		list = list[1:]
 	}
+	if n := len(list); n > 0 && list[n-1].what == what && !list[n-1].to.Before(from) {
+		// the same lateness, measured again: one longer span
+		s := &list[n-1]
+		s.from, s.to, s.late = minTime(s.from, from), maxTime(s.to, to), max(s.late, late)
+		m.load.spans[dp] = list
+		return
+	}
 	m.load.spans[dp] = append(list, lateSpan{from: from, to: to, late: late, what: what})
 }
 
@@ -352,6 +359,20 @@ func (m *Manager) Held() (bool, string) {
 		return false, ""
 	}
 	return true, m.degradedText(m.load.hostLate) + " (" + m.load.what + ")"
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }

@@ -248,9 +248,9 @@ type pending struct{ sent, deadline time.Time }
 // rec is what became of one probe, kept for the witness rule (a loss
 // counts when another path's probe of the same moment came back).
 type rec struct {
-	seq            uint32
-	sent, deadline time.Time
-	state          uint8
+	seq                uint32
+	sent, deadline, at time.Time // at: when the answer was read
+	state              uint8
 }
 
 const (
@@ -326,17 +326,26 @@ func (p *path) mark(seq uint32, state uint8) {
 	}
 }
 
+// answered records when probe seq's answer was read.
+func (p *path) answered(seq uint32, at time.Time) {
+	if r := &p.hist[seq%histLen]; r.seq == seq {
+		r.state, r.at = recAnswered, at
+	}
+}
+
 // window tells what became of the path's probes sent in [from, to]: one
-// came back, or one is still on its way within its timeout.
-func (p *path) window(from, to, now time.Time) (answered, waiting bool) {
+// came back at least margin before now, or one is still on its way within
+// its timeout (or came back only just: answers delayed together, by a
+// frozen datapath, come back in bursts, one path's before the other's).
+func (p *path) window(from, to, now time.Time, margin time.Duration) (answered, waiting bool) {
 	for _, r := range p.hist {
 		if r.state == recNone || r.sent.Before(from) || r.sent.After(to) {
 			continue
 		}
 		switch {
-		case r.state == recAnswered:
+		case r.state == recAnswered && now.Sub(r.at) >= margin:
 			answered = true
-		case r.state == recPending && !now.After(r.deadline):
+		case r.state == recAnswered, r.state == recPending && !now.After(r.deadline):
 			waiting = true
 		}
 	}
@@ -865,7 +874,7 @@ func (m *Manager) fateOf(p *path, pd pending, now time.Time) fate {
 		if !ok || pn == p.key.Path {
 			continue
 		}
-		answered, w := q.window(pd.sent.Add(-m.cfg.tick()/2), pd.deadline, now)
+		answered, w := q.window(pd.sent.Add(-m.cfg.tick()/2), pd.deadline, now, m.cfg.tick())
 		if answered {
 			return fateLost
 		}
@@ -899,6 +908,7 @@ func (m *Manager) expireLocked(now time.Time, lastRx func(dp uint64) time.Time) 
 		pd  pending
 	}
 	var list []due
+	waitingSince := map[uint64]time.Time{} // the oldest probe out per local switch
 	for _, p := range m.paths {
 		t, ok := rx[p.key.Local]
 		if !ok {
@@ -906,9 +916,19 @@ func (m *Manager) expireLocked(now time.Time, lastRx func(dp uint64) time.Time) 
 			rx[p.key.Local] = t
 		}
 		for seq, pd := range p.outstanding {
+			if w, ok := waitingSince[p.key.Local]; !ok || pd.sent.Before(w) {
+				waitingSince[p.key.Local] = pd.sent
+			}
 			if now.After(pd.deadline) && t.After(pd.deadline) {
 				list = append(list, due{p, seq, pd})
 			}
+		}
+	}
+	// A switch that sent nothing at all for longer than the limit while
+	// its probes' answers were due is frozen or cut off from us: late.
+	for dp, t := range rx {
+		if w, ok := waitingSince[dp]; ok && now.Sub(w) > m.cfg.LateLimit && !t.IsZero() {
+			m.noteLate(dp, t, now, now.Sub(t), "nothing read from the switch")
 		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].pd.sent.Before(list[j].pd.sent) })
@@ -1061,7 +1081,7 @@ func (m *Manager) reply(ctx context.Context, e controller.Event) {
 		return
 	}
 	delete(p.outstanding, pr.Seq)
-	p.mark(pr.Seq, recAnswered)
+	p.answered(pr.Seq, e.Time)
 	p.recv++
 	m.result(p, true, e.Time.Sub(pd.sent), e.Time)
 	changed := m.judge(p, e.Time)

@@ -360,3 +360,59 @@ func TestOverloadIsReportedOnce(t *testing.T) {
 		t.Fatalf("resume said %d times:\n%s", n, logs)
 	}
 }
+
+// A frozen remote datapath answers everything at once when it thaws,
+// path 1's answers a few milliseconds before path 2's: the first answers
+// are no witness against path 2 until they are a round old.
+func TestAnswersInABurstAreNoWitness(t *testing.T) {
+	e := newVerdictEnv(t, Config{Interval: 30 * time.Millisecond, LateLimit: time.Hour})
+	start := time.Now()
+	now := start
+	var s1, s2 []uint32
+	for i := 0; i < 6; i++ {
+		s1 = append(s1, e.send(1, now))
+		s2 = append(s2, e.send(2, now))
+		now = now.Add(30 * time.Millisecond)
+		e.settle(now)
+	}
+	for i := range s1 {
+		e.answer(1, s1[i], start.Add(time.Duration(i)*30*time.Millisecond), now)
+	}
+	e.settle(now.Add(5 * time.Millisecond))
+	for i := range s2 {
+		e.answer(2, s2[i], start.Add(time.Duration(i)*30*time.Millisecond), now.Add(10*time.Millisecond))
+	}
+	e.settle(now.Add(40 * time.Millisecond))
+	if e.p[2].consecMiss != 0 || e.p[2].recv != 6 || !e.p[2].up {
+		t.Fatalf("path 2 blamed for answering a few ms after path 1: %s", e.state())
+	}
+}
+
+// A switch from which nothing at all was read for longer than the limit
+// while its probes' answers were due is late: its probes are held, not
+// lost, even when a sibling's answer came (it was read before the freeze).
+func TestSilentSwitchIsLate(t *testing.T) {
+	e := newVerdictEnv(t, Config{Interval: 30 * time.Millisecond})
+	start := time.Now()
+	now := start
+	frozen := start.Add(15 * time.Millisecond) // the last read from h1
+	for i := 0; i < 10; i++ {
+		e.send(1, now)
+		s2 := e.send(2, now)
+		if i == 0 {
+			e.answer(2, s2, now, now.Add(time.Millisecond))
+		}
+		now = now.Add(30 * time.Millisecond)
+		e.m.mu.Lock()
+		e.m.expireLocked(now, func(uint64) time.Time { return frozen })
+		e.m.mu.Unlock()
+	}
+	// h1 thaws: everything read again, the probes of the freeze unanswered
+	e.settle(now.Add(time.Second))
+	if !e.p[1].up || e.p[1].consecMiss != 0 || e.p[1].held == 0 {
+		t.Fatalf("probes of a silent switch counted as lost: %s", e.state())
+	}
+	if l := e.m.Load(); len(l.Datapaths) != 0 {
+		t.Fatalf("load %+v", l)
+	}
+}
