@@ -28,6 +28,18 @@ type Probes struct {
 	// FlapLimit state changes within FlapWindow damp a path (hold-down x4).
 	FlapLimit  int      `yaml:"flap_limit"`
 	FlapWindow Duration `yaml:"flap_window"`
+	// TimeoutMax caps a path's probe timeout, which follows its measured
+	// round trips (smoothed RTT + 4 x variation, at least 2 x interval).
+	TimeoutMax Duration `yaml:"timeout_max"`
+	// LateLimit: a prober loop, probe reply or datapath echo later than
+	// this marks this host or that datapath late; probes due meanwhile are
+	// held, and so is LLDP link removal by missed probes.
+	LateLimit Duration `yaml:"late_limit"`
+	// HoldOnOverload (default true) keeps a slow host from breaking the
+	// network: late-host holds, the other-path witness, the adaptive
+	// timeout, and traffic kept on the datapath's live paths when probes
+	// lose them all. false is the old behaviour, for comparison only.
+	HoldOnOverload bool `yaml:"hold_on_overload"`
 	// PacketOutShare is the share of each switch's packet-out rate
 	// (controller.packet_out_rate) probes may use; beyond it the intervals
 	// of that switch's paths stretch, with a warning.
@@ -52,7 +64,8 @@ type ProbeGroup struct {
 
 func defaultProbes() Probes {
 	return Probes{Enabled: true, Interval: Duration(30 * time.Millisecond), DownAfter: 3, LossWindow: 50, LossThreshold: 0.2,
-		HoldDown: Duration(2 * time.Second), FlapLimit: 4, FlapWindow: Duration(time.Minute), PacketOutShare: 0.5}
+		HoldDown: Duration(2 * time.Second), FlapLimit: 4, FlapWindow: Duration(time.Minute), PacketOutShare: 0.5,
+		TimeoutMax: Duration(time.Second), LateLimit: Duration(100 * time.Millisecond), HoldOnOverload: true}
 }
 
 func (c Config) validateProbes(bad func(setting, format string, args ...any)) {
@@ -74,6 +87,12 @@ func (c Config) validateProbes(bad func(setting, format string, args ...any)) {
 	}
 	if d := time.Duration(p.HoldDown); d < time.Duration(p.Interval) {
 		bad("probes.hold_down", "%s is shorter than one probe interval; want such as 2s", d)
+	}
+	if d := time.Duration(p.TimeoutMax); d < 2*time.Duration(p.Interval) {
+		bad("probes.timeout_max", "%s is shorter than two probe intervals; want such as 1s", d)
+	}
+	if d := time.Duration(p.LateLimit); d < 10*time.Millisecond || d > time.Minute {
+		bad("probes.late_limit", "%s; want between 10ms and 1m (such as 100ms)", d)
 	}
 	if p.FlapLimit < 2 {
 		bad("probes.flap_limit", "%d; want at least 2 (such as 4)", p.FlapLimit)
@@ -112,7 +131,8 @@ func (c Config) ProbesConfig(logger *slog.Logger) probes.Config {
 	p := c.Probes
 	pc := probes.Config{Interval: time.Duration(p.Interval), DownAfter: p.DownAfter, LossWindow: p.LossWindow,
 		LossThreshold: p.LossThreshold, MaxRTT: time.Duration(p.MaxRTT), HoldDown: time.Duration(p.HoldDown),
-		FlapLimit: p.FlapLimit, FlapWindow: time.Duration(p.FlapWindow), PacketOutShare: p.PacketOutShare, Logger: logger}
+		FlapLimit: p.FlapLimit, FlapWindow: time.Duration(p.FlapWindow), PacketOutShare: p.PacketOutShare, Logger: logger,
+		TimeoutMax: time.Duration(p.TimeoutMax), LateLimit: time.Duration(p.LateLimit), Unguarded: !p.HoldOnOverload}
 	for _, g := range p.Groups {
 		pc.Groups = append(pc.Groups, probes.Group{Local: g.Local, Remote: g.Remote, Path: g.Path, Interval: time.Duration(g.Interval),
 			DownAfter: g.DownAfter, LossThreshold: g.LossThreshold, MaxRTT: time.Duration(g.MaxRTT), HoldDown: time.Duration(g.HoldDown)})

@@ -20,15 +20,26 @@ func TestProbesSettings(t *testing.T) {
 		pc.MaxRTT != 20*time.Millisecond || pc.HoldDown != 5*time.Second || pc.FlapLimit != 3 || pc.FlapWindow != 2*time.Minute || pc.PacketOutShare != 0.8 {
 		t.Fatalf("probes config %+v", pc)
 	}
-	if d := Default(); !d.Probes.Enabled || time.Duration(d.Probes.Interval) != 30*time.Millisecond {
+	if d := Default(); !d.Probes.Enabled || time.Duration(d.Probes.Interval) != 30*time.Millisecond || !d.Probes.HoldOnOverload ||
+		d.ProbesConfig(nil).Unguarded || d.ProbesConfig(nil).TimeoutMax != time.Second || d.ProbesConfig(nil).LateLimit != 100*time.Millisecond {
 		t.Fatalf("defaults %+v", d.Probes)
 	}
-	c, err = Load(writeFile(t, "probes: {interval: 1ms, down_after: 0, loss_window: 2, loss_threshold: 1.5, max_rtt: -1s, hold_down: 0s, flap_limit: 1, flap_window: 0s, packet_out_share: 1.5}\n"))
+	c, err = Load(writeFile(t, "probes: {timeout_max: 500ms, late_limit: 50ms, hold_on_overload: false}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if pc := c.ProbesConfig(nil); pc.TimeoutMax != 500*time.Millisecond || pc.LateLimit != 50*time.Millisecond || !pc.Unguarded {
+		t.Fatalf("guard settings %+v", pc)
+	}
+	c, err = Load(writeFile(t, "probes: {interval: 1ms, down_after: 0, loss_window: 2, loss_threshold: 1.5, max_rtt: -1s, hold_down: 0s, flap_limit: 1, flap_window: 0s, packet_out_share: 1.5, timeout_max: 1ms, late_limit: 1ms}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	msg := fmt.Sprint(c.Validate())
-	for _, want := range []string{"probes.interval", "probes.down_after", "probes.loss_window", "probes.loss_threshold", "probes.max_rtt", "probes.hold_down", "probes.flap_limit", "probes.flap_window", "probes.packet_out_share"} {
+	for _, want := range []string{"probes.interval", "probes.down_after", "probes.loss_window", "probes.loss_threshold", "probes.max_rtt", "probes.hold_down", "probes.flap_limit", "probes.flap_window", "probes.packet_out_share", "probes.timeout_max", "probes.late_limit"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("validation lacks %s:\n%s", want, msg)
 		}

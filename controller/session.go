@@ -337,6 +337,15 @@ func (s *Session) Barrier(ctx context.Context) error {
 	return err
 }
 
+// Echo sends an echo request and waits for the reply. The round trip is
+// the switch's own delay in answering plus this controller's in reading
+// the answer: a slow datapath or a starved read loop shows here first.
+func (s *Session) Echo(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	_, err := s.Request(ctx, of.TypeEchoRequest, &ofp.EchoRequest{Data: []byte("satellite-rtt")})
+	return time.Since(start), err
+}
+
 // Roles for SetRole (OpenFlow 1.3 ofp_controller_role).
 const (
 	RoleNoChange = uint32(ofp.ControllerRoleNoChange)
@@ -453,7 +462,7 @@ func (s *Session) dispatch(msg ofwire.Message) {
 		b, _ := ofwire.Encode(of.TypeEchoReply, msg.XID, &ofp.EchoReply{Data: msg.Body})
 		_ = s.write(b)
 	case of.TypeEchoReply:
-		// liveness was recorded by the read loop; answersEcho may wait for it
+		// liveness was recorded by the read loop; Echo (and answersEcho) may be waiting
 		s.deliver(msg, nil)
 	case of.TypeHello:
 		// liveness was recorded by the read loop
@@ -675,7 +684,7 @@ func (s *Session) answersEcho(timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	s.stats.echoSent.Add(1)
-	_, err := s.Request(ctx, of.TypeEchoRequest, &ofp.EchoRequest{Data: []byte("satellite: who is there?")})
+	_, err := s.Echo(ctx)
 	return err == nil
 }
 

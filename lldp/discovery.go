@@ -77,6 +77,13 @@ type Discovery struct {
 	lastSent atomic.Int64 // the last send time signed, unix ns
 	mu       sync.Mutex
 	lastSec  map[secKey]time.Time
+	hold     func() (bool, string) // the prober's judge of this host's load
+	held     string                // why link removal is held now ("": it is not)
+	since    time.Time
+	logged   bool                      // the hold was logged; said again only after a quiet half minute
+	lastOff  time.Time                 // when the last hold ended
+	silent   map[topology.LinkKey]bool // silent links kept because their switch's other links are silent too
+	late     atomic.Int64              // unix ns of the probe loop's last send later than a quarter interval
 }
 
 type secKey struct {
@@ -88,6 +95,7 @@ type discoveryCounters struct {
 	sent, sendErrors, received, accepted  atomic.Uint64
 	unsigned, badSignature, stale, future atomic.Uint64
 	replayed, malformed, unknownSource    atomic.Uint64
+	heldRemovals                          atomic.Uint64
 }
 
 // Stats are discovery's counters.
@@ -103,6 +111,9 @@ type Stats struct {
 	Future        uint64 `json:"future"`
 	Malformed     uint64 `json:"malformed"`
 	UnknownSource uint64 `json:"unknown_source"`
+	// HeldRemovals counts checks that kept a silent link: its switch's
+	// other links were silent too, or this host was overloaded.
+	HeldRemovals uint64 `json:"held_removals"`
 }
 
 // NewDiscovery returns a discovery loop; signer holds the controller's
@@ -110,7 +121,7 @@ type Stats struct {
 func NewDiscovery(cfg DiscoveryConfig, ctl *controller.Controller, model *topology.Model, signer *Signer) *Discovery {
 	cfg.defaults()
 	return &Discovery{cfg: cfg, ctl: ctl, model: model, signer: signer, replays: NewReplayGuard(cfg.MaxAge),
-		log: cfg.Logger.With("component", "discovery"), lastSec: make(map[secKey]time.Time)}
+		log: cfg.Logger.With("component", "discovery"), lastSec: make(map[secKey]time.Time), silent: map[topology.LinkKey]bool{}}
 }
 
 // Config returns the effective settings.
@@ -121,7 +132,25 @@ func (d *Discovery) Stats() Stats {
 	s := &d.stats
 	return Stats{ProbesSent: s.sent.Load(), SendErrors: s.sendErrors.Load(), Received: s.received.Load(),
 		Accepted: s.accepted.Load(), Unsigned: s.unsigned.Load(), BadSignature: s.badSignature.Load(),
-		Stale: s.stale.Load(), Replayed: s.replayed.Load(), Future: s.future.Load(), Malformed: s.malformed.Load(), UnknownSource: s.unknownSource.Load()}
+		Stale: s.stale.Load(), Replayed: s.replayed.Load(), Future: s.future.Load(), Malformed: s.malformed.Load(), UnknownSource: s.unknownSource.Load(),
+		HeldRemovals: s.heldRemovals.Load()}
+}
+
+// SetHold gives discovery the prober's judge of this host's load (see
+// probes.Manager.Held): while it reports true, no link is removed for
+// missed probes. A port going down still removes its links at once.
+func (d *Discovery) SetHold(hold func() (bool, string)) {
+	d.mu.Lock()
+	d.hold = hold
+	d.mu.Unlock()
+}
+
+// Held reports whether link removal by missed probes is held now, why,
+// and since when.
+func (d *Discovery) Held() (string, time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.held, d.since
 }
 
 // Run probes and listens until ctx ends.
@@ -136,16 +165,68 @@ func (d *Discovery) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-expire.C:
-			// a link survives Misses intervals without a probe, plus a
-			// quarter interval of scheduling slack
-			cutoff := now.Add(-time.Duration(d.cfg.Misses)*d.cfg.Interval - d.cfg.Interval/4)
-			for _, l := range d.model.ExpireLinks(cutoff) {
-				d.log.Info("link lost: probes missed", "src", l.Src.String(), "dst", l.Dst.String(), "kind", l.Kind)
-			}
+			d.expire(now)
 		case e := <-sub.C:
 			d.packetIn(e, time.Now())
 		}
 	}
+}
+
+// expire removes the links whose probes were missed: a link survives
+// Misses intervals without a probe, plus a quarter interval of scheduling
+// slack. Nothing is removed while this host is overloaded (the prober's
+// judge, or this loop's own probes went out late), and a link is removed
+// only while its switch's other links still answer.
+func (d *Discovery) expire(now time.Time) {
+	window := time.Duration(d.cfg.Misses)*d.cfg.Interval + d.cfg.Interval/4
+	cutoff := now.Add(-window)
+	d.mu.Lock()
+	hold := d.hold
+	d.mu.Unlock()
+	why := ""
+	if hold != nil {
+		if h, w := hold(); h {
+			why = w
+		}
+	}
+	if late := time.Unix(0, d.late.Load()); why == "" && now.Sub(late) < window {
+		why = "host overloaded: LLDP probes went out late"
+	}
+	d.mu.Lock()
+	switch {
+	case why != "" && d.held == "":
+		d.held, d.since = why, now
+		if !d.logged {
+			d.logged = true
+			d.log.Warn("link removal by missed probes held", "cause", why, "hint", "links still go at once when their port goes down")
+		}
+	case why != "":
+		d.held = why
+	case d.held != "":
+		d.held, d.lastOff = "", now
+	case d.logged && now.Sub(d.lastOff) >= 30*time.Second:
+		d.logged = false
+		d.log.Info("link removal by missed probes resumes")
+	}
+	d.mu.Unlock()
+	if why != "" {
+		return
+	}
+	gone, kept := d.model.ExpireLinksWitnessed(cutoff)
+	for _, l := range gone {
+		delete(d.silent, l.Key())
+		d.log.Info("link lost: probes missed", "src", l.Src.String(), "dst", l.Dst.String(), "kind", l.Kind)
+	}
+	now2 := map[topology.LinkKey]bool{}
+	for _, l := range kept {
+		d.stats.heldRemovals.Add(1)
+		now2[l.Key()] = true
+		if !d.silent[l.Key()] {
+			d.log.Info("link silent, kept: every other link of its switch is silent too (the switch or this host is slow, not the link)",
+				"src", l.Src.String(), "dst", l.Dst.String(), "kind", l.Kind)
+		}
+	}
+	d.silent = now2
 }
 
 type target struct {
@@ -178,8 +259,12 @@ func (d *Discovery) probeLoop(ctx context.Context) {
 		}
 		step := d.cfg.Interval / time.Duration(len(ts))
 		for i, t := range ts {
-			if !sleep(ctx, time.Until(start.Add(time.Duration(i)*step))) {
+			due := start.Add(time.Duration(i) * step)
+			if !sleep(ctx, time.Until(due)) {
 				return
+			}
+			if now := time.Now(); now.Sub(due) > d.cfg.Interval/4 {
+				d.late.Store(now.UnixNano())
 			}
 			d.send(ctx, t)
 		}

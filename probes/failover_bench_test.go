@@ -16,7 +16,8 @@ import (
 // failback) SAT_FAILOVER_RUNS times (default 20) for each way of noticing
 // the cut, and reports the median and p99 gap:
 //
-//	probes      probes every 30 ms, BFD off
+//	probes         probes every 30 ms, BFD off
+//	probes-loaded  the same under a CPU hog of 2 busy workers per core
 //	bfd-100ms   BFD at 100 ms (the datapath's fast-failover group; probes off)
 //	bfd-1000ms  OVS's default BFD timers (1000 ms x 3), probes off
 func BenchmarkFailover(b *testing.B) {
@@ -28,7 +29,8 @@ func BenchmarkFailover(b *testing.B) {
 		name  string
 		bfdMS int
 		probe bool
-	}{{"probes", 0, true}, {"bfd-100ms", 100, false}, {"bfd-1000ms", 1000, false}} {
+		hog   bool
+	}{{"probes", 0, true, false}, {"probes-loaded", 0, true, true}, {"bfd-100ms", 100, false, false}, {"bfd-1000ms", 1000, false, false}} {
 		b.Run(mode.name, func(b *testing.B) {
 			// no flap damping: twenty cuts in two minutes are the point here
 			cfg := probes.Config{HoldDown: time.Second, FlapLimit: 1 << 30}
@@ -37,6 +39,9 @@ func BenchmarkFailover(b *testing.B) {
 				cfg.DownAfter, cfg.LossThreshold = 1<<30, 1.1
 			}
 			e := startB(b, mode.bfdMS, cfg)
+			if mode.hog {
+				startHog(b)
+			}
 			var gaps []int
 			for i := 0; i < runs; i++ {
 				e.waitActive(b, 1)

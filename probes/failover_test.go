@@ -11,11 +11,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/lab"
+	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
@@ -30,6 +32,17 @@ type env struct {
 	vm    *vnet.Manager
 	pm    *probes.Manager
 	topo  *lab.Topology
+	disc  *lldp.Discovery // with envOpts.discovery
+	logs  *syncLog
+}
+
+// envOpts shape the scenario: which hosts get an endpoint in net1 (host i
+// is 10.1.0.1i), and whether LLDP discovery runs.
+type envOpts struct {
+	bfdMS     int
+	pcfg      probes.Config
+	hosts     []int
+	discovery bool
 }
 
 func start(t *testing.T, bfd bool, pcfg probes.Config) *env {
@@ -46,12 +59,20 @@ func start(t *testing.T, bfd bool, pcfg probes.Config) *env {
 // startB builds the scenario; bfdMS 0 means BFD off.
 func startB(t testing.TB, bfdMS int, pcfg probes.Config) *env {
 	t.Helper()
+	return startEnv(t, envOpts{bfdMS: bfdMS, pcfg: pcfg, hosts: []int{1, 3}})
+}
+
+func startEnv(t testing.TB, o envOpts) *env {
+	t.Helper()
+	bfdMS, pcfg := o.bfdMS, o.pcfg
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "of.sock")
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncLog{}
+	var sink io.Writer = logs
 	if os.Getenv("SAT_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		sink = io.MultiWriter(logs, os.Stderr)
 	}
+	log := slog.New(slog.NewTextHandler(sink, nil))
 	ctl := controller.New(controller.Config{Logger: log})
 	ln, err := controller.Listen("unix:" + sock)
 	if err != nil {
@@ -70,7 +91,8 @@ func startB(t testing.TB, bfdMS int, pcfg probes.Config) *env {
 	pm := probes.New(pcfg, ctl, vm, model)
 	vm.SetPathOrder(pm.PathOrder)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 4)
+	n := 4
+	done := make(chan struct{}, 5)
 	go func() { ctl.Serve(ctx, ln); done <- struct{}{} }()
 	go func() {
 		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
@@ -78,22 +100,29 @@ func startB(t testing.TB, bfdMS int, pcfg probes.Config) *env {
 	}()
 	go func() { vm.Run(ctx); done <- struct{}{} }()
 	go func() { pm.Run(ctx); done <- struct{}{} }()
+	var disc *lldp.Discovery
+	if o.discovery {
+		disc = lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log}, ctl, model, lldp.NewRandomSigner())
+		disc.SetHold(pm.Held)
+		n++
+		go func() { disc.Run(ctx); done <- struct{}{} }()
+	}
 	t.Cleanup(func() {
 		cancel()
-		for i := 0; i < 4; i++ {
+		for i := 0; i < n; i++ {
 			<-done
 		}
 		store.Close()
 	})
 	topo := lab.Start(t, lab.Config{Hosts: 3, BFD: bfdMS > 0, BFDIntervalMS: max(bfdMS, 100), Controllers: []string{"unix:" + sock}})
-	e := &env{tb: t, ctx: ctx, ctl: ctl, model: model, vm: vm, pm: pm, topo: topo}
-	// net1 with endpoints on h1 and h3; no segments, so they talk over GRE
+	e := &env{tb: t, ctx: ctx, ctl: ctl, model: model, vm: vm, pm: pm, topo: topo, disc: disc, logs: logs}
+	// net1 with endpoints on the hosts (h1 and h3); no segments, so they talk over GRE
 	var cfg vnet.Config
 	for _, h := range topo.Hosts {
 		cfg.Datapaths = append(cfg.Datapaths, vnet.Datapath{Name: h.Name, DPID: h.DPID})
 	}
 	cfg.Networks = []vnet.Network{{Name: "net1", Subnet: "10.1.0.0/24"}}
-	for _, h := range []int{1, 3} {
+	for _, h := range o.hosts {
 		ep := topo.Host(h).Endpoints[0]
 		cfg.Interfaces = append(cfg.Interfaces, vnet.Interface{Name: fmt.Sprintf("a%d", h), Network: "net1", Datapath: topo.Host(h).Name,
 			Port: ep.Port, MAC: ep.MAC, IP: fmt.Sprintf("10.1.0.1%d", h)})
@@ -104,13 +133,17 @@ func startB(t testing.TB, bfdMS int, pcfg probes.Config) *env {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if out, err := topo.Exec(ctx, topo.Host(1).Endpoints[0].Namespace, "ping", "-c", "1", "-W", "1", "10.1.0.13"); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no connectivity h1 -> h3: %v\n%s", err, out)
+	for i, a := range o.hosts {
+		for _, b := range o.hosts[i+1:] {
+			for {
+				if out, err := topo.Exec(ctx, topo.Host(a).Endpoints[0].Namespace, "ping", "-c", "1", "-W", "1", fmt.Sprintf("10.1.0.1%d", b)); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("no connectivity h%d -> h%d: %v\n%s", a, b, err, out)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	// all paths measured and up
 	for {
@@ -130,6 +163,27 @@ func startB(t testing.TB, bfdMS int, pcfg probes.Config) *env {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return e
+}
+
+// syncLog keeps the scenario's log for the test to read.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b.Len() > 8<<20 {
+		return len(p), nil
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (e *env) run(ns string, args ...string) {
@@ -258,6 +312,46 @@ func TestFailoverByProbesWithoutBFD(t *testing.T) {
 			t.Fatalf("pausing the prober caused %d path-down/failover events: %+v", after-before, e.model.Events())
 		}
 	})
+	t.Run("both paths cut, the datapath says live: traffic kept, never dropped", func(t *testing.T) {
+		ev := e.bothCut(t, "tunnel-kept")
+		if !strings.Contains(ev.Message, "probes lost on all paths; datapath says live; traffic kept") {
+			t.Fatalf("event %q", ev.Message)
+		}
+		if got := e.pm.PathOrder(e.topo.Host(1).DatapathID, e.topo.Host(3).DatapathID); len(got) == 0 {
+			t.Fatal("the traffic was dropped on probe evidence alone")
+		}
+		if n := len(e.events("tunnel-down")); n != 0 {
+			t.Fatalf("%d tunnel-down events", n)
+		}
+		t.Logf("%s", ev.Message)
+	})
+}
+
+// bothCut cuts both paths between h1 and h3 and waits for the event of
+// the given kind; it restores them at the end of the test.
+func (e *env) bothCut(t *testing.T, kind string) topology.Event {
+	e.t = t
+	for p := 1; p <= 2; p++ {
+		if err := e.topo.CutPath(e.ctx, 1, p, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for p := 1; p <= 2; p++ {
+			e.topo.RestorePath(context.Background(), 1, p, 3)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, ev := range e.model.Events() {
+			if ev.Kind == kind && strings.HasPrefix(ev.Message, "h1 -> h3: ") {
+				return ev
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %s event for h1 -> h3 after cutting both paths:\n%+v\n%+v", kind, e.model.Events(), e.pm.Paths())
+	return topology.Event{}
 }
 
 func TestFailoverWithBFD(t *testing.T) {
@@ -309,6 +403,13 @@ func TestFailoverWithBFD(t *testing.T) {
 				}
 				t.Logf("lossy path judged down by probes: %s (loss %.0f%%)", p.Cause, 100*p.Loss)
 			}
+		}
+	})
+	t.Run("both paths cut and the datapath agrees: dropped", func(t *testing.T) {
+		ev := e.bothCut(t, "tunnel-down")
+		t.Logf("%s", ev.Message)
+		if got := e.pm.PathOrder(e.topo.Host(1).DatapathID, e.topo.Host(3).DatapathID); len(got) != 0 {
+			t.Fatalf("order %v with no live path", got)
 		}
 	})
 }

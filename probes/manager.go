@@ -26,9 +26,27 @@ import (
 type Config struct {
 	// Interval between probes of one path (default 30ms).
 	Interval time.Duration
-	// Timeout after which an unanswered probe is a miss (default 2 x Interval, at least 50ms).
+	// Timeout is the shortest time after which an unanswered probe is a
+	// miss (default 2 x Interval, at least 50ms). A path's timeout follows
+	// its measured round trips like TCP's (smoothed RTT + 4 x variation),
+	// between Timeout and TimeoutMax (default 1s, at least Timeout).
 	Timeout         time.Duration
+	TimeoutMax      time.Duration
 	explicitTimeout time.Duration
+	// LateLimit: when the prober's loop, a probe reply on its way to it or
+	// a datapath's echo is later than this (default 100ms), this host or
+	// that datapath is judged late, and the probes due meanwhile are held:
+	// counted neither as answered nor as lost (docs/probes.md).
+	LateLimit time.Duration
+	// EchoInterval is how often every datapath's echo round trip is
+	// measured (default 250ms).
+	EchoInterval time.Duration
+	// Unguarded turns off what keeps a slow host from breaking the
+	// network: lateness holds, the other-path witness, the adaptive
+	// timeout and keeping the datapath's live paths when probes lose all
+	// of them. It is the behaviour before those existed, for comparison
+	// (config probes.hold_on_overload: false); it can drop traffic.
+	Unguarded bool
 	// DownAfter consecutive misses mark a path down (default 3).
 	DownAfter int
 	// LossWindow probes are kept for the loss ratio (default 50); a path
@@ -135,6 +153,18 @@ func (c *Config) defaults() {
 	if c.Timeout <= 0 {
 		c.Timeout = max(2*c.Interval, 50*time.Millisecond)
 	}
+	if c.TimeoutMax <= 0 {
+		c.TimeoutMax = time.Second
+	}
+	if c.TimeoutMax < c.Timeout {
+		c.TimeoutMax = c.Timeout
+	}
+	if c.LateLimit <= 0 {
+		c.LateLimit = 100 * time.Millisecond
+	}
+	if c.EchoInterval <= 0 {
+		c.EchoInterval = 250 * time.Millisecond
+	}
 	if c.DownAfter <= 0 {
 		c.DownAfter = 3
 	}
@@ -201,11 +231,37 @@ type PathStatus struct {
 	// Unsent counts probes that could not be sent (the switch's
 	// packet-out limit or connection); they are not counted as lost.
 	Unsent uint64 `json:"unsent"`
+	// Held counts probes neither answered nor counted as lost: this host
+	// or a datapath was late when they were due, or every path between the
+	// two hosts lost them at the same moment and the datapaths' echoes did
+	// not show both ends answering.
+	Held uint64 `json:"held"`
+	// RTOMs is the path's current probe timeout (smoothed RTT + 4 x
+	// variation, within probes.timeout and probes.timeout_max).
+	RTOMs float64 `json:"rto_ms"`
 }
 
 // pending is a probe on its way: when it was sent (signed into it) and
 // when it counts as lost.
 type pending struct{ sent, deadline time.Time }
+
+// rec is what became of one probe, kept for the witness rule (a loss
+// counts when another path's probe of the same moment came back).
+type rec struct {
+	seq                uint32
+	sent, deadline, at time.Time // at: when the answer was read
+	state              uint8
+}
+
+const (
+	recNone uint8 = iota // not sent
+	recPending
+	recAnswered
+	recLost
+	recHeld
+)
+
+const histLen = 64
 
 type path struct {
 	set                settings
@@ -215,22 +271,85 @@ type path struct {
 	localName, remName string
 	port               uint32
 
-	up, live    bool
-	flapping    bool
-	cause       string
-	since       time.Time
-	okSince     time.Time // start of the current run of answered probes
-	consecMiss  int
-	seq         uint32
-	outstanding map[uint32]pending
-	results     []bool          // ring of the last LossWindow results
-	rtts        []time.Duration // ring of the last LossWindow RTTs
-	ri, rti     int
-	sent, recv  uint64
-	ignored     uint64
-	unsent      uint64
-	changes     []time.Time
-	firstMiss   time.Time
+	up, live     bool
+	flapping     bool
+	cause        string
+	since        time.Time
+	okSince      time.Time // start of the current run of answered probes
+	consecMiss   int
+	seq          uint32
+	outstanding  map[uint32]pending
+	results      []bool          // ring of the last LossWindow results
+	rtts         []time.Duration // ring of the last LossWindow RTTs
+	ri, rti      int
+	sent, recv   uint64
+	ignored      uint64
+	unsent       uint64
+	changes      []time.Time
+	firstMiss    time.Time
+	srtt, rttvar time.Duration // RFC 6298 estimators, 0 before the first answer
+	hist         [histLen]rec
+	held         uint64
+}
+
+// timeout is how long the path's next probe may take: smoothed RTT + 4 x
+// variation within [Timeout, TimeoutMax] (the configured one unguarded or
+// before the first answer).
+func (p *path) timeout(c *Config) time.Duration {
+	if c.Unguarded || p.srtt == 0 {
+		return p.set.timeout
+	}
+	return min(max(p.srtt+4*p.rttvar, p.set.timeout), max(c.TimeoutMax, p.set.timeout))
+}
+
+// measure feeds one round trip into the estimators.
+func (p *path) measure(rtt time.Duration) {
+	if p.srtt == 0 {
+		p.srtt, p.rttvar = max(rtt, 1), rtt/2
+		return
+	}
+	d := p.srtt - rtt
+	if d < 0 {
+		d = -d
+	}
+	p.rttvar = (3*p.rttvar + d) / 4
+	p.srtt = max((7*p.srtt+rtt)/8, 1)
+}
+
+func (p *path) record(seq uint32, pd pending) {
+	p.hist[seq%histLen] = rec{seq: seq, sent: pd.sent, deadline: pd.deadline, state: recPending}
+}
+
+func (p *path) mark(seq uint32, state uint8) {
+	if r := &p.hist[seq%histLen]; r.seq == seq {
+		r.state = state
+	}
+}
+
+// answered records when probe seq's answer was read.
+func (p *path) answered(seq uint32, at time.Time) {
+	if r := &p.hist[seq%histLen]; r.seq == seq {
+		r.state, r.at = recAnswered, at
+	}
+}
+
+// window tells what became of the path's probes sent in [from, to]: one
+// came back at least margin before now, or one is still on its way within
+// its timeout (or came back only just: answers delayed together, by a
+// frozen datapath, come back in bursts, one path's before the other's).
+func (p *path) window(from, to, now time.Time, margin time.Duration) (answered, waiting bool) {
+	for _, r := range p.hist {
+		if r.state == recNone || r.sent.Before(from) || r.sent.After(to) {
+			continue
+		}
+		switch {
+		case r.state == recAnswered && now.Sub(r.at) >= margin:
+			answered = true
+		case r.state == recAnswered, r.state == recPending && !now.After(r.deadline):
+			waiting = true
+		}
+	}
+	return answered, waiting
 }
 
 // Manager probes the paths and drives failover.
@@ -252,6 +371,8 @@ type Manager struct {
 	ready       map[uint64]bool      // switches holding the probe flows
 	installAt   map[uint64]time.Time // next retry of a failed probe-flow install
 	stretch     map[uint64]float64   // interval factor last logged per switch
+	load        loadState
+	kept        map[[2]uint64]bool // pairs whose traffic stays on datapath-live paths every probe lost
 }
 
 // Forged is the number of probe replies rejected for a bad signature.
@@ -283,16 +404,19 @@ func (m *Manager) PauseSending(d time.Duration) {
 func New(cfg Config, ctl *controller.Controller, vm *vnet.Manager, topo *topology.Model) *Manager {
 	cfg.defaults()
 	return &Manager{cfg: cfg, ctl: ctl, vm: vm, topo: topo, log: cfg.Logger.With("component", "probes"),
-		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1), ready: map[uint64]bool{}, installAt: map[uint64]time.Time{}, stretch: map[uint64]float64{}}
+		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1), ready: map[uint64]bool{}, installAt: map[uint64]time.Time{}, stretch: map[uint64]float64{},
+		load: loadState{spans: map[uint64][]lateSpan{}, echo: map[uint64]*echoState{}}, kept: map[[2]uint64]bool{}}
 }
 
 // Config returns the effective settings.
 func (m *Manager) Config() Config { return m.cfg }
 
 // PathOrder orders the paths from local to remote: usable paths (probes
-// say up and the datapath says live) first, path 1 before path 2. With no
-// usable path the list is empty and the host pair's traffic is dropped.
-// Paths never probed yet count as usable.
+// say up and the datapath says live) first, path 1 before path 2. When the
+// probes say no path is up, the paths the datapath still says are live
+// are kept, in the order last pushed: controller evidence alone never
+// drops traffic. Only with no live path either is the list empty and the
+// host pair's traffic dropped. Paths never probed yet count as usable.
 func (m *Manager) PathOrder(local, remote uint64) []int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -314,6 +438,29 @@ func (m *Manager) orderLocked(local, remote uint64) []int {
 	}
 	if !known {
 		return []int{1, 2}
+	}
+	if len(out) == 0 && !m.cfg.Unguarded {
+		out = m.keptLocked(local, remote)
+	}
+	return out
+}
+
+// keptLocked is the live paths in the order last pushed, then the other
+// live ones.
+func (m *Manager) keptLocked(local, remote uint64) []int {
+	var out []int
+	seen := map[int]bool{}
+	add := func(pn int) {
+		if p, ok := m.paths[PathKey{local, remote, pn}]; ok && p.live && !seen[pn] {
+			seen[pn] = true
+			out = append(out, pn)
+		}
+	}
+	for _, pn := range m.order[[2]uint64{local, remote}] {
+		add(pn)
+	}
+	for pn := 1; pn <= vnet.Paths; pn++ {
+		add(pn)
 	}
 	return out
 }
@@ -343,7 +490,8 @@ func (m *Manager) statusLocked(p *path) PathStatus {
 	st := PathStatus{Local: fmt.Sprintf("%016x", p.key.Local), Remote: fmt.Sprintf("%016x", p.key.Remote),
 		LocalName: p.localName, RemoteName: p.remName, Path: p.key.Path, Port: p.port, State: "down",
 		Live: p.live, Flapping: p.flapping, Cause: p.cause, Since: p.since, Sent: p.sent, Received: p.recv, Ignored: p.ignored,
-		IntervalMs: float64(max(p.interval, p.set.interval)) / 1e6, Unsent: p.unsent}
+		IntervalMs: float64(max(p.interval, p.set.interval)) / 1e6, Unsent: p.unsent, Held: p.held,
+		RTOMs: round2(float64(p.timeout(&m.cfg)) / 1e6)}
 	if p.up {
 		st.State = "up"
 	}
@@ -411,6 +559,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	for _, s := range m.ctl.Switches() {
 		m.installFlows(ctx, s)
 	}
+	ectx, stopEcho := context.WithCancel(ctx)
+	defer stopEcho()
+	go m.echoLoop(ectx)
 	tick := time.NewTicker(m.cfg.tick())
 	defer tick.Stop()
 	for {
@@ -422,6 +573,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		case e := <-sub.C:
 			m.event(ctx, e)
 		case now := <-tick.C:
+			m.mu.Lock()
+			m.noteTick(m.lastRound, now, time.Now())
+			m.mu.Unlock()
 			// replies already received are counted before anything is
 			// judged lost, however late this loop got to them
 			for drained := false; !drained; {
@@ -447,6 +601,11 @@ func (m *Manager) event(ctx context.Context, e controller.Event) {
 			m.installFlows(ctx, s)
 		}
 	case controller.PacketIn:
+		if controller.Cookie(e.PacketIn.Cookie).Kind() == controller.OwnerProbe {
+			m.mu.Lock()
+			m.noteEventDelay(e.Time, time.Now())
+			m.mu.Unlock()
+		}
 		m.reply(ctx, e)
 	default:
 		m.portChange(ctx, e)
@@ -567,11 +726,15 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 	if stalled || paused {
 		for _, p := range m.paths {
 			for seq, pd := range p.outstanding {
-				pd.deadline = now.Add(p.set.timeout)
+				pd.deadline = now.Add(p.timeout(&m.cfg))
 				p.outstanding[seq] = pd
+				if r := &p.hist[seq%histLen]; r.seq == seq {
+					r.deadline = pd.deadline
+				}
 			}
 		}
 	}
+	m.updateLoad(now)
 	if paused {
 		m.mu.Unlock()
 		return
@@ -584,25 +747,14 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 		frame []byte
 	}
 	var sends []send
-	changed := map[[2]uint64]bool{}
+	changed := m.expireLocked(now, func(dp uint64) time.Time {
+		if s := m.ctl.Switch(dp); s != nil {
+			return s.LastReceived()
+		}
+		return time.Time{}
+	})
 	factor := m.budgetLocked()
 	for _, p := range m.paths {
-		// A probe is lost only once the switch's connection has delivered
-		// something read after the probe's deadline: if nothing was read,
-		// the controller is behind, not the path.
-		var lastRx time.Time
-		if s := m.ctl.Switch(p.key.Local); s != nil {
-			lastRx = s.LastReceived()
-		}
-		for seq, pd := range p.outstanding {
-			if now.After(pd.deadline) && lastRx.After(pd.deadline) {
-				delete(p.outstanding, seq)
-				m.result(p, false, 0, now)
-				if m.judge(p, now) {
-					changed[[2]uint64{p.key.Local, p.key.Remote}] = true
-				}
-			}
-		}
 		s := m.ctl.Switch(p.key.Local)
 		if s == nil {
 			continue
@@ -618,7 +770,9 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 		p.interval = time.Duration(float64(p.set.interval) * max(1, factor[p.key.Local]))
 		p.nextSend = now.Add(p.interval - m.cfg.tick()/2)
 		p.seq++
-		p.outstanding[p.seq] = pending{sent: now, deadline: now.Add(p.set.timeout)}
+		pd := pending{sent: now, deadline: now.Add(p.timeout(&m.cfg))}
+		p.outstanding[p.seq] = pd
+		p.record(p.seq, pd)
 		p.sent++
 		sends = append(sends, send{s, p, p.seq, p.port, m.sign.encode(probe{Local: p.key.Local, Remote: p.key.Remote, Path: uint8(p.key.Path), Seq: p.seq, Sent: now})})
 	}
@@ -640,6 +794,7 @@ func (m *Manager) round(ctx context.Context, now time.Time) {
 			m.mu.Lock()
 			if _, ok := sd.p.outstanding[sd.seq]; ok {
 				delete(sd.p.outstanding, sd.seq)
+				sd.p.mark(sd.seq, recNone)
 				sd.p.sent--
 				sd.p.unsent++
 			}
@@ -686,6 +841,121 @@ func (m *Manager) budgetLocked() map[uint64]float64 {
 	return factor
 }
 
+// fate is what an unanswered probe past its deadline counts as.
+type fate int
+
+const (
+	fateWait fate = iota // not yet known
+	fateLost             // the path lost it
+	fateHeld             // neither answered nor lost: nobody can tell
+)
+
+// maxWait is how long an unanswered probe may wait for evidence either way
+// before it is held.
+const maxWait = 3 * time.Second
+
+// fateOf decides about probe pd of path p, unanswered past its deadline.
+// It is lost when another path between the same two hosts got a probe of
+// the same moment through, or — when every path between them lost theirs
+// — when both datapaths then answered an echo promptly (the network
+// between them failed, not a host). It is held when this host or either
+// datapath was late meanwhile, or when no evidence came within maxWait.
+// m.mu is held.
+func (m *Manager) fateOf(p *path, pd pending, now time.Time) fate {
+	if m.cfg.Unguarded {
+		return fateLost
+	}
+	if m.lateDuring(p.key.Local, p.key.Remote, pd.sent, now) {
+		return fateHeld
+	}
+	waiting := false
+	for pn := 1; pn <= vnet.Paths; pn++ {
+		q, ok := m.paths[PathKey{p.key.Local, p.key.Remote, pn}]
+		if !ok || pn == p.key.Path {
+			continue
+		}
+		answered, w := q.window(pd.sent.Add(-m.cfg.tick()/2), pd.deadline, now, m.cfg.tick())
+		if answered {
+			return fateLost
+		}
+		waiting = waiting || w
+	}
+	if waiting {
+		return fateWait
+	}
+	margin := max(p.timeout(&m.cfg), 2*m.cfg.tick())
+	if m.echoFresh(p.key.Local, pd.deadline, now, margin) && m.echoFresh(p.key.Remote, pd.deadline, now, margin) {
+		return fateLost
+	}
+	if now.Sub(pd.sent) > maxWait {
+		return fateHeld
+	}
+	return fateWait
+}
+
+// expireLocked settles the probes past their deadline and returns the
+// host pairs whose verdict changed. A probe is settled only once its local
+// switch's connection has delivered something read after the deadline
+// (lastRx): if nothing was read, the controller is behind, not the path.
+// m.mu is held.
+func (m *Manager) expireLocked(now time.Time, lastRx func(dp uint64) time.Time) map[[2]uint64]bool {
+	changed := map[[2]uint64]bool{}
+	rx := map[uint64]time.Time{}
+	// oldest first, so that consecutive misses count in order
+	type due struct {
+		p   *path
+		seq uint32
+		pd  pending
+	}
+	var list []due
+	waitingSince := map[uint64]time.Time{} // the oldest probe out per local switch
+	for _, p := range m.paths {
+		t, ok := rx[p.key.Local]
+		if !ok {
+			t = lastRx(p.key.Local)
+			rx[p.key.Local] = t
+		}
+		for seq, pd := range p.outstanding {
+			if w, ok := waitingSince[p.key.Local]; !ok || pd.sent.Before(w) {
+				waitingSince[p.key.Local] = pd.sent
+			}
+			if now.After(pd.deadline) && t.After(pd.deadline) {
+				list = append(list, due{p, seq, pd})
+			}
+		}
+	}
+	// A switch that sent nothing at all for longer than the limit while
+	// its probes' answers were due is frozen or cut off from us: late.
+	for dp, t := range rx {
+		if w, ok := waitingSince[dp]; ok && now.Sub(w) > m.cfg.LateLimit && !t.IsZero() {
+			m.noteLate(dp, t, now, now.Sub(t), "nothing read from the switch")
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].pd.sent.Before(list[j].pd.sent) })
+	for _, d := range list {
+		switch m.fateOf(d.p, d.pd, now) {
+		case fateWait:
+			continue
+		case fateHeld:
+			delete(d.p.outstanding, d.seq)
+			d.p.mark(d.seq, recHeld)
+			d.p.held++
+			m.load.held++
+		case fateLost:
+			delete(d.p.outstanding, d.seq)
+			d.p.mark(d.seq, recLost)
+			m.result(d.p, false, 0, now)
+			if d.p.consecMiss == 1 {
+				d.p.firstMiss = d.pd.sent
+			}
+			if m.judge(d.p, now) {
+				changed[[2]uint64{d.p.key.Local, d.p.key.Remote}] = true
+			}
+		}
+	}
+	return changed
+}
+
 // result records one probe outcome; the caller holds m.mu.
 func (m *Manager) result(p *path, ok bool, rtt time.Duration, now time.Time) {
 	if len(p.results) < m.cfg.LossWindow {
@@ -695,6 +965,7 @@ func (m *Manager) result(p *path, ok bool, rtt time.Duration, now time.Time) {
 		p.ri = (p.ri + 1) % len(p.results)
 	}
 	if ok {
+		p.measure(rtt)
 		if len(p.rtts) < m.cfg.LossWindow {
 			p.rtts = append(p.rtts, rtt)
 		} else {
@@ -810,6 +1081,7 @@ func (m *Manager) reply(ctx context.Context, e controller.Event) {
 		return
 	}
 	delete(p.outstanding, pr.Seq)
+	p.answered(pr.Seq, e.Time)
 	p.recv++
 	m.result(p, true, e.Time.Sub(pd.sent), e.Time)
 	changed := m.judge(p, e.Time)
@@ -860,7 +1132,17 @@ func (m *Manager) apply(ctx context.Context, local, remote uint64) {
 	order := m.orderLocked(local, remote)
 	key := [2]uint64{local, remote}
 	prev, had := m.order[key]
-	if had && fmt.Sprint(prev) == fmt.Sprint(order) {
+	usable := false
+	for pn := 1; pn <= vnet.Paths; pn++ {
+		if p, ok := m.paths[PathKey{local, remote, pn}]; ok && p.up && p.live {
+			usable = true
+		}
+	}
+	kept := len(order) > 0 && !usable && !m.cfg.Unguarded
+	wasKept := m.kept[key]
+	m.kept[key] = kept
+	same := had && fmt.Sprint(prev) == fmt.Sprint(order)
+	if same && kept == wasKept {
 		m.mu.Unlock()
 		return
 	}
@@ -888,6 +1170,19 @@ func (m *Manager) apply(ctx context.Context, local, remote uint64) {
 	}
 	m.mu.Unlock()
 
+	if same {
+		// the group stays; only whether the probes agree with it changed
+		if kept {
+			msg := fmt.Sprintf("%s -> %s: probes lost on all paths; datapath says live; traffic kept on path %d (%s)", localName, remName, order[0], cause)
+			m.log.Warn(msg, "kind", "tunnel-kept")
+			if m.topo != nil {
+				m.topo.AddEvent(topology.Event{Kind: "tunnel-kept", Time: time.Now(), DPID: topology.DPID(local), Message: msg})
+			}
+		} else {
+			m.log.Info("tunnel probes answer again: traffic stays where it is", "local", localName, "remote", remName, "order", fmt.Sprint(order))
+		}
+		return
+	}
 	s := m.ctl.Switch(local)
 	if s == nil {
 		return
@@ -901,6 +1196,8 @@ func (m *Manager) apply(ctx context.Context, local, remote uint64) {
 	took := time.Since(start)
 	var what, kind string
 	switch {
+	case kept:
+		kind, what = "tunnel-kept", fmt.Sprintf("probes lost on all paths; datapath says live; traffic kept on path %d", order[0])
 	case !had && fmt.Sprint(order) == "[1 2]":
 		return // first sight of a healthy pair: nothing moved
 	case len(order) > 0 && len(prev) > 0 && order[0] == prev[0]:

@@ -46,11 +46,15 @@ type Model struct {
 	ports    map[Endpoint]*Port
 	links    map[LinkKey]*Link
 	hosts    map[string]*Host
-	journal  []Delta // ring buffer of the last opt.Replay deltas
-	jHead    int     // index of the oldest delta
-	events   []Event // ring of the last opt.Events events
-	eHead    int
-	subs     map[*Subscription]struct{}
+	// edgeSince is when each up edge port became one (added, up, or its
+	// last link gone): until discovery had time to find a link on it, a
+	// host first seen there may be a neighbour switch's traffic.
+	edgeSince map[Endpoint]time.Time
+	journal   []Delta // ring buffer of the last opt.Replay deltas
+	jHead     int     // index of the oldest delta
+	events    []Event // ring of the last opt.Events events
+	eHead     int
+	subs      map[*Subscription]struct{}
 
 	hostsOnPort   map[Endpoint]int
 	hostsOnSwitch map[DPID]int
@@ -76,12 +80,13 @@ func New(opt Options) *Model {
 		opt.MaxHostsPerSwitch = 4096
 	}
 	return &Model{
-		opt:      opt,
-		switches: make(map[DPID]*Switch),
-		ports:    make(map[Endpoint]*Port),
-		links:    make(map[LinkKey]*Link),
-		hosts:    make(map[string]*Host),
-		subs:     make(map[*Subscription]struct{}),
+		opt:       opt,
+		switches:  make(map[DPID]*Switch),
+		ports:     make(map[Endpoint]*Port),
+		links:     make(map[LinkKey]*Link),
+		hosts:     make(map[string]*Host),
+		edgeSince: make(map[Endpoint]time.Time),
+		subs:      make(map[*Subscription]struct{}),
 
 		hostsOnPort:   make(map[Endpoint]int),
 		hostsOnSwitch: make(map[DPID]int),
@@ -207,6 +212,13 @@ func (m *Model) putPort(p Port) {
 	if ok && *old == p {
 		return
 	}
+	if p.Kind == PortEdge && p.Up {
+		if !ok || old.Kind != PortEdge || !old.Up {
+			m.edgeSince[p.Key()] = m.opt.Now()
+		}
+	} else {
+		delete(m.edgeSince, p.Key())
+	}
 	cp := p
 	m.ports[p.Key()] = &cp
 	op := OpAdd
@@ -228,6 +240,7 @@ func (m *Model) removePort(ep Endpoint) {
 		}
 	}
 	delete(m.ports, ep)
+	delete(m.edgeSince, ep)
 	cp := *p
 	m.emit(Delta{Op: OpRemove, Port: &cp})
 }
@@ -319,6 +332,51 @@ func (m *Model) ExpireLinks(cutoff time.Time) []Link {
 	return gone
 }
 
+// ExpireLinksWitnessed removes the links not seen since cutoff, but only
+// those whose switches still show that probing works: the source switch
+// has another link seen since cutoff (its other probes still come back)
+// and so has the destination switch. When every link of a switch fell
+// silent at once, the switch or the controller is slow, not each link:
+// those links are returned as held and stay. A switch with no other link
+// cannot tell either way and does not hold its link.
+func (m *Model) ExpireLinksWitnessed(cutoff time.Time) (gone, held []Link) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	type count struct{ all, fresh int }
+	from, to := map[DPID]*count{}, map[DPID]*count{}
+	add := func(c map[DPID]*count, dp DPID, fresh bool) {
+		n := c[dp]
+		if n == nil {
+			n = &count{}
+			c[dp] = n
+		}
+		n.all++
+		if fresh {
+			n.fresh++
+		}
+	}
+	for k, l := range m.links {
+		fresh := !l.LastSeen.Before(cutoff)
+		add(from, k.Src.DPID, fresh)
+		add(to, k.Dst.DPID, fresh)
+	}
+	witnessed := func(n *count) bool { return n.all <= 1 || n.fresh > 0 }
+	for k, l := range m.links {
+		if !l.LastSeen.Before(cutoff) {
+			continue
+		}
+		if !witnessed(from[k.Src.DPID]) || !witnessed(to[k.Dst.DPID]) {
+			held = append(held, *l)
+			continue
+		}
+		gone = append(gone, *l)
+	}
+	for _, l := range gone {
+		m.removeLink(l.Key())
+	}
+	return gone, held
+}
+
 func (m *Model) removeLink(k LinkKey) {
 	l, ok := m.links[k]
 	if !ok {
@@ -344,16 +402,32 @@ func (m *Model) removeLink(k LinkKey) {
 // crosses a link between switches is no attachment. It returns the host's
 // previous attachment when it moved.
 func (m *Model) HostSeen(mac, ip string, at Endpoint) (moved *Endpoint, ok bool) {
+	moved, ok, _ = m.HostSeenSettled(mac, ip, at, 0)
+	return moved, ok
+}
+
+// HostSeenSettled is HostSeen for a port that must have been an edge port
+// for settle: a MAC new there (unknown, or known elsewhere) on a port
+// that became an edge port more recently is not recorded, and wait says
+// how long until it may be (the caller tries again then). A link restore
+// thus moves no host onto an inter-switch port before discovery finds
+// the link again.
+func (m *Model) HostSeenSettled(mac, ip string, at Endpoint, settle time.Duration) (moved *Endpoint, ok bool, wait time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, known := m.ports[at]
 	if !known || p.Kind != PortEdge {
-		return nil, false
+		return nil, false, 0
 	}
 	now := m.opt.Now()
 	h, exists := m.hosts[mac]
+	if since, ok := m.edgeSince[at]; ok && settle > 0 && (!exists || h.DPID != at.DPID || h.Port != at.Port) {
+		if w := since.Add(settle).Sub(now); w > 0 {
+			return nil, false, w
+		}
+	}
 	if (!exists || h.DPID != at.DPID || h.Port != at.Port) && !m.hostRoom(at, now) {
-		return nil, false
+		return nil, false, 0
 	}
 	if !exists {
 		h = &Host{MAC: mac, DPID: at.DPID, Port: at.Port, FirstSeen: now, LastSeen: now}
@@ -364,7 +438,7 @@ func (m *Model) HostSeen(mac, ip string, at Endpoint) (moved *Endpoint, ok bool)
 		m.hosts[mac] = h
 		cp := copyHost(h)
 		m.emit(Delta{Op: OpAdd, Host: &cp})
-		return nil, true
+		return nil, true, 0
 	}
 	h.LastSeen = now
 	changed := false
@@ -389,7 +463,7 @@ func (m *Model) HostSeen(mac, ip string, at Endpoint) (moved *Endpoint, ok bool)
 		m.addEvent(Event{Kind: "host-move", DPID: at.DPID, Port: at.Port,
 			Message: "host " + mac + " moved from " + moved.String() + " to " + at.String()})
 	}
-	return moved, true
+	return moved, true, 0
 }
 
 // ExpireHosts removes hosts idle since before cutoff.

@@ -36,7 +36,13 @@ type TrackerConfig struct {
 	TunnelPrefixes []string
 	// NoIngressFlows leaves table 0 alone (for switches another system programs).
 	NoIngressFlows bool
-	Logger         *slog.Logger
+	// ClassifyWait is discovery's probe interval (default 1s): a MAC new
+	// on a port that only just became an edge port (came up, or lost its
+	// last link) is held for ClassifyWait plus a quarter, so that a link
+	// coming back is found before anything behind it looks like a host
+	// there. Negative: no wait.
+	ClassifyWait time.Duration
+	Logger       *slog.Logger
 }
 
 // Tracker keeps the model's switches, ports and hosts in step with the
@@ -46,6 +52,7 @@ type Tracker struct {
 	ctl   *controller.Controller
 	model *Model
 	log   *slog.Logger
+	held  map[string]heldHost // by MAC, the latest sighting; only Run's goroutine
 }
 
 // NewTracker returns a tracker feeding model from ctl.
@@ -59,7 +66,24 @@ func NewTracker(cfg TrackerConfig, ctl *controller.Controller, model *Model) *Tr
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Tracker{cfg: cfg, ctl: ctl, model: model, log: cfg.Logger.With("component", "topology")}
+	if cfg.ClassifyWait == 0 {
+		cfg.ClassifyWait = time.Second
+	}
+	return &Tracker{cfg: cfg, ctl: ctl, model: model, log: cfg.Logger.With("component", "topology"), held: map[string]heldHost{}}
+}
+
+// heldHost is a host sighting on a port discovery has not classified yet.
+type heldHost struct {
+	mac, ip string
+	at      Endpoint
+	until   time.Time
+}
+
+func (t *Tracker) settle() time.Duration {
+	if t.cfg.ClassifyWait < 0 {
+		return 0
+	}
+	return t.cfg.ClassifyWait + t.cfg.ClassifyWait/4
 }
 
 // Run consumes switch events until ctx ends.
@@ -72,6 +96,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 	}
 	age := time.NewTicker(max(time.Second, t.cfg.HostIdle/10))
 	defer age.Stop()
+	retry := time.NewTicker(max(20*time.Millisecond, t.settle()/8))
+	defer retry.Stop()
 	var lost uint64
 	for {
 		select {
@@ -84,6 +110,14 @@ func (t *Tracker) Run(ctx context.Context) error {
 			if d := sub.Dropped(); d > lost {
 				t.log.Warn("topology fell behind switch events; some were dropped", "dropped", d-lost)
 				lost = d
+			}
+		case now := <-retry.C:
+			for mac, h := range t.held {
+				if now.Before(h.until) {
+					continue
+				}
+				delete(t.held, mac)
+				t.hostSeen(h.mac, h.ip, h.at, now)
 			}
 		case e := <-sub.C:
 			t.handle(ctx, e)
@@ -178,7 +212,22 @@ func (t *Tracker) packetIn(e controller.Event) {
 		return
 	}
 	at := Endpoint{DPID(e.DPID), pi.InPort()}
-	if moved, _ := t.model.HostSeen(hp.MAC, hp.IP, at); moved != nil {
-		t.log.Info("host moved", "mac", hp.MAC, "from", moved.String(), "to", at.String())
+	t.hostSeen(hp.MAC, hp.IP, at, time.Now())
+}
+
+func (t *Tracker) hostSeen(mac, ip string, at Endpoint, now time.Time) {
+	moved, ok, wait := t.model.HostSeenSettled(mac, ip, at, t.settle())
+	if wait > 0 {
+		if _, was := t.held[mac]; !was {
+			t.log.Debug("host sighting held: the port is not classified by discovery yet", "mac", mac, "at", at.String(), "for", wait.Round(time.Millisecond))
+		}
+		t.held[mac] = heldHost{mac: mac, ip: ip, at: at, until: now.Add(wait)}
+		return
+	}
+	if ok {
+		delete(t.held, mac)
+	}
+	if moved != nil {
+		t.log.Info("host moved", "mac", mac, "from", moved.String(), "to", at.String())
 	}
 }

@@ -22,12 +22,18 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, Health{
+	h := Health{
 		Status:   "ok",
 		Switches: len(s.ctl.Switches()),
 		UptimeS:  math.Round(time.Since(s.start).Seconds()*1000) / 1000,
 		Version:  s.version,
-	})
+	}
+	if s.probes != nil {
+		if l := s.probes.Load(); l.Degraded != "" {
+			h.Status, h.Degraded, h.Load = "degraded", l.Degraded, &l
+		}
+	}
+	writeJSON(w, http.StatusOK, h)
 	return nil
 }
 

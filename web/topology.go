@@ -185,10 +185,15 @@ func (s *Server) getDiscovery(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := s.disc.Config()
-	writeJSON(w, http.StatusOK, Discovery{
+	d := Discovery{
 		IntervalS: c.Interval.Seconds(), Misses: c.Misses, MaxAgeS: c.MaxAge.Seconds(), TTLS: c.TTL.Seconds(),
 		SystemName: c.SystemName, SecurityEventEveryS: c.SecurityEventEvery.Seconds(), Counters: s.disc.Stats(),
-	})
+	}
+	if why, since := s.disc.Held(); why != "" {
+		at := apiTime(since)
+		d.Degraded, d.DegradedSince = why+"; link removal by missed probes held", &at
+	}
+	writeJSON(w, http.StatusOK, d)
 	return nil
 }
 

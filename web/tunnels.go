@@ -12,14 +12,21 @@ func WithProbes(p *probes.Manager) Option { return func(s *Server) { s.probes = 
 
 // Tunnels is the answer of GET /api/v1/tunnels.
 type Tunnels struct {
-	IntervalMs    float64             `json:"interval_ms"`
-	TimeoutMs     float64             `json:"timeout_ms"`
-	DownAfter     int                 `json:"down_after"`
-	LossWindow    int                 `json:"loss_window"`
-	LossThreshold float64             `json:"loss_threshold"`
-	HoldDownS     float64             `json:"hold_down_s"`
-	ForgedReplies uint64              `json:"forged_replies"`
-	Paths         []probes.PathStatus `json:"paths"`
+	IntervalMs    float64 `json:"interval_ms"`
+	TimeoutMs     float64 `json:"timeout_ms"`
+	DownAfter     int     `json:"down_after"`
+	LossWindow    int     `json:"loss_window"`
+	LossThreshold float64 `json:"loss_threshold"`
+	HoldDownS     float64 `json:"hold_down_s"`
+	ForgedReplies uint64  `json:"forged_replies"`
+	// TimeoutMaxMs caps the adaptive probe timeout (TimeoutMs is its floor).
+	TimeoutMaxMs float64 `json:"timeout_max_ms"`
+	// Guarded is false with probes.hold_on_overload: false.
+	Guarded bool `json:"guarded"`
+	// Load is this host's and the datapaths' measured lateness and, in
+	// Load.Degraded, whether verdicts are held because of it.
+	Load  probes.Load         `json:"load"`
+	Paths []probes.PathStatus `json:"paths"`
 }
 
 func (s *Server) getTunnels(w http.ResponseWriter, r *http.Request) error {
@@ -48,7 +55,8 @@ func (s *Server) getTunnels(w http.ResponseWriter, r *http.Request) error {
 	c := s.probes.Config()
 	out := Tunnels{IntervalMs: ms(c.Interval.Seconds()), TimeoutMs: ms(c.Timeout.Seconds()), DownAfter: c.DownAfter,
 		LossWindow: c.LossWindow, LossThreshold: c.LossThreshold, HoldDownS: c.HoldDown.Seconds(),
-		ForgedReplies: s.probes.Forged(), Paths: []probes.PathStatus{}}
+		ForgedReplies: s.probes.Forged(), TimeoutMaxMs: ms(c.TimeoutMax.Seconds()), Guarded: !c.Unguarded, Load: s.probes.Load(),
+		Paths: []probes.PathStatus{}}
 	for _, p := range s.probes.Paths() {
 		if (local != 0 && p.Local != FormatDPID(local)) || (remote != 0 && p.Remote != FormatDPID(remote)) || (state != "" && p.State != state) {
 			continue

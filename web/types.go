@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/satellite-sdn/satellite/lldp"
+	"github.com/satellite-sdn/satellite/probes"
 )
 
 // The JSON documents of the API. The client package decodes into the same
@@ -17,12 +18,16 @@ type Error struct {
 	Field string `json:"field,omitempty"`
 }
 
-// Health is the body of GET /healthz.
+// Health is the body of GET /healthz. Status is "ok", or "degraded"
+// with Degraded saying what is held and Load the measured lateness (a
+// busy host: tunnel verdicts and LLDP link removal are held).
 type Health struct {
-	Status   string  `json:"status"`
-	Switches int     `json:"switches"`
-	UptimeS  float64 `json:"uptime_s"`
-	Version  string  `json:"version,omitempty"`
+	Status   string       `json:"status"`
+	Switches int          `json:"switches"`
+	UptimeS  float64      `json:"uptime_s"`
+	Version  string       `json:"version,omitempty"`
+	Degraded string       `json:"degraded,omitempty"`
+	Load     *probes.Load `json:"load,omitempty"`
 }
 
 // Switch is a connected switch.
@@ -212,6 +217,10 @@ type Discovery struct {
 	SystemName          string     `json:"system_name"`
 	SecurityEventEveryS float64    `json:"security_event_every_s"`
 	Counters            lldp.Stats `json:"counters"`
+	// Degraded says why link removal by missed probes is held now (this
+	// host overloaded), with the measured lateness; empty when it is not.
+	Degraded      string     `json:"degraded,omitempty"`
+	DegradedSince *time.Time `json:"degraded_since,omitempty"`
 }
 
 // SnapshotInfo describes a topology snapshot stored on the server

@@ -253,6 +253,9 @@ func setupHealth(fs *flag.FlagSet) func(context.Context, *session, []string) err
 		return s.print(h, func(w io.Writer) {
 			fmt.Fprintf(w, "%s: %d switch(es) connected, up %s, version %s, at %s\n", h.Status, h.Switches,
 				age(time.Duration(h.UptimeS*float64(time.Second))), orDash(h.Version), s.cl.URL())
+			if h.Degraded != "" && h.Load != nil {
+				fmt.Fprintf(w, "degraded: %s: %s\n%s\n", h.Degraded, orDash(h.Load.Cause), lateness(*h.Load))
+			}
 		})
 	}
 }
@@ -601,6 +604,10 @@ func setupDiscovery(fs *flag.FlagSet) func(context.Context, *session, []string) 
 			fmt.Fprintf(w, "rejected:\t%d unsigned, %d bad signature, %d replayed, %d stale, %d future, %d malformed\n",
 				c.Unsigned, c.BadSignature, c.Replayed, c.Stale, c.Future, c.Malformed)
 			fmt.Fprintf(w, "unknown source:\t%d (valid probes from or to a port the topology does not know)\n", c.UnknownSource)
+			fmt.Fprintf(w, "held removals:\t%d (silent links kept: every other link of their switch was silent too, or this host was overloaded)\n", c.HeldRemovals)
+			if d.Degraded != "" {
+				fmt.Fprintf(w, "degraded:\t%s\n", d.Degraded)
+			}
 		})
 	}
 }

@@ -117,7 +117,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	model := topology.New(topology.Options{MaxHostsPerPort: cfg.Hosts.MaxPerPort, MaxHostsPerSwitch: cfg.Hosts.MaxPerSwitch})
-	tracker := topology.NewTracker(topology.TrackerConfig{HostIdle: time.Duration(cfg.Hosts.Idle), TunnelPrefixes: cfg.Discovery.TunnelPrefixes, Logger: log}, ctl, model)
+	tracker := topology.NewTracker(topology.TrackerConfig{HostIdle: time.Duration(cfg.Hosts.Idle), TunnelPrefixes: cfg.Discovery.TunnelPrefixes,
+		ClassifyWait: time.Duration(cfg.Discovery.Interval), Logger: log}, ctl, model)
 	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{
 		Interval: time.Duration(cfg.Discovery.Interval), Misses: cfg.Discovery.Misses,
 		MaxAge: time.Duration(cfg.Discovery.MaxAge), Logger: log,
@@ -153,6 +154,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		pcfg.Publish, pcfg.PublishInterval = publishProbes(coll), collector.ProbeInterval
 		prober = probes.New(pcfg, ctl, vnets, model)
 		vnets.SetPathOrder(prober.PathOrder)
+		disc.SetHold(prober.Held) // no link removal by misses while this host is overloaded
 		go prober.Run(ctlCtx)
 	}
 	vnetsDone := make(chan struct{})
