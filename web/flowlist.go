@@ -211,7 +211,7 @@ func (s *Server) dumpFlows(r *http.Request, dpid uint64, sel flowSelector, query
 }
 
 func (s *Server) getFlows(w http.ResponseWriter, r *http.Request) error {
-	dpid, err := parseDPIDParam(r)
+	dpid, err := s.parseDPIDParam(r)
 	if err != nil {
 		return err
 	}

@@ -75,8 +75,8 @@ func uintParam(q url.Values, name string, max uint64, want string) (uint64, bool
 	return n, true, nil
 }
 
-func parseDPIDParam(r *http.Request) (uint64, error) {
-	dpid, err := ParseDPID(r.PathValue("dpid"))
+func (s *Server) parseDPIDParam(r *http.Request) (uint64, error) {
+	dpid, err := s.switchID(r.PathValue("dpid"))
 	if err != nil {
 		return 0, errorf(http.StatusBadRequest, "dpid", "%v", err)
 	}
@@ -85,7 +85,7 @@ func parseDPIDParam(r *http.Request) (uint64, error) {
 
 // session returns the connected switch named in the path.
 func (s *Server) session(r *http.Request) (*controller.Session, error) {
-	dpid, err := parseDPIDParam(r)
+	dpid, err := s.parseDPIDParam(r)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func duration(sec, nsec uint32) float64 {
 }
 
 func (s *Server) getPortStats(w http.ResponseWriter, r *http.Request) error {
-	dpid, err := parseDPIDParam(r)
+	dpid, err := s.parseDPIDParam(r)
 	if err != nil {
 		return err
 	}
@@ -397,7 +397,7 @@ func jsonKind(goType string) string {
 const addFlowExample = `{"flow": "table=0,priority=100,in_port=1,actions=output:2", "id": 7}`
 
 func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
-	dpid, err := parseDPIDParam(r)
+	dpid, err := s.parseDPIDParam(r)
 	if err != nil {
 		return err
 	}
@@ -484,7 +484,7 @@ func maxU32(a, b uint32) uint32 {
 }
 
 func (s *Server) deleteFlows(w http.ResponseWriter, r *http.Request) error {
-	dpid, err := parseDPIDParam(r)
+	dpid, err := s.parseDPIDParam(r)
 	if err != nil {
 		return err
 	}

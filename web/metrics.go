@@ -229,11 +229,11 @@ func sampleTime(ns int64) time.Time { return time.Unix(0, ns).UTC().Truncate(tim
 
 // ---- handlers
 
-func optionalDPID(q url.Values) (*uint64, error) {
+func (s *Server) optionalDPID(q url.Values) (*uint64, error) {
 	if !q.Has("dpid") {
 		return nil, nil
 	}
-	d, err := ParseDPID(q.Get("dpid"))
+	d, err := s.switchID(q.Get("dpid"))
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "dpid", "%v", err)
 	}
@@ -250,7 +250,7 @@ func (s *Server) metricsPorts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var f collector.PortFilter
-	if f.DPID, err = optionalDPID(q); err != nil {
+	if f.DPID, err = s.optionalDPID(q); err != nil {
 		return err
 	}
 	if q.Has("port") {
@@ -296,7 +296,7 @@ func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var f collector.FlowFilter
-	if f.DPID, err = optionalDPID(q); err != nil {
+	if f.DPID, err = s.optionalDPID(q); err != nil {
 		return err
 	}
 	if n, ok, err := uintParam(q, "table", 254, "a table number from 0 to 254"); err != nil {
@@ -383,7 +383,7 @@ func (s *Server) metricsTables(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dpid, err := optionalDPID(q)
+	dpid, err := s.optionalDPID(q)
 	if err != nil {
 		return err
 	}
@@ -405,7 +405,7 @@ func (s *Server) metricsGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dpid, err := optionalDPID(q)
+	dpid, err := s.optionalDPID(q)
 	if err != nil {
 		return err
 	}
@@ -455,6 +455,7 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request) error {
 	if key == "" {
 		return errorf(http.StatusBadRequest, "key", "key is missing; want a series key from /api/v1/metrics/ports or /flows, such as port/0000000000000001/2")
 	}
+	key = s.canonicalKey(key)
 	if _, _, _, err := collector.ParseKey(key); err != nil {
 		return errorf(http.StatusBadRequest, "key", "%v", err)
 	}
@@ -555,4 +556,27 @@ func (s *Server) metricsStats(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// canonicalKey writes the switch of a series key (KIND/SWITCH/...) as its
+// 16-digit datapath id, so port/h1/2 and port/1/2 name the series
+// port/0000000000000001/2; a key whose switch does not resolve is left
+// for ParseKey to explain.
+func (s *Server) canonicalKey(key string) string {
+	parts := strings.Split(key, "/")
+	canon := func(i int) {
+		if len(parts[i]) != 16 {
+			if d, err := s.switchID(parts[i]); err == nil {
+				parts[i] = FormatDPID(d)
+			}
+		}
+	}
+	switch {
+	case len(parts) == 3:
+		canon(1)
+	case len(parts) == 4 && parts[0] == collector.KindProbe.String():
+		canon(1)
+		canon(2)
+	}
+	return strings.Join(parts, "/")
 }

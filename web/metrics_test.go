@@ -192,6 +192,12 @@ func TestMetricsSeries(t *testing.T) {
 	if len(last.V) != 8 || last.V[1] == nil || *last.V[1] <= 0 || s.Points[0].V[1] != nil {
 		t.Fatalf("points: first %+v, last %+v (the first poll has no rate)", s.Points[0], last)
 	}
+	// the switch of a key as everywhere: a short datapath id works too
+	var short web.Series
+	do(t, m.Env, "GET", "/api/v1/metrics/series?key=port/1/2", "").decode(t, 200, &short)
+	if short.Key != key || len(short.Points) < 5 {
+		t.Fatalf("port/1/2: key %q, %d points", short.Key, len(short.Points))
+	}
 	// re-aggregated to 1 s, a window given as RFC 3339 and as relative times
 	from := url.QueryEscape(time.Now().Add(-time.Minute).UTC().Format(time.RFC3339))
 	do(t, m.Env, "GET", "/api/v1/metrics/series?key="+key+"&from="+from+"&to=now&step=1s", "").decode(t, 200, &s)
@@ -204,7 +210,7 @@ func TestMetricsSeries(t *testing.T) {
 	}
 	for q, want := range map[string][2]string{
 		"":                                  {"key", "key is missing"},
-		"key=port/1/2":                      {"key", "16 hex digits"},
+		"key=port/zz/2":                     {"key", "16 hex digits"},
 		"key=port/0000000000000001/9":       {"key", "no series"},
 		"key=" + key + "&from=yesterday":    {"from", `from "yesterday": want RFC 3339`},
 		"key=" + key + "&from=-1m&to=-2m":   {"to", "is before from"},

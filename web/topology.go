@@ -31,12 +31,12 @@ func (s *Server) topologyModel() (*topology.Model, error) {
 }
 
 // dpidQuery parses the optional dpid query parameter.
-func dpidQuery(q map[string][]string) (topology.DPID, bool, error) {
+func (s *Server) dpidQuery(q map[string][]string) (topology.DPID, bool, error) {
 	v, ok := q["dpid"]
 	if !ok {
 		return 0, false, nil
 	}
-	d, err := ParseDPID(v[0])
+	d, err := s.switchID(v[0])
 	if err != nil {
 		return 0, false, errorf(http.StatusBadRequest, "dpid", "%v", err)
 	}
@@ -79,7 +79,7 @@ func (s *Server) getLinks(w http.ResponseWriter, r *http.Request) error {
 	if q.Has("kind") && kind != topology.LinkDirect && kind != topology.LinkTunnel {
 		return errorf(http.StatusBadRequest, "kind", "kind %q: want direct or tunnel", kind)
 	}
-	dpid, byDPID, err := dpidQuery(q)
+	dpid, byDPID, err := s.dpidQuery(q)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (s *Server) getHosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dpid, byDPID, err := dpidQuery(q)
+	dpid, byDPID, err := s.dpidQuery(q)
 	if err != nil {
 		return err
 	}

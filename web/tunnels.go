@@ -39,12 +39,12 @@ func (s *Server) getTunnels(w http.ResponseWriter, r *http.Request) error {
 	}
 	var local, remote uint64
 	if v := q.Get("local"); v != "" {
-		if local, err = ParseDPID(v); err != nil {
+		if local, err = s.switchID(v); err != nil {
 			return errorf(http.StatusBadRequest, "local", "%v", err)
 		}
 	}
 	if v := q.Get("remote"); v != "" {
-		if remote, err = ParseDPID(v); err != nil {
+		if remote, err = s.switchID(v); err != nil {
 			return errorf(http.StatusBadRequest, "remote", "%v", err)
 		}
 	}

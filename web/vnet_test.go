@@ -648,3 +648,19 @@ func TestVNetClient(t *testing.T) {
 		t.Fatalf("%+v %v", l, err)
 	}
 }
+
+// Switches are named as operators name them: wherever the API takes a
+// datapath id, the name of a virtual-network datapath works too.
+func TestSwitchesByName(t *testing.T) {
+	e := startVNet(t)
+	e.Connect(switchemu.Config{DPID: 0x1f, Ports: 2})
+	e.ok(t, "PUT", "/api/v1/vnet/config", `{"datapaths": [{"name": "h1", "dpid": "1f"}, {"name": "h2", "dpid": "2"}]}`, 200, nil)
+	var byName, byID []web.Port
+	e.ok(t, "GET", "/api/v1/switches/h1/ports", "", 200, &byName)
+	e.ok(t, "GET", "/api/v1/switches/1f/ports", "", 200, &byID)
+	if len(byName) != 3 || len(byName) != len(byID) { // 2 ports and LOCAL
+		t.Fatalf("ports of h1: %d, of 1f: %d", len(byName), len(byID))
+	}
+	e.do(t, "GET", "/api/v1/switches/h9/ports", "").wantError(t, 400, "dpid", "nor the name of a datapath (h1, h2)")
+	e.do(t, "GET", "/api/v1/switches/h2/ports", "").wantError(t, 404, "dpid", "switch 0000000000000002 is not connected")
+}

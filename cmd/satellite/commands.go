@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -164,7 +165,7 @@ func runClient(ctx context.Context, name string, cmd clientCommand, args []strin
 	case err == nil:
 		return 0
 	case errors.As(err, &ce):
-		fmt.Fprintf(stderr, "satellite: %v; is `satellite serve` running at %s?\n", err, ce.URL)
+		fmt.Fprintf(stderr, "satellite: %v; is `satellite serve` running at %s? (another server: --server URL or $%s)\n", err, ce.URL, EnvServer)
 	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && *token == "":
 		fmt.Fprintf(stderr, "satellite: %v\nsatellite: no token given: pass --token TOKEN or set $%s\n", err, client.EnvToken)
 	default:
@@ -235,14 +236,24 @@ func newOpt(fs *flag.FlagSet, name string, max uint64, usage string) *optUint {
 	return o
 }
 
-// canonicalDPID checks a datapath id before it goes into a URL.
+// canonicalDPID reads a switch argument before it goes into a URL: a
+// datapath id (1, 0x1f, 16 hex digits, colons) is canonicalised; a name
+// (h1: any other letters or _ . -) goes to the server, which resolves the
+// names of virtual-network datapaths. A name made of hex digits only
+// reads as a datapath id here.
 func canonicalDPID(s string) (string, error) {
 	d, err := web.ParseDPID(s)
-	if err != nil {
-		return "", err
+	if err == nil {
+		return web.FormatDPID(d), nil
 	}
-	return web.FormatDPID(d), nil
+	if switchNameRE.MatchString(s) {
+		return url.PathEscape(s), nil
+	}
+	return "", fmt.Errorf("%w (or the name of a datapath, such as h1)", err)
 }
+
+// switchNameRE matches what may name a switch.
+var switchNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 
 func setupHealth(fs *flag.FlagSet) func(context.Context, *session, []string) error {
 	return func(ctx context.Context, s *session, _ []string) error {

@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sort"
+	"strconv"
+	"strings"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -46,6 +49,10 @@ default http://127.0.0.1:8080; --token TOKEN or $SATELLITE_TOKEN;
   groups DPID                   groups with buckets and counters
   tables DPID [--all]           flow tables in use (--all: every table)
 
+  watch [--topics T,...]        follow the live stream (topology, metrics, flows, alerts) as JSON lines
+  openapi                       print the server's OpenAPI document
+  exporters                     exporters (InfluxDB, Fluentd) and /metrics: state, queue, delivered, dropped
+
 Topology (needs a server with topology enabled):
   links [--kind direct|tunnel] [--dpid DPID]
                                 links between switches found by LLDP discovery
@@ -53,6 +60,8 @@ Topology (needs a server with topology enabled):
                                 end hosts and where they are attached
   events [--kind KIND]          host moves, rejected LLDP frames (lldp-forged, ...)
   discovery                     LLDP discovery settings and counters
+  tunnels [--local SWITCH] [--remote SWITCH] [--state up|down]
+                                GRE paths between hosts: state, RTT, loss, which path carries the traffic
   topology export [-f FILE]     write the live topology as a snapshot (JSON)
   topology import FILE          store a snapshot on the server, print its id (s1)
   topology list                 snapshots stored on the server
@@ -98,6 +107,8 @@ Virtual networks (see docs/vnet-api.md):
                                 write the whole configuration
 
 DPID is 1-16 hex digits (1, 0x1, 0000000000000001) or 00:00:00:00:00:00:00:01.
+The client flags (--server, --token, --ca-file, -o) go before or after the
+command: satellite --server https://sat1:8443 switches.
 Run 'satellite COMMAND -h' for a command's flags.
 `
 
@@ -108,11 +119,24 @@ func main() {
 // run executes one command and returns the exit status: 0 success, 1
 // failure, 2 usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	globals, args, err := leadingGlobals(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "satellite: %v\n", err)
+		return 2
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	if len(globals) > 0 {
+		if _, client := clientCommands[cmd]; !client {
+			fmt.Fprintf(stderr, "satellite: %s is a flag of the client commands, not of %q\n", globals[0], cmd)
+			return 2
+		}
+		// the command's own flag set parses them, wherever they stand
+		rest = append(append([]string(nil), rest...), globals...)
+	}
 	switch cmd {
 	case "serve":
 		return runServe(ctx, rest, stdout, stderr)
@@ -126,6 +150,86 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c, ok := clientCommands[cmd]; ok {
 		return runClient(ctx, cmd, c, rest, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "satellite: unknown command %q\n\n%s", cmd, usage)
+	if near := nearCommands(cmd); len(near) > 0 {
+		fmt.Fprintf(stderr, "satellite: unknown command %q; did you mean %s?\nRun 'satellite help' for every command.\n", cmd, strings.Join(near, " or "))
+	} else {
+		fmt.Fprintf(stderr, "satellite: unknown command %q\nRun 'satellite help' for every command.\n", cmd)
+	}
 	return 2
+}
+
+// globalFlags are the client flags every client command takes; before the
+// command name they are moved behind it.
+var globalFlags = map[string]bool{"server": true, "token": true, "ca-file": true, "o": true}
+
+// leadingGlobals takes the client flags in front of the command name
+// (--server URL, --token=T, ...) off args.
+func leadingGlobals(args []string) (globals, rest []string, err error) {
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" && args[0] != "--" {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if !globalFlags[name] {
+			if name == "h" || name == "help" || name == "version" {
+				return globals, args, nil // handled as commands
+			}
+			return nil, nil, fmt.Errorf("unknown flag %s before the command; the client flags are --server, --token, --ca-file and -o (run 'satellite help')", args[0])
+		}
+		if hasValue {
+			globals, args = append(globals, args[0]), args[1:]
+			continue
+		}
+		if len(args) < 2 {
+			return nil, nil, fmt.Errorf("flag %s needs a value", args[0])
+		}
+		globals, args = append(globals, args[0], args[1]), args[2:]
+	}
+	return globals, args, nil
+}
+
+// nearCommands returns the commands a mistyped name may have meant: an
+// edit distance of at most 2 (a third of its length for short names), or
+// a prefix.
+func nearCommands(name string) []string {
+	names := map[string]bool{"serve": true, "version": true, "help": true}
+	for k := range clientCommands {
+		names[strings.Fields(k)[0]] = true
+	}
+	var near []string
+	for n := range names {
+		limit := min(2, max(1, len(name)/3))
+		if editDistance(name, n) <= limit || len(name) >= 3 && strings.HasPrefix(n, name) {
+			near = append(near, strconv.Quote(n))
+		}
+	}
+	sort.Strings(near)
+	if len(near) > 4 {
+		near = near[:4]
+	}
+	return near
+}
+
+// editDistance is the Damerau-Levenshtein distance (adjacent swaps count
+// as one edit: "swtiches" is one away from "switches").
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
 }

@@ -321,3 +321,37 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+// The CLI guides: client flags before the command, a suggestion for a
+// typo, every command in the usage.
+func TestCLIGuides(t *testing.T) {
+	var out, errb strings.Builder
+	if code := run(context.Background(), []string{"swtiches"}, &out, &errb); code != 2 ||
+		!strings.Contains(errb.String(), `unknown command "swtiches"; did you mean "switches"?`) || strings.Contains(errb.String(), "Usage:") {
+		t.Fatalf("typo: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	// --server before the command reaches the command (the server is not there)
+	if code := run(context.Background(), []string{"--server", "http://127.0.0.1:1", "switches"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "cannot reach http://127.0.0.1:1") || !strings.Contains(errb.String(), "--server URL or $SATELLITE_SERVER") {
+		t.Fatalf("--server first: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"--server=http://127.0.0.1:1", "-o", "json", "switches"}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "cannot reach http://127.0.0.1:1") {
+		t.Fatalf("--server= and -o first: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"--server", "x", "serve"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "not of \"serve\"") {
+		t.Fatalf("client flag before serve: exit %d, %q", code, errb.String())
+	}
+	// every command is in the usage
+	for name := range clientCommands {
+		word := strings.Fields(name)[0]
+		re := regexp.MustCompile(`(?m)^  (\S+\|)*` + regexp.QuoteMeta(word) + `(\||\s|$)`)
+		vnetKind := regexp.MustCompile(`KIND is (\w+, )*` + regexp.QuoteMeta(word) + `\b`)
+		if !re.MatchString(usage) && !vnetKind.MatchString(usage) {
+			t.Errorf("command %q is not in the usage", word)
+		}
+	}
+}
