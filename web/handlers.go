@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netrack/openflow/ofp"
+
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 )
@@ -441,6 +443,7 @@ func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
 		Table: flow.Table, Priority: flow.Priority, Cookie: fmt.Sprintf("0x%016x", uint64(flow.Cookie)),
 		Owner: Owner{Kind: controller.OwnerAPI.String(), ID: id}, Match: controller.FormatMatch(flow.Match),
 		Actions: controller.FormatInstructions(flow.Instructions), IdleTimeout: flow.IdleTimeout, HardTimeout: flow.HardTimeout,
+		Warnings: flowWarnings(sess, flow),
 	})
 	return nil
 }
@@ -597,4 +600,33 @@ func (s *Server) getTables(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// flowWarnings says what about an installed flow looks like a mistake the
+// switch accepts without a word: output to a port it does not have (yet;
+// OpenFlow allows it, the port may come later).
+func flowWarnings(sess *controller.Session, f controller.Flow) []string {
+	var out []string
+	seen := map[uint32]bool{}
+	check := func(acts ofp.Actions) {
+		for _, a := range acts {
+			o, ok := a.(*ofp.ActionOutput)
+			if !ok || uint32(o.Port) > uint32(ofp.PortMax) || seen[uint32(o.Port)] {
+				continue // reserved ports (in_port, controller, ...) always exist
+			}
+			seen[uint32(o.Port)] = true
+			if _, exists := sess.Port(uint32(o.Port)); !exists {
+				out = append(out, fmt.Sprintf("output to port %d, which %s does not have (yet): the flow drops what it matches until the port exists", o.Port, FormatDPID(sess.DPID())))
+			}
+		}
+	}
+	for _, in := range f.Instructions {
+		switch i := in.(type) {
+		case *ofp.InstructionApplyActions:
+			check(i.Actions)
+		case *ofp.InstructionWriteActions:
+			check(i.Actions)
+		}
+	}
+	return out
 }

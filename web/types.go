@@ -122,6 +122,9 @@ type Flow struct {
 	DurationS   float64 `json:"duration_s"`
 	IdleTimeout uint16  `json:"idle_timeout"`
 	HardTimeout uint16  `json:"hard_timeout"`
+	// Warnings (when a flow is added): what looks like a mistake, such as
+	// output to a port the switch does not have.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // AddFlowRequest is the body of POST /api/v1/switches/{dpid}/flows.

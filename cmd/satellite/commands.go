@@ -405,6 +405,9 @@ func setupFlowAdd(fs *flag.FlagSet) func(context.Context, *session, []string) er
 				fmt.Fprintf(w, ",%s", f.Match)
 			}
 			fmt.Fprintf(w, ",actions=%s\n", f.Actions)
+			for _, warn := range f.Warnings {
+				fmt.Fprintf(w, "warning: %s\n", warn)
+			}
 		})
 	}
 }

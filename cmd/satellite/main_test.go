@@ -148,9 +148,14 @@ func TestClientCommands(t *testing.T) {
 	wantLines(t, ok(t, "flow", "add", "--id", "9", "1f", "table=1,priority=5,actions=drop"),
 		`^added flow api:9 to 000000000000001f: table=1,priority=5,actions=drop\n$`)
 	var added web.Flow
-	if err := json.Unmarshal([]byte(ok(t, "flow", "add", "1f", "priority=1,dl_type=0x0806,actions=normal", "-o", "json")), &added); err != nil || added.Owner.ID != 10 {
+	if err := json.Unmarshal([]byte(ok(t, "flow", "add", "1f", "priority=1,dl_type=0x0806,actions=normal", "-o", "json")), &added); err != nil || added.Owner.ID != 10 || len(added.Warnings) != 0 {
 		t.Fatalf("flow add -o json: %v %+v", err, added)
 	}
+	// output to a port the switch does not have: installed, with a warning
+	wantLines(t, ok(t, "flow", "add", "1f", "table=2,priority=10,actions=output:999", "--id", "11"),
+		`(?m)^added flow api:11 to 000000000000001f: table=2,priority=10,actions=output:999$`,
+		`(?m)^warning: output to port 999, which 000000000000001f does not have \(yet\)`)
+	ok(t, "flow", "del", "1f", "--id", "11")
 	fails(t, 1, `satellite: unknown action "teleport"`, "flow", "add", "1f", "actions=teleport")
 	fails(t, 2, "want 2 argument(s)", "flow", "add", "1f")
 	if err := env.Ctl.Switch(0x1f).AddFlows(context.Background(), controller.Flow{Table: 0, Priority: 0,
