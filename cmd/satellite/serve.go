@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -290,9 +291,40 @@ func displayAddr(a net.Addr) string {
 func logOpenFlowListener(log *slog.Logger, target string, ln net.Listener, sources bool) {
 	addr, scope := controller.DescribeListener(ln)
 	log.Info("openflow listening", "target", target, "addr", addr, "on", scope)
-	if n, _, _ := strings.Cut(target, ":"); (n == "tcp" || n == "ptcp") && scope != "loopback only" && !sources {
+	n, path, _ := strings.Cut(target, ":")
+	if (n == "tcp" || n == "ptcp") && scope != "loopback only" && !sources {
 		log.Warn("openflow: plain TCP reachable from other machines: any host that reaches it can speak for a switch; use an ssl: target with openflow_tls, or openflow_access.sources", "target", target, "addr", addr)
 	}
+	if n == "unix" || n == "punix" {
+		if dir, outside := outsideOVSRunDir(path); outside {
+			log.Warn("openflow: this machine's Open vSwitch connects only to unix sockets in its run directory and refuses this one (\"possibility for remote exploit\"): its bridges will not appear. Put the socket there, or a symbolic link to it, and point the bridges at that (an OVS with its own run directory, like satlab's, needs the link in its directory)",
+				"socket", path, "ovs_rundir", dir, "example", "ln -s "+path+" "+filepath.Join(dir, "satellite.sock")+"; ovs-vsctl set-controller BRIDGE unix:"+filepath.Join(dir, "satellite.sock"))
+		}
+	}
+}
+
+// outsideOVSRunDir reports whether a unix socket path lies outside the
+// run directory of the system's Open vSwitch ($OVS_RUNDIR, else
+// /var/run/openvswitch, which is /run/openvswitch on Debian), where
+// ovs-vswitchd refuses to connect to it.
+func outsideOVSRunDir(path string) (string, bool) {
+	dir := os.Getenv("OVS_RUNDIR")
+	if dir == "" {
+		dir = "/var/run/openvswitch"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "db.sock")); err != nil {
+		return dir, false // no Open vSwitch runs from there
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return dir, false
+	}
+	for _, d := range []string{dir, "/run/openvswitch"} {
+		if rel, err := filepath.Rel(d, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return dir, false
+		}
+	}
+	return dir, true
 }
 
 // recordSecurityEvents puts the controller's security events (refused
