@@ -4,9 +4,12 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 BIN       := bin
 LAB_HOSTS ?= 3
-LAB       := $(BIN)/satlab
+# the lab's name prefix: the demo and every lab target below use it
+DEMO_PREFIX ?= sat-
+LABBIN    := $(BIN)/satlab
+LAB       := $(LABBIN) --prefix $(DEMO_PREFIX)
 SOCK      ?= /run/satellite/openflow.sock
-HTTP      ?= :8080
+HTTP      ?= 127.0.0.1:8080
 FUZZTIME  ?= 10s
 
 .PHONY: all build deps test vet fmt-check unit fuzz bench demo lab-up lab-down lab-status \
@@ -17,7 +20,7 @@ all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/satellite ./cmd/satellite
-	$(GO) build -o $(LAB) ./lab/cmd/satlab
+	$(GO) build -o $(LABBIN) ./lab/cmd/satlab
 
 # System packages for the OVS lab (apt-get, only what is missing).
 deps:
@@ -102,7 +105,7 @@ bench:
 # The demo: Satellite plus a lab whose bridges connect to it. Ctrl-C stops
 # Satellite and removes the lab.
 demo: deps build
-	@./scripts/demo.sh "$(LAB_HOSTS)" "$(SOCK)" "$(HTTP)"
+	@DEMO_PREFIX=$(DEMO_PREFIX) ./scripts/demo.sh "$(LAB_HOSTS)" "$(SOCK)" "$(HTTP)"
 
 lab-up: build
 	$(LAB) up $(LAB_HOSTS) --controller unix:$(SOCK)

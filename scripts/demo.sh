@@ -148,7 +148,7 @@ cat <<MSG
   Admin token (role admin; shown only now):
         $SATELLITE_TOKEN
   Sign in with it at $url/ui/login; for the CLI in another terminal:
-        export SATELLITE_TOKEN=$SATELLITE_TOKEN
+        export SATELLITE_TOKEN=$SATELLITE_TOKEN SATELLITE_SERVER=$url
   More tokens: $BIN/satellite token create NAME --role viewer|operator|admin (docs/security.md)
 
   Open $url/ in a browser (from another machine: ssh -L 8080:127.0.0.1:${port} HOST):
