@@ -33,6 +33,12 @@ type DiscoveryConfig struct {
 	TTL time.Duration
 	// SystemName written into the frames (default "satellite").
 	SystemName string
+	// EdgePort, when set, names the ports that face VMs (those that carry
+	// a virtual-network interface): no probe is sent out of them, tenants
+	// see no infrastructure frames, and an LLDP frame arriving on one is
+	// an lldp-edge-port security event, never a link (two VMs relaying
+	// probes to each other cannot make a fake link).
+	EdgePort func(dpid uint64, port uint32) bool
 	// SecurityEventEvery limits security events to one per port and kind
 	// in this period (default 10s); every frame is still counted.
 	SecurityEventEvery time.Duration
@@ -95,6 +101,7 @@ type discoveryCounters struct {
 	sent, sendErrors, received, accepted  atomic.Uint64
 	unsigned, badSignature, stale, future atomic.Uint64
 	replayed, malformed, unknownSource    atomic.Uint64
+	edgePort                              atomic.Uint64
 	heldRemovals                          atomic.Uint64
 }
 
@@ -108,6 +115,7 @@ type Stats struct {
 	BadSignature  uint64 `json:"bad_signature"`
 	Stale         uint64 `json:"stale"`
 	Replayed      uint64 `json:"replayed"`
+	EdgePort      uint64 `json:"edge_port"`
 	Future        uint64 `json:"future"`
 	Malformed     uint64 `json:"malformed"`
 	UnknownSource uint64 `json:"unknown_source"`
@@ -132,7 +140,7 @@ func (d *Discovery) Stats() Stats {
 	s := &d.stats
 	return Stats{ProbesSent: s.sent.Load(), SendErrors: s.sendErrors.Load(), Received: s.received.Load(),
 		Accepted: s.accepted.Load(), Unsigned: s.unsigned.Load(), BadSignature: s.badSignature.Load(),
-		Stale: s.stale.Load(), Replayed: s.replayed.Load(), Future: s.future.Load(), Malformed: s.malformed.Load(), UnknownSource: s.unknownSource.Load(),
+		Stale: s.stale.Load(), Replayed: s.replayed.Load(), EdgePort: s.edgePort.Load(), Future: s.future.Load(), Malformed: s.malformed.Load(), UnknownSource: s.unknownSource.Load(),
 		HeldRemovals: s.heldRemovals.Load()}
 }
 
@@ -287,6 +295,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (d *Discovery) send(ctx context.Context, t target) {
+	if d.cfg.EdgePort != nil && d.cfg.EdgePort(t.s.DPID(), t.port) {
+		return // a VM's port: no LLDP to tenants
+	}
 	frame, err := d.signer.Encode(Probe{DPID: t.s.DPID(), Port: t.port, SystemName: d.cfg.SystemName, Sent: d.sendTime()}, t.mac, d.cfg.TTL)
 	if err != nil {
 		d.stats.sendErrors.Add(1)
@@ -327,6 +338,10 @@ func (d *Discovery) packetIn(e controller.Event, now time.Time) {
 	}
 	d.stats.received.Add(1)
 	at := topology.Endpoint{DPID: topology.DPID(e.DPID), Port: e.PacketIn.InPort()}
+	if d.cfg.EdgePort != nil && d.cfg.EdgePort(e.DPID, at.Port) {
+		d.rejected(at, fmt.Errorf("%w: %s carries a virtual-network interface: it faces a VM, not a switch", ErrEdgePort, at), now)
+		return
+	}
 	p, err := d.signer.Verify(data, now, d.cfg.MaxAge)
 	if err != nil {
 		d.rejected(at, err, now)
@@ -366,6 +381,9 @@ func (d *Discovery) rejected(at topology.Endpoint, err error, now time.Time) {
 	case errors.Is(err, ErrBadSignature):
 		d.stats.badSignature.Add(1)
 		kind, what = "lldp-forged", "LLDP frame with a bad signature (forged or tampered with)"
+	case errors.Is(err, ErrEdgePort):
+		d.stats.edgePort.Add(1)
+		kind, what = "lldp-edge-port", "LLDP frame from a VM's port (relayed or forged: a port with an interface never carries a switch link)"
 	case errors.Is(err, ErrReplayed):
 		d.stats.replayed.Add(1)
 		kind, what = "lldp-replayed", "signed LLDP probe received a second time (replayed or relayed)"

@@ -11,6 +11,10 @@ import (
 // ReplayGuard.
 var ErrReplayed = errors.New("lldp: replayed LLDP probe")
 
+// ErrEdgePort: an LLDP frame arrived on a port that faces a VM
+// (DiscoveryConfig.EdgePort), where no switch link can be.
+var ErrEdgePort = errors.New("lldp: LLDP frame on a VM's port")
+
 // ProbeID names one probe: the port it was sent out of and its signed send
 // time. Discovery gives every probe of a port a distinct send time, so the
 // pair is unique while the probe can still be accepted.

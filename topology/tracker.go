@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/satellite-sdn/satellite/controller"
@@ -42,7 +43,12 @@ type TrackerConfig struct {
 	// coming back is found before anything behind it looks like a host
 	// there. Negative: no wait.
 	ClassifyWait time.Duration
-	Logger       *slog.Logger
+	// Admit, when set, says whether the data path admits frames from mac
+	// on port of dpid (the virtual networks' anti-spoofing): a sighting
+	// it refuses is not learned (a VM sending from another's MAC, dropped
+	// by the switch, must not move that host here). Counted in Refused.
+	Admit  func(dpid uint64, port uint32, mac string) bool
+	Logger *slog.Logger
 }
 
 // Tracker keeps the model's switches, ports and hosts in step with the
@@ -53,7 +59,13 @@ type Tracker struct {
 	model *Model
 	log   *slog.Logger
 	held  map[string]heldHost // by MAC, the latest sighting; only Run's goroutine
+
+	refused atomic.Uint64 // sightings Admit refused
 }
+
+// Refused returns how many host sightings were not learned because the
+// data path drops their MAC on their port (TrackerConfig.Admit).
+func (t *Tracker) Refused() uint64 { return t.refused.Load() }
 
 // NewTracker returns a tracker feeding model from ctl.
 func NewTracker(cfg TrackerConfig, ctl *controller.Controller, model *Model) *Tracker {
@@ -212,6 +224,12 @@ func (t *Tracker) packetIn(e controller.Event) {
 		return
 	}
 	at := Endpoint{DPID(e.DPID), pi.InPort()}
+	if t.cfg.Admit != nil && !t.cfg.Admit(e.DPID, at.Port, hp.MAC) {
+		if t.refused.Add(1) == 1 || t.refused.Load()%1000 == 0 {
+			t.log.Debug("host sighting not learned: the data path drops this MAC on this port", "mac", hp.MAC, "at", at.String(), "refused", t.refused.Load())
+		}
+		return
+	}
 	t.hostSeen(hp.MAC, hp.IP, at, time.Now())
 }
 

@@ -73,6 +73,21 @@ func startSatellite(t *testing.T, sock, dir string) (*controller.Controller, *vn
 
 func startSatelliteTB(t testing.TB, sock, dir string) (*controller.Controller, *vnet.Manager, func()) {
 	t.Helper()
+	s := startSatelliteFull(t, sock, dir)
+	return s.ctl, s.mgr, s.stop
+}
+
+// satellite is what startSatelliteFull started.
+type satellite struct {
+	ctl   *controller.Controller
+	mgr   *vnet.Manager
+	model *topology.Model
+	disc  *lldp.Discovery
+	stop  func()
+}
+
+func startSatelliteFull(t testing.TB, sock, dir string) satellite {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("SAT_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -95,11 +110,13 @@ func startSatelliteTB(t testing.TB, sock, dir string) (*controller.Controller, *
 	done := make(chan struct{}, 4)
 	go func() { ctl.Serve(ctx, ln); done <- struct{}{} }()
 	go func() {
-		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
+		// as serve wires them: VM ports learn only admitted MACs
+		topology.NewTracker(topology.TrackerConfig{Logger: log, Admit: mgr.Admits}, ctl, model).Run(ctx)
 		done <- struct{}{}
 	}()
+	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log, Interval: 500 * time.Millisecond, EdgePort: mgr.InterfacePort}, ctl, model, lldp.NewRandomSigner())
 	go func() {
-		lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log, Interval: 500 * time.Millisecond}, ctl, model, lldp.NewRandomSigner()).Run(ctx)
+		disc.Run(ctx)
 		done <- struct{}{}
 	}()
 	go func() { mgr.Run(ctx); done <- struct{}{} }()
@@ -110,7 +127,7 @@ func startSatelliteTB(t testing.TB, sock, dir string) (*controller.Controller, *
 		}
 		store.Close()
 	}
-	return ctl, mgr, stop
+	return satellite{ctl: ctl, mgr: mgr, model: model, disc: disc, stop: stop}
 }
 
 func (e *env) ep(host, vm int) lab.Endpoint { return e.topo.Host(host).Endpoints[vm-1] }
@@ -179,7 +196,8 @@ func byNumber(in vnet.Interface, no uint32) vnet.Interface {
 func TestVirtualNetworksOnOVS(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "of.sock")
-	ctl, mgr, stop := startSatellite(t, sock, dir)
+	sat := startSatelliteFull(t, sock, dir)
+	ctl, mgr, stop := sat.ctl, sat.mgr, sat.stop
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -528,6 +546,52 @@ for i in range(%d):
 		m := regexp.MustCompile(`n_packets=(\d+),.*priority=210,udp,in_port=1,tp_src=67,tp_dst=68 actions=drop`).FindStringSubmatch(dump)
 		if m == nil || m[1] != "10" {
 			t.Fatalf("the DHCP server drop flow did not count 10 packets:\n%s", dump)
+		}
+	})
+
+	t.Run("a VM's port gets no LLDP, its LLDP makes no link, and a MAC it spoofs is not learned", func(t *testing.T) {
+		vm := e.ep(1, 1) // interface a1
+		port := uint32(vm.OFPort)
+		// no probe goes out to the VM: capture for 3 probe intervals
+		out, _ := e.topo.Exec(e.ctx, vm.Namespace, "timeout", "2", "tcpdump", "-c", "1", "-i", "eth0", "-nn", "ether", "proto", "0x88cc")
+		if strings.Contains(string(out), "LLDP") || strings.Contains(string(out), "0x88cc") {
+			t.Fatalf("an LLDP probe reached the VM:\n%s", out)
+		}
+		// a genuine probe, captured off a link, relayed into the VM's port:
+		// refused as coming from a VM's port, no link
+		links := len(sat.model.Links())
+		before := sat.disc.Stats().EdgePort
+		captured := captureLLDP(t, ctl, 2)
+		if err := e.topo.SendFrame(e.ctx, vm.Namespace, "eth0", captured); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "an lldp-edge-port event", 5*time.Second, func() bool { return sat.disc.Stats().EdgePort > before })
+		for _, l := range sat.model.Links() {
+			if uint64(l.Dst.DPID) == 1 && l.Dst.Port == port || uint64(l.Src.DPID) == 1 && l.Src.Port == port {
+				t.Fatalf("a link on the VM's port: %+v", l)
+			}
+		}
+		if n := len(sat.model.Links()); n != links {
+			t.Fatalf("links %d -> %d", links, n)
+		}
+		// the VM sends ARP from a3's MAC (h3's vm1): the data path drops it,
+		// and a3 must not move to h1
+		spoof := arpFrom(t, e.ep(3, 1).MAC, "10.1.0.13", "10.1.0.12")
+		for i := 0; i < 3; i++ {
+			if err := e.topo.SendFrame(e.ctx, vm.Namespace, "eth0", spoof); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+		for _, h := range sat.model.Hosts() {
+			if strings.EqualFold(h.MAC, e.ep(3, 1).MAC) && uint64(h.DPID) == 1 {
+				t.Fatalf("the spoofed MAC was learned on h1: %+v", h)
+			}
+		}
+		for _, ev := range sat.model.Events() {
+			if ev.Kind == "host-move" && strings.Contains(ev.Message, e.ep(3, 1).MAC) {
+				t.Fatalf("a false host move: %+v", ev)
+			}
 		}
 	})
 
@@ -897,5 +961,53 @@ func TestConfigBeforeOrAfterConnectConverge(t *testing.T) {
 	}
 	if n := strings.Count(before[0], "priority="); n < 30 {
 		t.Fatalf("only %d flows on h1: the comparison proves little", n)
+	}
+}
+
+// captureLLDP returns an LLDP frame as the controller received it on a
+// switch-to-switch port of dpid (port > 100 in the lab): what a tap on
+// that link would record.
+func captureLLDP(t *testing.T, ctl *controller.Controller, dpid uint64) []byte {
+	t.Helper()
+	sub := ctl.Bus().Subscribe(1024, controller.PacketIn)
+	defer sub.Close()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-sub.C:
+			d := ev.PacketIn.Data
+			if ev.DPID == dpid && ev.PacketIn.InPort() > 100 && len(d) > 14 && d[12] == 0x88 && d[13] == 0xcc {
+				return append([]byte(nil), d...)
+			}
+		case <-timeout:
+			t.Fatalf("no LLDP received on a link of %016x in 5 s", dpid)
+		}
+	}
+}
+
+// arpFrom builds a broadcast ARP request from mac/ip asking for target.
+func arpFrom(t *testing.T, mac, ip, target string) []byte {
+	t.Helper()
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, hw...)
+	f = append(f, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1)
+	f = append(f, hw...)
+	f = append(f, net.ParseIP(ip).To4()...)
+	f = append(f, 0, 0, 0, 0, 0, 0)
+	f = append(f, net.ParseIP(target).To4()...)
+	return f
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %s", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -118,11 +119,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	model := topology.New(topology.Options{MaxHostsPerPort: cfg.Hosts.MaxPerPort, MaxHostsPerSwitch: cfg.Hosts.MaxPerSwitch})
+	// Ports that carry a virtual-network interface face VMs: discovery
+	// sends no LLDP there and believes none from there, and the tracker
+	// learns there only the MACs the data path admits. The virtual
+	// networks are made below; until then nothing is an interface port.
+	var vnetsRef atomic.Pointer[vnet.Manager]
+	edgePort := func(dpid uint64, port uint32) bool {
+		m := vnetsRef.Load()
+		return m != nil && m.InterfacePort(dpid, port)
+	}
+	admit := func(dpid uint64, port uint32, mac string) bool {
+		m := vnetsRef.Load()
+		return m == nil || m.Admits(dpid, port, mac)
+	}
 	tracker := topology.NewTracker(topology.TrackerConfig{HostIdle: time.Duration(cfg.Hosts.Idle), TunnelPrefixes: cfg.Discovery.TunnelPrefixes,
-		ClassifyWait: time.Duration(cfg.Discovery.Interval), Logger: log}, ctl, model)
+		ClassifyWait: time.Duration(cfg.Discovery.Interval), Admit: admit, Logger: log}, ctl, model)
 	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{
 		Interval: time.Duration(cfg.Discovery.Interval), Misses: cfg.Discovery.Misses,
-		MaxAge: time.Duration(cfg.Discovery.MaxAge), Logger: log,
+		MaxAge: time.Duration(cfg.Discovery.MaxAge), EdgePort: edgePort, Logger: log,
 	}, ctl, model, signer)
 	go tracker.Run(ctlCtx)
 	go disc.Run(ctlCtx)
@@ -143,6 +157,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		httpLn.Close()
 		return err
 	}
+	vnetsRef.Store(vnets)
 	// Statistics feed the alerts, the exporters (InfluxDB, Fluentd,
 	// /metrics) and the UI's charts; the tunnel prober publishes its
 	// measurements there too.
