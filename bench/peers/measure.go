@@ -155,10 +155,10 @@ func writeFlows(path string, n int) error {
 	return f.Close()
 }
 
-// measureFlows loads o.flows flows into bridge 1 (no controller), then per
-// round times ovs-ofctl dump-flows (the floor) and each peer's API: one
-// request, and for Satellite page by page (?limit=o.pageLimit following
-// the Link header).
+// measureFlows: per round and peer, attached to the ring, o.flows flows
+// loaded into bridge 1, then ovs-ofctl dump-flows (the floor) and the
+// peer's API: one request, and for Satellite page by page
+// (?limit=o.pageLimit following the Link header).
 func measureFlows(ctx context.Context, o options, r *ring, peers []peer, session sessionFunc, res *results) error {
 	dir, err := os.MkdirTemp("", "spb-flows-")
 	if err != nil {
@@ -170,30 +170,30 @@ func measureFlows(ctx context.Context, o options, r *ring, peers []peer, session
 		return err
 	}
 	b1 := bridge(1)
-	t0 := time.Now()
-	if _, err := r.l.OVS(ctx, 1, "ovs-ofctl", "-O", "OpenFlow13", "add-flows", b1, file); err != nil {
-		return err
-	}
-	logf("%d flows added to %s in %.1fs", o.flows, b1, time.Since(t0).Seconds())
-	defer func() {
-		if _, err := r.l.OVS(context.Background(), 1, "ovs-ofctl", "-O", "OpenFlow13", "del-flows", b1, "table=10"); err != nil {
-			logf("del-flows: %v", err)
-		}
-	}()
 	dpid := dpidOf(1)
 	for round := 0; round < o.rounds; round++ {
-		t0 := time.Now()
-		out, err := r.l.OVS(ctx, 1, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", b1)
-		if err != nil {
-			return err
+		order := abOrder(peers, round)
+		if os.Getenv("SPB_OSKEN_FIRST") != "" {
+			order = abOrder(peers, 1)
 		}
-		res.add("flows", "floor", time.Since(t0))
-		logf("flows round %d: ovs-ofctl dump-flows %.2fs (%d lines)", round+1, time.Since(t0).Seconds(), strings.Count(string(out), "\n"))
-		for _, p := range abOrder(peers, round) {
+		for _, p := range order {
 			err := session(p, func(c controller, d time.Duration) error {
+				// OVS flushes a bridge's flows when it gets its first
+				// controller (and loses its last), so the flows go in now.
+				t0 := time.Now()
+				if _, err := r.l.OVS(ctx, 1, "ovs-ofctl", "-O", "OpenFlow13", "add-flows", b1, file); err != nil {
+					return err
+				}
+				logf("flows round %d, %s: %d flows added in %.1fs", round+1, p.name, o.flows, time.Since(t0).Seconds())
 				if err := sleep(ctx, settle); err != nil {
 					return err
 				}
+				t0 = time.Now()
+				if _, err := r.l.OVS(ctx, 1, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", b1); err != nil {
+					return err
+				}
+				res.add("flows", "floor", time.Since(t0))
+				logf("flows round %d: ovs-ofctl dump-flows %.2fs", round+1, time.Since(t0).Seconds())
 				switch c := c.(type) {
 				case *satellite:
 					t0 := time.Now()
@@ -203,7 +203,8 @@ func measureFlows(ctx context.Context, o options, r *ring, peers []peer, session
 					}
 					took := time.Since(t0)
 					if n < o.flows {
-						return fmt.Errorf("satellite listed %d flows, want at least %d", n, o.flows)
+						out, _ := r.l.OVS(ctx, 1, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", b1)
+						return fmt.Errorf("satellite listed %d flows, want at least %d (the switch holds %d)", n, o.flows, strings.Count(string(out), "\n")-1)
 					}
 					res.add("flows", p.name, took)
 					t0 = time.Now()
@@ -233,7 +234,8 @@ func measureFlows(ctx context.Context, o options, r *ring, peers []peer, session
 					}
 					took := time.Since(t0)
 					if n < o.flows {
-						return fmt.Errorf("os-ken listed %d flows, want at least %d", n, o.flows)
+						out, _ := r.l.OVS(ctx, 1, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", b1)
+						return fmt.Errorf("os-ken listed %d flows, want at least %d (the switch holds %d)", n, o.flows, strings.Count(string(out), "\n")-1)
 					}
 					res.add("flows", p.name, took)
 					logf("flows round %d, os-ken: %.2fs", round+1, took.Seconds())

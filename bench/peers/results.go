@@ -120,6 +120,9 @@ func (r *results) print(w io.Writer, o options, sizes []int) {
 			return
 		}
 		sat, osk, fl := s["Satellite"], s["os-ken"], s["floor"]
+		if key == "pages" { // the same floor as the single request
+			fl = r.m["flows"]["floor"]
+		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", name, cell(sat, f), cell(osk, f), cell(fl, f), ratio(sat, osk), ratio(sat, fl))
 	}
 	for _, n := range sizes {

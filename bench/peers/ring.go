@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/satellite-sdn/satellite/lab"
@@ -132,48 +131,14 @@ func (r *ring) attach(ctx context.Context, target string) error {
 	return r.vsctl(ctx, args...)
 }
 
-// detach removes the controllers and the flows they left (all but the
-// flow-fetch rows' table 10 of bridge 1), four ovs-ofctl at a time.
+// detach removes the controllers; OVS flushes a bridge's flows when it
+// loses its last controller, so the next peer starts from empty tables.
 func (r *ring) detach(ctx context.Context) error {
 	var args []string
 	for i := 1; i <= r.n; i++ {
 		args = append(args, "--", "del-controller", bridge(i))
 	}
-	if err := r.vsctl(ctx, args...); err != nil {
-		return err
-	}
-	jobs := make(chan []string)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for a := range jobs {
-				if _, err := r.l.OVS(ctx, 1, "ovs-ofctl", append([]string{"-O", "OpenFlow13", "del-flows"}, a...)...); err != nil {
-					mu.Lock()
-					first = cmp(first, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	jobs <- []string{bridge(1), "table=0"}
-	jobs <- []string{bridge(1), "table=1"}
-	for i := 2; i <= r.n; i++ {
-		jobs <- []string{bridge(i)}
-	}
-	close(jobs)
-	wg.Wait()
-	return first
-}
-
-func cmp(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+	return r.vsctl(ctx, args...)
 }
 
 // linkState counts the ring's edges in a controller's link list: present
