@@ -172,11 +172,7 @@ func measureFlows(ctx context.Context, o options, r *ring, peers []peer, session
 	b1 := bridge(1)
 	dpid := dpidOf(1)
 	for round := 0; round < o.rounds; round++ {
-		order := abOrder(peers, round)
-		if os.Getenv("SPB_OSKEN_FIRST") != "" {
-			order = abOrder(peers, 1)
-		}
-		for _, p := range order {
+		for _, p := range abOrder(peers, round) {
 			err := session(p, func(c controller, d time.Duration) error {
 				// OVS flushes a bridge's flows when it gets its first
 				// controller (and loses its last), so the flows go in now.
