@@ -137,3 +137,11 @@ clean:
 .PHONY: bench-flows
 bench-flows: build
 	$(GO) run ./bench/flowtables $(BENCH_FLOWS_ARGS)
+
+# Side by side with os-ken (installed from Debian if missing) on one private
+# OVS instance: discovery, link down/up, flow fetches, idle CPU (BENCHMARKS.md,
+# bench/peers/README.md). Holds the lab lock; BENCH_PEERS_ARGS for sizes/rounds.
+.PHONY: bench-peers
+bench-peers: build
+	$(GO) build -o $(BIN)/bench-peers ./bench/peers
+	flock /tmp/sat-ovs.lock $(BIN)/bench-peers $(BENCH_PEERS_ARGS)
