@@ -50,6 +50,11 @@ type Answer struct {
 // Switches is required; the functions add what the tables cannot say.
 type Fabric struct {
 	Switches map[uint64]*Tables
+	// Load, when set, supplies the tables of a switch not in Switches
+	// (nil: not connected); what it returns is kept in Switches.
+	Load func(dpid uint64) *Tables
+	// Names names switches that have no tables.
+	Names map[uint64]string
 	// Links are the direct links between switches (both directions).
 	Links map[Endpoint]Endpoint
 	// Tunnel maps a tunnel port to its remote end.
@@ -146,11 +151,14 @@ func (f *Fabric) Name(dpid uint64) string {
 	if t := f.Switches[dpid]; t != nil && t.Name != "" {
 		return t.Name
 	}
+	if n := f.Names[dpid]; n != "" {
+		return n
+	}
 	return fmt.Sprintf("%016x", dpid)
 }
 
 func (f *Fabric) portName(dpid uint64, port uint32) string {
-	if t := f.Switches[dpid]; t != nil {
+	if t := f.tables(dpid); t != nil {
 		if p, ok := t.Ports[port]; ok && p.Name != "" {
 			return p.Name
 		}
@@ -198,7 +206,7 @@ func (f *Fabric) Trace(start Endpoint, p Packet) *Trace {
 			continue
 		}
 		seen[key] = true
-		tb := f.Switches[cur.at.DPID]
+		tb := f.tables(cur.at.DPID)
 		if tb == nil {
 			tr.Outcomes = append(tr.Outcomes, Outcome{Kind: Dropped, DPID: fmt.Sprintf("%016x", cur.at.DPID), Switch: name, Port: cur.at.Port,
 				What: fmt.Sprintf("switch %s is not connected: its tables are unknown", name), Hop: cur.from, at: cur.at})
@@ -297,6 +305,19 @@ func (f *Fabric) Trace(start Endpoint, p Packet) *Trace {
 	}
 	f.verdict(tr)
 	return tr
+}
+
+func (f *Fabric) tables(dpid uint64) *Tables {
+	if f.Switches == nil {
+		f.Switches = map[uint64]*Tables{}
+	}
+	t := f.Switches[dpid]
+	if t == nil && f.Load != nil {
+		if t = f.Load(dpid); t != nil {
+			f.Switches[dpid] = t
+		}
+	}
+	return t
 }
 
 func ownerText(o Owner) string {

@@ -242,8 +242,8 @@ const (
 	DropInvalid  = "invalid"   // something the switch would not do (goto backwards, ...)
 )
 
-// Result is what one switch does with one packet.
-type Result struct {
+// SwitchResult is what one switch does with one packet.
+type SwitchResult struct {
 	Steps []Step
 	Emits []Emit
 	Drops []Drop
@@ -252,7 +252,7 @@ type Result struct {
 // run holds one switch's execution state.
 type run struct {
 	t       *Tables
-	res     *Result
+	res     *SwitchResult
 	inPort  uint32
 	step    int
 	actions int
@@ -260,13 +260,13 @@ type run struct {
 }
 
 // Run sends p through the switch's pipeline from table 0.
-func (t *Tables) Run(p Packet) Result {
+func (t *Tables) Run(p Packet) SwitchResult {
 	return t.RunFrom(0, p)
 }
 
 // RunFrom sends p through the pipeline starting at table start.
-func (t *Tables) RunFrom(start uint8, p Packet) Result {
-	var res Result
+func (t *Tables) RunFrom(start uint8, p Packet) SwitchResult {
+	var res SwitchResult
 	r := &run{t: t, res: &res, inPort: p.InPort}
 	table := int(start)
 	for table < 256 {

@@ -38,7 +38,7 @@ func icmpPacket(in uint32, src, dst string) Packet {
 		IPSrc: s, IPDst: d, TTL: 64, ICMPType: 8}
 }
 
-func outPorts(r Result) []uint32 {
+func outPorts(r SwitchResult) []uint32 {
 	var out []uint32
 	for _, e := range r.Emits {
 		out = append(out, e.Port)
