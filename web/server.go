@@ -32,6 +32,7 @@
 //	GET    /ui/...                            the web UI, when given (WithUI)
 //	/api/v1/datapaths, networks, interfaces, routers, security-groups, trunks,
 //	leases, vnet/...                          virtual networks (vnet.go, WithVirtualNetworks)
+//	POST   /api/v1/trace                      a packet trace: why can't A reach B? (trace.go, WithTracer)
 //
 // The topology routes answer 503 unless the server was given a model
 // (WithTopology), /api/v1/discovery unless it was given the discovery
@@ -58,6 +59,7 @@ import (
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
+	"github.com/satellite-sdn/satellite/diagnostics"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
@@ -106,6 +108,8 @@ type Server struct {
 	patterns  []string     // every route of handle, in order (openapi.go)
 
 	vnets *vnet.Manager // virtual networks (vnet.go, WithVirtualNetworks), or nil
+
+	tracer *diagnostics.Tracer // packet traces (trace.go, WithTracer), or nil
 
 	exp exportersState // exporter health and /metrics (exporters.go)
 }
@@ -210,6 +214,7 @@ func (s *Server) routes() {
 	s.handle("GET "+StreamPath, s.stream)
 	s.handle("GET "+OpenAPIPath, s.openAPI)
 	s.vnetRoutes()
+	s.traceRoutes() // POST /api/v1/trace (trace.go)
 	s.exporterRoutes()
 	if s.ui != nil {
 		s.mux.Handle("GET /ui/", s.ui)
