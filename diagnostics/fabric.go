@@ -137,6 +137,15 @@ type Trace struct {
 	Hops     []Hop     `json:"hops"`
 	Drop     *DropInfo `json:"drop,omitempty"`
 	Outcomes []Outcome `json:"outcomes"`
+
+	visits []visit // every switch the packet entered, in order
+}
+
+// visit is one switch's part of a trace: the packet as it arrived.
+type visit struct {
+	at  Endpoint
+	pkt Packet
+	res SwitchResult
 }
 
 type pending struct {
@@ -215,6 +224,7 @@ func (f *Fabric) Trace(start Endpoint, p Packet) *Trace {
 		cur.pkt.InPort = cur.at.Port
 		cur.pkt.Metadata = 0
 		res := tb.Run(cur.pkt)
+		tr.visits = append(tr.visits, visit{at: cur.at, pkt: cur.pkt, res: res})
 		base := len(tr.Hops)
 		for _, st := range res.Steps {
 			h := Hop{DPID: fmt.Sprintf("%016x", cur.at.DPID), Switch: name, Table: st.Table, InPort: st.InPort,
@@ -328,7 +338,7 @@ func ownerText(o Owner) string {
 		s += fmt.Sprintf(" %d", o.ID)
 	}
 	if o.Network != "" {
-		s += " (network " + o.Network + ")"
+		s += " in " + o.Network
 	}
 	return s
 }

@@ -575,6 +575,7 @@ func (r *run) group(id uint32, p *Packet, depth int) {
 		return
 	}
 	bucket := func(i int) {
+		r.out(fmt.Sprintf("group:%d bucket %d", id, i+1))
 		q := *p
 		r.actionList(g.Buckets[i].Actions, &q, depth+1, fmt.Sprintf("group %d bucket %d%s:", id, i+1, r.watchText(g.Buckets[i])))
 	}

@@ -380,6 +380,7 @@ func (v *view) resolveTo(r Request, src endpoint) (destination, error) {
 		if ip := v.ips[in.Name]; ip != "" {
 			d.ip, _ = ParseIPv4(ip)
 			d.hasIP = true
+			d.desc = fmt.Sprintf("interface %q (%s, %s)", in.Name, in.Network, ip)
 		}
 		m, _ := ParseMAC(in.MAC)
 		d.mac = m
