@@ -315,8 +315,9 @@ func (p Packet) String() string {
 			w("icmp_type", strconv.Itoa(int(p.ICMPType)))
 			w("icmp_code", strconv.Itoa(int(p.ICMPCode)))
 		case ProtoTCP, ProtoUDP, protoSCTP:
-			w("tp_src", strconv.Itoa(int(p.L4Src)))
-			w("tp_dst", strconv.Itoa(int(p.L4Dst)))
+			pre := map[uint8]string{ProtoTCP: "tcp", ProtoUDP: "udp", protoSCTP: "sctp"}[p.IPProto]
+			w(pre+"_src", strconv.Itoa(int(p.L4Src)))
+			w(pre+"_dst", strconv.Itoa(int(p.L4Dst)))
 		}
 	case EthARP:
 		w("arp", "")

@@ -230,6 +230,7 @@ type Drop struct {
 	Table  uint8
 	Kind   string // DropMiss, DropFlow, DropTTL, DropPortDown, DropNoBucket, DropInvalid
 	Reason string
+	Port   uint32 // DropPortDown: the port the switch sends to
 }
 
 // Drop kinds.
@@ -522,8 +523,10 @@ func (r *run) sendPort(port uint32, p Packet, how string) {
 	switch {
 	case !ok && len(r.t.Ports) > 0:
 		r.drop(DropPortDown, fmt.Sprintf("output to port %d, which the switch does not have", port))
+		r.res.Drops[len(r.res.Drops)-1].Port = port
 	case ok && !pt.Up:
 		r.drop(DropPortDown, fmt.Sprintf("port %s is down", r.portName(port)))
+		r.res.Drops[len(r.res.Drops)-1].Port = port
 	default:
 		r.emit(port, p, how)
 	}

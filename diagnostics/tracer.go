@@ -821,8 +821,8 @@ func (v *view) explain(dpid uint64, st Step, d Drop, p Packet) (string, string) 
 	o := v.owner(f.Cookie)
 	obj := ownerText(o)
 	if ck.Kind() == controller.OwnerForeign {
-		return fmt.Sprintf("dropped by a foreign flow (not installed by Satellite) on %s table %d: priority %d, %s, actions=%s",
-			sw, d.Table, f.Priority, orAll(f.MatchString()), f.ActionsString()), "foreign flow " + o.Name
+		return fmt.Sprintf("dropped by a foreign flow (not installed by Satellite): priority %d, %s, actions=%s",
+			f.Priority, orAll(f.MatchString()), f.ActionsString()), "foreign flow " + o.Name
 	}
 	netName := v.netByID(uint32(p.Metadata >> 40 & 0xffffff))
 	switch {
@@ -874,7 +874,7 @@ func (v *view) explain(dpid uint64, st Step, d Drop, p Packet) (string, string) 
 	case d.Table == vnet.TableRoute && ck.Kind() == controller.OwnerRouter:
 		return fmt.Sprintf("router %s has no route to %s", o.Name, IPv4(p.IPDst)), "router " + o.Name
 	}
-	return fmt.Sprintf("dropped by flow priority %d in table %d of %s (%s, actions=%s)", f.Priority, d.Table, sw, orAll(f.MatchString()), f.ActionsString()), obj
+	return fmt.Sprintf("dropped by the flow priority %d (%s, actions=%s)", f.Priority, orAll(f.MatchString()), f.ActionsString()), obj
 }
 
 func orAll(m string) string {
