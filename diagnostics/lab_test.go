@@ -443,6 +443,22 @@ func TestTraceOnOVS(t *testing.T) {
 		e.oracle(r)
 	})
 
+	t.Run("live traces agree with the simulation", func(t *testing.T) {
+		e.t = t
+		for _, c := range []struct{ from, to string }{{"a1", "a2"}, {"a1", "a3"}, {"a1", "10.2.0.12"}} {
+			start := time.Now()
+			r := e.trace(Request{From: c.from, To: c.to, Live: true})
+			t.Logf("live trace %s -> %s took %s", c.from, c.to, time.Since(start))
+			if r.Live == nil || !r.Live.Agrees || len(r.Live.Observed) != len(r.visits) || len(r.Live.Observed) < 2 {
+				t.Fatalf("want an agreeing live trace:\n%s\n%+v", dumpTrace(r), r.Live)
+			}
+			if c.to == "a3" && !strings.Contains(r.Live.Observed[1], "h3 port 201 (gre-h1-p1)") {
+				t.Fatalf("a1 -> a3 should enter h3 from path 1: %v", r.Live.Observed)
+			}
+		}
+		e.noTraceFlows()
+	})
+
 	t.Run("a port down", func(t *testing.T) {
 		e.t = t
 		e.ovs(2, "ovs-ofctl", "-O", "OpenFlow13", "mod-port", "br-int", e.ep(2, 1).Port, "down")
@@ -482,7 +498,11 @@ func TestTraceOnOVS(t *testing.T) {
 			waitFor(t, "BFD to take "+port+" down", live(false))
 		}
 		cut(1)
-		r := e.trace(Request{From: "a1", To: "a3"})
+		r := e.trace(Request{From: "a1", To: "a3", Live: true})
+		if r.Live == nil || !r.Live.Agrees || len(r.Live.Observed) != 2 || !strings.Contains(r.Live.Observed[1], "h3 port 301 (gre-h1-p2)") {
+			t.Fatalf("the live trace should show path 2:\n%s\n%+v", dumpTrace(r), r.Live)
+		}
+		e.noTraceFlows()
 		if r.Verdict != Delivered || !strings.Contains(dumpTrace(r), fmt.Sprintf("GRE underlay path 2 to h3 (gre-h3-p2), tun_id=0x%x", netID["net1"])) ||
 			!strings.Contains(dumpTrace(r), "bucket 2") {
 			t.Fatalf("want the fast-failover group's path 2:\n%s", dumpTrace(r))
@@ -604,6 +624,17 @@ func TestTraceOnOVS(t *testing.T) {
 			t.Fatalf("h1:vm1 -> a2:\n%s", dumpTrace(r))
 		}
 	})
+}
+
+// noTraceFlows checks that no live trace left a flow behind.
+func (e *labEnv) noTraceFlows() {
+	e.t.Helper()
+	for i := 1; i <= 3; i++ {
+		out := e.ovs(i, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "br-int", fmt.Sprintf("cookie=0x%x/0xff00000000000000", uint64(controller.OwnerTrace)<<56))
+		if strings.Contains(out, "priority=") {
+			e.t.Fatalf("h%d still has trace flows:\n%s", i, out)
+		}
+	}
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -77,4 +77,10 @@ func (r *Result) WriteText(w io.Writer) {
 			}
 		}
 	}
+	if r.Live != nil {
+		fmt.Fprintf(w, "live:    agrees=%v: %s\n", r.Live.Agrees, r.Live.Note)
+		for _, o := range r.Live.Observed {
+			fmt.Fprintf(w, "  - seen entering %s\n", o)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -85,10 +86,12 @@ type Intent struct {
 	Differences []string `json:"differences"`
 }
 
-// Live is what a live trace observed.
+// Live is what a live trace observed: the switch ports the marked packet
+// entered, in order, and whether they are the simulated ones.
 type Live struct {
 	Observed []string `json:"observed"`
 	Agrees   bool     `json:"agrees"`
+	Note     string   `json:"note,omitempty"`
 }
 
 // Tracer runs traces against the live network.
@@ -97,6 +100,14 @@ type Tracer struct {
 	Topo   *topology.Model
 	VNet   *vnet.Manager
 	Source *Source
+	Logger *slog.Logger
+}
+
+func (t *Tracer) log() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.Default()
 }
 
 // NewTracer returns a tracer; maxAge bounds the age of cached tables.
@@ -544,7 +555,13 @@ func (v *view) packet(r Request, src endpoint, dst destination) (Packet, []strin
 // Trace runs a request.
 func (t *Tracer) Trace(ctx context.Context, r Request) (*Result, error) {
 	if r.Live {
-		return nil, reqErr(501, "live", "live tracing (injecting a marked packet) is not implemented yet; run the trace without live")
+		proto := r.Proto
+		if proto == "" {
+			proto = "icmp"
+		}
+		if err := liveAllowed(r, proto); err != nil {
+			return nil, err
+		}
 	}
 	maxAge := time.Duration(-1)
 	if r.MaxAgeMs != nil {
@@ -578,6 +595,14 @@ func (t *Tracer) Trace(ctx context.Context, r Request) (*Result, error) {
 	res.Trace = real.Trace(start, pkt)
 	if len(v.errs) > 0 {
 		return nil, reqErr(503, "", "the trace could not read a switch's tables: %v", errors.Join(v.errs...))
+	}
+	if r.Live {
+		if pkt.EthType != EthIPv4 {
+			return nil, reqErr(422, "live", "the source would ARP first (%s): a live trace needs a destination that answers", dst.desc)
+		}
+		if res.Live, err = v.live(ctx, res.Trace, start, pkt); err != nil {
+			return nil, err
+		}
 	}
 	if t.VNet != nil {
 		res.Intent = v.intent(real, res.Trace, start, pkt, dst)

@@ -93,7 +93,8 @@ func TestTraceRoute(t *testing.T) {
 		{`{"from": "nosuch", "to": "a2"}`, "from", `unknown interface "nosuch"`, 404},
 		{`{"from": "a1", "to": "192.168.9.9"}`, "to", "IP 192.168.9.9 is in no network", 422},
 		{`{"from": "a1", "to": "a2", "proto": "tcp"}`, "dport", "tcp needs dport", 400},
-		{`{"from": "a1", "to": "a2", "live": true}`, "live", "not implemented", 501},
+		{`{"from": "a1", "to": "a2", "live": true, "src_ip": "10.1.0.99"}`, "live", "live traces send as the interface itself", 400},
+		{`{"from": "a1", "to": "a2", "live": true, "proto": "arp"}`, "live", "live traces inject icmp, tcp or udp", 400},
 		{`{"from": "a1", "to": "a2", "colour": "red"}`, "colour", "unknown field", 400},
 		{``, "", "request body is empty", 400},
 	} {

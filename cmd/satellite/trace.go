@@ -20,7 +20,7 @@ func setupTrace(fs *flag.FlagSet) func(context.Context, *session, []string) erro
 	ttl := newOpt(fs, "ttl", 255, "IP `TTL` (default 64)")
 	srcMAC := fs.String("src-mac", "", "source `MAC` (default: the interface's)")
 	srcIP := fs.String("src-ip", "", "source `IP` (default: the interface's)")
-	live := fs.Bool("live", false, "also inject a marked packet and observe it (not supported by the server yet)")
+	live := fs.Bool("live", false, "also inject a marked packet at FROM and report the switch ports it really entered (icmp, tcp, udp)")
 	return func(ctx context.Context, s *session, args []string) error {
 		req := diagnostics.Request{From: args[0], Proto: *proto, SrcMAC: *srcMAC, SrcIP: *srcIP, Live: *live}
 		if len(args) > 1 {
