@@ -25,7 +25,7 @@ import (
 // running against a three-host OVS lab: h1 and h2 directly linked in
 // segment a, h3 in segment b behind GRE.
 type labEnv struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	ctl    *controller.Controller
 	model  *topology.Model
@@ -34,7 +34,7 @@ type labEnv struct {
 	tracer *Tracer
 }
 
-func startLab(t *testing.T) *labEnv {
+func startLab(t testing.TB) *labEnv {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "of.sock")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -240,8 +240,9 @@ func (e *labEnv) oracle(r *Result) {
 	}
 }
 
-func TestTraceOnOVS(t *testing.T) {
-	e := startLab(t)
+// labNetworks is the lab's virtual networks: net1 on all three hosts,
+// net2 (DHCP) on h2 joined to net1 by router r1, net3 overlapping net1.
+func (e *labEnv) labNetworks() vnet.Config {
 	cfg := vnet.Config{}
 	for i, h := range e.topo.Hosts {
 		seg := "a"
@@ -265,8 +266,14 @@ func TestTraceOnOVS(t *testing.T) {
 	}
 	cfg.Routers = []vnet.Router{{Name: "r1", Interfaces: []vnet.RouterInterface{{Network: "net1"}, {Network: "net2"}}}}
 	if _, err := e.mgr.Apply(cfg); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
+	return cfg
+}
+
+func TestTraceOnOVS(t *testing.T) {
+	e := startLab(t)
+	cfg := e.labNetworks()
 	e.waitReady()
 	cfg, _ = e.mgr.Config()
 	netID := map[string]uint32{}

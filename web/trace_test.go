@@ -21,7 +21,7 @@ import (
 func TestTraceRoute(t *testing.T) {
 	tracer := &diagnostics.Tracer{}
 	env := webtest.Start(t, web.WithTracer(tracer))
-	env.Connect(switchemu.Config{DPID: 1, Ports: 2})
+	sw := env.Connect(switchemu.Config{DPID: 1, Ports: 2})
 	store, err := vnet.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -100,4 +100,9 @@ func TestTraceRoute(t *testing.T) {
 	} {
 		do(t, env, "POST", web.TracePath, c.body).wantError(t, c.status, c.field, c.msg)
 	}
+
+	// the switch goes away: a clear 503, not a trace over stale tables
+	sw.Conn().Close()
+	env.WaitSwitch(1, false)
+	do(t, env, "POST", web.TracePath, `{"from": "a1", "to": "a2"}`).wantError(t, 503, "", "switch h1 (0000000000000001) of interface \"a1\" is not connected")
 }
