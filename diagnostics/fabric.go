@@ -148,6 +148,9 @@ type visit struct {
 	res SwitchResult
 }
 
+// maxVisits bounds the switch visits of one trace, whatever the copies.
+const maxVisits = 1024
+
 type pending struct {
 	at    Endpoint
 	pkt   Packet
@@ -201,9 +204,15 @@ func (f *Fabric) Trace(start Endpoint, p Packet) *Trace {
 	p.InPort = start.Port
 	queue := []pending{{at: start, pkt: p, from: -1}}
 	seen := map[string]bool{}
+	visits := 0
 	for len(queue) > 0 && len(tr.Outcomes) < maxEmits {
 		cur := queue[0]
 		queue = queue[1:]
+		if visits++; visits > maxVisits {
+			tr.Outcomes = append(tr.Outcomes, Outcome{Kind: Looped, DPID: fmt.Sprintf("%016x", cur.at.DPID), Switch: f.Name(cur.at.DPID), Port: cur.at.Port,
+				What: fmt.Sprintf("the packet was copied into more than %d switch visits (a flood storm); the trace stops there", maxVisits), Hop: cur.from, at: cur.at})
+			break
+		}
 		name := f.Name(cur.at.DPID)
 		key := fmt.Sprintf("%d/%d/%v", cur.at.DPID, cur.at.Port, cur.pkt.key())
 		if seen[key] || cur.depth >= maxSw {

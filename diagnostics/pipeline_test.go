@@ -209,3 +209,20 @@ func TestReservedPorts(t *testing.T) {
 		t.Fatalf("controller + missing port: %+v", r)
 	}
 }
+
+// TestFloodStormEnds: two switches flooding each other over two links
+// with dec_ttl make new headers on every visit; the trace still ends.
+func TestFloodStormEnds(t *testing.T) {
+	fl := parseFlows(t, "table=0,priority=1,actions=dec_ttl,flood")
+	fab := &Fabric{
+		Switches: map[uint64]*Tables{1: NewTables(1, "a", fl, nil, ports(1, 2, 3)), 2: NewTables(2, "b", fl, nil, ports(1, 2, 3))},
+		Links:    map[Endpoint]Endpoint{{1, 1}: {2, 1}, {2, 1}: {1, 1}, {1, 2}: {2, 2}, {2, 2}: {1, 2}},
+	}
+	tr := fab.Trace(Endpoint{1, 3}, icmpPacket(3, "10.0.0.1", "10.0.0.2"))
+	if tr.Verdict == "" || len(tr.Outcomes) == 0 {
+		t.Fatalf("no verdict: %+v", tr)
+	}
+	if len(tr.visits) > maxVisits {
+		t.Fatalf("%d visits", len(tr.visits))
+	}
+}
