@@ -29,6 +29,9 @@ type VNet struct {
 	// (ARP and DHCP) with an OpenFlow meter: packets per second (and as
 	// many of burst); 0 turns the meters off.
 	ControllerPPS int `yaml:"controller_pps"`
+	// TraceMaxAge: a packet trace (POST /api/v1/trace) reuses a switch's
+	// flow dump this long before reading it again (0s: always read).
+	TraceMaxAge Duration `yaml:"trace_max_age"`
 }
 
 // VNetDHCP holds the DHCP server's timers.
@@ -46,7 +49,7 @@ type VNetDHCP struct {
 
 func defaultVNet() VNet {
 	return VNet{Resync: Duration(30 * time.Second), Settle: Duration(15 * time.Second), SettleQuiet: Duration(2 * time.Second),
-		TunnelPort: "gre-{remote}-p{path}", ControllerPPS: 100,
+		TunnelPort: "gre-{remote}-p{path}", ControllerPPS: 100, TraceMaxAge: Duration(5 * time.Second),
 		DHCP: VNetDHCP{Grace: Duration(vnet.DefaultLeaseGrace), DeclineHold: Duration(vnet.DefaultDeclineHold),
 			OfferHold: Duration(vnet.DefaultOfferHold), Sweep: Duration(vnet.DefaultLeaseSweep)}}
 }
@@ -77,6 +80,7 @@ func (c Config) validateVNet(bad func(setting, format string, args ...any)) {
 	positive("vnet.dhcp.decline_hold", v.DHCP.DeclineHold, time.Second, "1h")
 	positive("vnet.dhcp.offer_hold", v.DHCP.OfferHold, time.Second, "1m")
 	positive("vnet.dhcp.sweep", v.DHCP.Sweep, time.Second, "10s")
+	positive("vnet.trace_max_age", v.TraceMaxAge, 0, "5s")
 }
 
 // VNetOptions returns the virtual network manager's options.

@@ -36,10 +36,11 @@ const (
 	OwnerProbe     OwnerKind = 9  // tunnel path probes
 	OwnerDHCP      OwnerKind = 10 // DHCP responder
 	OwnerARP       OwnerKind = 11 // ARP responder
-	ownerKinds               = 12
+	OwnerTrace     OwnerKind = 12 // temporary observation flows of a live packet trace
+	ownerKinds               = 13
 )
 
-var ownerNames = [ownerKinds]string{"foreign", "core", "discovery", "api", "network", "interface", "router", "secgroup", "tunnel", "probe", "dhcp", "arp"}
+var ownerNames = [ownerKinds]string{"foreign", "core", "discovery", "api", "network", "interface", "router", "secgroup", "tunnel", "probe", "dhcp", "arp", "trace"}
 
 func (k OwnerKind) String() string {
 	if int(k) < len(ownerNames) {

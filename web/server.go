@@ -33,6 +33,7 @@
 //	GET    /ui/...                            the web UI, when given (WithUI), with /ui/login
 //	/api/v1/datapaths, networks, interfaces, routers, security-groups, trunks,
 //	leases, vnet/...                          virtual networks (vnet.go, WithVirtualNetworks)
+//	POST   /api/v1/trace                      a packet trace: why can't A reach B? (trace.go, WithTracer)
 //
 // The topology routes answer 503 unless the server was given a model
 // (WithTopology), /api/v1/discovery unless it was given the discovery
@@ -63,6 +64,7 @@ import (
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
+	"github.com/satellite-sdn/satellite/diagnostics"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
@@ -114,6 +116,8 @@ type Server struct {
 	patterns  []string     // every route of handle, in order (openapi.go)
 
 	vnets *vnet.Manager // virtual networks (vnet.go, WithVirtualNetworks), or nil
+
+	tracer *diagnostics.Tracer // packet traces (trace.go, WithTracer), or nil
 
 	exp exportersState // exporter health and /metrics (exporters.go)
 
@@ -225,6 +229,7 @@ func (s *Server) routes() {
 	s.handle("GET "+StreamPath, s.stream)
 	s.handle("GET "+OpenAPIPath, s.openAPI)
 	s.vnetRoutes()
+	s.traceRoutes() // POST /api/v1/trace (trace.go)
 	s.exporterRoutes()
 	s.authRoutes() // tokens, audit log, whoami, the UI's login (auth.go)
 	if s.ui != nil {

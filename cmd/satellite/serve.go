@@ -22,6 +22,7 @@ import (
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/diagnostics"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
@@ -232,6 +233,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
 		web.WithCollector(coll), web.WithAlerts(alertEng),
 		web.WithTopology(model), web.WithDiscovery(disc), web.WithVirtualNetworks(vnets), web.WithProbes(prober),
+		web.WithTracer(diagnostics.NewTracer(ctl, model, vnets, traceMaxAge(cfg.VNet.TraceMaxAge))),
 		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))...)
 	srv := &http.Server{
 		Handler:           api,
@@ -377,4 +379,12 @@ func lldpSigner(file string) (*lldp.Signer, error) {
 		return nil, fmt.Errorf("discovery.secret_file %s: %w", file, err)
 	}
 	return s, nil
+}
+
+// traceMaxAge converts vnet.trace_max_age: 0s means always read the tables.
+func traceMaxAge(d config.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return time.Duration(d)
 }

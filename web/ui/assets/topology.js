@@ -856,6 +856,11 @@
       el('dt', { text: 'attached to' }), el('dd', { class: 'mono', text: endText({ dpid: h.dpid, port: h.port }) }),
       el('dt', { text: 'first seen' }), el('dd', { text: fmt.time(h.first_seen) }),
       el('dt', { text: 'last seen' }), el('dd', { text: fmt.time(h.last_seen) })));
+    if (window.satelliteTrace) {
+      const b = el('button', { type: 'button', id: 'host-trace', text: 'trace from here' });
+      b.addEventListener('click', function () { window.satelliteTrace.open({ from: h.dpid + ':' + h.port }); });
+      body.append(b);
+    }
   }
 
   // ---- toolbar

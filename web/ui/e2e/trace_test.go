@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/diagnostics"
+	"github.com/satellite-sdn/satellite/lab"
+	"github.com/satellite-sdn/satellite/lldp"
+	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/vnet"
+	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/ui"
+)
+
+// TestTracePanelOnOVS: the topology page's Trace form traces a1 -> a3
+// (h1 to h3 over GRE) and draws the path on the graph; a trace that is
+// dropped marks the switch red and says why; bad input shows the API's
+// message (trace.e2e.mjs).
+func TestTracePanelOnOVS(t *testing.T) {
+	browserReady(t)
+	dir := artifacts(t)
+	sock := filepath.Join(t.TempDir(), "of.sock")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctl := controller.New(controller.Config{Logger: log})
+	ln, err := controller.Listen("unix:" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := vnet.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := topology.New(topology.Options{})
+	mgr, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 4)
+	go func() { _ = ctl.Serve(ctx, ln); done <- struct{}{} }()
+	go func() {
+		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
+		done <- struct{}{}
+	}()
+	go func() {
+		lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log, Interval: 500 * time.Millisecond}, ctl, model, lldp.NewRandomSigner()).Run(ctx)
+		done <- struct{}{}
+	}()
+	go func() { _ = mgr.Run(ctx); done <- struct{}{} }()
+	api := web.New(ctl, web.WithLogger(log), web.WithTopology(model), web.WithVirtualNetworks(mgr),
+		web.WithTracer(diagnostics.NewTracer(ctl, model, mgr, -1)),
+		web.WithUI(ui.New(ui.Options{Model: model, Version: "e2e", Logger: log})))
+	srv := httptest.NewServer(api)
+	t.Cleanup(func() {
+		api.Close()
+		srv.Close()
+		cancel()
+		for i := 0; i < 4; i++ {
+			<-done
+		}
+		store.Close()
+	})
+	topo := lab.Start(t, lab.Config{Hosts: 3, Controllers: []string{"unix:" + sock}})
+	cfg := vnet.Config{Networks: []vnet.Network{{Name: "net1", Subnet: "10.1.0.0/24"}}}
+	for i, h := range topo.Hosts {
+		cfg.Datapaths = append(cfg.Datapaths, vnet.Datapath{Name: h.Name, DPID: h.DPID})
+		ep := h.Endpoints[0]
+		cfg.Interfaces = append(cfg.Interfaces, vnet.Interface{Name: "a" + string(rune('1'+i)), Network: "net1", Datapath: h.Name, Port: ep.Port, MAC: ep.MAC,
+			IP: "10.1.0.1" + string(rune('1'+i))})
+	}
+	if _, err := mgr.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the virtual network on every switch", func() bool {
+		st, notes := mgr.Status()
+		ok := len(st) == 3 && len(notes) == 0
+		for _, s := range st {
+			ok = ok && s.Connected && !s.Reconciled.IsZero() && s.Error == "" && !s.Settling
+		}
+		return ok
+	})
+	expect, _ := json.Marshal(map[string]any{"h1": topo.Host(1).DPID, "h3": topo.Host(3).DPID})
+	runScript(t, "trace.e2e.mjs", map[string]string{
+		"SATELLITE_URL":       srv.URL,
+		"SATELLITE_ARTIFACTS": dir,
+		"SATELLITE_EXPECT":    string(expect),
+		"CHROMIUM":            Chromium,
+	})
+}
