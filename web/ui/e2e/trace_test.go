@@ -17,6 +17,7 @@ import (
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
 	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/auth"
 	"github.com/satellite-sdn/satellite/web/ui"
 )
 
@@ -55,7 +56,16 @@ func TestTracePanelOnOVS(t *testing.T) {
 		done <- struct{}{}
 	}()
 	go func() { _ = mgr.Run(ctx); done <- struct{}{} }()
-	api := web.New(ctl, web.WithLogger(log), web.WithTopology(model), web.WithVirtualNetworks(mgr),
+	tokens, err := auth.OpenTokenStore(filepath.Join(t.TempDir(), "tokens.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tokens.Close() })
+	token, _, err := tokens.Create("e2e", auth.RoleOperator, "e2e", false) // tracing is an operator's
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := web.New(ctl, web.WithLogger(log), web.WithSecurity(web.Security{Tokens: tokens}), web.WithTopology(model), web.WithVirtualNetworks(mgr),
 		web.WithTracer(diagnostics.NewTracer(ctl, model, mgr, -1)),
 		web.WithUI(ui.New(ui.Options{Model: model, Version: "e2e", Logger: log})))
 	srv := httptest.NewServer(api)
@@ -90,6 +100,7 @@ func TestTracePanelOnOVS(t *testing.T) {
 	expect, _ := json.Marshal(map[string]any{"h1": topo.Host(1).DPID, "h3": topo.Host(3).DPID})
 	runScript(t, "trace.e2e.mjs", map[string]string{
 		"SATELLITE_URL":       srv.URL,
+		"SATELLITE_TOKEN":     token, // signed in: the page and its API calls use the cookie
 		"SATELLITE_ARTIFACTS": dir,
 		"SATELLITE_EXPECT":    string(expect),
 		"CHROMIUM":            Chromium,
