@@ -53,6 +53,12 @@ default http://127.0.0.1:8080; --token TOKEN or $SATELLITE_TOKEN;
   openapi                       print the server's OpenAPI document
   exporters                     exporters (InfluxDB, Fluentd) and /metrics: state, queue, delivered, dropped
 
+Diagnostics (docs/api.md, "Why can't A reach B?"):
+  trace FROM [TO] [--proto icmp|tcp|udp|arp|dhcp] [--dport N] [--sport N] [--vlan N] [--live]
+                                a packet hop by hop through the real flow tables (FROM: an
+                                interface or SWITCH:PORT; TO: an interface, IP or MAC), with
+                                the intended flows next to the real ones; --live injects it
+
 Topology (needs a server with topology enabled):
   links [--kind direct|tunnel] [--dpid DPID]
                                 links between switches found by LLDP discovery
