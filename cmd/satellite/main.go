@@ -53,7 +53,7 @@ default http://127.0.0.1:8080; --token TOKEN or $SATELLITE_TOKEN;
   openapi                       print the server's OpenAPI document
   exporters                     exporters (InfluxDB, Fluentd) and /metrics: state, queue, delivered, dropped
 
-Diagnostics (docs/api.md, "Why can't A reach B?"):
+Diagnostics (README, "Why can't A reach B?"):
   trace FROM [TO] [--proto icmp|tcp|udp|arp|dhcp] [--dport N] [--sport N] [--vlan N] [--live]
                                 a packet hop by hop through the real flow tables (FROM: an
                                 interface or SWITCH:PORT; TO: an interface, IP or MAC), with
