@@ -341,6 +341,53 @@ for i in range(%d):
 		}
 	})
 
+	t.Run("an LLDP flood from a VM makes no link and costs the neighbour no ping", func(t *testing.T) {
+		e.t = t
+		s1 := ctl.Switch(h1.DatapathID)
+		pinBefore := s1.Stats()
+		edgeBefore := sat.disc.Stats().EdgePort
+		links := len(sat.model.Links())
+		pinged := make(chan string, 1)
+		go func() {
+			out, _ := e.topo.Exec(e.ctx, e.ep(1, 2).Namespace, "ping", "-c", "100", "-i", "0.03", "-W", "1", "10.1.0.13")
+			pinged <- string(out)
+		}()
+		const flood = 300000
+		// LLDP frames claiming every chassis and port (unsigned: a naive
+		// forger) at line rate from a1's port
+		script := fmt.Sprintf(`
+import socket, struct, random
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+src = bytes.fromhex(%q)
+for i in range(%d):
+    chassis = b"\x07" + ("dpid:%%016x" %% random.randint(1, 8)).encode()
+    port = b"\x07" + str(random.randint(1, 400)).encode()
+    tlv = lambda t, v: struct.pack("!H", t << 9 | len(v)) + v
+    s.send(b"\x01\x80\xc2\x00\x00\x0e" + src + b"\x88\xcc" + tlv(1, chassis) + tlv(2, port) + tlv(3, b"\x00\x78") + b"\x00\x00")
+`, strings.ReplaceAll(e.ep(1, 1).MAC, ":", ""), flood)
+		start := time.Now()
+		if out, err := e.topo.Exec(e.ctx, e.ep(1, 1).Namespace, "python3", "-c", script); err != nil {
+			t.Fatalf("LLDP flood: %v\n%s", err, out)
+		}
+		took := time.Since(start)
+		out := <-pinged
+		time.Sleep(500 * time.Millisecond)
+		pinAfter := s1.Stats()
+		loss := regexp.MustCompile(`([\d.]+)% packet loss`).FindStringSubmatch(out)
+		t.Logf("%d LLDP frames from a1 in %s: %d reached discovery as lldp-edge-port, %d packet-ins dropped by the controller's per-port allowance; neighbour's ping loss %s%%",
+			flood, took.Round(time.Millisecond), sat.disc.Stats().EdgePort-edgeBefore, pinAfter.PacketInDropped-pinBefore.PacketInDropped, loss[1])
+		if loss == nil || loss[1] != "0" {
+			t.Errorf("the neighbour lost pings during the flood:\n%s", out)
+		}
+		if sat.disc.Stats().EdgePort == edgeBefore {
+			t.Error("no frame of the flood was reported as LLDP on a VM's port")
+		}
+		if n := len(sat.model.Links()); n != links {
+			t.Errorf("links %d -> %d during the flood", links, n)
+		}
+	})
+
 	t.Run("router joins net1 and net2; gateways answer", func(t *testing.T) {
 		e.t = t
 		// b2 gets its address by DHCP first
