@@ -337,8 +337,12 @@ func (j *Journal) Sync() error {
 	return j.werr
 }
 
-// Close writes what is queued and closes the journal.
+// Close writes what is queued and closes the journal. A nil journal is
+// closed.
 func (j *Journal) Close() error {
+	if j == nil {
+		return nil
+	}
 	j.mu.Lock()
 	if j.closing {
 		j.mu.Unlock()

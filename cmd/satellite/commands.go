@@ -73,7 +73,7 @@ var clientCommands = map[string]clientCommand{
 	"flow":            {"add|del ...", -1, 0, "add or delete flows", nil},
 	"links":           {"", 0, 0, "links between switches, as LLDP discovery found them", setupLinks},
 	"hosts":           {"", 0, 0, "end hosts and where they are attached", setupHosts},
-	"events":          {"", 0, 0, "topology events: host moves, rejected LLDP frames (forged, replayed, unsigned)", setupEvents},
+	"events":          {"", 0, 0, "the history of changes (the journal): links down and up, switches, ports, hosts, tunnel paths, alerts, rejected LLDP frames", setupEvents},
 	"discovery":       {"", 0, 0, "LLDP discovery settings and counters", setupDiscovery},
 	"topology export": {"", 0, 0, "write the live topology as a snapshot (JSON) to stdout or a file", setupTopologyExport},
 	"topology import": {"FILE", 1, 0, "store a snapshot file on the server and print its id", setupTopologyImport},
@@ -558,9 +558,23 @@ func setupHosts(fs *flag.FlagSet) func(context.Context, *session, []string) erro
 }
 
 func setupEvents(fs *flag.FlagSet) func(context.Context, *session, []string) error {
-	kind := fs.String("kind", "", "only events of this `kind` (host-move, lldp-forged, lldp-replayed, lldp-unsigned, ...)")
+	kind := fs.String("kind", "", "only events of these `kinds`, comma separated (link-down, link-up, switch-disconnect, port-modify, host-move, tunnel-path-down, alert-firing, lldp-forged, ...)")
+	since := fs.String("since", "1h", "events since this `time`: a duration back from now (1h, 30m) or an RFC 3339 time")
+	until := fs.String("until", "", "events before this `time` (a duration back from now or an RFC 3339 time)")
+	sw := fs.String("switch", "", "only events of these `switches` (datapath ids or names, comma separated)")
+	limit := fs.Int("limit", 0, "only the newest `N` events")
 	return func(ctx context.Context, s *session, _ []string) error {
-		events, err := s.cl.TopologyEvents(ctx, *kind)
+		split := func(v string) []string {
+			if v == "" {
+				return nil
+			}
+			return strings.Split(v, ",")
+		}
+		events, err := s.cl.Events(ctx, client.EventQuery{Since: *since, Until: *until, Kinds: split(*kind), Switches: split(*sw), Limit: *limit})
+		var apiErr *client.APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusServiceUnavailable && strings.Contains(apiErr.Message, "journal") {
+			return topologyEvents(ctx, s, *kind) // a server without the journal: the events it keeps in memory
+		}
 		if err != nil {
 			return err
 		}
@@ -569,16 +583,44 @@ func setupEvents(fs *flag.FlagSet) func(context.Context, *session, []string) err
 				fmt.Fprintln(w, "no events")
 				return
 			}
-			fmt.Fprintln(w, "TIME\tKIND\tAT\tMESSAGE")
+			fmt.Fprintln(w, "TIME\tSEVERITY\tKIND\tAT\tMESSAGE")
 			for _, e := range events {
 				at := "-"
-				if e.DPID != 0 || e.Port != 0 {
+				switch {
+				case e.Port == topology.LocalPort:
+					at = e.DPID.String() + "/LOCAL"
+				case e.Port != 0:
 					at = topology.Endpoint{DPID: e.DPID, Port: e.Port}.String()
+				case e.DPID != 0:
+					at = e.DPID.String()
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.RFC3339), e.Kind, at, e.Message)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.RFC3339), e.Severity, e.Kind, at, e.Message)
 			}
 		})
 	}
+}
+
+// topologyEvents lists the events a server without the journal keeps in
+// memory (host moves, security and tunnel events).
+func topologyEvents(ctx context.Context, s *session, kind string) error {
+	events, err := s.cl.TopologyEvents(ctx, kind)
+	if err != nil {
+		return err
+	}
+	return s.print(events, func(w io.Writer) {
+		if len(events) == 0 {
+			fmt.Fprintln(w, "no events")
+			return
+		}
+		fmt.Fprintln(w, "TIME\tKIND\tAT\tMESSAGE")
+		for _, e := range events {
+			at := "-"
+			if e.DPID != 0 || e.Port != 0 {
+				at = topology.Endpoint{DPID: e.DPID, Port: e.Port}.String()
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.RFC3339), e.Kind, at, e.Message)
+		}
+	})
 }
 
 func setupDiscovery(fs *flag.FlagSet) func(context.Context, *session, []string) error {

@@ -299,6 +299,38 @@ func (c *Client) TopologyEvents(ctx context.Context, kind string) ([]topology.Ev
 	return out, c.do(ctx, "GET", "/api/v1/topology/events", q, nil, &out)
 }
 
+// EventQuery selects journaled events (GET /api/v1/events); zero fields
+// select everything (since: the server's default, 24h).
+type EventQuery struct {
+	// Since and Until are RFC 3339 times or durations back from now ("1h").
+	Since, Until string
+	Kinds        []string
+	Switches     []string // datapath ids or names
+	Limit        int      // the newest N
+}
+
+// Events returns journaled events, oldest first.
+func (c *Client) Events(ctx context.Context, f EventQuery) ([]web.Event, error) {
+	q := url.Values{}
+	if f.Since != "" {
+		q.Set("since", f.Since)
+	}
+	if f.Until != "" {
+		q.Set("until", f.Until)
+	}
+	if len(f.Kinds) > 0 {
+		q.Set("kind", strings.Join(f.Kinds, ","))
+	}
+	if len(f.Switches) > 0 {
+		q.Set("switch", strings.Join(f.Switches, ","))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	out := []web.Event{}
+	return out, c.do(ctx, "GET", "/api/v1/events", q, nil, &out)
+}
+
 // Discovery returns the LLDP discovery settings and counters.
 func (c *Client) Discovery(ctx context.Context) (web.Discovery, error) {
 	var out web.Discovery

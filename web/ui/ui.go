@@ -192,6 +192,9 @@ func summarize(s topology.Snapshot) topoSummary {
 	}
 	pairs := map[[2]topology.Endpoint]string{}
 	for _, l := range s.Links {
+		if !l.Up() { // down links are kept for history; the page draws them red
+			continue
+		}
 		a, b := l.Src, l.Dst
 		if b.DPID < a.DPID || (b.DPID == a.DPID && b.Port < a.Port) {
 			a, b = b, a

@@ -96,7 +96,8 @@
       const l = m.link;
       const text = (l.kind === 'tunnel' ? 'tunnel ' : 'link ') + where(l.src.dpid, l.src.port) + ' ↔ ' + where(l.dst.dpid, l.dst.port);
       if (m.op === 'add' && linkOnce(l, 'add')) add(m.time, 'link-up', '', text + ' discovered');
-      else if (m.op === 'remove' && linkOnce(l, 'remove')) add(m.time, 'link-down', '', text + ' down');
+      else if (m.op === 'update' && l.state === 'down' && linkOnce(l, 'remove')) add(m.time, 'link-down', '', text + ' down');
+      else if (m.op === 'remove' && !l.down_since && linkOnce(l, 'remove')) add(m.time, 'link-down', '', text + ' down');
     } else if (m.host) {
       const h = m.host;
       const ips = (h.ips || []).join(', ');
