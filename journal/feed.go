@@ -35,6 +35,7 @@ type Feeder struct {
 	bus     *controller.Subscription
 	alerts  *collector.Sub[alerts.Event]
 	version uint64
+	portUp  map[topology.Endpoint]bool // the last state journaled, for port-up and port-down
 }
 
 // NewFeeder subscribes to the sources at once, so that nothing that
@@ -43,8 +44,11 @@ func NewFeeder(j *Journal, src Sources, log *slog.Logger) *Feeder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Feeder{j: j, src: src, log: log}
+	f := &Feeder{j: j, src: src, log: log, portUp: map[topology.Endpoint]bool{}}
 	if src.Model != nil {
+		for _, p := range src.Model.Snapshot().Ports {
+			f.portUp[p.Key()] = p.Up
+		}
 		f.version = src.Model.Version()
 		f.msub = src.Model.Subscribe(f.version, 4096) // from now: the past is in the journal already
 	}
@@ -98,6 +102,17 @@ func (f *Feeder) Run(ctx context.Context) {
 				continue
 			}
 			if r, ok := fromDelta(d, f.bus != nil); ok {
+				if p := d.Port; p != nil {
+					was, known := f.portUp[p.Key()]
+					if d.Op == topology.OpRemove {
+						delete(f.portUp, p.Key())
+					} else {
+						f.portUp[p.Key()] = p.Up
+					}
+					if d.Op == topology.OpUpdate && known && was != p.Up {
+						r.Kind = "port-" + map[bool]string{true: "up", false: "down"}[p.Up]
+					}
+				}
 				j.Append(r)
 			}
 		case e, ok := <-busC:

@@ -58,7 +58,7 @@ func TestFeedModel(t *testing.T) {
 
 	// the ports' kinds change with their links (edge, link): port-modify
 	all := waitKinds(t, j, Query{}, "switch-connect", "port-add", "switch-connect", "port-add",
-		"link-up", "port-modify", "port-modify", "port-modify", "link-down", "port-modify", "port-modify",
+		"link-up", "port-modify", "port-modify", "port-down", "link-down", "port-modify", "port-modify",
 		"tunnel-path-down", "port-delete", "switch-disconnect")
 	down := waitKinds(t, j, Query{Kinds: []string{"link-down"}, DPIDs: []topology.DPID{1}}, "link-down")
 	if r := down[0]; r.Object != a.String()+">"+b.String() || r.Severity != "critical" || len(r.Data) == 0 || r.Port != 2 {

@@ -50,8 +50,8 @@ func TestEventsFromJournal(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != 3 {
 		t.Fatalf("--kind link-down: %d lines\n%s", n, out)
 	}
-	out = ok(t, "events", "--switch", "2", "--kind", "port-modify,host-move")
-	wantLines(t, out, `(?m)^\S+ +info +port-modify +0000000000000002/101 +port lnk-h1`, `(?m)^\S+ +info +host-move +0000000000000002/1 +host 02:00:00:00:00:01 moved`)
+	out = ok(t, "events", "--switch", "2", "--kind", "port-down,host-move")
+	wantLines(t, out, `(?m)^\S+ +critical +port-down +0000000000000002/101 +port lnk-h1`, `(?m)^\S+ +info +host-move +0000000000000002/1 +host 02:00:00:00:00:01 moved`)
 	if regexp.MustCompile(`(?m)^\S+ +\S+ +\S+ +0000000000000001`).MatchString(out) {
 		t.Fatalf("--switch 2:\n%s", out)
 	}

@@ -226,7 +226,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
 		web.WithCollector(coll), web.WithAlerts(alertEng),
 		web.WithTopology(model), web.WithJournal(jrnl), web.WithDiscovery(disc), web.WithVirtualNetworks(vnets), web.WithProbes(prober),
-		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))...)
+		web.WithUI(ui.New(ui.Options{Model: model, Journal: jrnl, Version: version, Logger: log})))...)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout), // slow or trickled headers
