@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
@@ -28,6 +29,13 @@ type Sources struct {
 // Feeder journals every change of its sources. It never blocks them: it
 // reads their streams, which drop or resubscribe when it falls behind.
 type Feeder struct {
+	// CheckpointEvery and CheckpointRecords: a checkpoint of the whole
+	// topology (for TopologyAt) is journaled when Run starts, then after
+	// this long or this many records, whichever comes first (defaults
+	// 10m and 20,000). Set them before Run.
+	CheckpointEvery   time.Duration
+	CheckpointRecords int
+
 	j       *Journal
 	src     Sources
 	log     *slog.Logger
@@ -36,6 +44,8 @@ type Feeder struct {
 	alerts  *collector.Sub[alerts.Event]
 	version uint64
 	portUp  map[topology.Endpoint]bool // the last state journaled, for port-up and port-down
+	moved   *topology.Host             // the host of the last host update, for the host-move event after it
+	since   int                        // records since the last checkpoint
 }
 
 // NewFeeder subscribes to the sources at once, so that nothing that
@@ -85,10 +95,41 @@ func (f *Feeder) Run(ctx context.Context) {
 		alertC = f.alerts.C
 	}
 	j := f.j
+	every, maxRecs := f.CheckpointEvery, f.CheckpointRecords
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	if maxRecs <= 0 {
+		maxRecs = 20000
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	checkpoint := func() {
+		if f.src.Model == nil {
+			return
+		}
+		for len(modelC) > 0 { // what the snapshot holds goes in before it
+			d, ok := <-modelC
+			if !ok {
+				break
+			}
+			f.delta(d)
+		}
+		snap := f.src.Model.Snapshot()
+		j.Append(Record{Kind: KindCheckpoint, Time: snap.Taken, Data: raw(snap),
+			Message: fmt.Sprintf("checkpoint at version %d: %d switches, %d ports, %d links, %d hosts", snap.Version, len(snap.Switches), len(snap.Ports), len(snap.Links), len(snap.Hosts))})
+		f.since = 0
+	}
+	checkpoint()
 	for {
+		if f.since >= maxRecs {
+			checkpoint()
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			checkpoint()
 		case d, ok := <-modelC:
 			if !ok {
 				f.log.Warn("journal: fell behind the topology model; resubscribing", "version", f.version)
@@ -96,25 +137,13 @@ func (f *Feeder) Run(ctx context.Context) {
 				modelC = f.msub.C
 				continue
 			}
-			f.version = d.Version
 			if d.Op == topology.OpSnapshot {
+				f.version = d.Version
 				f.log.Warn("journal: some topology changes were missed (the journal fell too far behind)", "version", d.Version)
+				checkpoint()
 				continue
 			}
-			if r, ok := fromDelta(d, f.bus != nil); ok {
-				if p := d.Port; p != nil {
-					was, known := f.portUp[p.Key()]
-					if d.Op == topology.OpRemove {
-						delete(f.portUp, p.Key())
-					} else {
-						f.portUp[p.Key()] = p.Up
-					}
-					if d.Op == topology.OpUpdate && known && was != p.Up {
-						r.Kind = "port-" + map[bool]string{true: "up", false: "down"}[p.Up]
-					}
-				}
-				j.Append(r)
-			}
+			f.delta(d)
 		case e, ok := <-busC:
 			if !ok {
 				busC = nil
@@ -124,6 +153,7 @@ func (f *Feeder) Run(ctx context.Context) {
 			if reason == "" {
 				reason = "connection closed"
 			}
+			f.since++
 			j.Append(Record{Kind: "switch-disconnect", Time: e.Time, DPID: topology.DPID(e.DPID),
 				Object:  topology.DPID(e.DPID).String(),
 				Message: fmt.Sprintf("switch %s disconnected: %s", topology.DPID(e.DPID), reason)})
@@ -133,10 +163,41 @@ func (f *Feeder) Run(ctx context.Context) {
 				continue
 			}
 			if r, ok := fromAlert(e); ok {
+				f.since++
 				j.Append(r)
 			}
 		}
 	}
+}
+
+// delta journals one model change.
+func (f *Feeder) delta(d topology.Delta) {
+	f.version = d.Version
+	if d.Host != nil && d.Op == topology.OpUpdate {
+		h := *d.Host
+		f.moved = &h
+	}
+	r, ok := fromDelta(d, f.bus != nil)
+	if !ok {
+		return
+	}
+	if p := d.Port; p != nil {
+		was, known := f.portUp[p.Key()]
+		if d.Op == topology.OpRemove {
+			delete(f.portUp, p.Key())
+		} else {
+			f.portUp[p.Key()] = p.Up
+		}
+		if d.Op == topology.OpUpdate && known && was != p.Up {
+			r.Kind = "port-" + map[bool]string{true: "up", false: "down"}[p.Up]
+		}
+	}
+	if e := d.Event; e != nil && e.Kind == "host-move" && f.moved != nil && f.moved.DPID == e.DPID && f.moved.Port == e.Port {
+		r.Object, r.Data = f.moved.MAC, raw(f.moved) // where the host is now, for TopologyAt
+		f.moved = nil
+	}
+	f.since++
+	f.j.Append(r)
 }
 
 func raw(v any) json.RawMessage {

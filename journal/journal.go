@@ -48,8 +48,9 @@ const (
 	// new records are dropped (and counted): a stalled disk never blocks
 	// the network's event sources.
 	MaxPending = 1 << 20
-	// maxFrame bounds one record's payload; a longer length is corruption.
-	maxFrame = 1 << 20
+	// maxFrame bounds one record's payload (a checkpoint of a big fabric
+	// is the biggest); a longer length is corruption.
+	maxFrame = 64 << 20
 	frameHdr = 8
 	segExt   = ".log"
 )
@@ -90,6 +91,19 @@ func Severity(kind string) string {
 		return "warning"
 	}
 	return "info"
+}
+
+// KindCheckpoint is the kind of the periodic records holding the whole
+// topology (Data: a topology.Snapshot), from which TopologyAt rebuilds
+// the past. Queries leave them out unless they ask for the kind.
+const KindCheckpoint = "checkpoint"
+
+// checkpoint locates a checkpoint record.
+type checkpoint struct {
+	seq  uint64
+	time time.Time
+	path string
+	off  int64 // of its frame
 }
 
 // Options configure a Journal.
@@ -148,6 +162,7 @@ type Journal struct {
 	batches  uint64
 	truncd   int64
 	lastTime time.Time
+	cps      []checkpoint // oldest first
 	done     chan struct{}
 }
 
@@ -202,11 +217,17 @@ func (j *Journal) load() error {
 	var last uint64
 	for _, n := range names {
 		s := segment{path: filepath.Join(j.opt.Dir, n)}
-		good, total, err := scan(s.path, func(r Record, _ int64) bool {
+		var prev int64
+		var cps []checkpoint
+		good, total, err := scan(s.path, func(r Record, off int64) bool {
 			if s.first == 0 {
 				s.first, s.firstTime = r.Seq, r.Time
 			}
 			s.last, s.lastTime = r.Seq, r.Time
+			if r.Kind == KindCheckpoint {
+				cps = append(cps, checkpoint{seq: r.Seq, time: r.Time, path: s.path, off: prev})
+			}
+			prev = off
 			return true
 		})
 		if err != nil {
@@ -229,6 +250,7 @@ func (j *Journal) load() error {
 			last = s.last
 		}
 		j.segs = append(j.segs, s)
+		j.cps = append(j.cps, cps...)
 	}
 	j.nextSeq, j.durable = last+1, last
 	if n := len(j.segs); n > 0 {
@@ -383,10 +405,14 @@ func (j *Journal) writer() {
 		j.mu.Unlock()
 
 		buf = buf[:0]
+		var cps []checkpoint
 		for _, r := range batch {
+			if r.Kind == KindCheckpoint {
+				cps = append(cps, checkpoint{seq: r.Seq, time: r.Time, off: int64(len(buf))})
+			}
 			buf = appendFrame(buf, r)
 		}
-		err := j.write(buf, batch)
+		err := j.write(buf, batch, cps)
 		j.mu.Lock()
 		j.batches++
 		if err != nil {
@@ -418,7 +444,7 @@ func appendFrame(buf []byte, r Record) []byte {
 // write appends one batch to the last segment (starting a new one when it
 // is full), fsyncs it, updates the index and drops segments over the
 // bounds. Only the writer calls it.
-func (j *Journal) write(buf []byte, batch []Record) error {
+func (j *Journal) write(buf []byte, batch []Record, cps []checkpoint) error {
 	j.mu.Lock()
 	needNew := j.file == nil || (len(j.segs) > 0 && j.segs[len(j.segs)-1].size >= j.opt.SegmentSize)
 	j.mu.Unlock()
@@ -443,6 +469,10 @@ func (j *Journal) write(buf []byte, batch []Record) error {
 	}
 	last := batch[len(batch)-1]
 	s.last, s.lastTime = last.Seq, last.Time
+	for _, c := range cps {
+		c.path, c.off = s.path, s.size+c.off
+		j.cps = append(j.cps, c)
+	}
 	s.size += int64(len(buf))
 	j.lastTime = last.Time
 	j.mu.Unlock()
@@ -489,6 +519,9 @@ func (j *Journal) prune() {
 		}
 		gone = append(gone, s.path)
 		j.segs = j.segs[1:]
+		for len(j.cps) > 0 && j.cps[0].path == s.path {
+			j.cps = j.cps[1:]
+		}
 	}
 	j.mu.Unlock()
 	for _, p := range gone {
@@ -527,7 +560,7 @@ func (q Query) match(r Record) bool {
 	if r.Seq <= q.After || (!q.Since.IsZero() && r.Time.Before(q.Since)) || (!q.Until.IsZero() && !r.Time.Before(q.Until)) {
 		return false
 	}
-	if len(q.Kinds) > 0 && !contains(q.Kinds, r.Kind) {
+	if len(q.Kinds) > 0 && !contains(q.Kinds, r.Kind) || len(q.Kinds) == 0 && r.Kind == KindCheckpoint {
 		return false
 	}
 	if len(q.DPIDs) > 0 && !contains(q.DPIDs, r.DPID) {

@@ -354,7 +354,8 @@ func (m *Model) linkDown(k LinkKey) {
 		return
 	}
 	now := m.opt.Now()
-	l.State, l.DownSince = LinkDown, &now
+	// unidirectional describes live links: a down one is neither
+	l.State, l.DownSince, l.Unidirectional = LinkDown, &now, false
 	cp := *l
 	m.emit(Delta{Op: OpUpdate, Link: &cp})
 	m.reverseLost(k)

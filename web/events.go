@@ -10,6 +10,7 @@ package web
 // paginated like a log (paging.go): limit alone takes the newest N.
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -82,6 +83,30 @@ func (s *Server) switchDPID(v string) (topology.DPID, error) {
 		}
 	}
 	return 0, errorf(http.StatusBadRequest, "switch", "switch %q: not a datapath id, nor the name of a datapath (vnet datapaths) or of a bridge", v)
+}
+
+// topologyAt answers GET /api/v1/topology?at=: the topology rebuilt from
+// the journal (its newest checkpoint before the time, then the changes).
+func (s *Server) topologyAt(w http.ResponseWriter, v string) error {
+	if s.journal == nil {
+		return errorf(http.StatusServiceUnavailable, "at", "the journal is off on this server (journal.enabled: false): no topology of the past")
+	}
+	if v == "" {
+		return errorf(http.StatusBadRequest, "at", "at is empty: want an RFC 3339 time or a duration back from now (such as 1h)")
+	}
+	at, err := parseSince("at", v, time.Now())
+	if err != nil {
+		return err
+	}
+	snap, err := s.journal.TopologyAt(at)
+	if errors.Is(err, journal.ErrNoHistory) {
+		return errorf(http.StatusNotFound, "at", "at=%s: %v", v, err)
+	}
+	if err != nil {
+		return errorf(http.StatusInternalServerError, "", "reading the journal: %v", err)
+	}
+	writeJSON(w, http.StatusOK, snap)
+	return nil
 }
 
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {

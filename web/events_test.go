@@ -94,7 +94,19 @@ func TestEventsAndDownLinks(t *testing.T) {
 	do(t, env, "GET", "/api/v1/events?kind=", "").wantError(t, 400, "kind", "kind is empty")
 	do(t, env, "GET", "/api/v1/events?color=red", "").wantError(t, 400, "color", "unknown query parameter")
 
+	// the topology as it was: before the cut (the feeder's first
+	// checkpoint held the switches alone, the changes after it the links)
+	var snap topology.Snapshot
+	do(t, env, "GET", "/api/v1/topology?at="+all[len(all)-1].Time.Add(time.Millisecond).Format(time.RFC3339Nano), "").decode(t, 200, &snap)
+	if len(snap.Links) != 2 || snap.Links[0].State != "down" || len(snap.Switches) != 2 {
+		t.Fatalf("topology at the last event: %+v", snap)
+	}
+	do(t, env, "GET", "/api/v1/topology?at=2020-01-01T00:00:00Z", "").wantError(t, 404, "at", "the journal has no checkpoint at or before that time")
+	do(t, env, "GET", "/api/v1/topology?at=noon", "").wantError(t, 400, "at", "want an RFC 3339 time")
+	do(t, env, "GET", "/api/v1/topology?at=", "").wantError(t, 400, "at", "at is empty")
+
 	// no journal: 503
 	env = webtest.Start(t, web.WithTopology(m))
 	do(t, env, "GET", "/api/v1/events", "").wantError(t, 503, "", "the journal is off")
+	do(t, env, "GET", "/api/v1/topology?at=1h", "").wantError(t, 503, "at", "the journal is off")
 }

@@ -84,7 +84,7 @@ var apiDocs = func() map[string]RouteDoc {
 		"POST /api/v1/switches/{dpid}/flows":      {Summary: "install a flow owned by the API", Tag: "flows", Body: AddFlowRequest{}, Resp: Flow{}, Status: http.StatusCreated},
 		"GET /api/v1/links":                       {Summary: "links between bridges, one per direction (paginated)", Tag: "topology", Resp: []Link{}, Query: []Param{{"kind", "string", "direct or tunnel"}, pDPID, pLimit, pAfter}},
 		"GET /api/v1/hosts":                       {Summary: "hosts learned on edge ports (paginated)", Tag: "topology", Resp: []Host{}, Query: []Param{pDPID, {"mac", "string", "one host"}, pLimit, pAfter}},
-		"GET /api/v1/topology":                    {Summary: "the whole topology at one version", Tag: "topology", Resp: topology.Snapshot{}},
+		"GET /api/v1/topology":                    {Summary: "the whole topology at one version; with at, as it was then, rebuilt from the journal", Tag: "topology", Resp: topology.Snapshot{}, Query: []Param{{"at", "string", "RFC 3339 time or a duration back from now (1h): the topology then (404 before the journal's first checkpoint)"}}},
 		"GET /api/v1/events": {Summary: "the journal: every change (links, switches, ports, hosts, tunnel paths, alerts) with its kind and severity, oldest first (paginated like a log)", Tag: "topology", Resp: []Event{},
 			Query: []Param{{"since", "string", "RFC 3339 time or a duration back from now (default 24h)"}, {"until", "string", "RFC 3339 time or a duration back from now"},
 				{"kind", "string", "event kinds, comma separated: link-down, link-up, switch-disconnect, ..."}, {"switch", "string", "datapath ids or names, comma separated"}, pLogLimit, pAfter}},

@@ -151,8 +151,12 @@ func (s *Server) getTopology(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	q, err := query(r, "at")
+	if err != nil {
 		return err
+	}
+	if q.Has("at") {
+		return s.topologyAt(w, q.Get("at"))
 	}
 	writeJSON(w, http.StatusOK, m.Snapshot())
 	return nil

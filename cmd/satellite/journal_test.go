@@ -21,7 +21,7 @@ import (
 // satellite events reads the journal: filters by kind, switch and time,
 // -o json with each event's kind.
 func TestEventsFromJournal(t *testing.T) {
-	m := fabric()
+	m := fabricWith(topology.Options{KeepDownLinks: time.Hour})
 	j, err := journal.Open(journal.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -34,9 +34,22 @@ func TestEventsFromJournal(t *testing.T) {
 	env := webtest.Start(t, web.WithTopology(m), web.WithJournal(j))
 	t.Setenv(EnvServer, env.URL)
 
+	// the feeder's first checkpoint holds the fabric with its links up
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_ = j.Sync()
+		if _, err := j.TopologyAt(time.Now()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	beforeCut := time.Now().UTC().Format(time.RFC3339Nano)
+	time.Sleep(10 * time.Millisecond)
 	m.PortUpdate(topology.Port{DPID: 2, Number: 101, Name: "lnk-h1", Up: false})
 	m.HostSeen("02:00:00:00:00:01", "", topology.Endpoint{DPID: 2, Port: 1})
-	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(ok(t, "events"), "host-move") {
 		if time.Now().After(deadline) {
 			t.Fatalf("events:\n%s", ok(t, "events"))
@@ -60,6 +73,19 @@ func TestEventsFromJournal(t *testing.T) {
 		t.Fatalf("-o json --limit 2: %v %+v", err, evs)
 	}
 	wantLines(t, ok(t, "events", "--since", "2030-01-01T00:00:00Z"), `^no events\n$`)
+
+	// time travel: the fabric before the cut, the diff from then to now
+	wantLines(t, ok(t, "topology", "show", "--at", beforeCut), `(?m)^topology at \S+: 2 switches, 6 ports, 3 links, 2 hosts$`,
+		`(?m)^0000000000000002/101 \(lnk-h1\) +0000000000000001/102 \(lnk-h2\) +direct +up `)
+	wantLines(t, ok(t, "topology", "show"), `(?m)^0000000000000002/101 \(lnk-h1\) +0000000000000001/102 \(lnk-h2\) +direct +down `)
+	out = ok(t, "topology", "diff", "--from", beforeCut)
+	wantLines(t, out, `(?m)^~ link 0000000000000001/102 -> 0000000000000002/101: state up -> down$`, `(?m)^~ link 0000000000000002/101 -> 0000000000000001/102: state up -> down$`)
+	var snap topology.Snapshot
+	if err := json.Unmarshal([]byte(ok(t, "topology", "export", "--at", beforeCut)), &snap); err != nil || len(snap.Links) != 3 || snap.Links[0].State != "up" {
+		t.Fatalf("export --at: %v %+v", err, snap.Links)
+	}
+	fails(t, 1, `satellite: at=2020-01-01T00:00:00Z: the journal has no checkpoint at or before that time`, "topology", "show", "--at", "2020-01-01T00:00:00Z")
+	fails(t, 1, "give A [B] or --from T1 [--to T2], not both", "topology", "diff", "s1", "--from", "1h")
 	fails(t, 1, `satellite: since="soon": want an RFC 3339 time`, "events", "--since", "soon")
 	fails(t, 1, `satellite: switch "h9": not a datapath id`, "events", "--switch", "h9")
 }

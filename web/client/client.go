@@ -288,6 +288,13 @@ func (c *Client) Topology(ctx context.Context) (topology.Snapshot, error) {
 	return out, c.do(ctx, "GET", "/api/v1/topology", nil, nil, &out)
 }
 
+// TopologyAt returns the topology as it was at a time (an RFC 3339 time
+// or a duration back from now, such as "1h"), rebuilt from the journal.
+func (c *Client) TopologyAt(ctx context.Context, at string) (topology.Snapshot, error) {
+	var out topology.Snapshot
+	return out, c.do(ctx, "GET", "/api/v1/topology", url.Values{"at": {at}}, nil, &out)
+}
+
 // TopologyEvents returns the topology's events (host moves, security
 // events of discovery), oldest first; kind "" selects every kind.
 func (c *Client) TopologyEvents(ctx context.Context, kind string) ([]topology.Event, error) {
