@@ -15,6 +15,57 @@ import (
 	"github.com/satellite-sdn/satellite/web"
 )
 
+// startServeOn runs `satellite serve` with an OpenFlow target (the lab's
+// switches reach a unix socket, not the test's loopback) until the test
+// ends or stop is called.
+func startServeOn(t *testing.T, cfgFile, target string) *serveRun {
+	t.Helper()
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfgFile, "--http", "127.0.0.1:0", "--openflow", target}, &syncBuffer{}, stderr)
+	}()
+	httpRE := regexp.MustCompile(`msg="http listening" addr=\S+ url=(https?://\S+)`)
+	r := &serveRun{log: stderr}
+	deadline := time.Now().Add(10 * time.Second)
+	for r.url == "" {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exit %d:\n%s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve did not start:\n%s", stderr.String())
+		}
+		if m := httpRE.FindStringSubmatch(stderr.String()); m != nil {
+			r.url = m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopped := false
+	r.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exit %d:\n%s", code, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("serve did not stop:\n%s", stderr.String())
+		}
+	}
+	t.Cleanup(r.stop)
+	t.Setenv(EnvServer, r.url)
+	useAdminToken(t)
+	return r
+}
+
 // TestJournalOnOVS is the proof on a real Open vSwitch lab: a cut link
 // shows as down in `satellite links` (GET /api/v1/links), `satellite
 // events --since 5m` lists the link-down, the restored link comes back
@@ -27,8 +78,9 @@ func TestJournalOnOVS(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("discovery: {interval: 250ms, forget_down_after: 10m}\nprobes: {enabled: false}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startServe(t, cfgFile)
-	topo := lab.Start(t, lab.Config{Hosts: 2, VMs: -1, Controllers: []string{"tcp:" + s.ofAddr}})
+	sock := filepath.Join(dir, "of.sock")
+	s := startServeOn(t, cfgFile, "unix:"+sock)
+	topo := lab.Start(t, lab.Config{Hosts: 2, VMs: -1, Controllers: []string{"unix:" + sock}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -81,7 +133,7 @@ func TestJournalOnOVS(t *testing.T) {
 	s.stop()
 
 	// a restart: the journal still has the cut and the restore
-	s = startServe(t, cfgFile)
+	s = startServeOn(t, cfgFile, "unix:"+sock)
 	wantLines(t, s.log.String(), `msg=journal dir=\S+ records=[1-9]\d* truncated_bytes=0`)
 	after := ok(t, "events", "--since", "5m", "--kind", "link-up,link-down")
 	if !strings.HasPrefix(after, strings.TrimRight(before, "\n")) {
