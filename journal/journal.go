@@ -454,12 +454,16 @@ func (j *Journal) write(buf []byte, batch []Record, cps []checkpoint) error {
 		}
 	}
 	j.mu.Lock()
-	f := j.file
+	f, size := j.file, j.segs[len(j.segs)-1].size
 	j.mu.Unlock()
-	if _, err := f.Write(buf); err != nil {
-		return err
+	_, err := f.Write(buf)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
+	if err != nil {
+		// a partly written batch must not sit before the next one: the
+		// next start would cut everything after it as a torn tail
+		_ = f.Truncate(size)
 		return err
 	}
 	j.mu.Lock()
