@@ -11,12 +11,14 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // WithJournal serves GET /api/v1/events from j; without it (or with nil)
@@ -107,6 +109,21 @@ func (s *Server) topologyAt(w http.ResponseWriter, v string) error {
 	}
 	writeJSON(w, http.StatusOK, snap)
 	return nil
+}
+
+// journalChange journals a state-changing request that succeeded, as
+// config-change: which object (method and path), by whom, from where.
+func (s *Server) journalChange(e auth.AuditEntry) {
+	if s.journal == nil || e.Status >= 400 {
+		return
+	}
+	who := e.User
+	if who == "" {
+		who = "anonymous"
+	}
+	path, _, _ := strings.Cut(e.Path, "?")
+	s.journal.Append(journal.Record{Kind: "config-change", Time: e.Time, Object: e.Method + " " + path,
+		Message: fmt.Sprintf("%s %s by %s (%s) from %s: %d", e.Method, e.Path, who, e.Role, e.Remote, e.Status)})
 }
 
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/auth"
 	"github.com/satellite-sdn/satellite/web/webtest"
 )
 
@@ -109,4 +110,27 @@ func TestEventsAndDownLinks(t *testing.T) {
 	env = webtest.Start(t, web.WithTopology(m))
 	do(t, env, "GET", "/api/v1/events", "").wantError(t, 503, "", "the journal is off")
 	do(t, env, "GET", "/api/v1/topology?at=1h", "").wantError(t, 503, "at", "the journal is off")
+}
+
+// A change through the API that took effect is journaled as config-change,
+// with who and from where; a refused one is not.
+func TestConfigChangeJournaled(t *testing.T) {
+	j, err := journal.Open(journal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	m := topology.New(topology.Options{})
+	env := webtest.StartSecure(t, web.Security{}, web.WithTopology(m), web.WithJournal(j))
+	admin := append([]string{"Content-Type", "application/json"}, bearer(env.Tokens[auth.RoleAdmin])...)
+	req(t, env, "POST", "/api/v1/topology/snapshots", `{"switches":[{"dpid":"1","connected":true,"since":"2026-01-01T00:00:00Z"}],"ports":[],"links":[],"hosts":[]}`, admin...).decode(t, 201, nil)
+	req(t, env, "POST", "/api/v1/topology/snapshots", `{"switches":[]}`, bearer(env.Tokens[auth.RoleViewer])...)
+	_ = j.Sync()
+	recs, err := j.Read(journal.Query{Kinds: []string{"config-change"}})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("config changes: %v %+v", err, recs)
+	}
+	if r := recs[0]; r.Object != "POST /api/v1/topology/snapshots" || !strings.Contains(r.Message, "(admin) from 127.0.0.1:") || !strings.Contains(r.Message, ": 201") {
+		t.Fatalf("record %+v", r)
+	}
 }
