@@ -839,6 +839,9 @@ func (e *Engine) evalTopology(now time.Time) {
 	if len(lat) > 0 {
 		seen := map[string]bool{}
 		for _, l := range m.Links() {
+			if !l.Up() { // a down link kept for history has no latency
+				continue
+			}
 			k := l.Key()
 			key := linkKey(k)
 			seen[key] = true
@@ -1012,13 +1015,26 @@ func (e *Engine) onDelta(d topology.Delta) {
 	}
 	switch {
 	case d.Op == topology.OpSnapshot && d.Snapshot != nil:
-		// links seen now are up
+		// links seen now are up, unless kept as down
 		for _, l := range d.Snapshot.Links {
-			delete(e.linkDown, l.Key())
+			if l.Up() {
+				delete(e.linkDown, l.Key())
+			} else if _, ok := e.linkDown[l.Key()]; !ok && l.DownSince != nil {
+				if len(e.linkDown) >= maxDownLinks {
+					e.forgetOldestDownLink()
+				}
+				e.linkDown[l.Key()] = *l.DownSince
+			}
 		}
-	case d.Link != nil && d.Op == topology.OpRemove:
+	case d.Link != nil && (d.Op == topology.OpRemove || !d.Link.Up()):
+		if _, ok := e.linkDown[d.Link.Key()]; ok { // down before, now forgotten: it went down then
+			break
+		}
 		if len(e.linkDown) >= maxDownLinks {
 			e.forgetOldestDownLink()
+		}
+		if d.Link.DownSince != nil {
+			now = *d.Link.DownSince
 		}
 		e.linkDown[d.Link.Key()] = now
 	case d.Link != nil:

@@ -550,13 +550,19 @@ func (c *Collector) scheduleFlows(sw *switchState, took time.Duration) {
 	if iv == 0 {
 		iv = c.cfg.Interval
 	}
-	if d := n - prev; prev > 0 && (d*10 > prev || -d*10 > prev) || prev == 0 && n > 10_000 {
+	if d := n - prev; prev > 0 && (d*10 > prev || -d*10 > prev) && max(n, prev) >= bigTable || prev == 0 && n > bigTable {
 		iv = min(2*iv, c.cfg.FlowPollMaxInterval) // the table is changing fast
 	} else {
 		iv = c.cfg.Interval
 	}
 	sw.flowInterval.Store(int64(iv))
-	wait := max(time.Duration(c.cfg.FlowPollFactor)*took, iv) - c.cfg.Interval/2
+	wait := iv
+	if n >= bigTable {
+		// a small table's dump is cheap for the switch: a slow one there
+		// is this host's scheduling, not the switch's work
+		wait = max(time.Duration(c.cfg.FlowPollFactor)*took, iv)
+	}
+	wait -= c.cfg.Interval / 2
 	sw.flowNext.Store(time.Now().Add(wait).UnixNano())
 }
 
@@ -945,13 +951,17 @@ func (c *Collector) ingestTables(sw *switchState, t int64, stats []ofwire.TableS
 // of sw gave differs by more than a tenth and more than 1,000 flows:
 // someone is loading or clearing a table, and a flow dump now would slow
 // the switch down while it applies the flow-mods.
+// bigTable is the flow count from which dumps cost the switch enough
+// to be spaced out by their duration.
+const bigTable = 10_000
+
 func tableChanging(sw *switchState) bool {
 	now, prev := sw.activeNow.Load(), sw.activePrev.Load()
 	switch {
 	case now < 0:
 		return true // no table poll yet: the first tick polls tables, not flows
 	case prev < 0:
-		return now > 10_000 // a big table: see whether it is still being loaded
+		return now > bigTable // a big table: see whether it is still being loaded
 	}
 	d := max(now-prev, prev-now)
 	return d > 1000 && d*10 > prev

@@ -176,14 +176,29 @@ func TestScheduleFlowsYields(t *testing.T) {
 	if n := next(); n > 600*time.Millisecond {
 		t.Fatalf("steady small table: next poll in %v", n)
 	}
-	// a dump of 400 ms: the next one no sooner than 20 x 400 ms
+	// a slow dump of a small table is this host's scheduling, not the
+	// switch's work: the interval holds
+	c.scheduleFlows(sw, 400*time.Millisecond)
+	if n := next(); n > 600*time.Millisecond {
+		t.Fatalf("after a slow dump of 1,000 flows the next poll is in %v, want the interval", n)
+	}
+	// a small table that doubles does not stretch the interval either
+	setSize(2000)
+	c.scheduleFlows(sw, time.Millisecond)
+	if got := time.Duration(sw.flowInterval.Load()); got != time.Second {
+		t.Fatalf("a small table growing: flow interval %v", got)
+	}
+	// a big table's dump of 400 ms: the next one no sooner than 20 x 400 ms
+	setSize(20_000)
+	c.scheduleFlows(sw, time.Millisecond) // (it grew: the interval doubles once)
+	setSize(20_000)
 	c.scheduleFlows(sw, 400*time.Millisecond)
 	if n := next(); n < 7*time.Second || n > 8*time.Second {
-		t.Fatalf("after a 400 ms dump the next poll is in %v, want 8 s - 0.5 s", n)
+		t.Fatalf("after a 400 ms dump of 20,000 flows the next poll is in %v, want 8 s - 0.5 s", n)
 	}
-	// a growing table: 2 s, 4 s, 8 s, then the ceiling
+	// a growing big table: 2 s, 4 s, 8 s, then the ceiling
 	want := []time.Duration{2, 4, 8, 8}
-	for i, size := range []int{2000, 4000, 8000, 16000} {
+	for i, size := range []int{40_000, 80_000, 160_000, 320_000} {
 		setSize(size)
 		c.scheduleFlows(sw, time.Millisecond)
 		if got := time.Duration(sw.flowInterval.Load()); got != want[i]*time.Second {

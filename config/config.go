@@ -15,11 +15,12 @@
 //	request_timeout: 5s
 //	packet_out_rate: 2000
 //	packet_in_rate: 2000
-//	discovery: {interval: 1s, misses: 3, max_age: 30s, secret_file: /etc/satellite/lldp.key}
+//	discovery: {interval: 1s, misses: 3, max_age: 30s, secret_file: /etc/satellite/lldp.key, forget_down_after: 1h}
 //	hosts: {idle: 5m, max_per_port: 256, max_per_switch: 4096}
 //	collector: {interval: 5s, history: {raw: 1h, downsampled: 24h, step: 1m}}
 //	alerts: {webhook: {url: "https://hooks.example/satellite"}, rules: [...]}
 //	state_file: /var/lib/satellite/state.db   # virtual networks and DHCP leases (API alert rules: state-alerts.db next to it)
+//	journal: {max_size: 256MiB, max_age: 720h}  # the history of changes (state-journal/ next to the state file)
 //
 // Environment variables: SATELLITE_CONFIG (file path), SATELLITE_OPENFLOW
 // (comma separated targets), SATELLITE_HTTP, SATELLITE_LOG_LEVEL,
@@ -107,6 +108,8 @@ type Config struct {
 	Probes Probes `yaml:"probes"`
 	// VNet tunes the virtual network reconciler and DHCP (config/vnet.go).
 	VNet VNet `yaml:"vnet"`
+	// Journal bounds the history of changes (config/journal.go).
+	Journal Journal `yaml:"journal"`
 
 	// file is the configuration file read ("" = none).
 	file string
@@ -150,6 +153,9 @@ type Discovery struct {
 	// TunnelPrefixes: ports whose names start with one of these are
 	// tunnel ports (their links are tunnel links, no hosts live there).
 	TunnelPrefixes []string `yaml:"tunnel_prefixes"`
+	// ForgetDownAfter is how long a link that went down stays in the
+	// model (state down) before it is forgotten, unless it comes back.
+	ForgetDownAfter Duration `yaml:"forget_down_after"`
 }
 
 // Hosts holds the host tracking settings.
@@ -204,7 +210,7 @@ func Default() Config {
 		PacketOutRate:  2000,
 		PacketInRate:   2000,
 		Discovery: Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(30 * time.Second),
-			TunnelPrefixes: append([]string(nil), topology.DefaultTunnelPrefixes...)},
+			TunnelPrefixes: append([]string(nil), topology.DefaultTunnelPrefixes...), ForgetDownAfter: Duration(time.Hour)},
 		Hosts:     Hosts{Idle: Duration(5 * time.Minute), MaxPerPort: 256, MaxPerSwitch: 4096},
 		StateFile: DefaultStateFile,
 		Exporters: defaultExporters(),
@@ -212,6 +218,7 @@ func Default() Config {
 		Collector: defaultCollector(),
 		Alerts:    defaultAlerts(),
 		VNet:      defaultVNet(),
+		Journal:   defaultJournal(),
 	}
 }
 
@@ -500,6 +507,7 @@ func (c Config) Validate() error {
 	c.validateProbes(bad)
 	c.validateCollector(bad)
 	c.validateVNet(bad)
+	c.validateJournal(bad)
 	if err := checkStateFile(c.StateFile); err != nil {
 		bad("state_file", "%v", err)
 	}

@@ -339,7 +339,7 @@ func linkPoint(l *topology.Link, removed bool, at time.Time) Point {
 	}
 	f := fieldList{{Key: "up", Value: b2i(!removed && l.State == topology.LinkUp)}, {Key: "state", Value: String(state)},
 		{Key: "unidirectional", Value: b2i(l.Unidirectional)}}
-	if !removed {
+	if !removed && l.State == topology.LinkUp {
 		f.rate("latency_ms", l.LatencyMs)
 	}
 	return sorted(Point{Measurement: "link", Tags: []Tag{

@@ -33,6 +33,11 @@ type Options struct {
 	// over a cap are not learned, counted (HostsRefused) and reported by a
 	// "host-limit" event, at most one per port per minute.
 	MaxHostsPerPort, MaxHostsPerSwitch int
+	// KeepDownLinks keeps a link that went down (its probes stopped, its
+	// port went down or away, its switch disconnected) in the model with
+	// State "down" and DownSince for this long, or until it comes back
+	// (discovery.forget_down_after). 0: a down link is removed at once.
+	KeepDownLinks time.Duration
 }
 
 // Model is the topology. All methods are safe for concurrent use; writers
@@ -172,7 +177,7 @@ func (m *Model) SwitchDown(dpid DPID) {
 	}
 	for k := range m.links {
 		if k.Src.DPID == dpid || k.Dst.DPID == dpid {
-			m.removeLink(k)
+			m.linkDown(k)
 		}
 	}
 	delete(m.switches, dpid)
@@ -193,7 +198,7 @@ func (m *Model) PortUpdate(p Port) {
 	if !p.Up {
 		for k := range m.links {
 			if k.Src == p.Key() || k.Dst == p.Key() {
-				m.removeLink(k)
+				m.linkDown(k)
 			}
 		}
 	}
@@ -236,7 +241,7 @@ func (m *Model) removePort(ep Endpoint) {
 	}
 	for k := range m.links {
 		if k.Src == ep || k.Dst == ep {
-			m.removeLink(k)
+			m.linkDown(k)
 		}
 	}
 	delete(m.ports, ep)
@@ -251,7 +256,7 @@ func (m *Model) portKind(p Port) string {
 		return PortLocal
 	}
 	for k, l := range m.links {
-		if k.Src == p.Key() || k.Dst == p.Key() {
+		if (k.Src == p.Key() || k.Dst == p.Key()) && l.State == LinkUp {
 			if l.Kind == LinkTunnel {
 				return PortTunnel
 			}
@@ -291,6 +296,10 @@ func (m *Model) LinkSeen(src, dst Endpoint, kind string, latency time.Duration) 
 	}
 	k := LinkKey{src, dst}
 	l, ok := m.links[k]
+	if ok && l.State != LinkUp { // back up: a link again, announced as added
+		delete(m.links, k)
+		ok = false
+	}
 	if ok {
 		l.LastSeen = now
 		// exponentially weighted, published only when it moved noticeably
@@ -303,12 +312,17 @@ func (m *Model) LinkSeen(src, dst Endpoint, kind string, latency time.Duration) 
 		}
 		return false
 	}
-	_, rev := m.links[LinkKey{dst, src}]
-	l = &Link{Src: src, Dst: dst, Kind: kind, State: LinkUp, LatencyMs: ms, Unidirectional: !rev, FirstSeen: now, LastSeen: now}
+	r, rev := m.links[LinkKey{dst, src}]
+	rev = rev && r.State == LinkUp
+	first := now
+	if l != nil {
+		first = l.FirstSeen
+	}
+	l = &Link{Src: src, Dst: dst, Kind: kind, State: LinkUp, LatencyMs: ms, Unidirectional: !rev, FirstSeen: first, LastSeen: now}
 	m.links[k] = l
 	cp := *l
 	m.emit(Delta{Op: OpAdd, Link: &cp})
-	if r, ok := m.links[LinkKey{dst, src}]; ok && r.Unidirectional {
+	if rev && r.Unidirectional {
 		r.Unidirectional = false
 		rc := *r
 		m.emit(Delta{Op: OpUpdate, Link: &rc})
@@ -318,27 +332,37 @@ func (m *Model) LinkSeen(src, dst Endpoint, kind string, latency time.Duration) 
 	return true
 }
 
-// ExpireLinks removes links not seen since before cutoff and returns them.
+// ExpireLinks marks the links not seen since before cutoff down and
+// returns them; it forgets the links down for longer than KeepDownLinks.
 func (m *Model) ExpireLinks(cutoff time.Time) []Link {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var gone []Link
 	for k, l := range m.links {
-		if l.LastSeen.Before(cutoff) {
-			gone = append(gone, *l)
+		if l.State == LinkUp && l.LastSeen.Before(cutoff) {
+			m.linkDown(k)
+			cp := *l
+			cp.State = LinkDown
+			gone = append(gone, cp)
+		}
+	}
+	forget := m.opt.Now().Add(-m.opt.KeepDownLinks)
+	for k, l := range m.links {
+		if l.DownSince != nil && l.DownSince.Before(forget) {
 			m.removeLink(k)
 		}
 	}
 	return gone
 }
 
-// ExpireLinksWitnessed removes the links not seen since cutoff, but only
-// those whose switches still show that probing works: the source switch
-// has another link seen since cutoff (its other probes still come back)
-// and so has the destination switch. When every link of a switch fell
-// silent at once, the switch or the controller is slow, not each link:
-// those links are returned as held and stay. A switch with no other link
-// cannot tell either way and does not hold its link.
+// ExpireLinksWitnessed takes down the links not seen since cutoff, but
+// only those whose switches still show that probing works: the source
+// switch has another live link seen since cutoff (its other probes still
+// come back) and so has the destination switch. When every link of a
+// switch fell silent at once, the switch or the controller is slow, not
+// each link: those links are returned as held and stay. A switch with no
+// other link cannot tell either way and does not hold its link. Down
+// links are kept (Options.KeepDownLinks) and forgotten as in ExpireLinks.
 func (m *Model) ExpireLinksWitnessed(cutoff time.Time) (gone, held []Link) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -356,27 +380,58 @@ func (m *Model) ExpireLinksWitnessed(cutoff time.Time) (gone, held []Link) {
 		}
 	}
 	for k, l := range m.links {
+		if l.State != LinkUp {
+			continue // a down link witnesses nothing
+		}
 		fresh := !l.LastSeen.Before(cutoff)
 		add(from, k.Src.DPID, fresh)
 		add(to, k.Dst.DPID, fresh)
 	}
 	witnessed := func(n *count) bool { return n.all <= 1 || n.fresh > 0 }
 	for k, l := range m.links {
-		if !l.LastSeen.Before(cutoff) {
+		if l.State != LinkUp || !l.LastSeen.Before(cutoff) {
 			continue
 		}
 		if !witnessed(from[k.Src.DPID]) || !witnessed(to[k.Dst.DPID]) {
 			held = append(held, *l)
 			continue
 		}
-		gone = append(gone, *l)
+		cp := *l
+		cp.State = LinkDown
+		gone = append(gone, cp)
 	}
 	for _, l := range gone {
-		m.removeLink(l.Key())
+		m.linkDown(l.Key())
+	}
+	forget := m.opt.Now().Add(-m.opt.KeepDownLinks)
+	for k, l := range m.links {
+		if l.DownSince != nil && l.DownSince.Before(forget) {
+			m.removeLink(k)
+		}
 	}
 	return gone, held
 }
 
+// linkDown marks a link down (OpUpdate with State "down"), or removes it
+// when down links are not kept.
+func (m *Model) linkDown(k LinkKey) {
+	l, ok := m.links[k]
+	if !ok || l.State != LinkUp {
+		return
+	}
+	if m.opt.KeepDownLinks <= 0 {
+		m.removeLink(k)
+		return
+	}
+	now := m.opt.Now()
+	// unidirectional describes live links: a down one is neither
+	l.State, l.DownSince, l.Unidirectional = LinkDown, &now, false
+	cp := *l
+	m.emit(Delta{Op: OpUpdate, Link: &cp})
+	m.reverseLost(k)
+}
+
+// removeLink forgets a link (OpRemove, State "down").
 func (m *Model) removeLink(k LinkKey) {
 	l, ok := m.links[k]
 	if !ok {
@@ -384,9 +439,17 @@ func (m *Model) removeLink(k LinkKey) {
 	}
 	delete(m.links, k)
 	cp := *l
-	cp.State = "down"
+	cp.State = LinkDown
 	m.emit(Delta{Op: OpRemove, Link: &cp})
-	if r, ok := m.links[LinkKey{k.Dst, k.Src}]; ok && !r.Unidirectional {
+	if l.State == LinkUp {
+		m.reverseLost(k)
+	}
+}
+
+// reverseLost updates what depends on the link k being live: its
+// reverse is unidirectional now, its ports' kinds may change.
+func (m *Model) reverseLost(k LinkKey) {
+	if r, ok := m.links[LinkKey{k.Dst, k.Src}]; ok && r.State == LinkUp && !r.Unidirectional {
 		r.Unidirectional = true
 		rc := *r
 		m.emit(Delta{Op: OpUpdate, Link: &rc})

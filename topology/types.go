@@ -84,6 +84,7 @@ const (
 	LinkDirect = "direct"
 	LinkTunnel = "tunnel"
 	LinkUp     = "up"
+	LinkDown   = "down"
 )
 
 // Link is one direction of a link between two bridges, as LLDP saw it:
@@ -99,7 +100,13 @@ type Link struct {
 	Unidirectional bool      `json:"unidirectional"`
 	FirstSeen      time.Time `json:"first_seen"`
 	LastSeen       time.Time `json:"last_seen"`
+	// DownSince is when a down link (State "down") went down; it stays in
+	// the model until it comes back or is forgotten (Options.KeepDownLinks).
+	DownSince *time.Time `json:"down_since,omitempty"`
 }
+
+// Up reports whether the link is live (not a down link kept for history).
+func (l Link) Up() bool { return l.State == LinkUp }
 
 // LinkKey identifies a directed link.
 type LinkKey struct{ Src, Dst Endpoint }

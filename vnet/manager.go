@@ -283,7 +283,7 @@ func (m *Manager) env() Env {
 			var port uint32
 			var fwd, back bool
 			for _, l := range m.topo.Links() {
-				if l.Kind != topology.LinkDirect {
+				if l.Kind != topology.LinkDirect || !l.Up() { // down links are kept for history
 					continue
 				}
 				if uint64(l.Src.DPID) == a && uint64(l.Dst.DPID) == b {
@@ -376,7 +376,8 @@ func (m *Manager) Run(ctx context.Context) error {
 			if d.Link != nil && d.Op == topology.OpAdd {
 				m.cameUp()
 			}
-			if d.Link != nil && d.Op != topology.OpUpdate && debounce == nil {
+			// added, removed, or gone down (kept as down: an update)
+			if d.Link != nil && (d.Op != topology.OpUpdate || !d.Link.Up()) && debounce == nil {
 				debounce = time.After(m.opt.Debounce)
 			}
 		case <-m.kick:

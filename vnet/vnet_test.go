@@ -101,7 +101,7 @@ func startSatelliteFull(t testing.TB, sock, dir string) satellite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model := topology.New(topology.Options{})
+	model := topology.New(topology.Options{KeepDownLinks: time.Hour}) // as serve does (discovery.forget_down_after)
 	mgr, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)

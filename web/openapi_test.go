@@ -15,6 +15,7 @@ import (
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
+	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
@@ -50,7 +51,12 @@ func fullServerWith(t *testing.T, start func(...web.Option) *webtest.Env) *webte
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := start(web.WithLogger(logs), web.WithTopology(model), web.WithCollector(coll), web.WithAlerts(eng),
+	jr, err := journal.Open(journal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jr.Close() })
+	env := start(web.WithLogger(logs), web.WithTopology(model), web.WithCollector(coll), web.WithAlerts(eng), web.WithJournal(jr),
 		web.WithDiscovery(lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: logs}, base.Ctl, model, lldp.NewRandomSigner())),
 		web.WithVirtualNetworks(vm), web.WithProbes(probes.New(probes.Config{}, base.Ctl, vm, model)))
 	t.Cleanup(env.API.Close)

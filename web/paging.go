@@ -57,6 +57,7 @@ var pagers = map[string]pager{
 	"GET /api/v1/topology/events": {log: true, key: func(m map[string]any) string {
 		return fmt.Sprintf("%s|%s|%s|%010d|%s", timeKey(m["time"]), str(m["kind"]), str(m["dpid"]), int64(num64(m["port"])), str(m["message"]))
 	}},
+	"GET /api/v1/events":    {log: true, key: func(m map[string]any) string { return fmt.Sprintf("%020d", int64(num64(m["seq"]))) }},
 	"GET /api/v1/audit-log": {log: true, key: func(m map[string]any) string { return fmt.Sprintf("%020d", int64(num64(m["seq"]))) }},
 	"GET /api/v1/alerts/history": {log: true, ownLimit: true, key: func(m map[string]any) string {
 		a, _ := m["alert"].(map[string]any)

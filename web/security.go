@@ -175,6 +175,7 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			if err := s.sec.Audit.Append(e); err != nil {
 				s.log.Error("audit log write failed", "err", err, "method", r.Method, "path", r.URL.Path)
 			}
+			s.journalChange(e) // a change that took effect is history too (events.go)
 		}()
 		next.ServeHTTP(aw, r.WithContext(context.WithValue(r.Context(), auditKey{}, rec)))
 		completed = true

@@ -19,6 +19,7 @@
 //	GET    /api/v1/hosts[?dpid=X&mac=M]
 //	GET    /api/v1/topology
 //	GET    /api/v1/topology/events[?kind=K]
+//	GET    /api/v1/events[?since=&until=&kind=&switch=]  the journal (events.go)
 //	GET    /api/v1/discovery
 //	POST   /api/v1/topology/snapshots         a snapshot as GET /api/v1/topology returns it
 //	GET    /api/v1/topology/snapshots
@@ -65,6 +66,7 @@ import (
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 	"github.com/satellite-sdn/satellite/diagnostics"
+	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
@@ -115,7 +117,8 @@ type Server struct {
 	ui        http.Handler // the web UI under /ui/ (WithUI), or nil
 	patterns  []string     // every route of handle, in order (openapi.go)
 
-	vnets *vnet.Manager // virtual networks (vnet.go, WithVirtualNetworks), or nil
+	vnets   *vnet.Manager    // virtual networks (vnet.go, WithVirtualNetworks), or nil
+	journal *journal.Journal // the history (events.go, WithJournal), or nil
 
 	tracer *diagnostics.Tracer // packet traces (trace.go, WithTracer), or nil
 
@@ -217,6 +220,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/hosts", s.getHosts)
 	s.handle("GET /api/v1/topology", s.getTopology)
 	s.handle("GET /api/v1/topology/events", s.getTopologyEvents)
+	s.registerEvents() // GET /api/v1/events, the journal (events.go)
 	s.handle("GET /api/v1/discovery", s.getDiscovery)
 	s.handle("GET /api/v1/tunnels", s.getTunnels)
 	s.handle("POST "+snapshotsPath, s.importSnapshot)

@@ -59,7 +59,12 @@ func linkJSON(l topology.Link, names map[topology.Endpoint]string) Link {
 	end := func(e topology.Endpoint) LinkEnd {
 		return LinkEnd{DPID: e.DPID.String(), Port: e.Port, Name: names[e]}
 	}
-	return Link{
+	var down *time.Time
+	if l.DownSince != nil {
+		t := apiTime(*l.DownSince)
+		down = &t
+	}
+	return Link{DownSince: down,
 		Src: end(l.Src), Dst: end(l.Dst), Kind: l.Kind, State: l.State,
 		LatencyMs: math.Round(l.LatencyMs*1000) / 1000, Unidirectional: l.Unidirectional,
 		FirstSeen: apiTime(l.FirstSeen), LastSeen: apiTime(l.LastSeen),
@@ -146,8 +151,12 @@ func (s *Server) getTopology(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	q, err := query(r, "at")
+	if err != nil {
 		return err
+	}
+	if q.Has("at") {
+		return s.topologyAt(w, q.Get("at"))
 	}
 	writeJSON(w, http.StatusOK, m.Snapshot())
 	return nil

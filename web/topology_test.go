@@ -174,7 +174,7 @@ func TestTopologyExportAndEvents(t *testing.T) {
 	if snap.Version != m.Version() || len(snap.Switches) != 2 || len(snap.Ports) != 6 || len(snap.Links) != 3 || len(snap.Hosts) != 2 {
 		t.Fatalf("snapshot %+v", snap)
 	}
-	do(t, env, "GET", "/api/v1/topology?version=3", "").wantError(t, 400, "version", "this route takes none")
+	do(t, env, "GET", "/api/v1/topology?version=3", "").wantError(t, 400, "version", `unknown query parameter "version" (want at)`)
 
 	var events []topology.Event
 	m.HostSeen("02:00:00:00:00:01", "", topology.Endpoint{DPID: 2, Port: 1})

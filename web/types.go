@@ -192,11 +192,13 @@ type Link struct {
 	Src            LinkEnd   `json:"src"`
 	Dst            LinkEnd   `json:"dst"`
 	Kind           string    `json:"kind"`  // direct or tunnel
-	State          string    `json:"state"` // up
+	State          string    `json:"state"` // up, or down (kept until it comes back or discovery.forget_down_after)
 	LatencyMs      float64   `json:"latency_ms"`
 	Unidirectional bool      `json:"unidirectional"`
 	FirstSeen      time.Time `json:"first_seen"` // RFC 3339, UTC, milliseconds
 	LastSeen       time.Time `json:"last_seen"`
+	// DownSince is when a down link went down.
+	DownSince *time.Time `json:"down_since,omitempty"`
 }
 
 // Host is an end host learned from its packets on an edge port.

@@ -74,21 +74,23 @@ var clientCommands = map[string]clientCommand{
 	"flow":            {"add|del ...", -1, 0, "add or delete flows", nil},
 	"links":           {"", 0, 0, "links between switches, as LLDP discovery found them", setupLinks},
 	"hosts":           {"", 0, 0, "end hosts and where they are attached", setupHosts},
-	"events":          {"", 0, 0, "topology events: host moves, rejected LLDP frames (forged, replayed, unsigned)", setupEvents},
+	"events":          {"", 0, 0, "the history of changes (the journal): links down and up, switches, ports, hosts, tunnel paths, alerts, rejected LLDP frames", setupEvents},
 	"discovery":       {"", 0, 0, "LLDP discovery settings and counters", setupDiscovery},
-	"topology export": {"", 0, 0, "write the live topology as a snapshot (JSON) to stdout or a file", setupTopologyExport},
+	"topology export": {"", 0, 0, "write the live topology (or, with --at, the topology at a time) as a snapshot (JSON) to stdout or a file", setupTopologyExport},
+	"topology show":   {"", 0, 0, "the switches and links, live or (--at TIME) as they were, rebuilt from the journal", setupTopologyShow},
 	"topology import": {"FILE", 1, 0, "store a snapshot file on the server and print its id", setupTopologyImport},
 	"topology list":   {"", 0, 0, "snapshots stored on the server", setupTopologyList},
 	"topology diff": {"A [B]", 1, 1, "compare two topologies; A and B are each a snapshot FILE, the id of a snapshot stored on the server (s1) " +
 		"or live (B defaults to live); two files are compared without a server", setupTopologyDiff},
-	"topology": {"export|import|list|diff ...", -1, 0, "export, import and compare topology snapshots", nil},
+	"topology": {"show|export|import|list|diff ...", -1, 0, "show, export, import and compare topologies", nil},
 }
 
 // commandGroups are the commands with subcommands, with their usage.
 var commandGroups = map[string]string{
 	"flow": "Usage: satellite flow add DPID 'SPEC' [--id N]\n       satellite flow del DPID [--owner api] [--network N] [--id N] [--table N]\n",
-	"topology": "Usage: satellite topology export [-f FILE]\n       satellite topology import FILE\n       satellite topology list\n" +
-		"       satellite topology diff A [B]   (A, B: a snapshot FILE, a stored snapshot id such as s1, or live; B defaults to live)\n",
+	"topology": "Usage: satellite topology export [-f FILE] [--at TIME]\n       satellite topology show [--at TIME]\n       satellite topology import FILE\n       satellite topology list\n" +
+		"       satellite topology diff A [B]   (A, B: a snapshot FILE, a stored snapshot id such as s1, or live; B defaults to live)\n" +
+		"       satellite topology diff --from T1 [--to T2]   (the topologies at two times, from the journal; T2 defaults to live)\n",
 }
 
 func runClient(ctx context.Context, name string, cmd clientCommand, args []string, stdout, stderr io.Writer) int {
@@ -125,7 +127,9 @@ func runClient(ctx context.Context, name string, cmd clientCommand, args []strin
 		}
 		return 2
 	}
-	if len(pos) < cmd.nargs || len(pos) > cmd.nargs+cmd.opt {
+	// topology diff --from T1 [--to T2] needs no positional argument
+	fromTime := name == "topology diff" && fs.Lookup("from").Value.String() != "" && len(pos) == 0
+	if (len(pos) < cmd.nargs || len(pos) > cmd.nargs+cmd.opt) && !fromTime {
 		if cmd.opt == 0 {
 			fmt.Fprintf(stderr, "satellite %s: want %d argument(s) (%s), got %d\n", name, cmd.nargs, cmd.args, len(pos))
 		} else {
@@ -575,9 +579,23 @@ func setupHosts(fs *flag.FlagSet) func(context.Context, *session, []string) erro
 }
 
 func setupEvents(fs *flag.FlagSet) func(context.Context, *session, []string) error {
-	kind := fs.String("kind", "", "only events of this `kind` (host-move, lldp-forged, lldp-replayed, lldp-unsigned, ...)")
+	kind := fs.String("kind", "", "only events of these `kinds`, comma separated (link-down, link-up, switch-disconnect, port-modify, host-move, tunnel-path-down, alert-firing, lldp-forged, ...)")
+	since := fs.String("since", "1h", "events since this `time`: a duration back from now (1h, 30m) or an RFC 3339 time")
+	until := fs.String("until", "", "events before this `time` (a duration back from now or an RFC 3339 time)")
+	sw := fs.String("switch", "", "only events of these `switches` (datapath ids or names, comma separated)")
+	limit := fs.Int("limit", 0, "only the newest `N` events")
 	return func(ctx context.Context, s *session, _ []string) error {
-		events, err := s.cl.TopologyEvents(ctx, *kind)
+		split := func(v string) []string {
+			if v == "" {
+				return nil
+			}
+			return strings.Split(v, ",")
+		}
+		events, err := s.cl.Events(ctx, client.EventQuery{Since: *since, Until: *until, Kinds: split(*kind), Switches: split(*sw), Limit: *limit})
+		var apiErr *client.APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusServiceUnavailable && strings.Contains(apiErr.Message, "journal") {
+			return topologyEvents(ctx, s, *kind) // a server without the journal: the events it keeps in memory
+		}
 		if err != nil {
 			return err
 		}
@@ -586,16 +604,44 @@ func setupEvents(fs *flag.FlagSet) func(context.Context, *session, []string) err
 				fmt.Fprintln(w, "no events")
 				return
 			}
-			fmt.Fprintln(w, "TIME\tKIND\tAT\tMESSAGE")
+			fmt.Fprintln(w, "TIME\tSEVERITY\tKIND\tAT\tMESSAGE")
 			for _, e := range events {
 				at := "-"
-				if e.DPID != 0 || e.Port != 0 {
+				switch {
+				case e.Port == topology.LocalPort:
+					at = e.DPID.String() + "/LOCAL"
+				case e.Port != 0:
 					at = topology.Endpoint{DPID: e.DPID, Port: e.Port}.String()
+				case e.DPID != 0:
+					at = e.DPID.String()
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.RFC3339), e.Kind, at, e.Message)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.RFC3339), e.Severity, e.Kind, at, e.Message)
 			}
 		})
 	}
+}
+
+// topologyEvents lists the events a server without the journal keeps in
+// memory (host moves, security and tunnel events).
+func topologyEvents(ctx context.Context, s *session, kind string) error {
+	events, err := s.cl.TopologyEvents(ctx, kind)
+	if err != nil {
+		return err
+	}
+	return s.print(events, func(w io.Writer) {
+		if len(events) == 0 {
+			fmt.Fprintln(w, "no events")
+			return
+		}
+		fmt.Fprintln(w, "TIME\tKIND\tAT\tMESSAGE")
+		for _, e := range events {
+			at := "-"
+			if e.DPID != 0 || e.Port != 0 {
+				at = topology.Endpoint{DPID: e.DPID, Port: e.Port}.String()
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.RFC3339), e.Kind, at, e.Message)
+		}
+	})
 }
 
 func setupDiscovery(fs *flag.FlagSet) func(context.Context, *session, []string) error {
@@ -628,8 +674,12 @@ func setupDiscovery(fs *flag.FlagSet) func(context.Context, *session, []string) 
 
 func setupTopologyExport(fs *flag.FlagSet) func(context.Context, *session, []string) error {
 	file := fs.String("f", "", "write the snapshot to `FILE` instead of stdout")
+	at := fs.String("at", "", "the topology as it was at this `time` (rebuilt from the journal: an RFC 3339 time or a duration back, such as 1h)")
 	return func(ctx context.Context, s *session, _ []string) error {
-		snap, err := s.cl.Topology(ctx)
+		snap, err := loadSnapshot(ctx, s.cl, "live")
+		if *at != "" {
+			snap, err = s.cl.TopologyAt(ctx, *at)
+		}
 		if err != nil {
 			return err
 		}
@@ -645,6 +695,51 @@ func setupTopologyExport(fs *flag.FlagSet) func(context.Context, *session, []str
 		}
 		_, err = fmt.Fprintf(s.out, "exported version %d (%s) to %s\n", snap.Version, snapshotCounts(len(snap.Switches), len(snap.Ports), len(snap.Links), len(snap.Hosts)), *file)
 		return err
+	}
+}
+
+func setupTopologyShow(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	at := fs.String("at", "", "as it was at this `time` (an RFC 3339 time or a duration back, such as 1h)")
+	return func(ctx context.Context, s *session, _ []string) error {
+		arg := "live"
+		if *at != "" {
+			arg = "@" + *at
+		}
+		snap, err := loadSnapshot(ctx, s.cl, arg)
+		if err != nil {
+			return err
+		}
+		return s.print(snap, func(w io.Writer) {
+			when := fmt.Sprintf("version %d", snap.Version)
+			if *at != "" {
+				when = "at " + snap.Taken.Local().Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "topology %s: %s\n", when, snapshotCounts(len(snap.Switches), len(snap.Ports), len(snap.Links), len(snap.Hosts)))
+			names := map[topology.Endpoint]string{}
+			for _, p := range snap.Ports {
+				names[p.Key()] = p.Name
+			}
+			end := func(e topology.Endpoint) string {
+				if n := names[e]; n != "" {
+					return e.String() + " (" + n + ")"
+				}
+				return e.String()
+			}
+			fmt.Fprintln(w, "SWITCH\tCONNECTED\tREMOTE")
+			for _, sw := range snap.Switches {
+				fmt.Fprintf(w, "%s\t%s\t%s\n", sw.DPID, sw.Since.Local().Format(time.RFC3339), orDash(sw.Remote))
+			}
+			if len(snap.Links) > 0 {
+				fmt.Fprintln(w, "SRC\tDST\tKIND\tSTATE\tSINCE")
+			}
+			for _, l := range snap.Links {
+				since := l.FirstSeen
+				if l.DownSince != nil {
+					since = *l.DownSince
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", end(l.Src), end(l.Dst), l.Kind, l.State, since.Local().Format(time.RFC3339))
+			}
+		})
 	}
 }
 
@@ -705,10 +800,25 @@ var snapshotID = regexp.MustCompile(`^s[0-9]+$`)
 func isServerSnapshot(arg string) bool { return arg == "live" || snapshotID.MatchString(arg) }
 
 func setupTopologyDiff(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	from := fs.String("from", "", "compare the topology at this `time` (rebuilt from the journal: an RFC 3339 time or a duration back, such as 1h) instead of A")
+	to := fs.String("to", "", "with --from: to the topology at this `time` (default live)")
 	return func(ctx context.Context, s *session, args []string) error {
-		a, b := args[0], "live"
-		if len(args) > 1 {
-			b = args[1]
+		var a, b string
+		switch {
+		case *from != "" && len(args) > 0:
+			return errors.New("topology diff: give A [B] or --from T1 [--to T2], not both")
+		case *from != "":
+			a, b = "@"+*from, "live"
+			if *to != "" {
+				b = "@" + *to
+			}
+		case *to != "":
+			return errors.New("topology diff: --to needs --from")
+		default:
+			a, b = args[0], "live"
+			if len(args) > 1 {
+				b = args[1]
+			}
 		}
 		var d topology.Diff
 		if isServerSnapshot(a) && isServerSnapshot(b) {
@@ -745,6 +855,8 @@ func loadSnapshot(ctx context.Context, cl *client.Client, arg string) (topology.
 	switch {
 	case arg == "live":
 		return cl.Topology(ctx)
+	case strings.HasPrefix(arg, "@"): // a time: rebuilt from the journal
+		return cl.TopologyAt(ctx, arg[1:])
 	case snapshotID.MatchString(arg):
 		return cl.Snapshot(ctx, arg)
 	default:

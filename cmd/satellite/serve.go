@@ -119,7 +119,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		httpLn.Close()
 		return err
 	}
-	model := topology.New(topology.Options{MaxHostsPerPort: cfg.Hosts.MaxPerPort, MaxHostsPerSwitch: cfg.Hosts.MaxPerSwitch})
+	model := topology.New(topology.Options{MaxHostsPerPort: cfg.Hosts.MaxPerPort, MaxHostsPerSwitch: cfg.Hosts.MaxPerSwitch,
+		KeepDownLinks: time.Duration(cfg.Discovery.ForgetDownAfter)})
+	// The journal keeps the history of every change next to the state
+	// file (docs/journal.md); it subscribes now and runs with the alerts.
+	jrnl, feeder, err := openJournal(cfg, log, model, ctl)
+	if err != nil {
+		closeAll()
+		httpLn.Close()
+		return err
+	}
+	defer jrnl.Close() // after the feeder has stopped (below)
 	// Ports that carry a virtual-network interface face VMs: discovery
 	// sends no LLDP there and believes none from there, and the tracker
 	// learns there only the MACs the data path admits. The virtual
@@ -220,6 +230,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("alert rules", "store", ruleStore.Path(), "config", nConfig, "stored", nStored, "skipped", nSkipped)
 	go alertEng.Run(ctlCtx)
+	feederDone := feeder.start(ctlCtx, alertEng)
+	defer func() { stopController(); <-feederDone }()
 	exp, err := newExporters(cfg, log)
 	if err != nil {
 		closeAll()
@@ -232,9 +244,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	api := web.New(ctl, append(append(exp.webOptions(), sec.options(cfg)...),
 		web.WithLogger(log), web.WithVersion(version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
 		web.WithCollector(coll), web.WithAlerts(alertEng),
-		web.WithTopology(model), web.WithDiscovery(disc), web.WithVirtualNetworks(vnets), web.WithProbes(prober),
+		web.WithTopology(model), web.WithJournal(jrnl), web.WithDiscovery(disc), web.WithVirtualNetworks(vnets), web.WithProbes(prober),
 		web.WithTracer(diagnostics.NewTracer(ctl, model, vnets, traceMaxAge(cfg.VNet.TraceMaxAge))),
-		web.WithUI(ui.New(ui.Options{Model: model, Version: version, Logger: log})))...)
+		web.WithUI(ui.New(ui.Options{Model: model, Journal: jrnl, Version: version, Logger: log})))...)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout), // slow or trickled headers

@@ -18,8 +18,10 @@ import (
 
 // fabric is a model of two switches joined by a direct link (both
 // directions) and a tunnel seen one way, with two hosts and an event.
-func fabric() *topology.Model {
-	m := topology.New(topology.Options{})
+func fabric() *topology.Model { return fabricWith(topology.Options{}) }
+
+func fabricWith(opt topology.Options) *topology.Model {
+	m := topology.New(opt)
 	m.SwitchUp(topology.Switch{DPID: 1, Manufacturer: "Nicira, Inc.", Software: "3.1.0"}, []topology.Port{
 		{Number: 1, Name: "vm1", Up: true}, {Number: 102, Name: "lnk-h2", Up: true}, {Number: 202, Name: "gre-h2", Up: true, Tunnel: true},
 	})
@@ -191,7 +193,7 @@ func TestTopologyExportImportDiff(t *testing.T) {
 	fails(t, 2, "want 1 to 2 arguments (A [B]), got 3", "topology", "diff", "a", "b", "c")
 	fails(t, 2, "want 1 argument(s) (FILE), got 0", "topology", "import")
 	fails(t, 2, "Usage: satellite topology export [-f FILE]", "topology")
-	fails(t, 2, "satellite topology diff A [B]", "topology", "show")
+	fails(t, 2, "satellite topology diff A [B]", "topology", "frob") // an unknown subcommand
 	if code, _, errOut := sat(t, "topology", "diff", "-h"); code != 0 || !strings.Contains(errOut, "Usage: satellite topology diff A [B] [flags]") {
 		t.Fatalf("topology diff -h: %d %q", code, errOut)
 	}

@@ -288,6 +288,13 @@ func (c *Client) Topology(ctx context.Context) (topology.Snapshot, error) {
 	return out, c.do(ctx, "GET", "/api/v1/topology", nil, nil, &out)
 }
 
+// TopologyAt returns the topology as it was at a time (an RFC 3339 time
+// or a duration back from now, such as "1h"), rebuilt from the journal.
+func (c *Client) TopologyAt(ctx context.Context, at string) (topology.Snapshot, error) {
+	var out topology.Snapshot
+	return out, c.do(ctx, "GET", "/api/v1/topology", url.Values{"at": {at}}, nil, &out)
+}
+
 // TopologyEvents returns the topology's events (host moves, security
 // events of discovery), oldest first; kind "" selects every kind.
 func (c *Client) TopologyEvents(ctx context.Context, kind string) ([]topology.Event, error) {
@@ -297,6 +304,38 @@ func (c *Client) TopologyEvents(ctx context.Context, kind string) ([]topology.Ev
 	}
 	var out []topology.Event
 	return out, c.do(ctx, "GET", "/api/v1/topology/events", q, nil, &out)
+}
+
+// EventQuery selects journaled events (GET /api/v1/events); zero fields
+// select everything (since: the server's default, 24h).
+type EventQuery struct {
+	// Since and Until are RFC 3339 times or durations back from now ("1h").
+	Since, Until string
+	Kinds        []string
+	Switches     []string // datapath ids or names
+	Limit        int      // the newest N
+}
+
+// Events returns journaled events, oldest first.
+func (c *Client) Events(ctx context.Context, f EventQuery) ([]web.Event, error) {
+	q := url.Values{}
+	if f.Since != "" {
+		q.Set("since", f.Since)
+	}
+	if f.Until != "" {
+		q.Set("until", f.Until)
+	}
+	if len(f.Kinds) > 0 {
+		q.Set("kind", strings.Join(f.Kinds, ","))
+	}
+	if len(f.Switches) > 0 {
+		q.Set("switch", strings.Join(f.Switches, ","))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	out := []web.Event{}
+	return out, c.do(ctx, "GET", "/api/v1/events", q, nil, &out)
 }
 
 // Discovery returns the LLDP discovery settings and counters.

@@ -31,6 +31,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web/auth"
 )
@@ -47,6 +48,10 @@ type Options struct {
 	// recent events) before the page's script takes over; nil renders
 	// empty pages that say topology is off.
 	Model *topology.Model
+	// Journal, when set, is where the events page reads its history
+	// (docs/journal.md), so that a reload keeps every event; without it
+	// the page shows the model's recent events.
+	Journal *journal.Journal
 	// Version is shown in the page header.
 	Version string
 	// Logger (default slog.Default()).
@@ -192,6 +197,9 @@ func summarize(s topology.Snapshot) topoSummary {
 	}
 	pairs := map[[2]topology.Endpoint]string{}
 	for _, l := range s.Links {
+		if !l.Up() { // down links are kept for history; the page draws them red
+			continue
+		}
 		a, b := l.Src, l.Dst
 		if b.DPID < a.DPID || (b.DPID == a.DPID && b.Port < a.Port) {
 			a, b = b, a
@@ -231,6 +239,9 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request) {
 		// than never
 		p.TopoVersion = u.opt.Model.Version()
 		all := u.opt.Model.Events()
+		if u.opt.Journal != nil {
+			all = u.journalEvents()
+		}
 		for i := len(all) - 1; i >= 0 && len(evs) < maxEventRows; i-- {
 			evs = append(evs, all[i])
 		}
@@ -248,6 +259,21 @@ func (u *UI) alerts(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusNotFound, notFoundPage(u.page(r, "", "Not found"), r.URL.Path))
+}
+
+// journalEvents are the newest journaled events of the last day, oldest
+// first. A journal that cannot be read leaves the page with none (logged).
+func (u *UI) journalEvents() []topology.Event {
+	_ = u.opt.Journal.Sync() // what the model did before the version above
+	recs, err := u.opt.Journal.Read(journal.Query{Since: time.Now().Add(-24 * time.Hour), Limit: maxEventRows, Newest: true})
+	if err != nil {
+		u.opt.Logger.Warn("events page: cannot read the journal", "err", err)
+	}
+	out := make([]topology.Event, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, topology.Event{Kind: r.Kind, Time: r.Time, DPID: r.DPID, Port: r.Port, Message: r.Message})
+	}
+	return out
 }
 
 // eventClass sorts event kinds for the page's colours and filter.

@@ -15,6 +15,20 @@
   let isPaused = false;
   let first = true;
 
+  // severity colours, as the journal rates kinds (journal.Severity):
+  // broken red, came back green, refusals and flapping orange
+  function sevOf(kind) {
+    if (/-(down|disconnect|gone)$/.test(kind) || /failover|drift/.test(kind) || kind === 'alert-firing') return 'sev-critical';
+    if (/-(up|connect)$/.test(kind) || /failback|repair/.test(kind) || kind === 'alert-resolved') return 'sev-ok';
+    if (kind.startsWith('lldp-') || /flapping|-limit$|-refused$|conflict/.test(kind) || kind === 'link-forgotten') return 'sev-warning';
+    return '';
+  }
+  function colour(badge) {
+    const s = sevOf(badge.textContent);
+    if (s) badge.classList.add(s);
+  }
+  for (const b of body.querySelectorAll('.badge')) colour(b); // the rows the server rendered
+
   function classOf(kind) {
     if (kind.startsWith('lldp-')) return 'security';
     if (kind.startsWith('host-')) return 'host';
@@ -30,7 +44,7 @@
     cls = cls || classOf(kind);
     const tr = el('tr', { class: 'ev fresh ' + cls, dataset: { class: cls, kind: kind } },
       el('td', { class: 't mono', text: fmt.time(time) }),
-      el('td', null, el('span', { class: 'badge ' + (kind.endsWith('-down') || kind.endsWith('-gone') ? 'down' : cls), text: kind })),
+      el('td', null, el('span', { class: 'badge ' + cls + ' ' + sevOf(kind), text: kind })),
       el('td', { class: 'mono', text: where || '' }),
       el('td', { text: what }));
     if (!visible(tr)) tr.hidden = true;
@@ -79,14 +93,14 @@
       add(m.event.time, m.event.kind, where(m.event.dpid, m.event.port), m.event.message);
     } else if (m.switch) {
       const sw = m.switch;
-      if (m.op === 'add') add(m.time, 'switch-up', sw.dpid, 'switch connected' + (sw.remote ? ' from ' + sw.remote : ''));
-      else if (m.op === 'remove') add(m.time, 'switch-down', sw.dpid, 'switch disconnected');
+      if (m.op === 'add') add(m.time, 'switch-connect', sw.dpid, 'switch connected' + (sw.remote ? ' from ' + sw.remote : ''));
+      else if (m.op === 'remove') add(m.time, 'switch-disconnect', sw.dpid, 'switch disconnected');
     } else if (m.port) {
       const p = m.port, k = p.dpid + '/' + p.number;
       const before = ports.get(k);
       if (m.op === 'remove') {
         ports.delete(k);
-        add(m.time, 'port-gone', where(p.dpid, p.number), 'port ' + (p.name || p.number) + ' removed');
+        add(m.time, 'port-delete', where(p.dpid, p.number), 'port ' + (p.name || p.number) + ' removed');
       } else {
         ports.set(k, p.up);
         if (before === undefined && m.op === 'add') add(m.time, 'port-add', where(p.dpid, p.number), 'port ' + (p.name || p.number) + ' added, ' + (p.up ? 'up' : 'down'));
@@ -96,12 +110,13 @@
       const l = m.link;
       const text = (l.kind === 'tunnel' ? 'tunnel ' : 'link ') + where(l.src.dpid, l.src.port) + ' ↔ ' + where(l.dst.dpid, l.dst.port);
       if (m.op === 'add' && linkOnce(l, 'add')) add(m.time, 'link-up', '', text + ' discovered');
-      else if (m.op === 'remove' && linkOnce(l, 'remove')) add(m.time, 'link-down', '', text + ' down');
+      else if (m.op === 'update' && l.state === 'down' && linkOnce(l, 'remove')) add(m.time, 'link-down', '', text + ' down');
+      else if (m.op === 'remove' && !l.down_since && linkOnce(l, 'remove')) add(m.time, 'link-down', '', text + ' down');
     } else if (m.host) {
       const h = m.host;
       const ips = (h.ips || []).join(', ');
-      if (m.op === 'add') add(m.time, 'host-new', where(h.dpid, h.port), 'host ' + h.mac + (ips ? ' (' + ips + ')' : '') + ' seen');
-      else if (m.op === 'remove') add(m.time, 'host-gone', where(h.dpid, h.port), 'host ' + h.mac + ' aged out');
+      if (m.op === 'add') add(m.time, 'host-seen', where(h.dpid, h.port), 'host ' + h.mac + (ips ? ' (' + ips + ')' : '') + ' seen');
+      else if (m.op === 'remove') add(m.time, 'host-aged', where(h.dpid, h.port), 'host ' + h.mac + ' aged out');
     }
   }
 

@@ -146,7 +146,11 @@
     for (const p of snap.ports || []) state.ports.set(epKey(p), p);
     for (const l of snap.links || []) {
       state.links.set(dirKey(l), l);
-      ensureEdge(l).dirs.add(dirKey(l));
+      // a down link (kept by the model, state down) draws a red edge
+      // while both its switches are there
+      if (l.state === 'down') {
+        if (state.switches.has(l.src.dpid) && state.switches.has(l.dst.dpid)) ensureEdge(l);
+      } else ensureEdge(l).dirs.add(dirKey(l));
     }
     for (const h of snap.hosts || []) state.hosts.set(h.mac, h);
     // links we drew before a resync that are gone now: show them down
@@ -249,7 +253,7 @@
     if (d.link) {
       const l = d.link;
       const e = ensureEdge(l);
-      if (d.op === 'remove') { state.links.delete(dirKey(l)); e.dirs.delete(dirKey(l)); } else { state.links.set(dirKey(l), l); e.dirs.add(dirKey(l)); }
+      if (d.op === 'remove') { state.links.delete(dirKey(l)); e.dirs.delete(dirKey(l)); } else if (l.state === 'down') { state.links.set(dirKey(l), l); e.dirs.delete(dirKey(l)); } else { state.links.set(dirKey(l), l); e.dirs.add(dirKey(l)); }
       drawEdge(e);
       if (panelLink === e.id) showLink(e.id, true);
     }

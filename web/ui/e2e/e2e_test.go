@@ -28,6 +28,7 @@ import (
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/lab"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
@@ -148,14 +149,23 @@ func startSatellite(t *testing.T) *satellite {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	model := topology.New(topology.Options{})
+	// as serve does: down links stay as down, and the journal keeps the
+	// history the events page loads
+	model := topology.New(topology.Options{KeepDownLinks: time.Hour})
+	jr, err := journal.Open(journal.Options{Dir: t.TempDir(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feeder := journal.NewFeeder(jr, journal.Sources{Model: model, Controller: ctl}, log)
 	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log}, ctl, model, lldp.NewRandomSigner())
 	coll := collector.New(collector.Config{Interval: time.Second, Logger: log}, ctl)
 	eng, err := alerts.New(alerts.Config{Logger: log}, alerts.Sources{Collector: coll, Controller: ctl, Model: model})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{}, 5)
+	done := make(chan struct{}, 6)
+	feeder.AddAlerts(eng)
+	go func() { feeder.Run(ctx); done <- struct{}{} }()
 	go func() { coll.Run(ctx); done <- struct{}{} }()
 	go func() { eng.Run(ctx); done <- struct{}{} }()
 	go func() { _ = ctl.Serve(ctx, ln); done <- struct{}{} }()
@@ -174,16 +184,17 @@ func startSatellite(t *testing.T) *satellite {
 		t.Fatal(err)
 	}
 	api := web.New(ctl, web.WithLogger(log), web.WithSecurity(web.Security{Tokens: store}), web.WithVersion("e2e"), web.WithTopology(model), web.WithDiscovery(disc),
-		web.WithCollector(coll), web.WithAlerts(eng),
-		web.WithUI(ui.New(ui.Options{Model: model, Version: "e2e", Logger: log})))
+		web.WithCollector(coll), web.WithAlerts(eng), web.WithJournal(jr),
+		web.WithUI(ui.New(ui.Options{Model: model, Journal: jr, Version: "e2e", Logger: log})))
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		api.Close()
 		srv.Close()
 		cancel()
-		for i := 0; i < 5; i++ {
+		for i := 0; i < 6; i++ {
 			<-done
 		}
+		jr.Close()
 		if t.Failed() {
 			t.Logf("satellite log:\n%s", logs.String())
 		}

@@ -113,6 +113,24 @@ try {
     await events.screenshot({ path: path.join(out, 'events.png') });
   });
 
+  await step('a reload keeps the cut link red, and the reloaded events page lists the link-down', async () => {
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
+    await until('the edge red after the reload', 5000, () => page.evaluate((id) => {
+      const e = window.satellite.cy.getElementById(id);
+      return e.nonempty() && window.satellite.edgeState(id) === 'down' && e.style('line-color').replace(/\s/g, '');
+    }, want.cutEdge).then((c) => c === RED));
+    const down = await page.$eval('#n-down', (e) => Number(e.textContent));
+    if (down !== 1) throw new Error(`after the reload ${down} links counted down, want 1`);
+    await events.reload();
+    await events.waitForSelector('#conn[data-state="live"]', { timeout: 10000 });
+    const rows = await events.$$eval('#ev-body tr', (trs) => trs.map((tr) => [tr.querySelector('.badge').textContent, tr.querySelector('.badge').className]));
+    const ld = rows.find(([k]) => k === 'link-down');
+    if (!ld) throw new Error(`no link-down among the reloaded events: ${rows.map(([k]) => k)}`);
+    if (!ld[1].includes('sev-critical')) throw new Error(`the link-down row is not coloured critical: ${ld[1]}`);
+    await page.screenshot({ path: path.join(out, 'topology-link-cut-reloaded.png') });
+  });
+
   await step('a restored link turns back to up', async () => {
     const r = await fetch(`${control}/restore-link?a=${want.cutA}&b=${want.cutB}`, { method: 'POST' });
     if (!r.ok) throw new Error(`restore-link: ${r.status} ${await r.text()}`);

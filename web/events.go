@@ -1,0 +1,171 @@
+package web
+
+// The history of changes (the journal, docs/journal.md):
+//
+//	GET /api/v1/events[?since=&until=&kind=&switch=&limit=&after=]
+//
+// since and until are RFC 3339 times or durations back from now ("1h");
+// kind and switch may repeat or hold commas; a switch is a datapath id or
+// a datapath name of the virtual network configuration. Oldest first,
+// paginated like a log (paging.go): limit alone takes the newest N.
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/satellite-sdn/satellite/journal"
+	"github.com/satellite-sdn/satellite/topology"
+	"github.com/satellite-sdn/satellite/web/auth"
+)
+
+// WithJournal serves GET /api/v1/events from j; without it (or with nil)
+// that route answers 503.
+func WithJournal(j *journal.Journal) Option { return func(s *Server) { s.journal = j } }
+
+// Event is one journaled change.
+type Event = journal.Record
+
+// eventsDefaultSince is how far back GET /api/v1/events looks without since.
+const eventsDefaultSince = 24 * time.Hour
+
+func (s *Server) registerEvents() {
+	s.handle("GET /api/v1/events", s.getEvents)
+}
+
+// parseSince reads an RFC 3339 time or a duration back from now.
+func parseSince(field, v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return time.Time{}, errorf(http.StatusBadRequest, field, "%s=%s: want a positive duration back from now (such as 1h) or an RFC 3339 time", field, v)
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, errorf(http.StatusBadRequest, field, "%s=%q: want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (such as 1h or 30m)", field, v)
+	}
+	return t, nil
+}
+
+func listParam(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// switchDPID resolves a datapath id or name.
+func (s *Server) switchDPID(v string) (topology.DPID, error) {
+	if d, err := ParseDPID(v); err == nil {
+		return topology.DPID(d), nil
+	}
+	if s.vnets != nil {
+		cfg, _ := s.vnets.Config()
+		for _, dp := range cfg.Datapaths {
+			if dp.Name == v {
+				if d, err := ParseDPID(dp.DPID); err == nil {
+					return topology.DPID(d), nil
+				}
+			}
+		}
+	}
+	if s.model != nil { // the bridge's own port carries its name
+		for _, p := range s.model.Snapshot().Ports {
+			if p.Number == topology.LocalPort && p.Name == v {
+				return p.DPID, nil
+			}
+		}
+	}
+	return 0, errorf(http.StatusBadRequest, "switch", "switch %q: not a datapath id, nor the name of a datapath (vnet datapaths) or of a bridge", v)
+}
+
+// topologyAt answers GET /api/v1/topology?at=: the topology rebuilt from
+// the journal (its newest checkpoint before the time, then the changes).
+func (s *Server) topologyAt(w http.ResponseWriter, v string) error {
+	if s.journal == nil {
+		return errorf(http.StatusServiceUnavailable, "at", "the journal is off on this server (journal.enabled: false): no topology of the past")
+	}
+	if v == "" {
+		return errorf(http.StatusBadRequest, "at", "at is empty: want an RFC 3339 time or a duration back from now (such as 1h)")
+	}
+	at, err := parseSince("at", v, time.Now())
+	if err != nil {
+		return err
+	}
+	snap, err := s.journal.TopologyAt(at)
+	if errors.Is(err, journal.ErrNoHistory) {
+		return errorf(http.StatusNotFound, "at", "at=%s: %v", v, err)
+	}
+	if err != nil {
+		return errorf(http.StatusInternalServerError, "", "reading the journal: %v", err)
+	}
+	writeJSON(w, http.StatusOK, snap)
+	return nil
+}
+
+// journalChange journals a state-changing request that succeeded, as
+// config-change: which object (method and path), by whom, from where.
+func (s *Server) journalChange(e auth.AuditEntry) {
+	if s.journal == nil || e.Status >= 400 {
+		return
+	}
+	who := e.User
+	if who == "" {
+		who = "anonymous"
+	}
+	path, _, _ := strings.Cut(e.Path, "?")
+	s.journal.Append(journal.Record{Kind: "config-change", Time: e.Time, Object: e.Method + " " + path,
+		Message: fmt.Sprintf("%s %s by %s (%s) from %s: %d", e.Method, e.Path, who, e.Role, e.Remote, e.Status)})
+}
+
+func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
+	if s.journal == nil {
+		return errorf(http.StatusServiceUnavailable, "", "the journal is off on this server (journal.enabled: false)")
+	}
+	q, err := query(r, "since", "until", "kind", "switch")
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	jq := journal.Query{Since: now.Add(-eventsDefaultSince), Kinds: listParam(q["kind"])}
+	if v := q.Get("since"); v != "" {
+		if jq.Since, err = parseSince("since", v, now); err != nil {
+			return err
+		}
+	}
+	if v := q.Get("until"); v != "" {
+		if jq.Until, err = parseSince("until", v, now); err != nil {
+			return err
+		}
+	}
+	for _, v := range listParam(q["switch"]) {
+		d, err := s.switchDPID(v)
+		if err != nil {
+			return err
+		}
+		jq.DPIDs = append(jq.DPIDs, d)
+	}
+	if q.Has("switch") && len(jq.DPIDs) == 0 {
+		return errorf(http.StatusBadRequest, "switch", "switch is empty: want a datapath id or name")
+	}
+	if q.Has("kind") && len(jq.Kinds) == 0 {
+		return errorf(http.StatusBadRequest, "kind", "kind is empty: want an event kind such as link-down")
+	}
+	recs, err := s.journal.Read(jq)
+	if err != nil {
+		return errorf(http.StatusInternalServerError, "", "reading the journal: %v", err)
+	}
+	for i := range recs {
+		recs[i].Time = apiTime(recs[i].Time)
+	}
+	writeJSON(w, http.StatusOK, recs)
+	return nil
+}
