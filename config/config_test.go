@@ -251,14 +251,17 @@ func TestLogger(t *testing.T) {
 
 func TestDiscoveryAndHostSettings(t *testing.T) {
 	key := writeFile(t, "0123456789abcdef0123456789abcdef\n")
-	c, err := Load(writeFile(t, "discovery: {interval: 500ms, misses: 4, max_age: 1s, secret_file: "+key+"}\nhosts: {idle: 10m}\n"))
+	if d := Default().Discovery; time.Duration(d.SteadyInterval) != 3*time.Second || time.Duration(d.Interval) != time.Second {
+		t.Fatalf("default discovery %+v, want interval 1s, steady_interval 3s", d)
+	}
+	c, err := Load(writeFile(t, "discovery: {interval: 500ms, steady_interval: 5s, misses: 4, max_age: 1s, secret_file: "+key+"}\nhosts: {idle: 10m}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if time.Duration(c.Discovery.Interval) != 500*time.Millisecond || c.Discovery.Misses != 4 ||
+	if time.Duration(c.Discovery.Interval) != 500*time.Millisecond || time.Duration(c.Discovery.SteadyInterval) != 5*time.Second || c.Discovery.Misses != 4 ||
 		time.Duration(c.Discovery.MaxAge) != time.Second || c.Discovery.SecretFile != key || time.Duration(c.Hosts.Idle) != 10*time.Minute {
 		t.Fatalf("loaded %+v %+v", c.Discovery, c.Hosts)
 	}
@@ -272,6 +275,23 @@ func TestDiscoveryAndHostSettings(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("validation message lacks %q:\n%s", want, msg)
 		}
+	}
+	// a steady interval shorter than the interval, or absurdly long
+	for _, bad := range []string{"{interval: 5s}", "{interval: 2s, steady_interval: 1s}", "{steady_interval: 2h}"} {
+		c, err = Load(writeFile(t, "discovery: "+bad+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := fmt.Sprint(c.Validate()); !strings.Contains(msg, "discovery.steady_interval") {
+			t.Errorf("discovery: %s: validation %q lacks discovery.steady_interval", bad, msg)
+		}
+	}
+	c, err = Load(writeFile(t, "discovery: {interval: 2s, steady_interval: 2s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("steady_interval equal to interval: %v", err)
 	}
 	if _, err := Load(writeFile(t, "discovery: {intervall: 1s}\n")); err == nil || !strings.Contains(err.Error(), "intervall") {
 		t.Fatalf("unknown nested key: %v", err)
