@@ -102,19 +102,33 @@ func (d *Discovery) event(e controller.Event) {
 			return
 		}
 		ep := topology.Endpoint{DPID: topology.DPID(e.DPID), Port: p.No}
-		d.pmu.Lock()
-		_, known := d.ports[ep]
 		up := e.Kind != controller.PortDelete && p.Up()
+		probe := false
+		d.pmu.Lock()
+		st := d.ports[ep]
 		switch {
 		case !up:
 			delete(d.ports, ep)
-		case !known:
+		case e.Kind == controller.PortAdd || st == nil:
+			delete(d.ports, ep)
 			d.portLocked(ep, now)
+			probe = true
+		default:
+			// up and known: either it was up before (a change of config or
+			// speed), or the schedule listed it between its coming up and
+			// this event; unanswered, it is probed either way
+			probe = st.answered == 0
+		}
+		if probe {
 			d.queueLocked(e.DPID, p.No)
 		}
+		since := now
+		if st := d.ports[ep]; st != nil {
+			since = st.since
+		}
 		d.pmu.Unlock()
-		if up && !known {
-			d.followUp(e.DPID, []uint32{p.No}, now)
+		if probe {
+			d.followUp(e.DPID, []uint32{p.No}, since)
 		}
 	}
 }
