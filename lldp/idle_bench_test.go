@@ -30,8 +30,9 @@ import (
 // Once every link is found and the ports have settled, one op is a 10 s
 // idle window; reported are ovs-vswitchd's CPU (% of one core) and the
 // controller's (this process). Sub-benchmarks: no controller (the floor),
-// steady=1s (every port probed every interval, the old schedule) and
-// steady=3s (the default). Needs root and Open vSwitch:
+// discovery=off (the controller and the tracker's flows, no probes: what
+// a connection costs), steady=1s (every port probed every interval, the
+// old schedule) and steady=3s (the default). Needs root and Open vSwitch:
 //
 //	flock /tmp/sat-ovs.lock go test -run '^$' -bench IdleVswitchd -benchtime=1x -count=3 ./lldp/
 func BenchmarkIdleVswitchd(b *testing.B) {
@@ -43,12 +44,12 @@ func BenchmarkIdleVswitchd(b *testing.B) {
 	}
 	for _, v := range []struct {
 		name   string
-		steady time.Duration // 0: no controller
-	}{{"controller=none", 0}, {"steady=1s", time.Second}, {"steady=3s", 3 * time.Second}} {
+		steady time.Duration // 0: no controller; <0: controller and tracker, no discovery
+	}{{"controller=none", 0}, {"discovery=off", -1}, {"steady=1s", time.Second}, {"steady=3s", 3 * time.Second}} {
 		b.Run(v.name, func(b *testing.B) {
 			const bridges = 60
 			o := startOVS(b, bridges)
-			if v.steady > 0 {
+			if v.steady != 0 {
 				log := slog.New(slog.NewTextHandler(io.Discard, nil))
 				ctl := controller.New(controller.Config{Logger: log})
 				ln, err := controller.Listen("unix:" + filepath.Join(o.dir, "of.sock"))
@@ -62,7 +63,12 @@ func BenchmarkIdleVswitchd(b *testing.B) {
 				wg.Add(3)
 				go func() { defer wg.Done(); ctl.Serve(ctx, ln) }()
 				go func() { defer wg.Done(); topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx) }()
-				go func() { defer wg.Done(); disc.Run(ctx) }()
+				go func() {
+					defer wg.Done()
+					if v.steady > 0 {
+						disc.Run(ctx)
+					}
+				}()
 				b.Cleanup(func() { cancel(); wg.Wait() })
 				var args []string
 				for i := 1; i <= bridges; i++ {
@@ -70,13 +76,19 @@ func BenchmarkIdleVswitchd(b *testing.B) {
 				}
 				o.vsctl(b, args...)
 				deadline := time.Now().Add(30 * time.Second)
-				for len(model.Links()) < 2*bridges {
+				for v.steady > 0 && len(model.Links()) < 2*bridges {
 					if time.Now().After(deadline) {
 						b.Fatalf("%d of %d links after 30 s", len(model.Links()), 2*bridges)
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
-				time.Sleep(3*time.Second + v.steady) // the ports settle
+				for len(ctl.Switches()) < bridges {
+					if time.Now().After(deadline) {
+						b.Fatalf("%d of %d bridges connected after 30 s", len(ctl.Switches()), bridges)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				time.Sleep(3*time.Second + max(v.steady, 0)) // the ports settle
 			} else {
 				time.Sleep(2 * time.Second)
 			}
