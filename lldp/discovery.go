@@ -19,9 +19,10 @@ import (
 // DiscoveryConfig tunes link discovery.
 type DiscoveryConfig struct {
 	// Interval between two probes of the same port while it is new
-	// (default 1s). Probes are spread evenly over the interval, not sent
-	// in bursts; events are not waited for: a switch that connects and a
-	// port that comes up are probed at once (see ImmediateRate).
+	// (default 1s). Probes are spread evenly over the interval in 10
+	// slots (probeSlots), not sent in one burst; events are not waited
+	// for: a switch that connects and a port that comes up are probed at
+	// once (see ImmediateRate).
 	Interval time.Duration
 	// SteadyInterval is how often a settled port is probed: one whose
 	// link is confirmed (its probes came back twice), or one that has
