@@ -15,7 +15,7 @@
 //	request_timeout: 5s
 //	packet_out_rate: 2000
 //	packet_in_rate: 2000
-//	discovery: {interval: 1s, misses: 3, max_age: 30s, secret_file: /etc/satellite/lldp.key, forget_down_after: 1h}
+//	discovery: {interval: 1s, steady_interval: 3s, misses: 3, max_age: 30s, secret_file: /etc/satellite/lldp.key, forget_down_after: 1h}
 //	hosts: {idle: 5m, max_per_port: 256, max_per_switch: 4096}
 //	collector: {interval: 5s, history: {raw: 1h, downsampled: 24h, step: 1m}}
 //	alerts: {webhook: {url: "https://hooks.example/satellite"}, rules: [...]}
@@ -138,10 +138,19 @@ func (t *Targets) UnmarshalYAML(n *yaml.Node) error {
 
 // Discovery holds the LLDP discovery settings.
 type Discovery struct {
-	// Interval between probes of one port (probes of all ports are spread
-	// over it).
+	// Interval between probes of one port while it is new or its link is
+	// unconfirmed (probes of all ports are spread over it). A switch that
+	// connects and a port that comes up are probed at once regardless.
 	Interval Duration `yaml:"interval"`
-	// Misses is how many intervals a link may go unseen before removal.
+	// SteadyInterval between probes of a settled port: its link confirmed,
+	// or up for misses intervals without one. It sets how soon a silent
+	// failure (a link that stops passing probes while its ports stay up)
+	// is found: after misses x steady_interval. A port going down removes
+	// its links at once whatever it is. Equal to interval: every port is
+	// probed every interval (the heaviest on the switches).
+	SteadyInterval Duration `yaml:"steady_interval"`
+	// Misses is how many (steady) intervals a link may go unseen before
+	// removal.
 	Misses int `yaml:"misses"`
 	// MaxAge is the age ceiling of signed probes; older ones are stale.
 	// Replays are caught at any age (a probe received twice).
@@ -209,7 +218,7 @@ func Default() Config {
 		RequestTimeout: Duration(5 * time.Second),
 		PacketOutRate:  2000,
 		PacketInRate:   2000,
-		Discovery: Discovery{Interval: Duration(time.Second), Misses: 3, MaxAge: Duration(30 * time.Second),
+		Discovery: Discovery{Interval: Duration(time.Second), SteadyInterval: Duration(3 * time.Second), Misses: 3, MaxAge: Duration(30 * time.Second),
 			TunnelPrefixes: append([]string(nil), topology.DefaultTunnelPrefixes...), ForgetDownAfter: Duration(time.Hour)},
 		Hosts:     Hosts{Idle: Duration(5 * time.Minute), MaxPerPort: 256, MaxPerSwitch: 4096},
 		StateFile: DefaultStateFile,
@@ -243,7 +252,16 @@ func Load(path string) (Config, error) {
 		c.file = path
 	}
 	c.applyEnv(os.Getenv)
+	c.derive()
 	return c, nil
+}
+
+// derive fills the defaults that follow other settings: a steady probe
+// interval left at its default is never shorter than the interval set.
+func (c *Config) derive() {
+	if c.Source("discovery.steady_interval") == "default" && c.Discovery.SteadyInterval < c.Discovery.Interval {
+		c.Discovery.SteadyInterval = c.Discovery.Interval
+	}
 }
 
 // decode reads YAML over c. Unknown settings are errors that name the
@@ -472,6 +490,11 @@ func (c Config) Validate() error {
 	}
 	if d := time.Duration(c.Discovery.Interval); d < 50*time.Millisecond {
 		bad("discovery.interval", "%s is too short; want at least 50ms (such as 1s)", d)
+	}
+	if d, i := time.Duration(c.Discovery.SteadyInterval), time.Duration(c.Discovery.Interval); d < i {
+		bad("discovery.steady_interval", "%s is shorter than discovery.interval (%s); want at least the interval (such as %s, or %s to probe every port every interval)", d, i, 3*i, i)
+	} else if d > time.Hour {
+		bad("discovery.steady_interval", "%s is too long: silent link failures would take misses x %s to notice; want at most 1h (such as 3s)", d, d)
 	}
 	if c.Discovery.Misses < 1 {
 		bad("discovery.misses", "%d; want a whole number of at least 1 (such as 3)", c.Discovery.Misses)

@@ -251,14 +251,17 @@ func TestLogger(t *testing.T) {
 
 func TestDiscoveryAndHostSettings(t *testing.T) {
 	key := writeFile(t, "0123456789abcdef0123456789abcdef\n")
-	c, err := Load(writeFile(t, "discovery: {interval: 500ms, misses: 4, max_age: 1s, secret_file: "+key+"}\nhosts: {idle: 10m}\n"))
+	if d := Default().Discovery; time.Duration(d.SteadyInterval) != 3*time.Second || time.Duration(d.Interval) != time.Second {
+		t.Fatalf("default discovery %+v, want interval 1s, steady_interval 3s", d)
+	}
+	c, err := Load(writeFile(t, "discovery: {interval: 500ms, steady_interval: 5s, misses: 4, max_age: 1s, secret_file: "+key+"}\nhosts: {idle: 10m}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if time.Duration(c.Discovery.Interval) != 500*time.Millisecond || c.Discovery.Misses != 4 ||
+	if time.Duration(c.Discovery.Interval) != 500*time.Millisecond || time.Duration(c.Discovery.SteadyInterval) != 5*time.Second || c.Discovery.Misses != 4 ||
 		time.Duration(c.Discovery.MaxAge) != time.Second || c.Discovery.SecretFile != key || time.Duration(c.Hosts.Idle) != 10*time.Minute {
 		t.Fatalf("loaded %+v %+v", c.Discovery, c.Hosts)
 	}
@@ -272,6 +275,24 @@ func TestDiscoveryAndHostSettings(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("validation message lacks %q:\n%s", want, msg)
 		}
+	}
+	// a steady interval set shorter than the interval, or absurdly long
+	// (left at its default, it follows the interval: TestSteadyIntervalFollowsInterval)
+	for _, bad := range []string{"{interval: 2s, steady_interval: 1s}", "{steady_interval: 2h}"} {
+		c, err = Load(writeFile(t, "discovery: "+bad+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := fmt.Sprint(c.Validate()); !strings.Contains(msg, "discovery.steady_interval") {
+			t.Errorf("discovery: %s: validation %q lacks discovery.steady_interval", bad, msg)
+		}
+	}
+	c, err = Load(writeFile(t, "discovery: {interval: 2s, steady_interval: 2s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("steady_interval equal to interval: %v", err)
 	}
 	if _, err := Load(writeFile(t, "discovery: {intervall: 1s}\n")); err == nil || !strings.Contains(err.Error(), "intervall") {
 		t.Fatalf("unknown nested key: %v", err)
@@ -382,5 +403,25 @@ func TestHTTPSection(t *testing.T) {
 	c.StateFile = "/var/lib/satellite/state.db"
 	if c.TokensFile() != "/var/lib/satellite/state-tokens.db" || c.AuditFile() != "/var/lib/satellite/state-audit.log" || c.BootstrapTokenFile() != "/var/lib/satellite/state-admin.token" {
 		t.Fatal(c.TokensFile(), c.AuditFile(), c.BootstrapTokenFile())
+	}
+}
+
+// A steady interval left at its default follows a longer interval; one
+// set shorter than the interval is an error naming both.
+func TestSteadyIntervalFollowsInterval(t *testing.T) {
+	clearEnv(t)
+	c, err := Load(writeFile(t, "discovery: {interval: 5s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil || time.Duration(c.Discovery.SteadyInterval) != 5*time.Second {
+		t.Fatalf("interval 5s alone: %v, steady %s", err, time.Duration(c.Discovery.SteadyInterval))
+	}
+	c, err = Load(writeFile(t, "discovery: {interval: 5s, steady_interval: 2s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "discovery.steady_interval: 2s is shorter than discovery.interval") {
+		t.Fatalf("steady 2s under interval 5s: %v", err)
 	}
 }

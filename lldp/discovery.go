@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/netrack/openflow/ofp"
+	"golang.org/x/time/rate"
 
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/topology"
@@ -17,12 +18,36 @@ import (
 
 // DiscoveryConfig tunes link discovery.
 type DiscoveryConfig struct {
-	// Interval between two probes of the same port (default 1s). Probes of
-	// all ports are spread evenly over the interval, not sent in bursts.
+	// Interval between two probes of the same port while it is new
+	// (default 1s). Probes are spread evenly over the interval in 10
+	// slots (probeSlots), not sent in one burst; events are not waited
+	// for: a switch that connects and a port that comes up are probed at
+	// once (see ImmediateRate).
 	Interval time.Duration
-	// Misses is how many probe intervals a link may go unseen before it is
-	// removed (default 3). A port going down removes its links at once.
+	// SteadyInterval is how often a settled port is probed: one whose
+	// link is confirmed (its probes came back twice), or one that has
+	// been up for Misses intervals without a link (it faces a host). New
+	// ports and links seen only once are probed every Interval. It is
+	// rounded to a whole number of intervals; 0 means Interval (every
+	// port every Interval, the heaviest setting).
+	//
+	// The trade-off: a port going down removes its links at once, and a
+	// port coming up is probed at once, whatever this is. It only sets
+	// how soon a silent failure is found, a link that stops passing
+	// probes while both its ports stay up (a broken middlebox, a flow
+	// dropping LLDP): after Misses x SteadyInterval.
+	SteadyInterval time.Duration
+	// Misses is how many probe intervals (steady intervals for settled
+	// ports) a link may go unseen before it is removed (default 3). A port
+	// going down removes its links at once.
 	Misses int
+	// ImmediateRate caps the probes sent at once on events (a switch
+	// connecting, a port coming up, the far end of a link found in one
+	// direction) over all switches, in probes per second (default 10000,
+	// burst a tenth of a second's worth). Each switch's probes are paced
+	// by its own packet-out limit as well, so a thousand switches
+	// connecting at once cost a bounded burst, not a flood.
+	ImmediateRate float64
 	// MaxAge is the age ceiling (default 30s): a correctly signed probe
 	// sent longer ago is stale and dropped. It is generous on purpose: a
 	// probe received twice is a replay however young it is (ReplayGuard),
@@ -49,8 +74,14 @@ func (c *DiscoveryConfig) defaults() {
 	if c.Interval <= 0 {
 		c.Interval = time.Second
 	}
+	if c.SteadyInterval < c.Interval {
+		c.SteadyInterval = c.Interval
+	}
 	if c.Misses <= 0 {
 		c.Misses = 3
+	}
+	if c.ImmediateRate <= 0 {
+		c.ImmediateRate = 10000
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = DefaultMaxAge
@@ -90,6 +121,14 @@ type Discovery struct {
 	lastOff  time.Time                 // when the last hold ended
 	silent   map[topology.LinkKey]bool // silent links kept because their switch's other links are silent too
 	late     atomic.Int64              // unix ns of the probe loop's last send later than a quarter interval
+	early    []early                   // probes waiting for the model to know their ports (Run's goroutine only)
+
+	steady  int             // SteadyInterval in whole intervals (at least 1)
+	burstRL *rate.Limiter   // ImmediateRate over all switches
+	ctx     context.Context // Run's, for the immediate rounds
+	pmu     sync.Mutex      // guards ports and bursts
+	ports   map[topology.Endpoint]*portState
+	bursts  map[uint64]*burst
 }
 
 type secKey struct {
@@ -102,7 +141,7 @@ type discoveryCounters struct {
 	unsigned, badSignature, stale, future atomic.Uint64
 	replayed, malformed, unknownSource    atomic.Uint64
 	edgePort                              atomic.Uint64
-	heldRemovals                          atomic.Uint64
+	heldRemovals, immediate               atomic.Uint64
 }
 
 // Stats are discovery's counters.
@@ -122,14 +161,21 @@ type Stats struct {
 	// HeldRemovals counts checks that kept a silent link: its switch's
 	// other links were silent too, or this host was overloaded.
 	HeldRemovals uint64 `json:"held_removals"`
+	// Immediate counts the probes sent at once on an event (a switch
+	// connecting, a port coming up) rather than on the schedule.
+	Immediate uint64 `json:"probes_immediate"`
 }
 
 // NewDiscovery returns a discovery loop; signer holds the controller's
 // LLDP secret.
 func NewDiscovery(cfg DiscoveryConfig, ctl *controller.Controller, model *topology.Model, signer *Signer) *Discovery {
 	cfg.defaults()
+	steady := int((cfg.SteadyInterval + cfg.Interval/2) / cfg.Interval)
+	perBurst := max(1, int(cfg.ImmediateRate/10))
 	return &Discovery{cfg: cfg, ctl: ctl, model: model, signer: signer, replays: NewReplayGuard(cfg.MaxAge),
-		log: cfg.Logger.With("component", "discovery"), lastSec: make(map[secKey]time.Time), silent: map[topology.LinkKey]bool{}}
+		log: cfg.Logger.With("component", "discovery"), lastSec: make(map[secKey]time.Time), silent: map[topology.LinkKey]bool{},
+		steady: max(1, steady), burstRL: rate.NewLimiter(rate.Limit(cfg.ImmediateRate), perBurst), ctx: context.Background(),
+		ports: map[topology.Endpoint]*portState{}, bursts: map[uint64]*burst{}}
 }
 
 // Config returns the effective settings.
@@ -141,7 +187,7 @@ func (d *Discovery) Stats() Stats {
 	return Stats{ProbesSent: s.sent.Load(), SendErrors: s.sendErrors.Load(), Received: s.received.Load(),
 		Accepted: s.accepted.Load(), Unsigned: s.unsigned.Load(), BadSignature: s.badSignature.Load(),
 		Stale: s.stale.Load(), Replayed: s.replayed.Load(), EdgePort: s.edgePort.Load(), Future: s.future.Load(), Malformed: s.malformed.Load(), UnknownSource: s.unknownSource.Load(),
-		HeldRemovals: s.heldRemovals.Load()}
+		HeldRemovals: s.heldRemovals.Load(), Immediate: s.immediate.Load()}
 }
 
 // SetHold gives discovery the prober's judge of this host's load (see
@@ -165,9 +211,26 @@ func (d *Discovery) Held() (string, time.Time) {
 func (d *Discovery) Run(ctx context.Context) error {
 	sub := d.ctl.Bus().Subscribe(8192, controller.PacketIn)
 	defer sub.Close()
+	// Switch and port events come on their own queue, so that a flood of
+	// packet-ins never costs us the news that a port came up.
+	events := d.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.SwitchDown,
+		controller.PortAdd, controller.PortModify, controller.PortDelete)
+	defer events.Close()
+	d.pmu.Lock()
+	d.ctx = ctx
+	d.pmu.Unlock()
+	for _, s := range d.ctl.Switches() {
+		d.switchUp(s, time.Now())
+	}
 	go d.probeLoop(ctx)
+	go func() {
+		for e := range events.C {
+			d.event(e)
+		}
+	}()
 	expire := time.NewTicker(d.cfg.Interval / 4)
 	defer expire.Stop()
+	var retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -176,17 +239,83 @@ func (d *Discovery) Run(ctx context.Context) error {
 			d.expire(now)
 		case e := <-sub.C:
 			d.packetIn(e, time.Now())
+		case now := <-retry:
+			retry = nil
+			d.retryEarly(now)
+		}
+		if retry == nil && len(d.early) > 0 {
+			retry = time.After(earlyRetry)
 		}
 	}
 }
 
+// earlyRetry is how often probes that arrived before the model knew
+// their ports are looked at again.
+const earlyRetry = 5 * time.Millisecond
+
+// early is a verified probe that arrived before the topology model knew
+// one of its ports (the tracker had not yet taken in a switch that has
+// just connected); it is kept for an interval and counted as an unknown
+// source only if the model never learns the ports.
+type early struct {
+	src, at  topology.Endpoint
+	latency  time.Duration
+	received time.Time
+}
+
+// maxEarly bounds the probes kept waiting for the model.
+const maxEarly = 1 << 14
+
+// retryEarly takes in the early probes whose ports the model now knows.
+func (d *Discovery) retryEarly(now time.Time) {
+	kept := d.early[:0]
+	for _, e := range d.early {
+		switch {
+		case d.link(e.src, e.at, e.latency, now):
+		case now.Sub(e.received) < d.cfg.Interval:
+			kept = append(kept, e)
+		default:
+			d.stats.unknownSource.Add(1)
+		}
+	}
+	clear(d.early[len(kept):])
+	d.early = kept
+}
+
+// link records a verified probe from src received on at as a link; false
+// when the model does not know both ports.
+func (d *Discovery) link(src, at topology.Endpoint, latency time.Duration, now time.Time) bool {
+	srcPort, ok1 := d.model.Port(src)
+	dstPort, ok2 := d.model.Port(at)
+	if !ok1 || !ok2 {
+		return false
+	}
+	kind := topology.LinkDirect
+	if srcPort.Tunnel || dstPort.Tunnel {
+		kind = topology.LinkTunnel
+	}
+	d.stats.accepted.Add(1)
+	if d.model.LinkSeen(src, at, kind, latency) {
+		d.log.Info("link discovered", "src", src.String(), "dst", at.String(), "kind", kind)
+	}
+	d.answered(src, at, now)
+	return true
+}
+
+// window is how long a link may go unseen: Misses steady intervals (a
+// settled port is probed once per steady interval), plus a quarter
+// interval of scheduling slack.
+func (d *Discovery) window() time.Duration {
+	return time.Duration(d.cfg.Misses*d.steady)*d.cfg.Interval + d.cfg.Interval/4
+}
+
 // expire removes the links whose probes were missed: a link survives
-// Misses intervals without a probe, plus a quarter interval of scheduling
-// slack. Nothing is removed while this host is overloaded (the prober's
+// Misses steady intervals without a probe, plus a quarter interval of
+// scheduling slack. Nothing is removed while this host is overloaded (the prober's
 // judge, or this loop's own probes went out late), and a link is removed
 // only while its switch's other links still answer.
 func (d *Discovery) expire(now time.Time) {
-	window := time.Duration(d.cfg.Misses)*d.cfg.Interval + d.cfg.Interval/4
+	window := d.window()
 	cutoff := now.Add(-window)
 	d.mu.Lock()
 	hold := d.hold
@@ -243,31 +372,60 @@ type target struct {
 	mac  []byte
 }
 
-func (d *Discovery) targets() []target {
+// targets lists the live ports due in this round: every port that is
+// new or has an unconfirmed link, and the settled ports whose turn it is
+// (each settled port once every steady rounds, their turns spread over
+// the rounds).
+func (d *Discovery) targets(round uint64, now time.Time) []target {
 	var out []target
+	live := map[topology.Endpoint]bool{}
+	d.pmu.Lock()
+	defer d.pmu.Unlock()
 	for _, s := range d.ctl.Switches() {
 		for _, p := range s.Ports() {
 			if p.No > uint32(ofp.PortMax) || !p.Up() {
 				continue
 			}
+			ep := topology.Endpoint{DPID: topology.DPID(s.DPID()), Port: p.No}
+			live[ep] = true
+			st := d.portLocked(ep, now)
+			if d.steady > 1 && d.settled(st, now) && (round+uint64(st.phase))%uint64(d.steady) != 0 {
+				continue
+			}
 			out = append(out, target{s: s, port: p.No, mac: p.HWAddr})
+		}
+	}
+	for ep := range d.ports {
+		if !live[ep] {
+			delete(d.ports, ep)
 		}
 	}
 	return out
 }
 
-// probeLoop sends one probe per live port per interval, spread evenly.
+// probeSlots is how many times per interval the scheduled probes go
+// out: the due probes are spread evenly over this many slots, and one
+// slot's probes are sent back to back. Every packet-out wakes
+// ovs-vswitchd's main loop, which then runs every bridge it has (about
+// 0.8 ms of its CPU per wakeup with 60 bridges, measured), so a few probes
+// per wakeup cost the switch far less than one each; a handful of
+// 100-byte frames per slot is no burst.
+const probeSlots = 10
+
+// probeLoop sends one probe per due port per interval, spread evenly
+// over probeSlots slots.
 func (d *Discovery) probeLoop(ctx context.Context) {
-	for ctx.Err() == nil {
+	for round := uint64(0); ctx.Err() == nil; round++ {
 		start := time.Now()
-		ts := d.targets()
-		if len(ts) == 0 {
-			sleep(ctx, d.cfg.Interval/4)
+		ts := d.targets(round, start)
+		if len(ts) == 0 { // nothing due (or no switch): switches and ports that come up are probed at once anyway
+			sleep(ctx, time.Until(start.Add(d.cfg.Interval)))
 			continue
 		}
-		step := d.cfg.Interval / time.Duration(len(ts))
+		slots := min(len(ts), probeSlots)
+		step := d.cfg.Interval / time.Duration(slots)
 		for i, t := range ts {
-			due := start.Add(time.Duration(i) * step)
+			due := start.Add(time.Duration(i*slots/len(ts)) * step)
 			if !sleep(ctx, time.Until(due)) {
 				return
 			}
@@ -294,15 +452,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (d *Discovery) send(ctx context.Context, t target) {
+func (d *Discovery) send(ctx context.Context, t target) bool {
 	if d.cfg.EdgePort != nil && d.cfg.EdgePort(t.s.DPID(), t.port) {
-		return // a VM's port: no LLDP to tenants
+		return false // a VM's port: no LLDP to tenants
 	}
 	frame, err := d.signer.Encode(Probe{DPID: t.s.DPID(), Port: t.port, SystemName: d.cfg.SystemName, Sent: d.sendTime()}, t.mac, d.cfg.TTL)
 	if err != nil {
 		d.stats.sendErrors.Add(1)
 		d.log.Warn("encoding an LLDP probe failed", "dpid", fmt.Sprintf("%016x", t.s.DPID()), "port", t.port, "err", err)
-		return
+		return false
 	}
 	pctx, cancel := context.WithTimeout(ctx, d.cfg.Interval/2)
 	defer cancel()
@@ -310,9 +468,10 @@ func (d *Discovery) send(ctx context.Context, t target) {
 	if err != nil {
 		d.stats.sendErrors.Add(1)
 		d.log.Debug("LLDP probe not sent", "dpid", fmt.Sprintf("%016x", t.s.DPID()), "port", t.port, "err", err)
-		return
+		return false
 	}
 	d.stats.sent.Add(1)
+	return true
 }
 
 // sendTime returns now, or just after the last send time if the clock has
@@ -354,20 +513,14 @@ func (d *Discovery) packetIn(e controller.Event, now time.Time) {
 		return
 	}
 	src := topology.Endpoint{DPID: topology.DPID(p.DPID), Port: p.Port}
-	srcPort, ok1 := d.model.Port(src)
-	dstPort, ok2 := d.model.Port(at)
-	if !ok1 || !ok2 {
-		d.stats.unknownSource.Add(1)
+	if d.link(src, at, now.Sub(p.Sent), now) {
 		return
 	}
-	kind := topology.LinkDirect
-	if srcPort.Tunnel || dstPort.Tunnel {
-		kind = topology.LinkTunnel
+	if d.ctl != nil && d.ctl.Switch(p.DPID) != nil && len(d.early) < maxEarly {
+		d.early = append(d.early, early{src: src, at: at, latency: now.Sub(p.Sent), received: now})
+		return
 	}
-	d.stats.accepted.Add(1)
-	if d.model.LinkSeen(src, at, kind, now.Sub(p.Sent)) {
-		d.log.Info("link discovered", "src", src.String(), "dst", at.String(), "kind", kind)
-	}
+	d.stats.unknownSource.Add(1)
 }
 
 // rejected counts a frame that failed verification and raises a security

@@ -366,6 +366,43 @@ func TestDiscoveryRingOfFour(t *testing.T) {
 	}
 }
 
+// On real Open vSwitch, with the interval of a second and the steady
+// interval of three that `satellite serve` uses: the links are found
+// when the switches connect and a restored link when its ports come up,
+// not on the probe schedule (which would take up to an interval, or a
+// steady interval for ports that had settled).
+func TestDiscoveryReactsAtOnce(t *testing.T) {
+	interval := time.Second
+	e := start(t, lab.Config{Hosts: 2, Links: "chain", VMs: -1}, lldp.DiscoveryConfig{Interval: interval, SteadyInterval: 3 * interval})
+	waitSwitches(t, e, 2)
+	want := expectedLinks(e.topo)
+	took := waitLinks(t, e.model, want, interval/2)
+	t.Logf("all %d links found %s after both switches connected", len(want), took.Round(time.Millisecond))
+
+	time.Sleep(time.Duration(e.disc.Config().Misses)*interval + interval/2) // the ports have settled
+	if err := e.topo.CutLink(e.ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	cut := map[string]string{}
+	for k, v := range want {
+		cut[k] = v
+	}
+	delete(cut, "0000000000000001/102>0000000000000002/101")
+	delete(cut, "0000000000000002/101>0000000000000001/102")
+	waitLinks(t, e.model, cut, interval/2)
+	before := e.disc.Stats().Immediate
+	start := time.Now()
+	if err := e.topo.RestoreLink(e.ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitLinks(t, e.model, want, interval/2)
+	t.Logf("restored link rediscovered %s after its ports were set up (interval %s, steady %s)",
+		time.Since(start).Round(time.Millisecond), interval, e.disc.Config().SteadyInterval)
+	if after := e.disc.Stats().Immediate; after < before+2 {
+		t.Fatalf("immediate probes %d -> %d: the ports that came up were not probed at once", before, after)
+	}
+}
+
 func mustRun(t *testing.T, args ...string) {
 	t.Helper()
 	out, err := execCommand(args...)

@@ -146,7 +146,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	tracker := topology.NewTracker(topology.TrackerConfig{HostIdle: time.Duration(cfg.Hosts.Idle), TunnelPrefixes: cfg.Discovery.TunnelPrefixes,
 		ClassifyWait: time.Duration(cfg.Discovery.Interval), Admit: admit, Logger: log}, ctl, model)
 	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{
-		Interval: time.Duration(cfg.Discovery.Interval), Misses: cfg.Discovery.Misses,
+		Interval: time.Duration(cfg.Discovery.Interval), SteadyInterval: time.Duration(cfg.Discovery.SteadyInterval), Misses: cfg.Discovery.Misses,
 		MaxAge: time.Duration(cfg.Discovery.MaxAge), EdgePort: edgePort, Logger: log,
 	}, ctl, model, signer)
 	go tracker.Run(ctlCtx)

@@ -8,6 +8,10 @@
 // tests without root, fuzzing the session layer, benchmarks, and scale
 // runs with hundreds of switches (the way cbench and ONOS null providers
 // are used). Functional tests of Satellite run against real OVS.
+//
+// Switches can be cabled together with Connect: a packet-out through a
+// cabled port arrives at the far end as a packet-in, which is enough for
+// link discovery at scale (see Connect for what is and is not emulated).
 package switchemu
 
 import (
@@ -70,12 +74,17 @@ type Switch struct {
 	groups map[uint32][]byte // group id -> encoded group-desc entry
 	ports  map[uint32]*Port
 	role   uint32
+	cables map[uint32]end // port -> the far end of its cable
 
 	wmu  sync.Mutex
 	conn net.Conn
 
 	PacketOuts atomic.Uint64
 	FlowMods   atomic.Uint64
+	// Relayed counts frames that crossed a cable into this switch and went
+	// to the controller; Dropped those that arrived but could not (port
+	// down, empty table 0, not connected).
+	Relayed, Dropped atomic.Uint64
 	// RejectFlowMods, while set, answers every flow-mod with
 	// OFPET_FLOW_MOD_FAILED / OFPFMFC_TABLE_FULL, like a full switch.
 	RejectFlowMods atomic.Bool
@@ -89,7 +98,7 @@ func New(cfg Config) *Switch {
 	if cfg.Versions == 0 {
 		cfg.Versions = 1 << ofwire.Version
 	}
-	s := &Switch{cfg: cfg, groups: make(map[uint32][]byte), ports: make(map[uint32]*Port)}
+	s := &Switch{cfg: cfg, groups: make(map[uint32][]byte), ports: make(map[uint32]*Port), cables: make(map[uint32]end)}
 	for i := 1; i <= cfg.Ports; i++ {
 		s.ports[uint32(i)] = &Port{PortStats: ofwire.PortStats{PortNo: uint32(i)}, Name: fmt.Sprintf("p%d", i), HWAddr: mac(cfg.DPID, i)}
 	}
@@ -217,6 +226,7 @@ func (s *Switch) handle(msg ofwire.Message) error {
 		return s.send(of.TypeRoleReply, msg.XID, reply)
 	case of.TypePacketOut:
 		s.PacketOuts.Add(1)
+		s.relay(msg.Body)
 		return nil
 	case of.TypeFlowMod:
 		s.FlowMods.Add(1)
@@ -564,4 +574,91 @@ func (s *Switch) PacketInCookie(inPort uint32, cookie uint64, frame []byte) erro
 	b = append(b, 0, 0)
 	b = append(b, frame...)
 	return s.send(of.TypePacketIn, 0, b)
+}
+
+// end is one end of a cable.
+type end struct {
+	sw   *Switch
+	port uint32
+}
+
+// Connect cables port pa of a to port pb of b (both must exist, neither
+// cabled yet): from then on a packet-out whose actions output to a cabled
+// port arrives at the far end as a packet-in (reason table miss, in_port
+// the far port), when both ports are up, the far switch is connected and
+// its table 0 holds at least one flow. That last condition stands in for
+// the controller's ingress flows: like an OpenFlow 1.3 switch, which
+// drops a table miss unless a flow says otherwise, a switch that has not
+// been given flows yet loses the frame. Flow matches are not evaluated.
+func Connect(a *Switch, pa uint32, b *Switch, pb uint32) error {
+	if a == b && pa == pb {
+		return fmt.Errorf("switchemu: cannot cable port %d to itself", pa)
+	}
+	for _, e := range []end{{a, pa}, {b, pb}} {
+		e.sw.mu.Lock()
+		_, ok := e.sw.ports[e.port]
+		_, cabled := e.sw.cables[e.port]
+		e.sw.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("switchemu: switch %016x has no port %d", e.sw.cfg.DPID, e.port)
+		}
+		if cabled {
+			return fmt.Errorf("switchemu: port %d of switch %016x is cabled already", e.port, e.sw.cfg.DPID)
+		}
+	}
+	a.mu.Lock()
+	a.cables[pa] = end{b, pb}
+	a.mu.Unlock()
+	b.mu.Lock()
+	b.cables[pb] = end{a, pa}
+	b.mu.Unlock()
+	return nil
+}
+
+// relay carries a packet-out's frame over the cables of the ports its
+// output actions name.
+func (s *Switch) relay(body []byte) {
+	if len(body) < 16 {
+		return
+	}
+	al := int(binary.BigEndian.Uint16(body[8:]))
+	if 16+al > len(body) {
+		return
+	}
+	actions, frame := body[16:16+al], body[16+al:]
+	for len(actions) >= 8 {
+		typ, l := binary.BigEndian.Uint16(actions), int(binary.BigEndian.Uint16(actions[2:]))
+		if l < 8 || l > len(actions) {
+			return
+		}
+		if typ == 0 && l >= 16 { // OFPAT_OUTPUT
+			s.mu.Lock()
+			no := binary.BigEndian.Uint32(actions[4:])
+			p, c := s.ports[no], s.cables[no]
+			s.mu.Unlock()
+			if p != nil && !p.Down && c.sw != nil {
+				c.sw.receive(c.port, frame)
+			}
+		}
+		actions = actions[l:]
+	}
+}
+
+// receive handles a frame that arrived over a cable on port in.
+func (s *Switch) receive(in uint32, frame []byte) {
+	s.mu.Lock()
+	p := s.ports[in]
+	flows := false
+	for _, f := range s.flows {
+		if f.Table == 0 {
+			flows = true
+			break
+		}
+	}
+	s.mu.Unlock()
+	if p == nil || p.Down || !flows || s.PacketIn(in, frame) != nil {
+		s.Dropped.Add(1)
+		return
+	}
+	s.Relayed.Add(1)
 }
