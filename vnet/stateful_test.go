@@ -44,7 +44,7 @@ func TestStatefulGroupsCompileToConntrack(t *testing.T) {
 	c := baseConfig()
 	c.Interfaces[0].SecurityGroups = []string{"web"}
 	flows := compileH1(t, c)
-	zone := "zone=1" // net1 has id 1
+	zone := "zone=1"               // net1 has id 1
 	for _, want := range []string{ // flowKey order: the NXM fields first
 		"5/300/ct_state=-trk,metadata=0x1/0xffffffff,dl_type=0x800 ct(table=5," + zone + ")",
 		"5/280/ct_state=+inv+trk,ct_zone=1,metadata=0x1/0xffffffff,dl_type=0x800 drop",
