@@ -373,10 +373,11 @@ for i in range(%d):
 		}
 	})
 
-	t.Run("security group allows tcp/22 from net2 only", func(t *testing.T) {
+	t.Run("stateless security group allows tcp/22 from net2 only", func(t *testing.T) {
 		e.t = t
+		stateless := false
 		if _, err := mgr.Update(func(c *vnet.Config) error {
-			c.SecurityGroups = append(c.SecurityGroups, vnet.SecurityGroup{Name: "ssh", Rules: []vnet.Rule{
+			c.SecurityGroups = append(c.SecurityGroups, vnet.SecurityGroup{Name: "ssh", Stateful: &stateless, Rules: []vnet.Rule{
 				{Protocol: "tcp", PortMin: 22, RemoteCIDR: "10.2.0.0/24"},
 				{Direction: "egress", Protocol: "tcp", RemoteCIDR: "10.2.0.0/24"}, // a1 may only send TCP to net2
 			}})
