@@ -180,3 +180,24 @@ func TestCTDecodeAndFormat(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseFlow: any spec either fails with an error or yields a flow
+// whose printed actions parse back to the same text; nothing panics.
+func FuzzParseFlow(f *testing.F) {
+	for _, s := range ctSpecs {
+		f.Add(s)
+	}
+	f.Add("ip,ct_state=+trk-new+est,actions=ct(commit,zone=1,table=4)")
+	f.Add("ct_state=0x22/0xff,actions=drop")
+	f.Fuzz(func(t *testing.T, spec string) {
+		fl, err := ParseFlow(spec)
+		if err != nil {
+			return
+		}
+		FormatMatch(fl.Match)
+		acts := FormatInstructions(fl.Instructions)
+		if again, err := ParseFlow("actions=" + acts); err == nil && FormatInstructions(again.Instructions) != acts {
+			t.Fatalf("%q prints %q, which parses to %q", spec, acts, FormatInstructions(again.Instructions))
+		}
+	})
+}
