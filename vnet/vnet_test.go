@@ -459,6 +459,16 @@ for i in range(%d):
 			}
 			waitReconciled(t, mgr)
 		}()
+		// the switch reports the ct flows as they were written: a second pass changes nothing
+		if err := mgr.ReconcileNow(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := mgr.Status()
+		for _, s := range st {
+			if s.LastChanges != (vnet.Changes{}).String() {
+				t.Fatalf("%s: a second reconciliation of the ct flows changed %s", s.Name, s.LastChanges)
+			}
+		}
 		if dump := e.ovsFlows(1, "table=5"); !strings.Contains(dump, "ct_state=+new+trk,ct_zone=1,tcp") || !strings.Contains(dump, "actions=ct(commit,zone=1),goto_table:6") {
 			t.Fatalf("no stateful ingress flows on h1 as ovs-ofctl prints them:\n%s", dump)
 		}
