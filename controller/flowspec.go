@@ -25,7 +25,16 @@ type oxmField struct {
 	name  string
 	field ofp.XMType
 	size  int
-	kind  byte // 'i' integer, 'm' MAC, '4' IPv4
+	kind  byte // 'i' integer, 'm' MAC, '4' IPv4; Nicira (NXM_1): 'c' ct_state flags, 'z' integer
+}
+
+// class is the OXM class of the field: OpenFlow basic, or NXM_1 for the
+// Open vSwitch extensions (kinds 'c' and 'z').
+func (fd oxmField) class() ofp.XMClass {
+	if fd.kind == 'c' || fd.kind == 'z' {
+		return ofp.XMClassNicira1
+	}
+	return ofp.XMClassOpenflowBasic
 }
 
 var oxmFields = []oxmField{
@@ -37,6 +46,8 @@ var oxmFields = []oxmField{
 	{"icmp_type", 19, 1, 'i'}, {"icmp_code", 20, 1, 'i'}, {"arp_op", 21, 2, 'i'},
 	{"arp_spa", 22, 4, '4'}, {"arp_tpa", 23, 4, '4'}, {"arp_sha", 24, 6, 'm'}, {"arp_tha", 25, 6, 'm'},
 	{"tun_id", 38, 8, 'i'},
+	// Open vSwitch connection tracking (NXM_NX_CT_STATE, NXM_NX_CT_ZONE)
+	{"ct_state", 105, 4, 'c'}, {"ct_zone", 106, 2, 'z'},
 }
 
 var fieldAliases = map[string]string{
@@ -64,9 +75,9 @@ func lookupField(name string) (oxmField, bool) {
 	return oxmField{}, false
 }
 
-func fieldByType(t ofp.XMType) (oxmField, bool) {
+func fieldByType(class ofp.XMClass, t ofp.XMType) (oxmField, bool) {
 	for _, f := range oxmFields {
-		if f.field == t {
+		if f.field == t && f.class() == class {
 			return f, true
 		}
 	}
@@ -219,8 +230,17 @@ func intXM(field ofp.XMType, size int, v uint64) ofp.XM {
 }
 
 func parseFieldValue(fd oxmField, v string) (ofp.XM, error) {
-	xm := ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: fd.field}
+	xm := ofp.XM{Class: fd.class(), Type: fd.field}
 	switch fd.kind {
+	case 'c':
+		val, mask, err := parseCTState(v)
+		if err != nil {
+			return xm, err
+		}
+		xm.Value = intXM(0, 4, uint64(val)).Value
+		if mask != 0xffffffff {
+			xm.Mask = intXM(0, 4, uint64(mask)).Value
+		}
 	case 'm':
 		val, mask, _ := strings.Cut(v, "/")
 		hw, err := net.ParseMAC(val)
@@ -269,6 +289,7 @@ func parseFieldValue(fd oxmField, v string) (ofp.XM, error) {
 			n |= 0x1000 // OFPVID_PRESENT
 		}
 		xm = intXM(fd.field, fd.size, n)
+		xm.Class = fd.class()
 		if hasMask {
 			m, err := strconv.ParseUint(mask, 0, fd.size*8)
 			if err != nil {
@@ -287,6 +308,13 @@ func parseActions(s string) (ofp.Instructions, error) {
 		return nil, fmt.Errorf("empty actions: use actions=drop to drop")
 	}
 	for _, a := range splitTop(s) {
+		if ct, ok, err := parseCT(a); ok {
+			if err != nil {
+				return nil, err
+			}
+			apply = append(apply, ct)
+			continue
+		}
 		name, arg, _ := strings.Cut(a, ":")
 		name = strings.ToLower(strings.TrimSpace(name))
 		arg = strings.TrimSpace(arg)
@@ -387,8 +415,8 @@ func FormatMatch(fields []ofp.XM) string {
 }
 
 func formatXM(xm ofp.XM) string {
-	fd, ok := fieldByType(xm.Type)
-	if xm.Class != ofp.XMClassOpenflowBasic || !ok || len(xm.Value) != fd.size {
+	fd, ok := fieldByType(xm.Class, xm.Type)
+	if !ok || len(xm.Value) != fd.size || (len(xm.Mask) != 0 && len(xm.Mask) != fd.size) {
 		return fmt.Sprintf("oxm(class=0x%04x,field=%d)=0x%x", uint16(xm.Class), xm.Type, []byte(xm.Value))
 	}
 	return fd.name + "=" + formatValue(fd, xm.Value, xm.Mask)
@@ -416,6 +444,13 @@ func formatValue(fd oxmField, val, mask []byte) string {
 	var n uint64
 	for _, b := range val {
 		n = n<<8 | uint64(b)
+	}
+	if fd.kind == 'c' {
+		m := uint32(0xffffffff)
+		if len(mask) == 4 {
+			m = binary.BigEndian.Uint32(mask)
+		}
+		return formatCTState(uint32(n), m)
 	}
 	switch fd.name {
 	case "in_port":
@@ -489,11 +524,13 @@ func formatActions(acts ofp.Actions) []string {
 		case *ofp.ActionSetQueue:
 			out = append(out, fmt.Sprintf("set_queue:%d", a.QueueID))
 		case *ofp.ActionSetField:
-			if fd, ok := fieldByType(a.Field.Type); ok && a.Field.Class == ofp.XMClassOpenflowBasic && len(a.Field.Value) == fd.size {
+			if fd, ok := fieldByType(a.Field.Class, a.Field.Type); ok && len(a.Field.Value) == fd.size {
 				out = append(out, "set_field:"+formatValue(fd, a.Field.Value, nil)+"->"+fd.name)
 			} else {
 				out = append(out, "set_field:"+formatXM(a.Field))
 			}
+		case *ofwire.ActionCT:
+			out = append(out, a.String())
 		case *ofwire.RawAction:
 			out = append(out, fmt.Sprintf("action(type=0x%x,len=%d)", uint16(a.Typ), len(a.Data)+4))
 		default:

@@ -16,7 +16,7 @@ import (
 // which sends everything here):
 const (
 	TableClassify = 1 // which network a packet belongs to; anti-spoofing
-	TableEgress   = 2 // egress security (reserved)
+	TableEgress   = 2 // egress security of the source interface
 	TableRoute    = 3 // distributed routing at the source host
 	TableL2       = 4 // per-network L2 forwarding: local, MAC2MAC, GRE
 	TableIngress  = 5 // ingress security of the destination interface
@@ -449,9 +449,51 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// statefulIface reports whether any of an interface's groups is stateful:
+// then its traffic goes through conntrack in the zone of its network.
+func (c *compiler) statefulIface(in Interface) bool {
+	for _, g := range in.SecurityGroups {
+		if c.groups[g].IsStateful() {
+			return true
+		}
+	}
+	return false
+}
+
+// Stateful security (conntrack, one zone per network: the network id).
+// In the egress and ingress tables, an untracked IP packet of a stateful
+// interface is sent through the tracker and comes back to the same table
+// (ct(table=...) recirculates) with its state known:
+//
+//	300 -trk                      ct(zone=N,table=T)
+//	280 ct_zone=N,+inv+trk        drop
+//	270 ct_zone=N,+est+trk|+rel   continue
+//	 90 ct_zone=N,+new+trk,member ct(commit,zone=N),continue (ingress)
+//	100 ct_zone=N,+new+trk,rule   ct(commit,zone=N),continue
+//	 50 ct_zone=N                 drop (ingress; egress without rules: commit, continue)
+//	 40 tracked in another zone   ct(zone=N,table=T) (routed from another network)
+//
+// A packet between two interfaces of one network on one host is looked
+// up once, at egress, and keeps that state (+new until a reply) for the
+// ingress check, which commits it again.
+func ctNew(zone uint32) string { return fmt.Sprintf("ct_zone=%d,ct_state=+new+trk", zone) }
+
+func ctCommit(zone uint32, next string) string {
+	return fmt.Sprintf("ct(commit,zone=%d),%s", zone, next)
+}
+
+func (c *compiler) ctPrologue(table uint8, ck controller.Cookie, base string, zone uint32, next string) {
+	c.add(table, 300, ck, fmt.Sprintf("%s,ip,ct_state=-trk,actions=ct(zone=%d,table=%d)", base, zone, table))
+	c.add(table, 280, ck, fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+inv+trk,actions=drop", base, zone))
+	c.add(table, 270, ck, fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+est+trk,actions=%s", base, zone, next))
+	c.add(table, 270, ck, fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+rel+trk,actions=%s", base, zone, next))
+	c.add(table, 40, ck, fmt.Sprintf("%s,ip,actions=ct(zone=%d,table=%d)", base, zone, table))
+}
+
 // ingressSecurity admits traffic to a local interface: everything when it
 // is in no security group, otherwise members of its groups and what the
-// ingress rules allow.
+// ingress rules allow (new connections and their replies when a group is
+// stateful).
 func (c *compiler) ingressSecurity(l located, n *Network) {
 	dst := fmt.Sprintf("metadata=0x%x/0x%x", l.ID, metaIfMask)
 	next := fmt.Sprintf("goto_table:%d", TableOutput)
@@ -459,15 +501,24 @@ func (c *compiler) ingressSecurity(l located, n *Network) {
 		c.add(TableIngress, 10, ifCookie(l.Interface, n), dst+",actions="+next)
 		return
 	}
+	stateful := c.statefulIface(l.Interface)
+	if stateful {
+		c.ctPrologue(TableIngress, ifCookie(l.Interface, n), dst, n.ID, next)
+		c.add(TableIngress, 50, ifCookie(l.Interface, n), fmt.Sprintf("%s,ip,ct_zone=%d,actions=drop", dst, n.ID))
+	}
 	for _, gname := range l.SecurityGroups {
 		g := c.groups[gname]
 		ck := controller.NewCookie(controller.OwnerSecGroup, n.ID, g.ID)
+		base, act := dst, next
+		if stateful && g.IsStateful() {
+			base, act = dst+","+ctNew(n.ID), ctCommit(n.ID, next)
+		}
 		for _, src := range c.memberIPs(gname, l.Network) {
-			c.add(TableIngress, 90, ck, fmt.Sprintf("%s,ip,nw_src=%s,actions=%s", dst, src, next))
+			c.add(TableIngress, 90, ck, fmt.Sprintf("%s,ip,nw_src=%s,actions=%s", base, src, act))
 		}
 		for _, r := range g.Rules {
 			if r.Direction == "ingress" {
-				c.ruleFlows(TableIngress, ck, dst, "nw_src", next, r)
+				c.ruleFlows(TableIngress, ck, base, "nw_src", act, r)
 			}
 		}
 	}
@@ -475,29 +526,45 @@ func (c *compiler) ingressSecurity(l located, n *Network) {
 }
 
 // egressSecurity restricts what a local interface may send when any of
-// its groups has egress rules: then only those rules' traffic leaves
-// (stateless, like the ingress rules); without egress rules everything
-// leaves.
+// its groups has egress rules: then only those rules' traffic leaves;
+// without egress rules everything leaves. A stateful interface's
+// outgoing connections are committed, so that their replies pass its
+// ingress check.
 func (c *compiler) egressSecurity(l located, n *Network) {
 	var rules []Rule
-	var groupIDs []uint32
+	var groups []SecurityGroup
 	for _, gname := range l.SecurityGroups {
 		for _, r := range c.groups[gname].Rules {
 			if r.Direction == "egress" {
 				rules = append(rules, r)
-				groupIDs = append(groupIDs, c.groups[gname].ID)
+				groups = append(groups, c.groups[gname])
 			}
 		}
 	}
-	if len(rules) == 0 {
+	stateful := c.statefulIface(l.Interface)
+	if len(rules) == 0 && !stateful {
 		return
 	}
 	src := fmt.Sprintf("in_port=%d,metadata=0x%x/0x%x", l.port, metaNet(n.ID), metaNetMask|metaRemote)
 	next := fmt.Sprintf("goto_table:%d", TableRoute)
-	for i, r := range rules {
-		c.ruleFlows(TableEgress, controller.NewCookie(controller.OwnerSecGroup, n.ID, groupIDs[i]), src, "nw_dst", next, r)
+	ick := ifCookie(l.Interface, n)
+	if stateful {
+		c.ctPrologue(TableEgress, ick, src, n.ID, next)
+		if len(rules) == 0 {
+			c.add(TableEgress, 50, ick, fmt.Sprintf("%s,ip,%s,actions=%s", src, ctNew(n.ID), ctCommit(n.ID, next)))
+			c.add(TableEgress, 1, ick, src+",actions="+next) // not IP: unchanged
+			return
+		}
+		c.add(TableEgress, 50, ick, fmt.Sprintf("%s,ip,ct_zone=%d,actions=drop", src, n.ID))
 	}
-	c.add(TableEgress, 1, ifCookie(l.Interface, n), src+",actions=drop")
+	for i, r := range rules {
+		base, act := src, next
+		if stateful && groups[i].IsStateful() {
+			base, act = src+","+ctNew(n.ID), ctCommit(n.ID, next)
+		}
+		c.ruleFlows(TableEgress, controller.NewCookie(controller.OwnerSecGroup, n.ID, groups[i].ID), base, "nw_dst", act, r)
+	}
+	c.add(TableEgress, 1, ick, src+",actions=drop")
 }
 
 // ruleFlows adds the flows that let a rule's traffic through: base
@@ -622,4 +689,58 @@ func (c *compiler) macOf(network, ip string) string {
 		}
 	}
 	return ""
+}
+
+// changedZones are the conntrack zones (ids of networks with stateful
+// interfaces in next) whose security differs between cur and next: the
+// groups, addresses and group memberships of their interfaces, the rules
+// of those groups and the members of the groups the rules name.
+func changedZones(cur, next *Config) []uint16 {
+	a, b := securitySigs(cur), securitySigs(next)
+	var out []uint16
+	for id, sig := range b {
+		if id <= MaxStatefulNetworkID && a[id] != sig {
+			out = append(out, uint16(id))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// securitySigs renders the security of every network with a stateful
+// interface (by network id).
+func securitySigs(c *Config) map[uint32]string {
+	groups := map[string]SecurityGroup{}
+	for _, g := range c.SecurityGroups {
+		groups[g.Name] = g
+	}
+	members := map[string][]string{}
+	for _, in := range c.Interfaces {
+		for _, g := range in.SecurityGroups {
+			members[g] = append(members[g], in.Network+"/"+in.IP+"/"+in.MAC)
+		}
+	}
+	out := map[uint32]string{}
+	for _, n := range c.Networks {
+		var b strings.Builder
+		stateful := false
+		for _, in := range c.Interfaces {
+			if in.Network != n.Name || len(in.SecurityGroups) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "if %s %s %s %s %s;", in.Name, in.IP, in.MAC, in.Datapath, strings.Join(in.SecurityGroups, ","))
+			for _, gname := range in.SecurityGroups {
+				g := groups[gname]
+				stateful = stateful || g.IsStateful()
+				fmt.Fprintf(&b, "g %s %v %s;", g.Name, g.IsStateful(), strings.Join(members[gname], ","))
+				for _, r := range g.Rules {
+					fmt.Fprintf(&b, "r %+v %s;", r, strings.Join(members[r.RemoteGroup], ","))
+				}
+			}
+		}
+		if stateful {
+			out[n.ID] = b.String()
+		}
+	}
+	return out
 }

@@ -96,6 +96,11 @@ type Manager struct {
 	status map[uint64]*SwitchStatus
 	notes  []string
 
+	// flush are the conntrack zones (network ids) whose stateful security
+	// changed: flushed on every switch once the new flows are in, so that
+	// connections the new rules no longer allow are cut
+	flush map[uint16]bool
+
 	kick  chan struct{}
 	recMu sync.Mutex // one reconciliation pass at a time
 	// the start-up window (Options.Settle)
@@ -218,6 +223,12 @@ func (m *Manager) Update(fn func(c *Config) error) (Config, error) {
 	rev, err := m.store.Save(next, m.rev)
 	if err != nil {
 		return Config{}, fmt.Errorf("storing the configuration: %w", err)
+	}
+	for _, z := range changedZones(&m.cfg, &next) {
+		if m.flush == nil {
+			m.flush = map[uint16]bool{}
+		}
+		m.flush[z] = true
 	}
 	m.cfg, m.rev = next, rev
 	m.Kick()
@@ -440,10 +451,15 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 	if _, err := m.sweepLeases(); err != nil {
 		m.log.Warn("sweeping the DHCP leases failed; will retry", "err", err)
 	}
+	m.mu.Lock()
+	flush := m.flush
+	m.flush = nil
+	m.mu.Unlock()
 	progs, notes := m.Programs()
 	m.mu.Lock()
 	m.notes = notes
 	m.mu.Unlock()
+	retry := map[uint16]bool{}
 	var errs []error
 	ids := make([]uint64, 0, len(progs))
 	for id := range progs {
@@ -484,8 +500,34 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 		} else if !ch.Empty() {
 			m.log.Info("switch reconciled", "dpid", st.DPID, "changes", ch.String())
 		}
+		for z := range flush {
+			if err != nil {
+				retry[z] = true // the old flows may still be in: flush after the next pass
+				continue
+			}
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			ferr := s.FlushConntrackZone(fctx, z)
+			cancel()
+			if ferr != nil {
+				retry[z] = true
+				m.log.Warn("flushing a conntrack zone after a security change failed; connections the new rules forbid may live on until it works", "dpid", st.DPID, "zone", z, "err", ferr)
+				st.Error = fmt.Sprintf("flushing conntrack zone %d: %v", z, ferr)
+			} else {
+				m.log.Info("conntrack zone flushed after a security change", "dpid", st.DPID, "zone", z)
+			}
+		}
 		m.mu.Lock()
 		m.status[id] = st
+		m.mu.Unlock()
+	}
+	if len(retry) > 0 {
+		m.mu.Lock()
+		if m.flush == nil {
+			m.flush = map[uint16]bool{}
+		}
+		for z := range retry {
+			m.flush[z] = true
+		}
 		m.mu.Unlock()
 	}
 	return errors.Join(errs...)

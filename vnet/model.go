@@ -101,14 +101,28 @@ type Route struct {
 	NextHop     string `json:"next_hop" yaml:"next_hop"`
 }
 
-// SecurityGroup is a set of stateless rules. An interface in any group
-// accepts inbound traffic only from members of its groups and from what
-// the ingress rules allow; outbound is allowed.
+// SecurityGroup is a set of rules. An interface in any group accepts
+// inbound traffic only from members of its groups and from what the
+// ingress rules allow; outbound is allowed unless a group has egress
+// rules. A stateful group (the default) admits new connections by its
+// rules and lets established and related traffic (replies, ICMP errors
+// for them) through both ways, tracked by Open vSwitch conntrack in one
+// zone per network; a stateless one (stateful: false) matches every
+// packet against the rules.
 type SecurityGroup struct {
 	ID    uint32 `json:"id" yaml:"id"`
 	Name  string `json:"name" yaml:"name"`
 	Rules []Rule `json:"rules" yaml:"rules"`
+	// Stateful: nil means true.
+	Stateful *bool `json:"stateful,omitempty" yaml:"stateful,omitempty"`
 }
+
+// IsStateful reports whether the group tracks connections (the default).
+func (g SecurityGroup) IsStateful() bool { return g.Stateful == nil || *g.Stateful }
+
+// MaxStatefulNetworkID is the largest id of a network with stateful
+// security: the network id is its conntrack zone, 16 bits.
+const MaxStatefulNetworkID = 1<<16 - 1
 
 // Rule allows traffic. Direction is "ingress" (the only one enforced for
 // now; see docs/vnet.md).
@@ -257,6 +271,7 @@ func (v *validator) run() error {
 		}
 	}
 	groups := map[string]bool{}
+	stateful := map[string]bool{}
 	for i := range c.SecurityGroups {
 		g := &c.SecurityGroups[i]
 		obj := fmt.Sprintf("security group %q", g.Name)
@@ -264,6 +279,7 @@ func (v *validator) run() error {
 			return fe(obj, "name", "want a unique name of lower-case letters, digits, '.', '_' or '-'")
 		}
 		groups[g.Name] = true
+		stateful[g.Name] = g.IsStateful()
 	}
 	for i := range c.SecurityGroups {
 		g := &c.SecurityGroups[i]
@@ -396,6 +412,9 @@ func (v *validator) run() error {
 		for _, g := range in.SecurityGroups {
 			if !groups[g] {
 				return fe(obj, "security_groups", "unknown security group %q", g)
+			}
+			if stateful[g] && n.ID > MaxStatefulNetworkID {
+				return fe(obj, "security_groups", "stateful group %q needs the network's id as conntrack zone, but network %q has id %d (at most %d): renumber the network or make the group stateless", g, in.Network, n.ID, MaxStatefulNetworkID)
 			}
 		}
 	}

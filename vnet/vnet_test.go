@@ -438,10 +438,11 @@ for i in range(%d):
 		}
 	})
 
-	t.Run("security group allows tcp/22 from net2 only", func(t *testing.T) {
+	t.Run("stateless security group allows tcp/22 from net2 only", func(t *testing.T) {
 		e.t = t
+		stateless := false
 		if _, err := mgr.Update(func(c *vnet.Config) error {
-			c.SecurityGroups = append(c.SecurityGroups, vnet.SecurityGroup{Name: "ssh", Rules: []vnet.Rule{
+			c.SecurityGroups = append(c.SecurityGroups, vnet.SecurityGroup{Name: "ssh", Stateful: &stateless, Rules: []vnet.Rule{
 				{Protocol: "tcp", PortMin: 22, RemoteCIDR: "10.2.0.0/24"},
 				{Direction: "egress", Protocol: "tcp", RemoteCIDR: "10.2.0.0/24"}, // a1 may only send TCP to net2
 			}})
@@ -490,6 +491,176 @@ for i in range(%d):
 			t.Fatal(err)
 		}
 		waitReconciled(t, mgr)
+	})
+
+	t.Run("stateful security group: tcp/22 in, replies to a1's own traffic, cut on rule removal, zones per network", func(t *testing.T) {
+		e.t = t
+		setRules := func(rules ...vnet.Rule) {
+			t.Helper()
+			if _, err := mgr.Update(func(c *vnet.Config) error {
+				c.SecurityGroups = []vnet.SecurityGroup{{Name: "guard", Rules: rules}} // stateful by default
+				for i := range c.Interfaces {
+					if n := c.Interfaces[i].Name; n == "a1" || n == "c1" {
+						c.Interfaces[i].SecurityGroups = []string{"guard"}
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			waitReconciled(t, mgr)
+		}
+		ssh := vnet.Rule{Protocol: "tcp", PortMin: 22}
+		setRules(ssh)
+		defer func() {
+			if _, err := mgr.Update(func(c *vnet.Config) error {
+				for i := range c.Interfaces {
+					c.Interfaces[i].SecurityGroups = nil
+				}
+				c.SecurityGroups = nil
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			waitReconciled(t, mgr)
+		}()
+		// the switch reports the ct flows as they were written: once the
+		// start-up window is over, a pass changes nothing
+		for try := 0; ; try++ {
+			if err := mgr.ReconcileNow(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+			st, _ := mgr.Status()
+			var changed []string
+			for _, s := range st {
+				if s.Settling || s.LastChanges != (vnet.Changes{}).String() {
+					changed = append(changed, fmt.Sprintf("%s: %s (settling %v)", s.Name, s.LastChanges, s.Settling))
+				}
+			}
+			if len(changed) == 0 {
+				break
+			}
+			if try == 20 {
+				t.Fatalf("reconciliations of the ct flows keep changing them: %v", changed)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if dump := e.ovsFlows(1, "table=5"); !strings.Contains(dump, "ct_state=+new+trk,ct_zone=1,tcp") || !strings.Contains(dump, "actions=ct(commit,zone=1),goto_table:6") {
+			t.Fatalf("no stateful ingress flows on h1 as ovs-ofctl prints them:\n%s", dump)
+		}
+		// a1 pings out (MAC2MAC and over GRE): the replies come back
+		e.mustPing(1, 1, "10.1.0.12")
+		e.mustPing(1, 1, "10.1.0.13")
+		// others cannot ping a1
+		if out, err := e.ping(3, 1, "10.1.0.11"); err == nil {
+			t.Fatalf("a3 pinged the guarded a1:\n%s", out)
+		}
+		// a1 opens a TCP connection out; data flows both ways
+		srv, err := e.topo.ExecCommand(e.ctx, e.ep(3, 1).Namespace, "sh", "-c", "echo pong | busybox nc -l -p 5001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got strings.Builder
+		srv.Stdout = &got
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		out, err := e.topo.Exec(e.ctx, e.ep(1, 1).Namespace, "sh", "-c", "echo ping | busybox nc -w 2 10.1.0.13 5001")
+		srv.Wait()
+		if err != nil || !strings.Contains(string(out), "pong") || !strings.Contains(got.String(), "ping") {
+			t.Fatalf("a1's outgoing TCP connection: %v, a1 got %q, a3 got %q", err, out, got.String())
+		}
+		// related: the ICMP port-unreachable for a1's UDP datagram reaches a1
+		probe := "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(2)\ns.connect(('10.1.0.13',5999))\ns.send(b'x')\ntry:\n  s.recv(10); print('data')\nexcept ConnectionRefusedError: print('refused')\nexcept socket.timeout: print('timeout')\n"
+		if out := e.run(e.ep(1, 1).Namespace, "python3", "-c", probe); !strings.Contains(out, "refused") {
+			t.Fatalf("the ICMP error for a1's datagram did not come back (related traffic): %s", out)
+		}
+		// tcp/22 in: a long-lived connection from a2 ticks into a file
+		file := filepath.Join(e.dir, "ssh-in")
+		in, err := e.topo.ExecCommand(e.ctx, e.ep(1, 1).Namespace, "sh", "-c", "exec busybox nc -l -p 22 > "+file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdin, keepOpen := io.Pipe() // the server's stdin stays open: it sends no FIN
+		in.Stdin = stdin
+		if err := in.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { keepOpen.Close(); in.Process.Kill(); in.Wait() }()
+		time.Sleep(200 * time.Millisecond)
+		cl, err := e.topo.ExecCommand(e.ctx, e.ep(2, 1).Namespace, "sh", "-c", "while true; do echo tick; sleep 0.2; done | busybox nc 10.1.0.11 22")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cl.Process.Kill(); cl.Wait() }()
+		size := func() int64 {
+			st, err := os.Stat(file)
+			if err != nil {
+				return 0
+			}
+			return st.Size()
+		}
+		grows := func() bool {
+			a := size()
+			time.Sleep(1500 * time.Millisecond)
+			return size() > a
+		}
+		debug := func() string {
+			ct, _ := e.topo.OVS(e.ctx, 1, "ovs-appctl", "dpctl/dump-conntrack", "-m")
+			return string(ct) + e.ovsFlowsStats(1, "table=5") + e.ovsFlowsStats(1, "table=2")
+		}
+		if !grows() || size() < 20 {
+			t.Fatalf("the tcp/22 connection into a1 carries nothing (%d bytes)\n%s", size(), debug())
+		}
+		// a change that still allows it: the connection lives on
+		setRules(ssh, vnet.Rule{Protocol: "icmp"})
+		if !grows() {
+			t.Fatalf("a rule change that still allows tcp/22 cut the connection (%d bytes)\n%s", size(), debug())
+		}
+		// overlapping networks, same 5-tuple: a1 (net1) sends UDP 40000 -> a3:5000;
+		// a3's answer comes back to a1, the same tuple from c3 (net3) does not reach c1
+		udp := func(host, vm int, script string) *strings.Builder {
+			cmd, err := e.topo.ExecCommand(e.ctx, e.ep(host, vm).Namespace, "python3", "-c", script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			cmd.Stdout = &b
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			return &b
+		}
+		recv := "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',40000))\ns.settimeout(4)\n%s\ntry:\n  while True: print(s.recv(100).decode(), flush=True)\nexcept Exception: pass\n"
+		send := "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',5000))\ns.sendto(b'%s',('10.1.0.11',40000))\n"
+		a1got := udp(1, 1, fmt.Sprintf(recv, "s.sendto(b'hi',('10.1.0.13',5000))"))
+		c1got := udp(1, 2, fmt.Sprintf(recv, ""))
+		time.Sleep(500 * time.Millisecond)
+		e.run(e.ep(3, 2).Namespace, "python3", "-c", fmt.Sprintf(send, "from-net3"))
+		e.run(e.ep(3, 1).Namespace, "python3", "-c", fmt.Sprintf(send, "from-net1"))
+		time.Sleep(4500 * time.Millisecond)
+		if !strings.Contains(a1got.String(), "from-net1") {
+			t.Errorf("a1 did not get the UDP answer to its own datagram: %q", a1got.String())
+		}
+		if c1got.String() != "" {
+			t.Errorf("c1 (net3) got %q: net1's connection state leaked into net3", c1got.String())
+		}
+		// removing the rule cuts the open connection (zone 1 flushed)
+		setRules(vnet.Rule{Protocol: "icmp"})
+		time.Sleep(500 * time.Millisecond)
+		if grows() {
+			ct, _ := e.topo.OVS(e.ctx, 1, "ovs-appctl", "dpctl/dump-conntrack", "zone=1")
+			t.Fatalf("the tcp/22 connection survived the removal of its rule (%d bytes); conntrack:\n%s", size(), ct)
+		}
+		// and a new one is refused
+		if out, err := e.topo.Exec(e.ctx, e.ep(2, 1).Namespace, "sh", "-c", "echo hello | busybox nc -w 1 10.1.0.11 22"); err == nil {
+			t.Fatalf("a new tcp/22 connection passed after the rule was removed:\n%s", out)
+		}
 	})
 
 	t.Run("a trunk port with two VLANs reaches two networks", func(t *testing.T) {

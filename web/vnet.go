@@ -485,9 +485,11 @@ var (
 			if g.Rules == nil {
 				g.Rules = []vnet.Rule{}
 			}
+			stateful := g.IsStateful() // shown, default or not
+			g.Stateful = &stateful
 			return g
 		},
-		example: `{"name": "web", "rules": [{"protocol": "tcp", "port_min": 80}]}`,
+		example: `{"name": "web", "stateful": true, "rules": [{"protocol": "tcp", "port_min": 80}]}`,
 	}
 )
 

@@ -308,6 +308,22 @@ func TestVNetRouterAndGroupParts(t *testing.T) {
 	e.do(t, "GET", "/api/v1/security-groups/web/rules/01", "").wantError(t, 400, "n", `rule "01": want a rule number`)
 	e.do(t, "DELETE", "/api/v1/security-groups/web/rules/0", "").wantError(t, 400, "n", `rule "0": want a rule number`)
 	e.ok(t, "DELETE", "/api/v1/security-groups/web/rules/1", "", 200, &rule)
+
+	// stateful by default, shown; stateless on request
+	var sg vnet.SecurityGroup
+	e.ok(t, "GET", "/api/v1/security-groups/web", "", 200, &sg)
+	if sg.Stateful == nil || !*sg.Stateful {
+		t.Fatalf("group %+v: want stateful shown as true", sg)
+	}
+	sg.Stateful = new(bool)
+	body, _ := json.Marshal(sg)
+	e.ok(t, "PUT", "/api/v1/security-groups/web", string(body), 200, &sg)
+	var again vnet.SecurityGroup
+	e.ok(t, "GET", "/api/v1/security-groups/web", "", 200, &again)
+	if again.Stateful == nil || *again.Stateful || len(again.Rules) != len(sg.Rules) {
+		t.Fatalf("after PUT stateful false: %+v", again)
+	}
+	e.do(t, "PUT", "/api/v1/security-groups/web", `{"stateful": "yes"}`).wantError(t, 400, "stateful", "want bool")
 	e.ok(t, "GET", "/api/v1/security-groups/web/rules/1", "", 200, &rule)
 	if rule.Protocol != "udp" {
 		t.Fatalf("after deleting rule 1, rule 1 is %+v", rule)

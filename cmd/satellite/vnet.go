@@ -757,9 +757,13 @@ var groupCLI = (&cliKind[vnet.SecurityGroup]{
 	example: "",
 	flags: func(fs *flag.FlagSet) func(*vnet.SecurityGroup, map[string]bool) error {
 		id := newOpt(fs, "id", 1<<32-1, "group `id` (default: the smallest free one)")
+		stateful := fs.Bool("stateful", true, "track connections: rules admit new ones, replies pass (--stateful=false: every packet against the rules)")
 		return func(g *vnet.SecurityGroup, set map[string]bool) error {
 			if id.set {
 				g.ID = uint32(id.v)
+			}
+			if set["stateful"] {
+				g.Stateful = stateful
 			}
 			return nil
 		}
@@ -767,13 +771,15 @@ var groupCLI = (&cliKind[vnet.SecurityGroup]{
 	setName: func(g *vnet.SecurityGroup, n string) { g.Name = n },
 	list:    (*client.Client).SecurityGroups, get: (*client.Client).SecurityGroup, create: (*client.Client).CreateSecurityGroup,
 	update: (*client.Client).UpdateSecurityGroup, del: (*client.Client).DeleteSecurityGroup,
-	summary: func(g vnet.SecurityGroup) string { return fmt.Sprintf("(id %d, %d rules)", g.ID, len(g.Rules)) },
+	summary: func(g vnet.SecurityGroup) string {
+		return fmt.Sprintf("(id %d, %s, %d rules)", g.ID, statefulness(g), len(g.Rules))
+	},
 	table: func(ctx context.Context, s *session, items []vnet.SecurityGroup) func(io.Writer) {
 		members := groupMembers(ctx, s.cl)
 		return func(w io.Writer) {
-			fmt.Fprintln(w, "NAME\tID\tRULES\tMEMBERS")
+			fmt.Fprintln(w, "NAME\tID\tMODE\tRULES\tMEMBERS")
 			for _, g := range items {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", g.Name, g.ID, len(g.Rules), orDash(strings.Join(members[g.Name], ",")))
+				fmt.Fprintf(w, "%s\t%d\t%s\t%d\t%s\n", g.Name, g.ID, statefulness(g), len(g.Rules), orDash(strings.Join(members[g.Name], ",")))
 			}
 		}
 	},
@@ -782,12 +788,20 @@ var groupCLI = (&cliKind[vnet.SecurityGroup]{
 		return func(w io.Writer) {
 			fmt.Fprintf(w, "name:\t%s\n", g.Name)
 			fmt.Fprintf(w, "id:\t%d\n", g.ID)
+			fmt.Fprintf(w, "mode:\t%s\n", statefulness(g))
 			fmt.Fprintf(w, "members:\t%s\n", orDash(strings.Join(members[g.Name], ", ")))
 			fmt.Fprintln(w)
 			ruleTable(w, g.Rules)
 		}
 	},
 }).commands()
+
+func statefulness(g vnet.SecurityGroup) string {
+	if g.IsStateful() {
+		return "stateful"
+	}
+	return "stateless"
+}
 
 func groupMembers(ctx context.Context, cl *client.Client) map[string][]string {
 	out := map[string][]string{}

@@ -133,7 +133,7 @@ func TestVNetCommands(t *testing.T) {
 	}
 
 	// security groups and rules
-	wantLines(t, ok(t, "secgroup", "create", "web"), `^created secgroup web \(id 1, 0 rules\)\n$`)
+	wantLines(t, ok(t, "secgroup", "create", "web"), `^created secgroup web \(id 1, stateful, 0 rules\)\n$`)
 	wantLines(t, ok(t, "secgroup", "rule", "add", "web", "--protocol", "tcp", "--port", "22", "--remote-cidr", "10.2.0.0/24"),
 		`^security group web allows ingress tcp 22 from 10\.2\.0\.0/24\n$`)
 	ok(t, "secgroup", "rule", "add", "web", "--protocol", "tcp", "--port", "8000-8080", "--remote-group", "web")
@@ -145,7 +145,16 @@ func TestVNetCommands(t *testing.T) {
 	wantLines(t, ok(t, "secgroup", "show", "web"), `(?m)^members: +a1$`, `(?m)^# +DIRECTION +PROTOCOL +PORTS +REMOTE$`,
 		`(?m)^1 +ingress +tcp +22 +10\.2\.0\.0/24$`, `(?m)^2 +ingress +tcp +8000-8080 +group web$`, `(?m)^3 +ingress +icmp +- +any$`)
 	wantLines(t, ok(t, "secgroup", "rule", "del", "web", "3"), `^removed rule 3 of web: icmp from any\n$`)
-	wantLines(t, ok(t, "secgroups"), `(?m)^NAME +ID +RULES +MEMBERS$`, `(?m)^web +1 +2 +a1$`)
+	wantLines(t, ok(t, "secgroups"), `(?m)^NAME +ID +MODE +RULES +MEMBERS$`, `(?m)^web +1 +stateful +2 +a1$`)
+	// stateless on request, and back
+	wantLines(t, ok(t, "secgroup", "create", "plain", "--stateful=false"), `^created secgroup plain \(id 2, stateless, 0 rules\)\n$`)
+	wantLines(t, ok(t, "secgroup", "show", "plain"), `(?m)^mode: +stateless$`)
+	ok(t, "secgroup", "update", "plain", "--stateful")
+	wantLines(t, ok(t, "secgroup", "show", "plain"), `(?m)^mode: +stateful$`)
+	ok(t, "secgroup", "update", "web", "--stateful=false")
+	wantLines(t, ok(t, "secgroup", "show", "web"), `(?m)^mode: +stateless$`, `(?m)^members: +a1$`)
+	ok(t, "secgroup", "update", "web", "--stateful=true")
+	ok(t, "secgroup", "delete", "plain")
 	fails(t, 1, `satellite: security group "web" is in use by interface "a1"`, "secgroup", "delete", "web")
 
 	// deletes refused while in use, then allowed

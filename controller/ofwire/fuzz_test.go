@@ -17,6 +17,12 @@ func FuzzDecoders(f *testing.F) {
 	fs = append(fs, 0, 1, 0, 4, 0, 0, 0, 0)
 	fs = append(fs, 0, 4, 0, 24, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 2, 0xff, 0xff, 0, 0, 0, 0, 0, 0)
 	f.Add(fs)
+	// the same with an apply-actions of ct(commit,zone=1,table=5)
+	ct := make([]byte, 48, 96)
+	ct[1] = 88
+	ct = append(ct, 0, 1, 0, 4, 0, 0, 0, 0)
+	ct = append(ct, 0, 4, 0, 32, 0, 0, 0, 0, 0xff, 0xff, 0, 24, 0, 0, 0x23, 0x20, 0, 35, 0, 1, 0, 0, 0, 0, 0, 1, 5, 0, 0, 0, 0, 0)
+	f.Add(ct)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		DecodeHello(b)
 		DecodeFeatures(b)

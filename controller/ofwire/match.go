@@ -178,7 +178,14 @@ func decodeActions(c *cursor, n int) ofp.Actions {
 				out = append(out, &ofp.ActionSetField{Field: xm})
 			}
 		default:
-			out = append(out, &RawAction{Typ: typ, Data: append([]byte(nil), b.rest()...)})
+			data := b.rest()
+			if typ == ofp.ActionTypeExperimenter {
+				if ct, ok := decodeCT(data); ok {
+					out = append(out, ct)
+					break
+				}
+			}
+			out = append(out, &RawAction{Typ: typ, Data: append([]byte(nil), data...)})
 		}
 		if b.err != nil {
 			ac.failf("%v", b.err)
