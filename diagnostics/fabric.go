@@ -232,6 +232,7 @@ func (f *Fabric) Trace(start Endpoint, p Packet) *Trace {
 		}
 		cur.pkt.InPort = cur.at.Port
 		cur.pkt.Metadata = 0
+		cur.pkt.CtState, cur.pkt.CtZone = 0, 0 // conntrack is each switch's own
 		res := tb.Run(cur.pkt)
 		tr.visits = append(tr.visits, visit{at: cur.at, pkt: cur.pkt, res: res})
 		base := len(tr.Hops)

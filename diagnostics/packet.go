@@ -18,6 +18,13 @@ import (
 	"strings"
 )
 
+// Nicira extension fields the simulator knows (class NXM_1), by their
+// field numbers: connection-tracking state and zone.
+const (
+	fCtState = 105
+	fCtZone  = 106
+)
+
 // OXM field numbers of the OpenFlow basic class the simulator knows.
 const (
 	fInPort   = 0
@@ -96,6 +103,12 @@ type Packet struct {
 	ARPOp          uint16
 	ARPSPA, ARPTPA uint32
 	ARPSHA, ARPTHA uint64
+
+	// Connection tracking (Open vSwitch's ct): the state and zone a ct
+	// action gave the packet in this switch; 0 until one does. Not
+	// carried to the next switch.
+	CtState uint32
+	CtZone  uint16
 }
 
 func (p *Packet) isIP() bool { return p.EthType == EthIPv4 }
@@ -103,6 +116,10 @@ func (p *Packet) isIP() bool { return p.EthType == EthIPv4 }
 // get returns a field's value and whether the packet has the field.
 func (p *Packet) get(f uint8) (uint64, bool) {
 	switch f {
+	case fCtState:
+		return uint64(p.CtState), true
+	case fCtZone:
+		return uint64(p.CtZone), true
 	case fInPort:
 		return uint64(p.InPort), true
 	case fMetadata:

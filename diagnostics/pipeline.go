@@ -86,6 +86,15 @@ func (f *Flow) compile() {
 	f.m = f.m[:0]
 	for _, xm := range f.Match {
 		t := uint8(xm.Type)
+		if xm.Class == ofp.XMClassNicira1 && (t == fCtState && len(xm.Value) == 4 || t == fCtZone && len(xm.Value) == 2) &&
+			(len(xm.Mask) == 0 || len(xm.Mask) == len(xm.Value)) {
+			mask := ^uint64(0) >> (64 - 8*uint(len(xm.Value)))
+			if len(xm.Mask) > 0 {
+				mask = bytesVal(xm.Mask)
+			}
+			f.m = append(f.m, cfield{f: t, val: bytesVal(xm.Value) & mask, mask: mask})
+			continue
+		}
 		if xm.Class != ofp.XMClassOpenflowBasic || int(t) >= len(fieldSize) || fieldSize[t] == 0 || len(xm.Value) != int(fieldSize[t]) ||
 			(len(xm.Mask) != 0 && len(xm.Mask) != len(xm.Value)) {
 			f.bad = controller.FormatMatch([]ofp.XM{xm})
@@ -258,7 +267,13 @@ type run struct {
 	step    int
 	actions int
 	aset    actionSet
+	recirc  int // the table a ct action recirculates to (-1: none)
+	recircs int // recirculations so far (bounded)
 }
+
+// maxRecirc bounds ct recirculations per switch: a flow that
+// recirculates into itself must not make a trace run for ever.
+const maxRecirc = 8
 
 // Run sends p through the switch's pipeline from table 0.
 func (t *Tables) Run(p Packet) SwitchResult {
@@ -268,7 +283,7 @@ func (t *Tables) Run(p Packet) SwitchResult {
 // RunFrom sends p through the pipeline starting at table start.
 func (t *Tables) RunFrom(start uint8, p Packet) SwitchResult {
 	var res SwitchResult
-	r := &run{t: t, res: &res, inPort: p.InPort}
+	r := &run{t: t, res: &res, inPort: p.InPort, recirc: -1}
 	table := int(start)
 	for table < 256 {
 		f, note := t.Lookup(uint8(table), &p)
@@ -288,6 +303,19 @@ func (t *Tables) RunFrom(start uint8, p Packet) SwitchResult {
 		res.Steps[r.step].After = p
 		if !ok {
 			return res
+		}
+		if r.recirc >= 0 {
+			// the ct action sent the packet through the connection tracker
+			// and on into a table (the same one is allowed: it is not a goto)
+			to := r.recirc
+			r.recirc = -1
+			if r.recircs++; r.recircs > maxRecirc {
+				r.drop(DropInvalid, fmt.Sprintf("more than %d conntrack recirculations on this switch", maxRecirc))
+				return res
+			}
+			r.out(fmt.Sprintf("ct: recirculated to table %d", to))
+			table = to
+			continue
 		}
 		if next < 0 {
 			// end of the pipeline: the action set
@@ -446,10 +474,32 @@ func (r *run) action(a ofp.Action, p *Packet, depth int, via string) bool {
 		}
 	case *ofp.ActionSetQueue:
 	case *ofp.ActionCopyTTLIn, *ofp.ActionCopyTTLOut:
+	case *ofwire.ActionCT:
+		r.conntrack(a, p)
 	default:
 		r.note(fmt.Sprintf("action %s is not simulated", controller.FormatActions(ofp.Actions{a})))
 	}
 	return true
+}
+
+// conntrack simulates Open vSwitch's ct action for the traced packet,
+// which is taken to be the first of a new connection: tracked and new in
+// the zone (a reply, or a packet of an existing connection, would be
+// established there; the live trace shows what the switch really has).
+// With a table the packet continues there after this flow's actions.
+func (r *run) conntrack(a *ofwire.ActionCT, p *Packet) {
+	if p.CtState&ofwire.CTTrk == 0 || p.CtZone != a.Zone {
+		p.CtState = ofwire.CTTrk | ofwire.CTNew
+	}
+	p.CtZone = a.Zone
+	what := fmt.Sprintf("conntrack zone %d: the traced packet opens a new connection (ct_state=+trk+new)", a.Zone)
+	if a.Commit {
+		what += ", committed"
+	}
+	r.note(what)
+	if a.Table != ofwire.CTNoTable {
+		r.recirc = int(a.Table)
+	}
 }
 
 func (r *run) emit(port uint32, p Packet, via string) {

@@ -226,3 +226,35 @@ func TestFloodStormEnds(t *testing.T) {
 		t.Fatalf("%d visits", len(tr.visits))
 	}
 }
+
+// Conntrack: an untracked packet goes through ct and is recirculated into
+// the same table, tracked; the traced packet opens a new connection, so a
+// flow admitting +new passes it and one matching +est alone would not; a
+// flow that recirculates into itself ends.
+func TestConntrack(t *testing.T) {
+	tb := NewTables(1, "s1", parseFlows(t,
+		"table=0,priority=100,ip,ct_state=-trk,actions=ct(zone=5,table=0)",
+		"table=0,priority=90,ip,ct_state=+trk+est,actions=output:2",
+		"table=0,priority=80,ip,ct_state=+trk+new,ct_zone=5,icmp,actions=ct(commit,zone=5),output:3",
+		"table=0,priority=0,actions=drop",
+	), nil, ports(1, 2, 3))
+	r := tb.Run(icmpPacket(1, "10.0.0.1", "10.0.0.2"))
+	if got := outPorts(r); len(got) != 1 || got[0] != 3 {
+		t.Fatalf("a new ICMP connection should leave by port 3 (the +new rule): %v, steps %+v", got, r.Steps)
+	}
+	if len(r.Steps) != 2 || r.Steps[0].Out != "ct: recirculated to table 0" || r.Steps[1].After.CtState != ofwire.CTTrk|ofwire.CTNew || r.Steps[1].After.CtZone != 5 {
+		t.Fatalf("steps %+v", r.Steps)
+	}
+	// a new UDP connection: tracked and new, but no rule admits it
+	p := icmpPacket(1, "10.0.0.1", "10.0.0.2")
+	p.IPProto, p.L4Src, p.L4Dst = ProtoUDP, 1000, 53
+	if r := tb.Run(p); len(r.Emits) != 0 || len(r.Drops) != 1 {
+		t.Fatalf("a new UDP connection should be dropped: %+v", r)
+	}
+	// a ct that recirculates for ever is cut off
+	loop := NewTables(1, "s1", parseFlows(t, "table=0,priority=1,actions=ct(zone=1,table=0)"), nil, ports(1))
+	r = loop.Run(icmpPacket(1, "10.0.0.1", "10.0.0.2"))
+	if len(r.Drops) != 1 || !strings.Contains(r.Drops[0].Reason, "recirculations") {
+		t.Fatalf("a recirculation loop should end: %+v", r.Drops)
+	}
+}
