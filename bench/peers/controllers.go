@@ -28,6 +28,7 @@ type apiLink struct {
 	Src            endpoint `json:"src"`
 	Dst            endpoint `json:"dst"`
 	Unidirectional *bool    `json:"unidirectional"`
+	State          string   `json:"state"` // Satellite keeps a down link, as "down", until it is back or forgotten
 }
 
 // controller is one running peer.
@@ -216,8 +217,14 @@ func startSatellite(ctx context.Context, bin, dir, sockDir string) (*satellite, 
 func (s *satellite) target() string { return "unix:" + s.sock }
 
 func (s *satellite) links(ctx context.Context) ([]apiLink, error) {
-	var l []apiLink
-	err := s.api.getJSON(ctx, "/api/v1/links?kind=direct", &l)
+	var all []apiLink
+	err := s.api.getJSON(ctx, "/api/v1/links?kind=direct", &all)
+	l := all[:0]
+	for _, k := range all {
+		if k.State != "down" { // a down link is gone for this comparison
+			l = append(l, k)
+		}
+	}
 	return l, err
 }
 
