@@ -540,10 +540,8 @@ func (c *Collector) scheduleFlows(sw *switchState, took time.Duration) {
 	if c.cfg.FlowPollFactor < 0 {
 		return
 	}
-	sw.mu[KindFlow].RLock()
-	n, prev := len(sw.flowOrder), sw.flowCount
-	sw.mu[KindFlow].RUnlock()
 	sw.mu[KindFlow].Lock()
+	n, prev := len(sw.flowOrder), sw.flowCount
 	sw.flowCount = n
 	sw.mu[KindFlow].Unlock()
 	iv := time.Duration(sw.flowInterval.Load())

@@ -86,21 +86,20 @@ func (f *Flow) compile() {
 	f.m = f.m[:0]
 	for _, xm := range f.Match {
 		t := uint8(xm.Type)
-		if xm.Class == ofp.XMClassNicira1 && (t == fCtState && len(xm.Value) == 4 || t == fCtZone && len(xm.Value) == 2) &&
-			(len(xm.Mask) == 0 || len(xm.Mask) == len(xm.Value)) {
-			mask := ^uint64(0) >> (64 - 8*uint(len(xm.Value)))
-			if len(xm.Mask) > 0 {
-				mask = bytesVal(xm.Mask)
-			}
-			f.m = append(f.m, cfield{f: t, val: bytesVal(xm.Value) & mask, mask: mask})
-			continue
+		size := 0
+		switch {
+		case xm.Class == ofp.XMClassOpenflowBasic && int(t) < len(fieldSize):
+			size = int(fieldSize[t])
+		case xm.Class == ofp.XMClassNicira1 && t == fCtState:
+			size = 4
+		case xm.Class == ofp.XMClassNicira1 && t == fCtZone:
+			size = 2
 		}
-		if xm.Class != ofp.XMClassOpenflowBasic || int(t) >= len(fieldSize) || fieldSize[t] == 0 || len(xm.Value) != int(fieldSize[t]) ||
-			(len(xm.Mask) != 0 && len(xm.Mask) != len(xm.Value)) {
+		if size == 0 || len(xm.Value) != size || (len(xm.Mask) != 0 && len(xm.Mask) != len(xm.Value)) {
 			f.bad = controller.FormatMatch([]ofp.XM{xm})
 			continue
 		}
-		mask := ^uint64(0) >> (64 - 8*uint(fieldSize[t]))
+		mask := ^uint64(0) >> (64 - 8*uint(size))
 		if len(xm.Mask) > 0 {
 			mask = bytesVal(xm.Mask)
 		}

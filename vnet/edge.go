@@ -46,23 +46,43 @@ func (m *Manager) interfacesAt(dpid uint64, port uint32, fn func(Interface) bool
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	dps := map[string]bool{}
-	for _, dp := range m.cfg.Datapaths {
-		if d, err := controller.ParseDPID(dp.DPID); err == nil && d == dpid {
-			dps[dp.Name] = true
-		}
-	}
-	if len(dps) == 0 {
-		return
-	}
-	for _, in := range m.cfg.Interfaces {
-		if !dps[in.Datapath] {
-			continue
-		}
+	for _, in := range m.edgeIndexLocked()[dpid] {
 		if in.PortNo != 0 && in.PortNo == port || in.PortNo == 0 && in.Port != "" && in.Port == name {
 			if !fn(in) {
 				return
 			}
 		}
 	}
+}
+
+// edgeIndex is the interfaces bound to a port, by datapath id, for the
+// configuration revision it was built from: discovery and the host
+// tracker ask for every probe and packet-in, the configuration changes
+// rarely.
+type edgeIndex struct {
+	built  bool
+	rev    uint64
+	byDPID map[uint64][]Interface
+}
+
+// edgeIndexLocked returns the index of the current configuration,
+// rebuilding it after a change. The caller holds m.mu.
+func (m *Manager) edgeIndexLocked() map[uint64][]Interface {
+	if m.edge.built && m.edge.rev == m.rev {
+		return m.edge.byDPID
+	}
+	dps := map[string]uint64{}
+	for _, dp := range m.cfg.Datapaths {
+		if d, err := controller.ParseDPID(dp.DPID); err == nil {
+			dps[dp.Name] = d
+		}
+	}
+	idx := map[uint64][]Interface{}
+	for _, in := range m.cfg.Interfaces {
+		if d, ok := dps[in.Datapath]; ok && (in.PortNo != 0 || in.Port != "") {
+			idx[d] = append(idx[d], in)
+		}
+	}
+	m.edge = edgeIndex{built: true, rev: m.rev, byDPID: idx}
+	return idx
 }

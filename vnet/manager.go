@@ -95,6 +95,7 @@ type Manager struct {
 	byMAC  map[string]string // network/mac -> ip of its offered or bound record (reindexLocked)
 	status map[uint64]*SwitchStatus
 	notes  []string
+	edge   edgeIndex // interfaces by datapath, for InterfacePort and Admits (edge.go)
 
 	// flush are the conntrack zones (network ids) whose stateful security
 	// changed: flushed on every switch once the new flows are in, so that
