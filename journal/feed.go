@@ -46,6 +46,7 @@ type Feeder struct {
 	portUp  map[topology.Endpoint]bool // the last state journaled, for port-up and port-down
 	moved   *topology.Host             // the host of the last host update, for the host-move event after it
 	since   int                        // records since the last checkpoint
+	first   *topology.Snapshot         // the model as subscribed to: Run's first checkpoint
 }
 
 // NewFeeder subscribes to the sources at once, so that nothing that
@@ -56,10 +57,15 @@ func NewFeeder(j *Journal, src Sources, log *slog.Logger) *Feeder {
 	}
 	f := &Feeder{j: j, src: src, log: log, portUp: map[topology.Endpoint]bool{}}
 	if src.Model != nil {
-		for _, p := range src.Model.Snapshot().Ports {
+		snap := src.Model.Snapshot()
+		for _, p := range snap.Ports {
 			f.portUp[p.Key()] = p.Up
 		}
-		f.version = src.Model.Version()
+		// The first checkpoint is this snapshot, taken now: changes made
+		// before Run starts come after it, so the topology at their time
+		// can be rebuilt however late Run is scheduled.
+		f.first = &snap
+		f.version = snap.Version
 		f.msub = src.Model.Subscribe(f.version, 4096) // from now: the past is in the journal already
 	}
 	if src.Controller != nil {
@@ -108,14 +114,19 @@ func (f *Feeder) Run(ctx context.Context) {
 		if f.src.Model == nil {
 			return
 		}
-		for len(modelC) > 0 { // what the snapshot holds goes in before it
+		for f.first == nil && len(modelC) > 0 { // what the snapshot holds goes in before it
 			d, ok := <-modelC
 			if !ok {
 				break
 			}
 			f.delta(d)
 		}
-		snap := f.src.Model.Snapshot()
+		var snap topology.Snapshot
+		if f.first != nil {
+			snap, f.first = *f.first, nil
+		} else {
+			snap = f.src.Model.Snapshot()
+		}
 		j.Append(Record{Kind: KindCheckpoint, Time: snap.Taken, Data: raw(snap),
 			Message: fmt.Sprintf("checkpoint at version %d: %d switches, %d ports, %d links, %d hosts", snap.Version, len(snap.Switches), len(snap.Ports), len(snap.Links), len(snap.Hosts))})
 		f.since = 0
