@@ -148,6 +148,9 @@ func (f *Feeder) Run(ctx context.Context) {
 				modelC = f.msub.C
 				continue
 			}
+			if d.Op == topology.OpSnapshot && d.Version <= f.version {
+				continue // the subscription's start (a model with no history yet): nothing was missed
+			}
 			if d.Op == topology.OpSnapshot {
 				f.version = d.Version
 				f.log.Warn("journal: some topology changes were missed (the journal fell too far behind)", "version", d.Version)

@@ -1,25 +1,20 @@
-package main
+package app
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 
-	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
-// journalFeeder runs the journal's feeder; nil when the journal is off.
-type journalFeeder struct{ f *journal.Feeder }
-
 // openJournal opens the history journal (nil when journal.enabled is
 // false) and subscribes its feeder to the model and the controller.
-func openJournal(cfg config.Config, log *slog.Logger, model *topology.Model, ctl *controller.Controller) (*journal.Journal, *journalFeeder, error) {
+func openJournal(cfg config.Config, log *slog.Logger, model *topology.Model, ctl *controller.Controller) (*journal.Journal, *journal.Feeder, error) {
 	if !cfg.Journal.Enabled {
-		return nil, &journalFeeder{}, nil
+		return nil, nil, nil
 	}
 	j, err := journal.Open(cfg.JournalOptions(log))
 	if err != nil {
@@ -31,18 +26,5 @@ func openJournal(cfg config.Config, log *slog.Logger, model *topology.Model, ctl
 		records = st.Last - st.First + 1
 	}
 	log.Info("journal", "dir", st.Dir, "records", records, "truncated_bytes", st.Truncated, "max_size", int64(cfg.Journal.MaxSize), "max_age", cfg.Journal.MaxAge)
-	return j, &journalFeeder{journal.NewFeeder(j, journal.Sources{Model: model, Controller: ctl}, log)}, nil
-}
-
-// start runs the feeder with the alert engine until ctx ends; the channel
-// closes when it has stopped.
-func (f *journalFeeder) start(ctx context.Context, eng *alerts.Engine) <-chan struct{} {
-	done := make(chan struct{})
-	if f.f == nil {
-		close(done)
-		return done
-	}
-	f.f.AddAlerts(eng)
-	go func() { defer close(done); f.f.Run(ctx) }()
-	return done
+	return j, journal.NewFeeder(j, journal.Sources{Model: model, Controller: ctl}, log), nil
 }
