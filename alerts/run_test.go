@@ -13,8 +13,9 @@ import (
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
+	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
-	"github.com/satellite-sdn/satellite/web/webtest"
+	"github.com/satellite-sdn/satellite/internal/testenv"
 )
 
 // hookRecorder is a webhook receiver.
@@ -58,7 +59,7 @@ func (h *hookRecorder) statuses(rule string) []string {
 // switch_down rule fires when the switch disconnects; the webhook gets
 // every transition.
 func TestEngineWithCollectorAndController(t *testing.T) {
-	env := webtest.Start(t)
+	env := testenv.StartController(t, controller.Config{})
 	sw, link := env.ConnectLink(switchemu.Config{DPID: 1, Ports: 2})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	coll := collector.New(collector.Config{Interval: 100 * time.Millisecond, SkipFlows: true, SkipTables: true, SkipGroups: true, Logger: log}, env.Ctl)

@@ -13,11 +13,11 @@ import (
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
-	"github.com/satellite-sdn/satellite/web/webtest"
+	"github.com/satellite-sdn/satellite/internal/testenv"
 )
 
 // startCollector runs a collector on env's controller until the test ends.
-func startCollector(t *testing.T, env *webtest.Env, cfg collector.Config) *collector.Collector {
+func startCollector(t *testing.T, env *testenv.Controller, cfg collector.Config) *collector.Collector {
 	t.Helper()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	c := collector.New(cfg, env.Ctl)
@@ -48,7 +48,7 @@ func median(v []float64) float64 {
 // TestPortRatesFromEmulatedSwitch drives an emulated switch's counters at
 // a known rate and checks the rates the collector reports.
 func TestPortRatesFromEmulatedSwitch(t *testing.T) {
-	env := webtest.Start(t)
+	env := testenv.StartController(t, controller.Config{})
 	sw := env.Connect(switchemu.Config{DPID: 1, Ports: 2})
 	c := startCollector(t, env, collector.Config{Interval: 200 * time.Millisecond})
 	sub := c.Subscribe(256)
@@ -126,7 +126,7 @@ func TestPortRatesFromEmulatedSwitch(t *testing.T) {
 // TestFlowsOwnersAndChurn checks flows installed through the controller
 // are identified with their owners and disappear when deleted.
 func TestFlowsOwnersAndChurn(t *testing.T) {
-	env := webtest.Start(t)
+	env := testenv.StartController(t, controller.Config{})
 	env.Connect(switchemu.Config{DPID: 7, Ports: 2})
 	c := startCollector(t, env, collector.Config{Interval: 100 * time.Millisecond})
 	s := env.Ctl.Switch(7)
@@ -175,7 +175,7 @@ func TestFlowsOwnersAndChurn(t *testing.T) {
 // unanswered, so every tick until the timeout finds them outstanding and
 // is skipped and counted, and nothing piles up.
 func TestSlowSwitchIsSkippedNotQueued(t *testing.T) {
-	env := webtest.Start(t)
+	env := testenv.StartController(t, controller.Config{})
 	_, link := env.ConnectLink(switchemu.Config{DPID: 3, Ports: 1})
 	c := startCollector(t, env, collector.Config{Interval: 100 * time.Millisecond, Timeout: time.Second, SkipTables: true, SkipGroups: true})
 	waitFor(t, "a first poll", 5*time.Second, func() bool { return c.Stats().Kinds["port"].Polls > 0 })
@@ -196,7 +196,7 @@ func TestSlowSwitchIsSkippedNotQueued(t *testing.T) {
 // TestSlowSubscriberLosesOldSamples checks the stream never blocks polling
 // and counts what a subscriber that does not read loses.
 func TestSlowSubscriberLosesOldSamples(t *testing.T) {
-	env := webtest.Start(t)
+	env := testenv.StartController(t, controller.Config{})
 	env.Connect(switchemu.Config{DPID: 1, Ports: 4})
 	c := startCollector(t, env, collector.Config{Interval: 100 * time.Millisecond, SkipFlows: true, SkipTables: true, SkipGroups: true})
 	slow := c.Subscribe(2)
@@ -217,7 +217,7 @@ func TestSlowSubscriberLosesOldSamples(t *testing.T) {
 // TestSwitchDown checks a disconnected switch's ports leave the latest
 // view but keep their history.
 func TestSwitchDown(t *testing.T) {
-	env := webtest.Start(t)
+	env := testenv.StartController(t, controller.Config{})
 	_, link := env.ConnectLink(switchemu.Config{DPID: 9, Ports: 1})
 	c := startCollector(t, env, collector.Config{Interval: 100 * time.Millisecond})
 	waitFor(t, "ports", 5*time.Second, func() bool { return len(c.Ports(collector.PortFilter{})) == 2 })

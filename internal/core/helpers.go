@@ -1,4 +1,4 @@
-package app
+package core
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"github.com/satellite-sdn/satellite/topology"
 )
 
-// displayAddr turns a wildcard listen address into one a client can use.
-func displayAddr(a net.Addr) string {
+// DisplayAddr turns a wildcard listen address into one a client can use.
+func DisplayAddr(a net.Addr) string {
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil {
 		return a.String()

@@ -1,4 +1,4 @@
-package app
+package core
 
 import (
 	"context"
@@ -17,7 +17,6 @@ import (
 	"github.com/satellite-sdn/satellite/exporters/influx"
 	"github.com/satellite-sdn/satellite/exporters/prom"
 	"github.com/satellite-sdn/satellite/topology"
-	"github.com/satellite-sdn/satellite/web"
 )
 
 // exportSources is what the exporters are fed from; nil ones are skipped.
@@ -85,15 +84,6 @@ func newExporters(cfg config.Config, log *slog.Logger) (*exportRuntime, error) {
 		rt.sink.Registry().MustRegister(prom.ExporterMetrics(rt.set))
 	}
 	return rt, nil
-}
-
-// webOptions serve /metrics and /api/v1/exporters.
-func (rt *exportRuntime) webOptions() []web.Option {
-	opts := []web.Option{web.WithExporters(rt.set)}
-	if rt.sink != nil {
-		opts = append(opts, web.WithMetrics(rt.sink.Handler(), rt.sink.Series))
-	}
-	return opts
 }
 
 // start checks every destination (reporting problems clearly, without
@@ -195,9 +185,16 @@ func (m collectorMetrics) Collect(ch chan<- prometheus.Metric) {
 			if k.LastPoll.IsZero() {
 				continue
 			}
-			ch <- prometheus.MustNewConstMetric(pollDurDesc, prometheus.GaugeValue, k.LastDuration.Seconds(), web.FormatDPID(sw.DPID), kind)
+			ch <- prometheus.MustNewConstMetric(pollDurDesc, prometheus.GaugeValue, k.LastDuration.Seconds(), controller.FormatDPID(sw.DPID), kind)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(lostDesc, prometheus.CounterValue, float64(st.StreamDropped))
 	ch <- prometheus.MustNewConstMetric(seriesCDesc, prometheus.GaugeValue, float64(st.Series))
+}
+
+// Exporters are the configured exporters, for the API to show
+// (/api/v1/exporters) and serve (/metrics).
+type Exporters struct {
+	Set        *exporters.Set
+	Prometheus *prom.Sink // nil when /metrics is off
 }

@@ -1,0 +1,189 @@
+// Package testenv holds what Satellite's tests share below the assembly
+// point: the one test log buffer, and a controller on a loopback port
+// with emulated switches (controller/switchemu) connected to it, directly
+// or through a relay the test can stall or cut.
+//
+// It imports no subsystem above the controller, so the tests of the lower
+// layers (collector, alerts, lldp ...) can use it without depending on the
+// web API. "Satellite as serve runs it" is internal/apptest.
+package testenv
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/switchemu"
+)
+
+// LogBuffer collects a test's logs; safe for concurrent writers.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Reset forgets what was written.
+func (l *LogBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
+// Logger logs at level into a new buffer, and to stderr as well when
+// $SAT_TEST_LOG is set (to follow a test as it runs).
+func Logger(level slog.Level) (*slog.Logger, *LogBuffer) {
+	buf := &LogBuffer{}
+	var w io.Writer = buf
+	if os.Getenv("SAT_TEST_LOG") != "" {
+		w = io.MultiWriter(buf, os.Stderr)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), buf
+}
+
+// Controller is a controller serving a loopback port for a test.
+type Controller struct {
+	t            testing.TB
+	Ctl          *controller.Controller
+	OpenFlowAddr string
+	Logs         *LogBuffer
+	Log          *slog.Logger
+	ctx          context.Context
+}
+
+// StartController runs a controller (cfg's logger replaced by one into
+// Logs, at debug level) on a loopback port until the test ends; the logs
+// are printed if the test failed.
+func StartController(t testing.TB, cfg controller.Config) *Controller {
+	t.Helper()
+	log, logs := Logger(slog.LevelDebug)
+	cfg.Logger = log
+	ctl := controller.New(cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = ctl.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
+		}
+	})
+	return &Controller{t: t, Ctl: ctl, OpenFlowAddr: ln.Addr().String(), Logs: logs, Log: log, ctx: ctx}
+}
+
+// Context ends when the test does.
+func (e *Controller) Context() context.Context { return e.ctx }
+
+// Connect starts an emulated switch, connects it to the controller and
+// waits until the controller has announced it (SwitchUp).
+func (e *Controller) Connect(cfg switchemu.Config) *switchemu.Switch {
+	e.t.Helper()
+	sub := e.Ctl.Bus().Subscribe(64, controller.SwitchUp)
+	defer sub.Close()
+	sw := switchemu.New(cfg)
+	go func() { _ = sw.Dial(e.ctx, "tcp", e.OpenFlowAddr) }()
+	e.waitUp(sub, cfg.DPID)
+	return sw
+}
+
+func (e *Controller) waitUp(sub *controller.Subscription, dpid uint64) {
+	e.t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-sub.C:
+			if ev.DPID == dpid {
+				return
+			}
+		case <-timeout:
+			e.t.Fatalf("switch %s did not connect within 5s", controller.FormatDPID(dpid))
+		}
+	}
+}
+
+// WaitSwitch waits up to 5s until the switch is (or is no longer) connected.
+func (e *Controller) WaitSwitch(dpid uint64, connected bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if (e.Ctl.Switch(dpid) != nil) == connected {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.t.Fatalf("switch %s connected=%v not reached within 5s", controller.FormatDPID(dpid), connected)
+}
+
+// Link is the connection of a switch connected through ConnectLink: a
+// relay the test can stall (the controller stops hearing from the switch)
+// or cut.
+type Link struct {
+	conn    net.Conn
+	stalled atomic.Bool
+}
+
+// Stall drops everything the switch sends from now on; the controller's
+// requests go unanswered until its keepalive gives up.
+func (l *Link) Stall() { l.stalled.Store(true) }
+
+// Close cuts the connection.
+func (l *Link) Close() { l.conn.Close() }
+
+// ConnectLink is Connect through a relay the test controls.
+func (e *Controller) ConnectLink(cfg switchemu.Config) (*switchemu.Switch, *Link) {
+	e.t.Helper()
+	sub := e.Ctl.Bus().Subscribe(64, controller.SwitchUp)
+	defer sub.Close()
+	conn, err := net.Dial("tcp", e.OpenFlowAddr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	l := &Link{conn: conn}
+	swEnd, relayEnd := net.Pipe()
+	sw := switchemu.New(cfg)
+	go func() { _ = sw.Serve(e.ctx, swEnd) }()
+	go func() { _, _ = io.Copy(relayEnd, conn); relayEnd.Close() }()
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := relayEnd.Read(buf)
+			if err != nil {
+				conn.Close()
+				return
+			}
+			if !l.stalled.Load() {
+				if _, err := conn.Write(buf[:n]); err != nil {
+					relayEnd.Close()
+					return
+				}
+			}
+		}
+	}()
+	e.waitUp(sub, cfg.DPID)
+	return sw, l
+}
