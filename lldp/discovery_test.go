@@ -3,8 +3,6 @@ package lldp_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -16,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/internal/core"
+	"github.com/satellite-sdn/satellite/internal/testenv"
 	"github.com/satellite-sdn/satellite/lab"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
@@ -40,31 +41,21 @@ type env struct {
 
 func start(t *testing.T, cfg lab.Config, dcfg lldp.DiscoveryConfig) *env {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "of.sock")
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctl := controller.New(controller.Config{Logger: log})
-	ln, err := controller.Listen("unix:" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	model := topology.New(topology.Options{})
 	signer := lldp.NewRandomSigner()
-	dcfg.Logger = log
-	disc := lldp.NewDiscovery(dcfg, ctl, model, signer)
-	done := make(chan struct{}, 3)
-	go func() { ctl.Serve(ctx, ln); done <- struct{}{} }()
-	go func() {
-		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
-		done <- struct{}{}
-	}()
-	go func() { disc.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() {
-		cancel()
-		for i := 0; i < 3; i++ {
-			<-done
-		}
-	})
+	sat := testenv.StartCore(t, testenv.CoreOptions{
+		Configure: func(c *config.Config) {
+			c.Discovery.ForgetDownAfter = 0 // a cut link leaves the model
+			if dcfg.Interval > 0 {
+				c.Discovery.Interval = config.Duration(dcfg.Interval)
+			}
+		},
+		Options: core.Options{Signer: signer, Without: []string{"probes", "collector", "alerts", "journal", "exporters"},
+			Tune: core.Tune{Discovery: func(c *lldp.DiscoveryConfig) {
+				edge, log := c.EdgePort, c.Logger
+				*c = dcfg // the test's discovery settings, as they are
+				c.EdgePort, c.Logger = edge, log
+			}}}})
+	ctl, model, disc, ctx, sock := sat.Controller, sat.Model, sat.Discovery, sat.Context(), sat.Sock
 	cfg.Controllers = []string{"unix:" + sock}
 	topo := lab.Start(t, cfg)
 	return &env{ctl: ctl, model: model, disc: disc, signer: signer, topo: topo, ctx: ctx}

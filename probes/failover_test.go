@@ -3,19 +3,17 @@ package probes_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/internal/core"
+	"github.com/satellite-sdn/satellite/internal/testenv"
 	"github.com/satellite-sdn/satellite/lab"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
@@ -33,7 +31,7 @@ type env struct {
 	pm    *probes.Manager
 	topo  *lab.Topology
 	disc  *lldp.Discovery // with envOpts.discovery
-	logs  *syncLog
+	logs  *testenv.LogBuffer
 }
 
 // envOpts shape the scenario: which hosts get an endpoint in net1 (host i
@@ -65,54 +63,24 @@ func startB(t testing.TB, bfdMS int, pcfg probes.Config) *env {
 func startEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	bfdMS, pcfg := o.bfdMS, o.pcfg
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "of.sock")
-	logs := &syncLog{}
-	var sink io.Writer = logs
-	if os.Getenv("SAT_TEST_LOG") != "" {
-		sink = io.MultiWriter(logs, os.Stderr)
-	}
-	log := slog.New(slog.NewTextHandler(sink, nil))
-	ctl := controller.New(controller.Config{Logger: log})
-	ln, err := controller.Listen("unix:" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := vnet.OpenBolt(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	model := topology.New(topology.Options{})
-	vm, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	log, logs := testenv.Logger(slog.LevelInfo)
 	pcfg.Logger = log
-	pm := probes.New(pcfg, ctl, vm, model)
-	vm.SetPathOrder(pm.PathOrder)
-	ctx, cancel := context.WithCancel(context.Background())
-	n := 4
-	done := make(chan struct{}, 5)
-	go func() { ctl.Serve(ctx, ln); done <- struct{}{} }()
-	go func() {
-		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
-		done <- struct{}{}
-	}()
-	go func() { vm.Run(ctx); done <- struct{}{} }()
-	go func() { pm.Run(ctx); done <- struct{}{} }()
+	without := []string{"collector", "alerts", "journal", "exporters"}
+	if !o.discovery {
+		without = append(without, "discovery")
+	}
+	sat := testenv.StartCore(t, testenv.CoreOptions{Options: core.Options{Logger: log, Without: without,
+		Tune: core.Tune{Probes: func(c *probes.Config) { *c = pcfg }}}})
+	ctx := sat.Context()
+	ctl, model, vm, pm, sock := sat.Controller, sat.Model, sat.VNets, sat.Prober, sat.Sock
 	var disc *lldp.Discovery
 	if o.discovery {
-		disc = lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log}, ctl, model, lldp.NewRandomSigner())
-		disc.SetHold(pm.Held)
-		n++
-		go func() { disc.Run(ctx); done <- struct{}{} }()
+		disc = sat.Discovery
 	}
 	t.Cleanup(func() {
-		cancel()
-		for i := 0; i < n; i++ {
-			<-done
+		if t.Failed() {
+			t.Logf("satellite log:\n%s", logs.String())
 		}
-		store.Close()
 	})
 	topo := lab.Start(t, lab.Config{Hosts: 3, BFD: bfdMS > 0, BFDIntervalMS: max(bfdMS, 100), Controllers: []string{"unix:" + sock}})
 	e := &env{tb: t, ctx: ctx, ctl: ctl, model: model, vm: vm, pm: pm, topo: topo, disc: disc, logs: logs}
@@ -163,27 +131,6 @@ func startEnv(t testing.TB, o envOpts) *env {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return e
-}
-
-// syncLog keeps the scenario's log for the test to read.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 8<<20 {
-		return len(p), nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (e *env) run(ns string, args ...string) {

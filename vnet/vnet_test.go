@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/internal/core"
+	"github.com/satellite-sdn/satellite/internal/testenv"
 	"github.com/satellite-sdn/satellite/lab"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
@@ -88,46 +90,13 @@ type satellite struct {
 
 func startSatelliteFull(t testing.TB, sock, dir string) satellite {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("SAT_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	ctl := controller.New(controller.Config{Logger: log})
-	ln, err := controller.Listen("unix:" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := vnet.OpenBolt(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	model := topology.New(topology.Options{KeepDownLinks: time.Hour}) // as serve does (discovery.forget_down_after)
-	mgr, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 4)
-	go func() { ctl.Serve(ctx, ln); done <- struct{}{} }()
-	go func() {
-		// as serve wires them: VM ports learn only admitted MACs
-		topology.NewTracker(topology.TrackerConfig{Logger: log, Admit: mgr.Admits}, ctl, model).Run(ctx)
-		done <- struct{}{}
-	}()
-	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log, Interval: 500 * time.Millisecond, EdgePort: mgr.InterfacePort}, ctl, model, lldp.NewRandomSigner())
-	go func() {
-		disc.Run(ctx)
-		done <- struct{}{}
-	}()
-	go func() { mgr.Run(ctx); done <- struct{}{} }()
-	stop := func() {
-		cancel()
-		for i := 0; i < 4; i++ {
-			<-done
-		}
-		store.Close()
-	}
-	return satellite{ctl: ctl, mgr: mgr, model: model, disc: disc, stop: stop}
+	s := testenv.StartCore(t, testenv.CoreOptions{Dir: dir, KeepRunning: true, // the tests stop it, also across subtests
+		Configure: func(c *config.Config) {
+			c.OpenFlow = config.Targets{"unix:" + sock}
+			c.Discovery.Interval = config.Duration(500 * time.Millisecond)
+		},
+		Options: core.Options{Without: []string{"probes", "collector", "alerts", "journal", "exporters"}}})
+	return satellite{ctl: s.Controller, mgr: s.VNets, model: s.Model, disc: s.Discovery, stop: func() { _ = s.Stop() }}
 }
 
 func (e *env) ep(host, vm int) lab.Endpoint { return e.topo.Host(host).Endpoints[vm-1] }

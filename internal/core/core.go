@@ -48,6 +48,9 @@ type Options struct {
 	Without []string
 	// Tune adjusts what the configuration file cannot say (tests).
 	Tune Tune
+	// Signer signs and checks LLDP probes instead of the key of
+	// discovery.secret_file (a test that forges probes holds the key).
+	Signer *lldp.Signer
 }
 
 // Tune holds adjustments of the components' settings after they were
@@ -156,9 +159,11 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 	}
 
 	// Discovery and switch events feed the topology model.
-	signer, err := lldpSigner(cfg.Discovery.SecretFile)
-	if err != nil {
-		return a, err
+	signer := opt.Signer
+	if signer == nil {
+		if signer, err = lldpSigner(cfg.Discovery.SecretFile); err != nil {
+			return a, err
+		}
 	}
 	model := topology.New(topology.Options{MaxHostsPerPort: cfg.Hosts.MaxPerPort, MaxHostsPerSwitch: cfg.Hosts.MaxPerSwitch,
 		KeepDownLinks: time.Duration(cfg.Discovery.ForgetDownAfter)})

@@ -14,14 +14,17 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
+	"github.com/satellite-sdn/satellite/internal/core"
 )
 
 // LogBuffer collects a test's logs; safe for concurrent writers.
@@ -187,3 +190,89 @@ func (e *Controller) ConnectLink(cfg switchemu.Config) (*switchemu.Switch, *Link
 	e.waitUp(sub, cfg.DPID)
 	return sw, l
 }
+
+// CoreOptions shape a test Satellite (internal/core, as serve assembles
+// it, without the web front).
+type CoreOptions struct {
+	// Dir holds the state file, the journal and the OpenFlow socket; ""
+	// is a new temporary directory. A test that restarts Satellite passes
+	// the same Dir again.
+	Dir string
+	// Configure adjusts the configuration (config.Default with the state
+	// in Dir and OpenFlow on the unix socket Dir/of.sock).
+	Configure func(*config.Config)
+	// KeepRunning leaves the stop to the test (Stop): a Satellite started
+	// in a subtest that serves the subtests after it. Without it, the end
+	// of the test that started it stops it.
+	KeepRunning bool
+	core.Options
+}
+
+// Core is a running test Satellite.
+type Core struct {
+	*core.Core
+	Dir  string
+	Sock string     // the OpenFlow unix socket, for lab.Config.Controllers as "unix:"+Sock
+	Logs *LogBuffer // nil when CoreOptions.Logger was given
+	ctx  context.Context
+	stop func() error
+}
+
+// Context ends when Satellite is stopped.
+func (s *Core) Context() context.Context { return s.ctx }
+
+// StartCore builds and runs Satellite's core until Stop or the end of the
+// test; its logs (debug) are printed if the test failed.
+func StartCore(t testing.TB, o CoreOptions) *Core {
+	t.Helper()
+	dir := o.Dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	sock := filepath.Join(dir, "of.sock")
+	cfg := config.Default()
+	cfg.StateFile = filepath.Join(dir, "state.db")
+	cfg.OpenFlow = config.Targets{"unix:" + sock}
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
+	log, logs := Logger(slog.LevelDebug)
+	if o.Logger == nil {
+		o.Logger = log
+	} else {
+		logs = nil
+	}
+	c, err := core.New(cfg, o.Options)
+	if err != nil {
+		t.Fatalf("satellite: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var once sync.Once
+	var stopErr error
+	s := &Core{Core: c, Dir: dir, Sock: sock, Logs: logs, ctx: ctx}
+	s.stop = func() error {
+		once.Do(func() {
+			cancel()
+			stopErr = <-done
+		})
+		return stopErr
+	}
+	if !o.KeepRunning {
+		t.Cleanup(func() {
+			if err := s.stop(); err != nil {
+				t.Errorf("satellite: %v", err)
+			}
+			if t.Failed() && logs != nil {
+				t.Logf("satellite log:\n%s", logs.String())
+			}
+		})
+	}
+	return s
+}
+
+// Stop stops Satellite and waits until everything it ran has returned
+// and its files are closed (a test may then start it again on Dir); it
+// returns what Run returned. Stopping again returns the same.
+func (s *Core) Stop() error { return s.stop() }
