@@ -763,8 +763,6 @@ func (e *Engine) sweepMetric(metric string, seen map[string]bool, now time.Time,
 	}
 }
 
-func dpidStr(d uint64) string { return fmt.Sprintf("%016x", d) }
-
 func (e *Engine) selectsSwitch(c *compiled, dpid uint64) bool {
 	return c.dpid == nil || *c.dpid == dpid
 }
@@ -779,7 +777,7 @@ func (e *Engine) evalState(now time.Time) {
 	if rules := e.byMetric[MetricSwitchDown]; len(rules) > 0 {
 		seen := map[string]bool{}
 		for dpid, down := range e.switchDown {
-			key := "switch/" + dpidStr(dpid)
+			key := "switch/" + controller.FormatDPID(dpid)
 			seen[key] = true
 			v := 0.0
 			if down {
@@ -787,7 +785,7 @@ func (e *Engine) evalState(now time.Time) {
 			}
 			for _, c := range rules {
 				if e.selectsSwitch(c, dpid) {
-					e.observe(c, series{key, func() map[string]string { return map[string]string{"dpid": dpidStr(dpid)} }}, v, now)
+					e.observe(c, series{key, func() map[string]string { return map[string]string{"dpid": controller.FormatDPID(dpid)} }}, v, now)
 				}
 			}
 		}
@@ -891,11 +889,11 @@ func (e *Engine) evalTopology(now time.Time) {
 		}
 		seen := map[string]bool{}
 		for dpid, n := range counts {
-			key := "switch/" + dpidStr(dpid)
+			key := "switch/" + controller.FormatDPID(dpid)
 			seen[key] = true
 			for _, c := range hosts {
 				if e.selectsSwitch(c, dpid) {
-					e.observe(c, series{key, func() map[string]string { return map[string]string{"dpid": dpidStr(dpid)} }}, float64(n), now)
+					e.observe(c, series{key, func() map[string]string { return map[string]string{"dpid": controller.FormatDPID(dpid)} }}, float64(n), now)
 				}
 			}
 		}
@@ -1157,10 +1155,10 @@ func (e *Engine) onBatch(b *collector.Batch) {
 					if !e.selectsProbe(c, p) {
 						continue
 					}
-					key := "tunnel/" + dpidStr(k.local) + "/" + dpidStr(k.remote)
+					key := "tunnel/" + controller.FormatDPID(k.local) + "/" + controller.FormatDPID(k.remote)
 					ln, rn := p.LocalName, p.RemoteName
 					labels := func() map[string]string {
-						l := map[string]string{"dpid": dpidStr(k.local), "remote": dpidStr(k.remote), "local_name": ln, "remote_name": rn}
+						l := map[string]string{"dpid": controller.FormatDPID(k.local), "remote": controller.FormatDPID(k.remote), "local_name": ln, "remote_name": rn}
 						if ln != "" && rn != "" {
 							l["name"] = ln + " to " + rn
 						}
@@ -1189,7 +1187,7 @@ func (e *Engine) selectsProbe(c *compiled, p *collector.ProbeSample) bool {
 func probeLabels(p *collector.ProbeSample) func() map[string]string {
 	local, remote, ln, rn, path, port := p.Local, p.Remote, p.LocalName, p.RemoteName, p.Path, p.Port
 	return func() map[string]string {
-		l := map[string]string{"dpid": dpidStr(local), "remote": dpidStr(remote), "path": strconv.Itoa(path),
+		l := map[string]string{"dpid": controller.FormatDPID(local), "remote": controller.FormatDPID(remote), "path": strconv.Itoa(path),
 			"port": strconv.FormatUint(uint64(port), 10), "local_name": ln, "remote_name": rn}
 		if ln != "" && rn != "" {
 			l["name"] = fmt.Sprintf("%s to %s, path %d", ln, rn, path)
@@ -1244,7 +1242,7 @@ func portValue(metric string, r *collector.PortRates) float64 {
 func portSampleLabels(p *collector.PortSample) func() map[string]string {
 	dpid, port, name := p.DPID, p.Port, p.Name
 	return func() map[string]string {
-		return map[string]string{"dpid": dpidStr(dpid), "port": strconv.FormatUint(uint64(port), 10), "name": name}
+		return map[string]string{"dpid": controller.FormatDPID(dpid), "port": strconv.FormatUint(uint64(port), 10), "name": name}
 	}
 }
 
@@ -1252,7 +1250,7 @@ func flowLabels(fi *collector.FlowInfo) func() map[string]string {
 	return func() map[string]string {
 		o := fi.Owner()
 		return map[string]string{
-			"dpid": dpidStr(fi.DPID), "table": strconv.Itoa(int(fi.Table)), "priority": strconv.Itoa(int(fi.Priority)),
+			"dpid": controller.FormatDPID(fi.DPID), "table": strconv.Itoa(int(fi.Table)), "priority": strconv.Itoa(int(fi.Priority)),
 			"owner": fi.Cookie.String(), "owner_kind": o.Kind, "network": strconv.FormatUint(uint64(o.Scope), 10), "match": fi.Match(),
 		}
 	}

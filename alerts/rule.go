@@ -256,7 +256,7 @@ func compile(r Rule) (*compiled, error) {
 	// selector
 	s := r.Selector
 	if s.DPID != "" {
-		d, err := parseDPID(s.DPID)
+		d, err := controller.ParseDPID(s.DPID)
 		if err != nil {
 			return nil, fieldErr("selector.dpid", "%v", err)
 		}
@@ -272,7 +272,7 @@ func compile(r Rule) (*compiled, error) {
 		if m.scope != scopeTunnel {
 			return nil, fieldErr("selector.remote", "%s is a %s metric; remote selects tunnel metrics (probe_rtt_ms, probe_loss, tunnel_*)", r.Metric, m.Scope)
 		}
-		d, err := parseDPID(s.Remote)
+		d, err := controller.ParseDPID(s.Remote)
 		if err != nil {
 			return nil, fieldErr("selector.remote", "%v", err)
 		}
@@ -406,35 +406,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// parseDPID accepts what the API accepts: 1-16 hex digits with an
-// optional 0x, or colon-separated bytes.
-func parseDPID(s string) (uint64, error) {
-	bad := fmt.Errorf("datapath id %q: want 1-16 hex digits (1, 0x1, 0000000000000001) or 00:00:00:00:00:00:00:01", s)
-	h := s
-	if strings.Contains(h, ":") {
-		groups := strings.Split(h, ":")
-		if len(groups) > 8 {
-			return 0, bad
-		}
-		for _, g := range groups {
-			if len(g) != 2 {
-				return 0, bad
-			}
-		}
-		h = strings.Join(groups, "")
-	} else if len(h) > 2 && (h[:2] == "0x" || h[:2] == "0X") {
-		h = h[2:]
-	}
-	if len(h) < 1 || len(h) > 16 || strings.ContainsAny(h, "+-_ ") {
-		return 0, bad
-	}
-	v, err := strconv.ParseUint(h, 16, 64)
-	if err != nil {
-		return 0, bad
-	}
-	return v, nil
 }
 
 // ---- Threshold and Duration

@@ -90,16 +90,20 @@ func TestEngineWithCollectorAndController(t *testing.T) {
 	rate := 8e6
 	setRate := func(r float64) { rateMu.Lock(); rate = r; rateMu.Unlock() }
 	go func() {
+		// bytes by the time elapsed, not per tick: a loaded host that
+		// misses ticks must not lower the rate
 		tk := time.NewTicker(5 * time.Millisecond)
 		defer tk.Stop()
+		last := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tk.C:
+			case now := <-tk.C:
 				rateMu.Lock()
-				bytes := uint64(rate / 8 / 200)
+				bytes := uint64(rate / 8 * now.Sub(last).Seconds())
 				rateMu.Unlock()
+				last = now
 				sw.Count(2, 0, 0, bytes/1000+1, bytes)
 			}
 		}

@@ -342,7 +342,7 @@ func (c *Collector) startSwitch(ctx context.Context, s *controller.Session) {
 	sw.connected.Store(true)
 	c.wg.Add(1)
 	go c.runSwitch(pctx, sw, s)
-	c.log.Debug("polling switch", "dpid", dpidString(sw.dpid), "interval", c.cfg.Interval)
+	c.log.Debug("polling switch", "dpid", controller.FormatDPID(sw.dpid), "interval", c.cfg.Interval)
 }
 
 func (c *Collector) switchDown(dpid uint64) {
@@ -478,7 +478,7 @@ func flowStatsAll() *ofp.FlowStatsRequest {
 func (c *Collector) poll(ctx context.Context, sw *switchState, s *controller.Session, k Kind) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("internal error while collecting statistics", "dpid", dpidString(sw.dpid), "kind", k.String(), "panic", r)
+			c.log.Error("internal error while collecting statistics", "dpid", controller.FormatDPID(sw.dpid), "kind", k.String(), "panic", r)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
@@ -521,7 +521,7 @@ func (c *Collector) poll(ctx context.Context, sw *switchState, s *controller.Ses
 		msg := err.Error()
 		sw.lastErr[k].Store(&msg)
 		if n == 1 {
-			c.log.Debug("statistics request failed", "dpid", dpidString(sw.dpid), "kind", k.String(), "err", err)
+			c.log.Debug("statistics request failed", "dpid", controller.FormatDPID(sw.dpid), "kind", k.String(), "err", err)
 		}
 		return
 	}
@@ -1006,8 +1006,6 @@ func (c *Collector) ingestGroups(sw *switchState, t int64, stats []ofwire.GroupS
 	c.publish(batch)
 	return batch
 }
-
-func dpidString(d uint64) string { return string(appendHex16(nil, d)) }
 
 // sortedSwitches returns the switch states by dpid.
 func (c *Collector) sortedSwitches() []*switchState {

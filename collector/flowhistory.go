@@ -46,7 +46,7 @@ func (a *othersAcc) add(rates [2]float64) {
 // OthersKey is the key of the series summing the flows of table on dpid
 // that have no history of their own.
 func OthersKey(dpid uint64, table uint8) string {
-	b := append([]byte("flow/"), appendHex16(nil, dpid)...)
+	b := append([]byte("flow/"), controller.AppendDPID(nil, dpid)...)
 	b = append(b, "/others-"...)
 	return string(strconv.AppendUint(b, uint64(table), 10))
 }

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"github.com/satellite-sdn/satellite/controller"
 	"math"
 	"sort"
 	"strconv"
@@ -86,9 +87,9 @@ func (c Config) probeRawPoints() int {
 func probeKey(local, remote uint64, path int) string {
 	b := make([]byte, 0, 48)
 	b = append(b, "probe/"...)
-	b = appendHex16(b, local)
+	b = controller.AppendDPID(b, local)
 	b = append(b, '/')
-	b = appendHex16(b, remote)
+	b = controller.AppendDPID(b, remote)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(path), 10)
 	return string(b)
@@ -250,7 +251,7 @@ func (c *Collector) probeSeriesData(d *SeriesData, key string, local uint64, res
 	}
 	l := &sr.last
 	d.Present = sr.present
-	d.Labels = map[string]string{"dpid": dpidString(local), "remote": dpidString(remote), "path": strconv.Itoa(path),
+	d.Labels = map[string]string{"dpid": controller.FormatDPID(local), "remote": controller.FormatDPID(remote), "path": strconv.Itoa(path),
 		"local_name": l.LocalName, "remote_name": l.RemoteName, "port": strconv.FormatUint(uint64(l.Port), 10)}
 	d.Points = sr.hist.query(&ps.tiers, ps.clock, len(ProbeMetrics), res, from, to, step)
 	return nil

@@ -317,18 +317,10 @@ func (id flowID) hash() uint64 {
 
 // Series keys.
 
-func appendHex16(b []byte, v uint64) []byte {
-	const digits = "0123456789abcdef"
-	for i := 15; i >= 0; i-- {
-		b = append(b, digits[(v>>(uint(i)*4))&0xf])
-	}
-	return b
-}
-
 func portKey(dpid uint64, port uint32) string {
 	b := make([]byte, 0, 32)
 	b = append(b, "port/"...)
-	b = appendHex16(b, dpid)
+	b = controller.AppendDPID(b, dpid)
 	b = append(b, '/')
 	b = strconv.AppendUint(b, uint64(port), 10)
 	return string(b)
@@ -337,9 +329,9 @@ func portKey(dpid uint64, port uint32) string {
 func flowKey(dpid uint64, id uint64, n int) string {
 	b := make([]byte, 0, 40)
 	b = append(b, "flow/"...)
-	b = appendHex16(b, dpid)
+	b = controller.AppendDPID(b, dpid)
 	b = append(b, '/')
-	b = appendHex16(b, id)
+	b = controller.AppendDPID(b, id)
 	if n > 1 {
 		b = append(b, '-')
 		b = strconv.AppendInt(b, int64(n), 10)
@@ -348,11 +340,11 @@ func flowKey(dpid uint64, id uint64, n int) string {
 }
 
 func tableKey(dpid uint64, table uint8) string {
-	return "table/" + string(appendHex16(nil, dpid)) + "/" + strconv.Itoa(int(table))
+	return "table/" + string(controller.AppendDPID(nil, dpid)) + "/" + strconv.Itoa(int(table))
 }
 
 func groupKey(dpid uint64, group uint32) string {
-	return "group/" + string(appendHex16(nil, dpid)) + "/" + strconv.FormatUint(uint64(group), 10)
+	return "group/" + string(controller.AppendDPID(nil, dpid)) + "/" + strconv.FormatUint(uint64(group), 10)
 }
 
 // toF32 copies rates into float32 history values.

@@ -7,8 +7,21 @@ import (
 )
 
 // FormatDPID renders a datapath id as Satellite shows it everywhere: 16
-// lower-case hex digits.
-func FormatDPID(dpid uint64) string { return fmt.Sprintf("%016x", dpid) }
+// lower-case hex digits. Every package that shows one uses this (or
+// AppendDPID where it builds keys without allocating).
+func FormatDPID(dpid uint64) string {
+	var b [16]byte
+	return string(AppendDPID(b[:0], dpid))
+}
+
+// AppendDPID appends FormatDPID(dpid) to b.
+func AppendDPID(b []byte, dpid uint64) []byte {
+	const digits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		b = append(b, digits[(dpid>>(uint(i)*4))&0xf])
+	}
+	return b
+}
 
 // ParseDPID parses a datapath id as users write it: 1 to 16 hex digits
 // with an optional 0x prefix ("1", "0x1", "0000000000000001"), or bytes of

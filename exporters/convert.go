@@ -58,16 +58,6 @@ func batchNames(b *collector.Batch, names Names) Names {
 	}
 }
 
-func hex16(d uint64) string {
-	const digits = "0123456789abcdef"
-	var b [16]byte
-	for i := 15; i >= 0; i-- {
-		b[i] = digits[d&0xf]
-		d >>= 4
-	}
-	return string(b[:])
-}
-
 // PortNumber formats an OpenFlow port number: LOCAL for the bridge's own
 // port, else decimal.
 func PortNumber(p uint32) string {
@@ -92,7 +82,7 @@ func (f *fieldList) rate(key string, v float64) {
 }
 
 func switchTags(tags []Tag, dpid uint64, names Names) []Tag {
-	tags = append(tags, Tag{Key: "dpid", Value: hex16(dpid)})
+	tags = append(tags, Tag{Key: "dpid", Value: controller.FormatDPID(dpid)})
 	if names != nil {
 		if n := names(dpid); n != "" {
 			tags = append(tags, Tag{Key: "switch", Value: n})
@@ -359,7 +349,7 @@ func linkPoint(l *topology.Link, removed bool, at time.Time) Point {
 func ProbePoints(dst []Point, samples []collector.ProbeSample) []Point {
 	for i := range samples {
 		p := &samples[i]
-		tags := []Tag{{Key: "local", Value: hex16(p.Local)}, {Key: "path", Value: strconv.Itoa(p.Path)}, {Key: "port", Value: PortNumber(p.Port)}, {Key: "remote", Value: hex16(p.Remote)}}
+		tags := []Tag{{Key: "local", Value: controller.FormatDPID(p.Local)}, {Key: "path", Value: strconv.Itoa(p.Path)}, {Key: "port", Value: PortNumber(p.Port)}, {Key: "remote", Value: controller.FormatDPID(p.Remote)}}
 		if p.LocalName != "" {
 			tags = append(tags, Tag{Key: "local_name", Value: p.LocalName})
 		}

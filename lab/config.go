@@ -9,6 +9,7 @@ package lab
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/satellite-sdn/satellite/controller"
 	"net"
 	"os"
 	"path/filepath"
@@ -315,7 +316,7 @@ func (cfg Config) lockPath() string      { return "/run/" + cfg.Prefix + "lab.lo
 func (cfg Config) DPID(i int) uint64 { return cfg.DPIDBase + uint64(i) }
 
 // DPIDString formats a datapath id as 16 hex digits.
-func DPIDString(d uint64) string { return fmt.Sprintf("%016x", d) }
+func DPIDString(d uint64) string { return controller.FormatDPID(d) }
 
 // VMIP is endpoint j's address on host i (without prefix length).
 func (cfg Config) VMIP(i, j int) string { return fmt.Sprintf("%s.%d.%d", cfg.OverlayNet, i, j) }
