@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/satellite-sdn/satellite/internal/duration"
 	"math"
 	"regexp"
 	"sort"
@@ -475,41 +476,8 @@ func (t *Threshold) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Duration is a rule's duration: a Go duration string ("30s", "2m") in
-// JSON and YAML.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// UnmarshalJSON reads a duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New("want a duration string such as \"30s\"")
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration; want a number with a unit such as 30s or 2m", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// UnmarshalYAML reads a duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as 30s", n.Line)
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (want a number with a unit, such as 30s or 2m)", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+// JSON and YAML (internal/duration, the project's one duration type).
+type Duration = duration.Duration
 
 // formatNum renders a number with an SI suffix: 800M, 1.5G, 12.3k, 0.25.
 func formatNum(v float64) string {

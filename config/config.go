@@ -30,6 +30,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/satellite-sdn/satellite/internal/duration"
 	"io"
 	"log/slog"
 	"net"
@@ -184,27 +185,9 @@ type Keepalive struct {
 	Misses   int      `yaml:"misses"`
 }
 
-// Duration is a time.Duration written in Go syntax in YAML ("1s", "500ms").
-type Duration time.Duration
-
-// UnmarshalYAML accepts a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as 1s or 500ms", n.Line)
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (want a number with a unit, such as 1s or 500ms)", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration in Go syntax.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-// String returns the duration in Go syntax.
-func (d Duration) String() string { return time.Duration(d).String() }
+// Duration is a time.Duration written in Go syntax in YAML ("1s",
+// "500ms"): the one duration type of the project (internal/duration).
+type Duration = duration.Duration
 
 // Default returns the built-in settings.
 func Default() Config {
