@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
+	"github.com/satellite-sdn/satellite/internal/boltfile"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -67,32 +65,9 @@ type BoltRuleStore struct {
 
 // OpenRuleStore opens (or creates, with its directory) the rule store file.
 func OpenRuleStore(path string) (*BoltRuleStore, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("alert rule store %s: %w", path, err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := boltfile.Open(path, boltfile.Schema{What: "alert rule store", Version: RuleSchemaVersion, Buckets: []string{string(ruleBucketRules)}})
 	if err != nil {
-		return nil, fmt.Errorf("alert rule store %s: %w (is another satellite using it?)", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(ruleBucketMeta)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucketIfNotExists(ruleBucketRules); err != nil {
-			return err
-		}
-		switch v := meta.Get(ruleKeySchema); {
-		case v == nil:
-			return meta.Put(ruleKeySchema, []byte(strconv.Itoa(RuleSchemaVersion)))
-		case string(v) != strconv.Itoa(RuleSchemaVersion):
-			return fmt.Errorf("schema version %s, this Satellite reads version %d: upgrade Satellite or move the file away", v, RuleSchemaVersion)
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("alert rule store %s: %w", path, err)
+		return nil, err
 	}
 	return &BoltRuleStore{db: db, path: path}, nil
 }

@@ -4,8 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/satellite-sdn/satellite/internal/boltfile"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -77,37 +76,10 @@ type BoltStore struct {
 
 // OpenBolt opens (or creates) the store file.
 func OpenBolt(path string) (*BoltStore, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("state store %s: %w", path, err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := boltfile.Open(path, boltfile.Schema{What: "state store", Version: SchemaVersion, Buckets: []string{string(bucketLeases)},
+		Migrate: map[string]func(*bolt.Tx) error{"1": func(tx *bolt.Tx) error { return migrateLeasesV1(tx.Bucket(bucketLeases)) }}})
 	if err != nil {
-		return nil, fmt.Errorf("state store %s: %w (is another satellite using it?)", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucketIfNotExists(bucketLeases); err != nil {
-			return err
-		}
-		switch v := meta.Get(keySchema); {
-		case v == nil:
-			return meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion)))
-		case string(v) == "1":
-			if err := migrateLeasesV1(tx.Bucket(bucketLeases)); err != nil {
-				return fmt.Errorf("migrating the leases from schema version 1: %w", err)
-			}
-			return meta.Put(keySchema, []byte(fmt.Sprint(SchemaVersion)))
-		case string(v) != fmt.Sprint(SchemaVersion):
-			return fmt.Errorf("schema version %s, this Satellite reads version %d: upgrade Satellite or move the file away", v, SchemaVersion)
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("state store %s: %w", path, err)
+		return nil, err
 	}
 	return &BoltStore{db: db}, nil
 }

@@ -9,8 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/satellite-sdn/satellite/internal/boltfile"
 	"regexp"
 	"sort"
 	"strings"
@@ -40,7 +39,7 @@ var (
 	ErrTokenNotFound = errors.New("no token with this name")
 	// ErrStoreLocked: another process (a running `satellite serve`)
 	// holds the store.
-	ErrStoreLocked = errors.New("the token store is in use by another process")
+	ErrStoreLocked = boltfile.ErrLocked
 )
 
 var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
@@ -87,20 +86,10 @@ var bucketTokens = []byte("tokens")
 // token store at path. It waits at most wait for another process holding
 // the file, then fails with ErrStoreLocked.
 func OpenTokenStore(path string, wait time.Duration) (*TokenStore, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("token store %s: %w", path, err)
-	}
-	if wait <= 0 {
-		wait = 2 * time.Second
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait})
+	db, err := boltfile.Open(path, boltfile.Schema{What: "token store", Buckets: []string{string(bucketTokens)}, Wait: wait})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("token store %s: %w", path, ErrStoreLocked)
-		}
-		return nil, fmt.Errorf("token store %s: %w", path, err)
+		return nil, err
 	}
-	_ = os.Chmod(path, 0o600) // the file holds no secrets, but who may exist is nobody else's business
 	s := &TokenStore{path: path, db: db, tokens: map[string]Token{}, sums: map[string][32]byte{}}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketTokens)
