@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/satellite-sdn/satellite/internal/testlog"
 	"io"
 	"log/slog"
 	"net"
@@ -19,22 +20,8 @@ import (
 	"github.com/satellite-sdn/satellite/controller/switchemu"
 )
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer is the shared test log buffer.
+type logBuffer = testlog.Buffer
 
 type harness struct {
 	t    *testing.T

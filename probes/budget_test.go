@@ -1,13 +1,12 @@
 package probes
 
 import (
-	"bytes"
 	"context"
+	"github.com/satellite-sdn/satellite/internal/testlog"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,23 +16,8 @@ import (
 	"github.com/satellite-sdn/satellite/vnet"
 )
 
-// syncBuffer is a log sink safe for the manager's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared test log buffer.
+type syncBuffer = testlog.Buffer
 
 // budgetEnv connects three emulated switches h1..h3 with two tunnel ports
 // to each other host (4 paths per switch) to a controller whose packet-out

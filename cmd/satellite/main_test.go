@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/satellite-sdn/satellite/internal/testlog"
 	"net"
 	"os"
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,23 +21,8 @@ import (
 	"github.com/satellite-sdn/satellite/web/webtest"
 )
 
-// syncBuffer is a buffer safe to write from one goroutine and read from another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared test log buffer.
+type syncBuffer = testlog.Buffer
 
 // sat runs the CLI and returns its exit status, stdout and stderr.
 func sat(t *testing.T, args ...string) (int, string, string) {

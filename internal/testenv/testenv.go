@@ -10,12 +10,11 @@ package testenv
 
 import (
 	"context"
+	"github.com/satellite-sdn/satellite/internal/testlog"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,42 +26,12 @@ import (
 	"github.com/satellite-sdn/satellite/internal/core"
 )
 
-// LogBuffer collects a test's logs; safe for concurrent writers.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String is everything written so far.
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// Reset forgets what was written.
-func (l *LogBuffer) Reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.Reset()
-}
+// LogBuffer is the one test log buffer (internal/testlog).
+type LogBuffer = testlog.Buffer
 
 // Logger logs at level into a new buffer, and to stderr as well when
 // $SAT_TEST_LOG is set (to follow a test as it runs).
-func Logger(level slog.Level) (*slog.Logger, *LogBuffer) {
-	buf := &LogBuffer{}
-	var w io.Writer = buf
-	if os.Getenv("SAT_TEST_LOG") != "" {
-		w = io.MultiWriter(buf, os.Stderr)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), buf
-}
+func Logger(level slog.Level) (*slog.Logger, *LogBuffer) { return testlog.New(level) }
 
 // Controller is a controller serving a loopback port for a test.
 type Controller struct {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/satellite-sdn/satellite/internal/testlog"
 	"io"
 	"log/slog"
 	"net/http"
@@ -121,22 +122,8 @@ type satellite struct {
 	ctx   context.Context
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared test log buffer.
+type syncBuffer = testlog.Buffer
 
 func startSatellite(t *testing.T) *satellite {
 	t.Helper()
