@@ -356,7 +356,7 @@ func (p *path) window(from, to, now time.Time, margin time.Duration) (answered, 
 type Manager struct {
 	cfg  Config
 	ctl  *controller.Controller
-	vm   *vnet.Manager
+	vm   Networks
 	topo *topology.Model
 	log  *slog.Logger
 	sign *signer
@@ -399,9 +399,18 @@ func (m *Manager) PauseSending(d time.Duration) {
 	m.mu.Unlock()
 }
 
+// Networks is what the prober needs of the virtual networks
+// (*vnet.Manager): the datapaths and their tunnel ports to probe, and the
+// owner of the tunnel groups to tell when a path order changed.
+type Networks interface {
+	Config() (vnet.Config, uint64)
+	TunnelPortName(remote string, path int) string
+	PathOrderChanged(ctx context.Context, local, remote uint64, ports []uint32) error
+}
+
 // New returns a prober; register m.PathOrder with the vnet manager
 // (vm.SetPathOrder) before running either.
-func New(cfg Config, ctl *controller.Controller, vm *vnet.Manager, topo *topology.Model) *Manager {
+func New(cfg Config, ctl *controller.Controller, vm Networks, topo *topology.Model) *Manager {
 	cfg.defaults()
 	return &Manager{cfg: cfg, ctl: ctl, vm: vm, topo: topo, log: cfg.Logger.With("component", "probes"),
 		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1), ready: map[uint64]bool{}, installAt: map[uint64]time.Time{}, stretch: map[uint64]float64{},
@@ -1183,16 +1192,15 @@ func (m *Manager) apply(ctx context.Context, local, remote uint64) {
 		}
 		return
 	}
-	s := m.ctl.Switch(local)
-	if s == nil {
+	if m.ctl.Switch(local) == nil {
 		return
 	}
 	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := s.ModifyGroup(actx, vnet.TunnelGroup(remote, ports)); err != nil {
+	// the virtual networks own the group: they rewrite it in this order
+	if err := m.vm.PathOrderChanged(actx, local, remote, ports); err != nil {
 		m.log.Warn("rewriting the tunnel group failed; the reconciler will retry", "local", localName, "remote", remName, "err", err)
 	}
-	m.vm.Kick()
 	took := time.Since(start)
 	var what, kind string
 	switch {

@@ -254,6 +254,23 @@ func (m *Manager) Status() ([]SwitchStatus, []string) {
 	return out, append([]string(nil), m.notes...)
 }
 
+// PathOrderChanged is the tunnel group contract (docs/probes.md): the
+// Manager is the one writer of the tunnel groups; the prober, which
+// decides the order of the underlay paths from local to remote (the
+// Manager reads it through SetPathOrder), calls this when that order
+// changed, with the paths' tunnel ports in the new order. The group is
+// rewritten at once, since a failover cannot wait for a reconciliation
+// pass, and a pass follows that checks the switch against the rest of
+// the program. An error leaves the repair to that pass.
+func (m *Manager) PathOrderChanged(ctx context.Context, local, remote uint64, ports []uint32) error {
+	defer m.Kick()
+	s := m.ctl.Switch(local)
+	if s == nil {
+		return fmt.Errorf("switch %s is not connected", controller.FormatDPID(local))
+	}
+	return s.ModifyGroup(ctx, TunnelGroup(remote, ports))
+}
+
 // Kick asks for a reconciliation soon.
 func (m *Manager) Kick() {
 	select {

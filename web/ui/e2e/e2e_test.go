@@ -13,6 +13,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/satellite-sdn/satellite/config"
+	"github.com/satellite-sdn/satellite/internal/apptest"
 	"github.com/satellite-sdn/satellite/internal/testlog"
 	"io"
 	"log/slog"
@@ -29,9 +31,7 @@ import (
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
-	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/lab"
-	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
 	"github.com/satellite-sdn/satellite/web/auth"
@@ -127,66 +127,9 @@ type syncBuffer = testlog.Buffer
 
 func startSatellite(t *testing.T) *satellite {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "of.sock")
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctl := controller.New(controller.Config{Logger: log})
-	ln, err := controller.Listen("unix:" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	// as serve does: down links stay as down, and the journal keeps the
-	// history the events page loads
-	model := topology.New(topology.Options{KeepDownLinks: time.Hour})
-	jr, err := journal.Open(journal.Options{Dir: t.TempDir(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	feeder := journal.NewFeeder(jr, journal.Sources{Model: model, Controller: ctl}, log)
-	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log}, ctl, model, lldp.NewRandomSigner())
-	coll := collector.New(collector.Config{Interval: time.Second, Logger: log}, ctl)
-	eng, err := alerts.New(alerts.Config{Logger: log}, alerts.Sources{Collector: coll, Controller: ctl, Model: model})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{}, 6)
-	feeder.AddAlerts(eng)
-	go func() { feeder.Run(ctx); done <- struct{}{} }()
-	go func() { coll.Run(ctx); done <- struct{}{} }()
-	go func() { eng.Run(ctx); done <- struct{}{} }()
-	go func() { _ = ctl.Serve(ctx, ln); done <- struct{}{} }()
-	go func() {
-		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
-		done <- struct{}{}
-	}()
-	go func() { disc.Run(ctx); done <- struct{}{} }()
-	store, err := auth.OpenTokenStore(filepath.Join(t.TempDir(), "tokens.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	token, _, err := store.Create("e2e", auth.RoleOperator, "e2e", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := web.New(ctl, web.WithLogger(log), web.WithSecurity(web.Security{Tokens: store}), web.WithVersion("e2e"), web.WithTopology(model), web.WithDiscovery(disc),
-		web.WithCollector(coll), web.WithAlerts(eng), web.WithJournal(jr),
-		web.WithUI(ui.New(ui.Options{Model: model, Journal: jr, Version: "e2e", Logger: log})))
-	srv := httptest.NewServer(api)
-	t.Cleanup(func() {
-		api.Close()
-		srv.Close()
-		cancel()
-		for i := 0; i < 6; i++ {
-			<-done
-		}
-		jr.Close()
-		if t.Failed() {
-			t.Logf("satellite log:\n%s", logs.String())
-		}
-	})
-	return &satellite{token: token, ctl: ctl, model: model, api: api, url: srv.URL, sock: sock, logs: logs, ctx: ctx}
+	s := apptest.Start(t, apptest.Options{ // the token is an operator's
+		Configure: func(c *config.Config) { c.Collector.Interval = config.Duration(time.Second) }})
+	return &satellite{token: s.Token, ctl: s.Controller, model: s.Model, api: s.API, url: s.URL, sock: s.Sock, logs: s.Logs, ctx: s.Context()}
 }
 
 // waitFor polls cond every 50 ms until it holds or limit passes.

@@ -1,24 +1,14 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
+	"github.com/satellite-sdn/satellite/config"
+	"github.com/satellite-sdn/satellite/internal/apptest"
 	"testing"
 	"time"
 
-	"github.com/satellite-sdn/satellite/controller"
-	"github.com/satellite-sdn/satellite/diagnostics"
 	"github.com/satellite-sdn/satellite/lab"
-	"github.com/satellite-sdn/satellite/lldp"
-	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
-	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
-	"github.com/satellite-sdn/satellite/web/ui"
 )
 
 // TestTracePanelOnOVS: the topology page's Trace form traces a1 -> a3
@@ -28,56 +18,13 @@ import (
 func TestTracePanelOnOVS(t *testing.T) {
 	browserReady(t)
 	dir := artifacts(t)
-	sock := filepath.Join(t.TempDir(), "of.sock")
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctl := controller.New(controller.Config{Logger: log})
-	ln, err := controller.Listen("unix:" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := vnet.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	model := topology.New(topology.Options{})
-	mgr, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 4)
-	go func() { _ = ctl.Serve(ctx, ln); done <- struct{}{} }()
-	go func() {
-		topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
-		done <- struct{}{}
-	}()
-	go func() {
-		lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log, Interval: 500 * time.Millisecond}, ctl, model, lldp.NewRandomSigner()).Run(ctx)
-		done <- struct{}{}
-	}()
-	go func() { _ = mgr.Run(ctx); done <- struct{}{} }()
-	tokens, err := auth.OpenTokenStore(filepath.Join(t.TempDir(), "tokens.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tokens.Close() })
-	token, _, err := tokens.Create("e2e", auth.RoleOperator, "e2e", false) // tracing is an operator's
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := web.New(ctl, web.WithLogger(log), web.WithSecurity(web.Security{Tokens: tokens}), web.WithTopology(model), web.WithVirtualNetworks(mgr),
-		web.WithTracer(diagnostics.NewTracer(ctl, model, mgr, -1)),
-		web.WithUI(ui.New(ui.Options{Model: model, Version: "e2e", Logger: log})))
-	srv := httptest.NewServer(api)
-	t.Cleanup(func() {
-		api.Close()
-		srv.Close()
-		cancel()
-		for i := 0; i < 4; i++ {
-			<-done
-		}
-		store.Close()
-	})
+	// Satellite as serve runs it; tracing is an operator's
+	sat := apptest.Start(t, apptest.Options{
+		Configure: func(c *config.Config) {
+			c.Discovery.Interval = config.Duration(500 * time.Millisecond)
+			c.VNet.TraceMaxAge = 0 // always read the tables
+		}})
+	mgr, sock, token := sat.VNets, sat.Sock, sat.Token
 	topo := lab.Start(t, lab.Config{Hosts: 3, Controllers: []string{"unix:" + sock}})
 	cfg := vnet.Config{Networks: []vnet.Network{{Name: "net1", Subnet: "10.1.0.0/24"}}}
 	for i, h := range topo.Hosts {
@@ -99,7 +46,7 @@ func TestTracePanelOnOVS(t *testing.T) {
 	})
 	expect, _ := json.Marshal(map[string]any{"h1": topo.Host(1).DPID, "h3": topo.Host(3).DPID})
 	runScript(t, "trace.e2e.mjs", map[string]string{
-		"SATELLITE_URL":       srv.URL,
+		"SATELLITE_URL":       sat.URL,
 		"SATELLITE_TOKEN":     token, // signed in: the page and its API calls use the cookie
 		"SATELLITE_ARTIFACTS": dir,
 		"SATELLITE_EXPECT":    string(expect),
