@@ -25,6 +25,15 @@ import (
 	"github.com/satellite-sdn/satellite/topology"
 )
 
+// Switches is what the alert engine needs of the controller
+// (*controller.Controller): its event bus and its sessions, for the
+// switch and port metrics.
+type Switches interface {
+	Bus() *controller.Bus
+	Switch(dpid uint64) *controller.Session
+	Switches() []*controller.Session
+}
+
 type portInfo = ofwire.Port
 
 // Alert states and event kinds.
@@ -70,7 +79,7 @@ type Config struct {
 // Sources the engine watches. Any may be nil.
 type Sources struct {
 	Collector  *collector.Collector
-	Controller *controller.Controller
+	Controller Switches
 	Model      *topology.Model
 }
 

@@ -38,6 +38,14 @@ import (
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 )
 
+// Switches is what the collector needs of the controller
+// (*controller.Controller): its event bus and the sessions it polls.
+type Switches interface {
+	Bus() *controller.Bus
+	Switch(dpid uint64) *controller.Session
+	Switches() []*controller.Session
+}
+
 // Defaults of Config.
 const (
 	DefaultInterval             = 5 * time.Second
@@ -156,7 +164,7 @@ func (c Config) DownsampledPoints() int {
 // Collector polls statistics from the controller's switches.
 type Collector struct {
 	cfg    Config
-	ctl    *controller.Controller
+	ctl    Switches
 	log    *slog.Logger
 	tiers  tiers
 	stream *Stream[*Batch]
@@ -233,7 +241,7 @@ type switchState struct {
 }
 
 // New returns a collector for ctl's switches; Run starts it.
-func New(cfg Config, ctl *controller.Controller) *Collector {
+func New(cfg Config, ctl Switches) *Collector {
 	cfg.setDefaults()
 	c := &Collector{
 		cfg:      cfg,

@@ -20,7 +20,9 @@ var ErrNotConnected = errors.New("switch is not connected")
 // Source reads switches' tables through the controller and keeps each
 // dump for at most MaxAge. Port state is always the session's current one.
 type Source struct {
-	ctl    *controller.Controller
+	ctl interface {
+		Switch(dpid uint64) *controller.Session
+	}
 	maxAge time.Duration
 	now    func() time.Time
 
@@ -38,7 +40,9 @@ type dump struct {
 
 // NewSource reads tables from ctl, reusing a dump for maxAge (0: DefaultMaxAge,
 // negative: always read).
-func NewSource(ctl *controller.Controller, maxAge time.Duration) *Source {
+func NewSource(ctl interface {
+	Switch(dpid uint64) *controller.Session
+}, maxAge time.Duration) *Source {
 	if maxAge == 0 {
 		maxAge = DefaultMaxAge
 	}

@@ -16,6 +16,25 @@ import (
 	"github.com/satellite-sdn/satellite/vnet"
 )
 
+// Switches is what the tracer needs of the controller
+// (*controller.Controller): the sessions it reads tables from and injects
+// into, and the event bus it watches for the injected packet.
+type Switches interface {
+	Bus() *controller.Bus
+	Switch(dpid uint64) *controller.Session
+	Switches() []*controller.Session
+}
+
+// Networks is what the tracer needs of the virtual networks
+// (*vnet.Manager): their configuration, compiled programs, tunnel port
+// names and active leases, to name what a flow is for.
+type Networks interface {
+	Config() (vnet.Config, uint64)
+	Programs() (map[uint64]*vnet.Program, []string)
+	TunnelPortName(remote string, path int) string
+	ActiveLeases() []vnet.Lease
+}
+
 // Request is a trace request: from where, to what, which packet.
 type Request struct {
 	// From is a virtual-network interface name, or SWITCH:PORT where
@@ -96,9 +115,9 @@ type Live struct {
 
 // Tracer runs traces against the live network.
 type Tracer struct {
-	Ctl    *controller.Controller
+	Ctl    Switches
 	Topo   *topology.Model
-	VNet   *vnet.Manager
+	VNet   Networks // nil: no virtual networks
 	Source *Source
 	Logger *slog.Logger
 }
@@ -111,8 +130,12 @@ func (t *Tracer) log() *slog.Logger {
 }
 
 // NewTracer returns a tracer; maxAge bounds the age of cached tables.
-func NewTracer(ctl *controller.Controller, topo *topology.Model, vn *vnet.Manager, maxAge time.Duration) *Tracer {
-	return &Tracer{Ctl: ctl, Topo: topo, VNet: vn, Source: NewSource(ctl, maxAge)}
+func NewTracer(ctl Switches, topo *topology.Model, vn *vnet.Manager, maxAge time.Duration) *Tracer {
+	t := &Tracer{Ctl: ctl, Topo: topo, Source: NewSource(ctl, maxAge)}
+	if vn != nil { // no typed nil in the interface
+		t.VNet = vn
+	}
+	return t
 }
 
 // view is everything one trace looks at.

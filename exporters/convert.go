@@ -26,7 +26,9 @@ type Names func(dpid uint64) string
 // ControllerNames names ctl's switches: the name of the bridge's LOCAL
 // port (the bridge name, such as br-int), else the datapath description
 // unless the switch left it unset ("None").
-func ControllerNames(ctl *controller.Controller) Names {
+func ControllerNames(ctl interface {
+	Switch(dpid uint64) *controller.Session
+}) Names {
 	return func(dpid uint64) string {
 		s := ctl.Switch(dpid)
 		if s == nil {

@@ -21,7 +21,7 @@ type Sources struct {
 	// path changes and failover).
 	Model *topology.Model
 	// Controller: the reason of each switch disconnection.
-	Controller *controller.Controller
+	Controller interface{ Bus() *controller.Bus } // *controller.Controller
 	// Alerts: alerts firing and resolving.
 	Alerts *alerts.Engine
 }

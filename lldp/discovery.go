@@ -16,6 +16,14 @@ import (
 	"github.com/satellite-sdn/satellite/topology"
 )
 
+// Switches is what discovery needs of the controller (*controller.Controller):
+// its event bus and its switch sessions.
+type Switches interface {
+	Bus() *controller.Bus
+	Switch(dpid uint64) *controller.Session
+	Switches() []*controller.Session
+}
+
 // DiscoveryConfig tunes link discovery.
 type DiscoveryConfig struct {
 	// Interval between two probes of the same port while it is new
@@ -104,7 +112,7 @@ func (c *DiscoveryConfig) defaults() {
 // switch and turns the probes that come back into links in the model.
 type Discovery struct {
 	cfg    DiscoveryConfig
-	ctl    *controller.Controller
+	ctl    Switches
 	model  *topology.Model
 	signer *Signer
 	log    *slog.Logger
@@ -168,7 +176,7 @@ type Stats struct {
 
 // NewDiscovery returns a discovery loop; signer holds the controller's
 // LLDP secret.
-func NewDiscovery(cfg DiscoveryConfig, ctl *controller.Controller, model *topology.Model, signer *Signer) *Discovery {
+func NewDiscovery(cfg DiscoveryConfig, ctl Switches, model *topology.Model, signer *Signer) *Discovery {
 	cfg.defaults()
 	steady := int((cfg.SteadyInterval + cfg.Interval/2) / cfg.Interval)
 	perBurst := max(1, int(cfg.ImmediateRate/10))

@@ -22,6 +22,15 @@ import (
 	"github.com/satellite-sdn/satellite/vnet"
 )
 
+// Switches is what the prober needs of the controller (*controller.Controller):
+// its event bus, the sessions it probes through, and its packet-out budget.
+type Switches interface {
+	Bus() *controller.Bus
+	Switch(dpid uint64) *controller.Session
+	Switches() []*controller.Session
+	Config() controller.Config
+}
+
 // Config tunes probing and failover.
 type Config struct {
 	// Interval between probes of one path (default 30ms).
@@ -355,7 +364,7 @@ func (p *path) window(from, to, now time.Time, margin time.Duration) (answered, 
 // Manager probes the paths and drives failover.
 type Manager struct {
 	cfg  Config
-	ctl  *controller.Controller
+	ctl  Switches
 	vm   Networks
 	topo *topology.Model
 	log  *slog.Logger
@@ -410,7 +419,7 @@ type Networks interface {
 
 // New returns a prober; register m.PathOrder with the vnet manager
 // (vm.SetPathOrder) before running either.
-func New(cfg Config, ctl *controller.Controller, vm Networks, topo *topology.Model) *Manager {
+func New(cfg Config, ctl Switches, vm Networks, topo *topology.Model) *Manager {
 	cfg.defaults()
 	return &Manager{cfg: cfg, ctl: ctl, vm: vm, topo: topo, log: cfg.Logger.With("component", "probes"),
 		sign: newSigner(), paths: map[PathKey]*path{}, order: map[[2]uint64][]int{}, stall: make(chan time.Duration, 1), ready: map[uint64]bool{}, installAt: map[uint64]time.Time{}, stretch: map[uint64]float64{},

@@ -12,6 +12,14 @@ import (
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 )
 
+// Switches is what the tracker needs of the controller (*controller.Controller):
+// its event bus and its switch sessions.
+type Switches interface {
+	Bus() *controller.Bus
+	Switch(dpid uint64) *controller.Session
+	Switches() []*controller.Session
+}
+
 // Ingress pipeline: Satellite owns table 0. It punts LLDP (discovery),
 // copies ARP and DHCP to the controller for host tracking, and sends
 // everything on to table 1 (ForwardingTable), where forwarding starts.
@@ -55,7 +63,7 @@ type TrackerConfig struct {
 // controller's events and installs the ingress flows on every switch.
 type Tracker struct {
 	cfg   TrackerConfig
-	ctl   *controller.Controller
+	ctl   Switches
 	model *Model
 	log   *slog.Logger
 	held  map[string]heldHost // by MAC, the latest sighting; only Run's goroutine
@@ -68,7 +76,7 @@ type Tracker struct {
 func (t *Tracker) Refused() uint64 { return t.refused.Load() }
 
 // NewTracker returns a tracker feeding model from ctl.
-func NewTracker(cfg TrackerConfig, ctl *controller.Controller, model *Model) *Tracker {
+func NewTracker(cfg TrackerConfig, ctl Switches, model *Model) *Tracker {
 	if cfg.HostIdle <= 0 {
 		cfg.HostIdle = 5 * time.Minute
 	}

@@ -13,6 +13,14 @@ import (
 	"github.com/satellite-sdn/satellite/topology"
 )
 
+// Switches is what the virtual networks need of the controller
+// (*controller.Controller): its event bus and the sessions they program.
+type Switches interface {
+	Bus() *controller.Bus
+	Switch(dpid uint64) *controller.Session
+	Switches() []*controller.Session
+}
+
 // Options tune the Manager.
 type Options struct {
 	Logger *slog.Logger
@@ -83,7 +91,7 @@ type SwitchStatus struct {
 // converged to it.
 type Manager struct {
 	store Store
-	ctl   *controller.Controller
+	ctl   Switches
 	topo  *topology.Model
 	opt   Options
 	log   *slog.Logger
@@ -112,7 +120,7 @@ type Manager struct {
 }
 
 // NewManager loads the stored configuration.
-func NewManager(store Store, ctl *controller.Controller, topo *topology.Model, opt Options) (*Manager, error) {
+func NewManager(store Store, ctl Switches, topo *topology.Model, opt Options) (*Manager, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
