@@ -61,7 +61,26 @@ type clientCommand struct {
 	setup func(fs *flag.FlagSet) func(ctx context.Context, s *session, args []string) error
 }
 
-var clientCommands = map[string]clientCommand{
+// The CLI's command table: every client command, with its arguments, its
+// line in the usage and the function that sets up its flags, and the
+// usage of every command with subcommands. It is baseCommands and
+// baseGroups with the virtual-network commands (vnet.go, generated per
+// kind of object) added, built once, here.
+var clientCommands, commandGroups = commandTable()
+
+func commandTable() (map[string]clientCommand, map[string]string) {
+	cmds, groups := map[string]clientCommand{}, map[string]string{}
+	for k, v := range baseCommands {
+		cmds[k] = v
+	}
+	for k, v := range baseGroups {
+		groups[k] = v
+	}
+	addVNetCommands(cmds, groups)
+	return cmds, groups
+}
+
+var baseCommands = map[string]clientCommand{
 	"health":          {"", 0, 0, "server status", setupHealth},
 	"switches":        {"", 0, 0, "connected switches", setupSwitches},
 	"switch":          {"DPID", 1, 0, "one switch with its ports", setupSwitch},
@@ -82,15 +101,48 @@ var clientCommands = map[string]clientCommand{
 	"topology list":   {"", 0, 0, "snapshots stored on the server", setupTopologyList},
 	"topology diff": {"A [B]", 1, 1, "compare two topologies; A and B are each a snapshot FILE, the id of a snapshot stored on the server (s1) " +
 		"or live (B defaults to live); two files are compared without a server", setupTopologyDiff},
-	"topology": {"show|export|import|list|diff ...", -1, 0, "show, export, import and compare topologies", nil},
+	"topology":       {"show|export|import|list|diff ...", -1, 0, "show, export, import and compare topologies", nil},
+	"exporters":      {"", 0, 0, "exporters (InfluxDB, Fluentd) and /metrics: state, queue, delivered, dropped, last error", setupExporters},
+	"metrics ports":  {"", 0, 0, "latest rates and counters of every port", setupMetricsPorts},
+	"metrics flows":  {"", 0, 0, "latest rates and counters of flows, with their owners", setupMetricsFlows},
+	"metrics series": {"KEY", 1, 0, "history of one series (KEY from metrics ports or flows, e.g. port/0000000000000001/2)", setupMetricsSeries},
+	"metrics stats":  {"", 0, 0, "collector health: polls, skipped slow polls, dropped stream samples, series, memory", setupMetricsStats},
+	"metrics":        {"ports|flows|series|stats ...", -1, 0, "statistics from the collector", nil},
+	"alerts":         {"[history]", 0, 1, "active alerts (pending and firing); alerts history: firing and resolved events", setupAlerts},
+	"rules list":     {"", 0, 0, "alert rules", setupRulesList},
+	"rules add":      {"", 0, 0, "add alert rules, from flags or from a YAML or JSON file (-f)", setupRulesAdd},
+	"rules show":     {"NAME", 1, 0, "one alert rule", setupRulesShow},
+	"rules delete":   {"NAME", 1, 0, "delete an alert rule (its firing alerts resolve)", setupRulesDelete},
+	"rules":          {"list|add|show|delete ...", -1, 0, "alert rules", nil},
+	"token create":   {"NAME", 1, 0, "create an API token with --role viewer, operator or admin and print it (shown only once)", setupTokenCreate},
+	"token list":     {"", 0, 0, "API tokens: names, roles, when created", setupTokenList},
+	"token revoke":   {"NAME", 1, 0, "revoke an API token: it stops working at once", setupTokenRevoke},
+	"token":          {"create|list|revoke ...", -1, 0, "manage API tokens", nil},
+	"audit-log":      {"", 0, 0, "every state-changing API request: who, role, what, status, from where (needs an admin token)", setupAuditLog},
+	"trace": {"FROM TO", 1, 1, "trace a packet hop by hop through the switches' flow tables (why can't FROM reach TO?); " +
+		"FROM: an interface name or SWITCH:PORT; TO: an interface name, an IP or a MAC (none for --proto dhcp)", setupTrace},
+	"tunnels": {"", 0, 0, "GRE paths between hosts: state, RTT, loss, which path carries the traffic", setupTunnels},
+	"watch":   {"", 0, 0, "follow the live stream (topology changes, metrics, alerts, events) as JSON lines; Ctrl-C stops", setupWatch},
+	"openapi": {"", 0, 0, "print the server's OpenAPI document", setupOpenAPI},
 }
 
 // commandGroups are the commands with subcommands, with their usage.
-var commandGroups = map[string]string{
+var baseGroups = map[string]string{
 	"flow": "Usage: satellite flow add DPID 'SPEC' [--id N]\n       satellite flow del DPID [--owner api] [--network N] [--id N] [--table N]\n",
 	"topology": "Usage: satellite topology export [-f FILE] [--at TIME]\n       satellite topology show [--at TIME]\n       satellite topology import FILE\n       satellite topology list\n" +
 		"       satellite topology diff A [B]   (A, B: a snapshot FILE, a stored snapshot id such as s1, or live; B defaults to live)\n" +
 		"       satellite topology diff --from T1 [--to T2]   (the topologies at two times, from the journal; T2 defaults to live)\n",
+	"metrics": "Usage: satellite metrics ports [--dpid DPID] [--port N|local]\n" +
+		"       satellite metrics flows [--dpid DPID] [--owner KIND] [--network N] [--id N] [--table N] [--sort key|bps|pps] [--limit N]\n" +
+		"       satellite metrics series KEY [--from T] [--to T] [--step D] [--resolution raw|downsampled]\n" +
+		"       satellite metrics stats\n",
+	"rules": "Usage: satellite rules list\n" +
+		"       satellite rules add --name N --metric M --op OP --value V [--for D] [--clear V] [--dpid DPID] [--port N] ...\n" +
+		"       satellite rules add -f FILE [--replace]   (YAML or JSON: one rule, a list, or {rules: [...]})\n" +
+		"       satellite rules show NAME\n" +
+		"       satellite rules delete NAME\n",
+	"token": "Usage: satellite token create NAME --role viewer|operator|admin [--replace]\n       satellite token list\n       satellite token revoke NAME\n" +
+		"Without --server, the store next to the state file is used directly when no server holds it, else the API (needs an admin token).\n",
 }
 
 func runClient(ctx context.Context, name string, cmd clientCommand, args []string, stdout, stderr io.Writer) int {

@@ -7,10 +7,6 @@ import (
 	"io"
 )
 
-func init() {
-	clientCommands["exporters"] = clientCommand{"", 0, 0, "exporters (InfluxDB, Fluentd) and /metrics: state, queue, delivered, dropped, last error", setupExporters}
-}
-
 func setupExporters(fs *flag.FlagSet) func(context.Context, *session, []string) error {
 	return func(ctx context.Context, s *session, _ []string) error {
 		st, err := s.cl.Exporters(ctx)

@@ -20,29 +20,6 @@ import (
 
 // Statistics and alert commands: satellite metrics ports|flows|series|stats,
 // satellite alerts [history], satellite rules list|add|show|delete.
-func init() {
-	clientCommands["metrics ports"] = clientCommand{"", 0, 0, "latest rates and counters of every port", setupMetricsPorts}
-	clientCommands["metrics flows"] = clientCommand{"", 0, 0, "latest rates and counters of flows, with their owners", setupMetricsFlows}
-	clientCommands["metrics series"] = clientCommand{"KEY", 1, 0, "history of one series (KEY from metrics ports or flows, e.g. port/0000000000000001/2)", setupMetricsSeries}
-	clientCommands["metrics stats"] = clientCommand{"", 0, 0, "collector health: polls, skipped slow polls, dropped stream samples, series, memory", setupMetricsStats}
-	clientCommands["metrics"] = clientCommand{"ports|flows|series|stats ...", -1, 0, "statistics from the collector", nil}
-	commandGroups["metrics"] = "Usage: satellite metrics ports [--dpid DPID] [--port N|local]\n" +
-		"       satellite metrics flows [--dpid DPID] [--owner KIND] [--network N] [--id N] [--table N] [--sort key|bps|pps] [--limit N]\n" +
-		"       satellite metrics series KEY [--from T] [--to T] [--step D] [--resolution raw|downsampled]\n" +
-		"       satellite metrics stats\n"
-	clientCommands["alerts"] = clientCommand{"[history]", 0, 1, "active alerts (pending and firing); alerts history: firing and resolved events", setupAlerts}
-	clientCommands["rules list"] = clientCommand{"", 0, 0, "alert rules", setupRulesList}
-	clientCommands["rules add"] = clientCommand{"", 0, 0, "add alert rules, from flags or from a YAML or JSON file (-f)", setupRulesAdd}
-	clientCommands["rules show"] = clientCommand{"NAME", 1, 0, "one alert rule", setupRulesShow}
-	clientCommands["rules delete"] = clientCommand{"NAME", 1, 0, "delete an alert rule (its firing alerts resolve)", setupRulesDelete}
-	clientCommands["rules"] = clientCommand{"list|add|show|delete ...", -1, 0, "alert rules", nil}
-	commandGroups["rules"] = "Usage: satellite rules list\n" +
-		"       satellite rules add --name N --metric M --op OP --value V [--for D] [--clear V] [--dpid DPID] [--port N] ...\n" +
-		"       satellite rules add -f FILE [--replace]   (YAML or JSON: one rule, a list, or {rules: [...]})\n" +
-		"       satellite rules show NAME\n" +
-		"       satellite rules delete NAME\n"
-}
-
 // si renders a rate with an SI suffix ("8.2M"); "-" when unknown.
 func si(v *float64) string {
 	if v == nil {

@@ -46,16 +46,6 @@ func httpClient(caFile string) (*http.Client, error) {
 	return &http.Client{Timeout: 30 * time.Second, Transport: tr}, nil
 }
 
-func init() {
-	clientCommands["token create"] = clientCommand{"NAME", 1, 0, "create an API token with --role viewer, operator or admin and print it (shown only once)", setupTokenCreate}
-	clientCommands["token list"] = clientCommand{"", 0, 0, "API tokens: names, roles, when created", setupTokenList}
-	clientCommands["token revoke"] = clientCommand{"NAME", 1, 0, "revoke an API token: it stops working at once", setupTokenRevoke}
-	clientCommands["token"] = clientCommand{"create|list|revoke ...", -1, 0, "manage API tokens", nil}
-	commandGroups["token"] = "Usage: satellite token create NAME --role viewer|operator|admin [--replace]\n       satellite token list\n       satellite token revoke NAME\n" +
-		"Without --server, the store next to the state file is used directly when no server holds it, else the API (needs an admin token).\n"
-	clientCommands["audit-log"] = clientCommand{"", 0, 0, "every state-changing API request: who, role, what, status, from where (needs an admin token)", setupAuditLog}
-}
-
 // storeFlags are how the token commands find the local store.
 type storeFlags struct{ config, stateFile *string }
 

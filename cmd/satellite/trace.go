@@ -7,11 +7,6 @@ import (
 	"github.com/satellite-sdn/satellite/diagnostics"
 )
 
-func init() {
-	clientCommands["trace"] = clientCommand{"FROM TO", 1, 1, "trace a packet hop by hop through the switches' flow tables (why can't FROM reach TO?); " +
-		"FROM: an interface name or SWITCH:PORT; TO: an interface name, an IP or a MAC (none for --proto dhcp)", setupTrace}
-}
-
 func setupTrace(fs *flag.FlagSet) func(context.Context, *session, []string) error {
 	proto := fs.String("proto", "icmp", "`protocol`: icmp, tcp, udp, arp or dhcp")
 	dport := newOpt(fs, "dport", 65535, "destination `port` (tcp, udp)")

@@ -10,10 +10,6 @@ import (
 	"github.com/satellite-sdn/satellite/probes"
 )
 
-func init() {
-	clientCommands["tunnels"] = clientCommand{"", 0, 0, "GRE paths between hosts: state, RTT, loss, which path carries the traffic", setupTunnels}
-}
-
 func setupTunnels(fs *flag.FlagSet) func(context.Context, *session, []string) error {
 	local := fs.String("local", "", "only paths from this `DPID`")
 	remote := fs.String("remote", "", "only paths to this `DPID`")

@@ -25,7 +25,8 @@ import (
 // yamlOutput are the commands whose -o also takes yaml.
 var yamlOutput = map[string]bool{"export": true}
 
-func init() {
+// addVNetCommands adds the virtual-network commands to the command table.
+func addVNetCommands(clientCommands map[string]clientCommand, commandGroups map[string]string) {
 	add := func(name string, c clientCommand) { clientCommands[name] = c }
 	for _, k := range []kindCommands{datapathCLI, networkCLI, interfaceCLI, routerCLI, groupCLI} {
 		k.register(add)

@@ -8,11 +8,6 @@ import (
 	"io"
 )
 
-func init() {
-	clientCommands["watch"] = clientCommand{"", 0, 0, "follow the live stream (topology changes, metrics, alerts, events) as JSON lines; Ctrl-C stops", setupWatch}
-	clientCommands["openapi"] = clientCommand{"", 0, 0, "print the server's OpenAPI document", setupOpenAPI}
-}
-
 func setupWatch(fs *flag.FlagSet) func(context.Context, *session, []string) error {
 	topics := fs.String("topics", "", "comma separated `topics`: topology, metrics, flows, alerts (default: the server's)")
 	since := fs.Uint64("since", 0, "resume after this `version` (with --epoch)")
