@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/satellite-sdn/satellite/internal/testenv"
 	"github.com/satellite-sdn/satellite/internal/testlog"
 	"io"
 	"log/slog"
@@ -33,24 +34,8 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg controller.Config) *harness {
 	t.Helper()
-	logs := &logBuffer{}
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctl := controller.New(cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); ctl.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("controller log:\n%s", logs.String())
-		}
-	})
-	return &harness{t: t, ctl: ctl, addr: ln.Addr().String(), logs: logs, ctx: ctx}
+	c := testenv.StartController(t, cfg)
+	return &harness{t: t, ctl: c.Ctl, addr: c.OpenFlowAddr, logs: c.Logs, ctx: c.Context()}
 }
 
 // connect starts an emulated switch and waits until the controller lists it.

@@ -8,9 +8,8 @@ package apptest
 
 import (
 	"context"
+	"github.com/satellite-sdn/satellite/internal/testenv"
 	"log/slog"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/satellite-sdn/satellite/config"
@@ -52,11 +51,7 @@ func Start(t testing.TB, o Options) *Satellite {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	sock := filepath.Join(dir, "of.sock")
-	cfg := config.Default()
-	cfg.StateFile = filepath.Join(dir, "state.db")
-	cfg.OpenFlow = config.Targets{"unix:" + sock}
-	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg, sock := testenv.Config(dir)
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
@@ -82,24 +77,8 @@ func Start(t testing.TB, o Options) *Satellite {
 		_ = a.Close()
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	var stopErr error
-	s := &Satellite{App: a, Dir: dir, Sock: sock, URL: a.URL(), Token: token, Logs: logs, ctx: ctx}
-	s.stop = func() error {
-		once.Do(func() { cancel(); stopErr = <-done })
-		return stopErr
-	}
-	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
-			t.Errorf("satellite: %v", err)
-		}
-		if t.Failed() && logs != nil {
-			t.Logf("satellite log:\n%s", logs.String())
-		}
-	})
+	s := &Satellite{App: a, Dir: dir, Sock: sock, URL: a.URL(), Token: token, Logs: logs}
+	s.ctx, s.stop = testenv.Run(t, a.Run, false, logs)
 	return s
 }
 

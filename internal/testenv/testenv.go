@@ -190,6 +190,45 @@ type Core struct {
 // Context ends when Satellite is stopped.
 func (s *Core) Context() context.Context { return s.ctx }
 
+// Config is the configuration of a test Satellite with its state in dir:
+// config.Default with the state file dir/state.db, OpenFlow on the unix
+// socket dir/of.sock (returned) and the API on 127.0.0.1:0.
+func Config(dir string) (config.Config, string) {
+	sock := filepath.Join(dir, "of.sock")
+	cfg := config.Default()
+	cfg.StateFile = filepath.Join(dir, "state.db")
+	cfg.OpenFlow = config.Targets{"unix:" + sock}
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	return cfg, sock
+}
+
+// Run runs a Satellite's Run in the background. Unless keep, the end of
+// the test stops it, reports what Run returned and prints logs (when not
+// nil) if the test failed. stop stops it and returns what Run returned;
+// stopping again returns the same.
+func Run(t testing.TB, run func(context.Context) error, keep bool, logs *LogBuffer) (ctx context.Context, stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	var stopErr error
+	stop = func() error {
+		once.Do(func() { cancel(); stopErr = <-done })
+		return stopErr
+	}
+	if !keep {
+		t.Cleanup(func() {
+			if err := stop(); err != nil {
+				t.Errorf("satellite: %v", err)
+			}
+			if t.Failed() && logs != nil {
+				t.Logf("satellite log:\n%s", logs.String())
+			}
+		})
+	}
+	return ctx, stop
+}
+
 // StartCore builds and runs Satellite's core until Stop or the end of the
 // test; its logs (debug) are printed if the test failed.
 func StartCore(t testing.TB, o CoreOptions) *Core {
@@ -198,10 +237,7 @@ func StartCore(t testing.TB, o CoreOptions) *Core {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	sock := filepath.Join(dir, "of.sock")
-	cfg := config.Default()
-	cfg.StateFile = filepath.Join(dir, "state.db")
-	cfg.OpenFlow = config.Targets{"unix:" + sock}
+	cfg, sock := Config(dir)
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
@@ -215,29 +251,8 @@ func StartCore(t testing.TB, o CoreOptions) *Core {
 	if err != nil {
 		t.Fatalf("satellite: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once sync.Once
-	var stopErr error
-	s := &Core{Core: c, Dir: dir, Sock: sock, Logs: logs, ctx: ctx}
-	s.stop = func() error {
-		once.Do(func() {
-			cancel()
-			stopErr = <-done
-		})
-		return stopErr
-	}
-	if !o.KeepRunning {
-		t.Cleanup(func() {
-			if err := s.stop(); err != nil {
-				t.Errorf("satellite: %v", err)
-			}
-			if t.Failed() && logs != nil {
-				t.Logf("satellite log:\n%s", logs.String())
-			}
-		})
-	}
+	s := &Core{Core: c, Dir: dir, Sock: sock, Logs: logs}
+	s.ctx, s.stop = Run(t, c.Run, o.KeepRunning, logs)
 	return s
 }
 
