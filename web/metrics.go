@@ -217,6 +217,16 @@ type MetricsStats struct {
 	Switches              []MetricsSwitch             `json:"switches"`
 }
 
+// portRates converts the collector's rates (NaN when unknown) with conv
+// (rate: rounded to 1/1000; num: as they are).
+func portRates(r *collector.PortRates, conv func(float64) *float64) PortRates {
+	return PortRates{
+		RxBps: conv(r.RxBps), TxBps: conv(r.TxBps), RxPps: conv(r.RxPps), TxPps: conv(r.TxPps),
+		RxDrops: conv(r.RxDrops), TxDrops: conv(r.TxDrops), RxErrors: conv(r.RxErrors), TxErrors: conv(r.TxErrors),
+		RxUtil: conv(r.RxUtil), TxUtil: conv(r.TxUtil),
+	}
+}
+
 func rate(v float64) *float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil
@@ -275,11 +285,7 @@ func (s *Server) metricsPorts(w http.ResponseWriter, r *http.Request) error {
 				RxPackets: counter(st.RxPackets), TxPackets: counter(st.TxPackets), RxBytes: counter(st.RxBytes), TxBytes: counter(st.TxBytes),
 				RxDropped: counter(st.RxDropped), TxDropped: counter(st.TxDropped), RxErrors: counter(st.RxErrors), TxErrors: counter(st.TxErrors),
 			},
-			Rates: PortRates{
-				RxBps: rate(p.Rates.RxBps), TxBps: rate(p.Rates.TxBps), RxPps: rate(p.Rates.RxPps), TxPps: rate(p.Rates.TxPps),
-				RxDrops: rate(p.Rates.RxDrops), TxDrops: rate(p.Rates.TxDrops), RxErrors: rate(p.Rates.RxErrors), TxErrors: rate(p.Rates.TxErrors),
-				RxUtil: rate(p.Rates.RxUtil), TxUtil: rate(p.Rates.TxUtil),
-			},
+			Rates: portRates(&p.Rates, rate),
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

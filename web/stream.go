@@ -107,16 +107,7 @@ type StreamPort struct {
 	Name      string    `json:"name"`
 	SpeedKbps uint32    `json:"speed_kbps"`
 	T         time.Time `json:"t"` // when the switch was polled
-	RxBps     *float64  `json:"rx_bps"`
-	TxBps     *float64  `json:"tx_bps"`
-	RxPps     *float64  `json:"rx_pps"`
-	TxPps     *float64  `json:"tx_pps"`
-	RxDrops   *float64  `json:"rx_drops"`
-	TxDrops   *float64  `json:"tx_drops"`
-	RxErrors  *float64  `json:"rx_errors"`
-	TxErrors  *float64  `json:"tx_errors"`
-	RxUtil    *float64  `json:"rx_util"` // percent of the port's speed
-	TxUtil    *float64  `json:"tx_util"`
+	PortRates           // rx_bps ... tx_util, as in GET /api/v1/metrics/ports
 }
 
 // StreamFlow is the latest rates of one flow.
@@ -648,12 +639,9 @@ func (rb *rateBuffer) add(b *collector.Batch, ports bool) {
 	if ports {
 		for i := range b.Ports {
 			p := &b.Ports[i]
-			r := &p.Rates
 			rb.ports[p.Key] = StreamPort{
 				Key: p.Key, DPID: FormatDPID(p.DPID), Port: p.Port, Name: p.Name, SpeedKbps: p.SpeedKbps, T: time.Unix(0, p.Time).UTC(),
-				RxBps: num(r.RxBps), TxBps: num(r.TxBps), RxPps: num(r.RxPps), TxPps: num(r.TxPps),
-				RxDrops: num(r.RxDrops), TxDrops: num(r.TxDrops), RxErrors: num(r.RxErrors), TxErrors: num(r.TxErrors),
-				RxUtil: num(r.RxUtil), TxUtil: num(r.TxUtil),
+				PortRates: portRates(&p.Rates, num),
 			}
 		}
 	}
