@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/satellite-sdn/satellite/config"
+	"github.com/satellite-sdn/satellite/internal/core"
+	"github.com/satellite-sdn/satellite/internal/testenv"
 	"io"
 	"log/slog"
 	"net"
@@ -22,10 +25,8 @@ import (
 	"github.com/satellite-sdn/satellite/exporters/exportertest"
 	"github.com/satellite-sdn/satellite/exporters/fluent"
 	"github.com/satellite-sdn/satellite/exporters/influx"
-	"github.com/satellite-sdn/satellite/exporters/prom"
 	"github.com/satellite-sdn/satellite/exporters/testservers"
 	"github.com/satellite-sdn/satellite/lab"
-	"github.com/satellite-sdn/satellite/topology"
 )
 
 // The whole path with real parts only: Open vSwitch bridges in a lab, the
@@ -41,67 +42,33 @@ func TestLabTrafficReachesAllDestinations(t *testing.T) {
 	ifx.CreateDatabase(t, "satellite")
 	fwd := testservers.StartFluent(t)
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	opt := exporters.Options{FlushInterval: 100 * time.Millisecond, Logger: exportertest.Logger()}
-	ie, err := influx.New(influx.Config{URL: ifx.URL, Bucket: "satellite/autogen"}, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fe, err := fluent.New(fluent.Config{Address: fwd.Addr}, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := prom.New(prom.Config{})
-	set := exporters.NewSet([]*exporters.Exporter{ie, fe}, sink)
-	sink.Registry().MustRegister(prom.ExporterMetrics(set))
-
-	// controller, topology, collector, exporters
-	sock := filepath.Join(t.TempDir(), "of.sock")
-	ctl := controller.New(controller.Config{Logger: log})
-	ln, err := controller.Listen("unix:" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	model := topology.New(topology.Options{})
-	coll := collector.New(collector.Config{Interval: 500 * time.Millisecond, Logger: log}, ctl)
-	var running []chan struct{}
-	goRun := func(f func()) {
-		done := make(chan struct{})
-		running = append(running, done)
-		go func() { defer close(done); f() }()
-	}
-	goRun(func() { _ = ctl.Serve(ctx, ln) })
-	goRun(func() { topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx) })
-	goRun(func() { coll.Run(ctx) })
-	goRun(func() { exporters.RunCollector(ctx, coll, exporters.ControllerNames(ctl), set) })
-	goRun(func() { exporters.RunTopology(ctx, model, set, log) })
 	// an alert rule that fires on the ping's packets
 	rule, err := alerts.DecodeRule([]byte(`{"name": "vm1-busy", "metric": "port_rx_pps", "selector": {"dpid": "1", "port": 1},
 		"op": ">", "value": 1, "severity": "warning", "labels": {"team": "net"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := alerts.New(alerts.Config{Rules: []alerts.Rule{rule}, Logger: log}, alerts.Sources{Collector: coll, Controller: ctl, Model: model})
-	if err != nil {
-		t.Fatal(err)
-	}
-	goRun(func() { eng.Run(ctx) })
-	goRun(func() { exporters.RunAlerts(ctx, eng, set) })
-	goRun(func() { set.Run(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		for _, d := range running {
-			<-d
-		}
-	})
+	// Satellite as serve assembles it, its exporters set up by the
+	// configuration: controller, topology, collector, alerts, exporters
+	sat := testenv.StartCore(t, testenv.CoreOptions{
+		Configure: func(c *config.Config) {
+			c.Exporters.Influx.URL, c.Exporters.Influx.Bucket = ifx.URL, "satellite/autogen"
+			c.Exporters.Influx.Queue.FlushInterval = config.Duration(100 * time.Millisecond)
+			c.Exporters.Fluent.Address = fwd.Addr
+			c.Exporters.Fluent.Queue.FlushInterval = config.Duration(100 * time.Millisecond)
+			c.Exporters.Prometheus.Enabled = true
+			c.Collector.Interval = config.Duration(500 * time.Millisecond)
+			c.Alerts.Rules = []alerts.Rule{rule}
+		},
+		Options: core.Options{Without: []string{"probes", "journal"}}})
+	ctl, sock, set := sat.Controller, sat.Sock, sat.Exporters.Set
 
 	// /metrics for Prometheus
 	mln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	msrv := &http.Server{Handler: sink.Handler()}
+	msrv := &http.Server{Handler: sat.Exporters.Prometheus.Handler()}
 	go msrv.Serve(mln)
 	t.Cleanup(func() { msrv.Close() })
 	pr := testservers.StartPrometheus(t, time.Second, mln.Addr().String())
