@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDHCP$$' -fuzztime=$(FUZZTIME) ./vnet
 	$(GO) test -run='^$$' -fuzz='^FuzzSecurityLayers$$' -fuzztime=$(FUZZTIME) ./web
 	$(GO) test -run='^$$' -fuzz='^FuzzPipeline$$' -fuzztime=$(FUZZTIME) ./diagnostics
+	$(GO) test -run='^$$' -fuzz='^FuzzChunk$$' -fuzztime=$(FUZZTIME) ./collector
 
 # The whole suite: what CI runs. OVS tests need root; as root they never skip.
 test: deps testservers fmt-check vet ui-check unit fuzz

@@ -204,9 +204,21 @@ func BenchmarkPollFlows20k(b *testing.B) {
 // BenchmarkSeriesMemory fills series to their full retention (1 h raw at
 // 5 s, probes at 1 s, 24 h at 1 m) and reports the heap they take, per
 // series, next to the estimate Stats reports.
+//
+// quiet: every value stays as it is (an idle port or flow: rates 0,
+// counters still); busy: every value changes at every poll (rates that
+// wander by a few percent, as under steady traffic).
 func BenchmarkSeriesMemory(b *testing.B) {
-	for _, kind := range []Kind{KindPort, KindFlow, KindProbe} {
-		b.Run(kind.String(), func(b *testing.B) {
+	for _, load := range []string{"quiet", "busy"} {
+		for _, kind := range []Kind{KindPort, KindFlow, KindProbe} {
+			benchSeriesMemory(b, kind, load)
+		}
+	}
+}
+
+func benchSeriesMemory(b *testing.B, kind Kind, load string) {
+	{
+		b.Run(kind.String()+"/"+load, func(b *testing.B) {
 			const n = 200
 			cfg := Config{}
 			cfg.setDefaults()
@@ -231,6 +243,13 @@ func BenchmarkSeriesMemory(b *testing.B) {
 					t += int64(every)
 					for j, h := range hs {
 						vals[0] = float32(j)
+						if load == "busy" {
+							for m := range vals {
+								// a rate around 1e6 wandering by up to 5 %
+								x := uint32(p*2654435761) ^ uint32(j*40503+m*977)
+								vals[m] = 1e6 * (1 + 0.05*float32(x%1000)/1000)
+							}
+						}
 						h.add(tr, p, t, vals)
 					}
 				}

@@ -423,7 +423,11 @@ func (c Config) SeriesBytes(k Kind) int {
 	if k == KindFlow {
 		over += historyHeader // allocated apart: flows without a history do without
 	}
-	return (raw+c.DownsampledPoints())*nm*4 + nm*12 + over
+	// the worst case: values that do not compress (history.go keeps them
+	// plain then), each tier's open chunk, the chunk headers; quiet
+	// series take several times less (BenchmarkSeriesMemory)
+	chunks := (raw+chunkPoints-1)/chunkPoints + 1 + (c.DownsampledPoints()+chunkPoints-1)/chunkPoints + 1
+	return (raw+c.DownsampledPoints()+2*chunkPoints)*nm*4 + chunks*(chunkHeader+nm) + nm*12 + over
 }
 
 // Stats returns the collector's counters.
