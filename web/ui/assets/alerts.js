@@ -45,7 +45,7 @@
   function seriesCell(key) { return el('td', { class: 'mono', title: key, dataset: { key: key }, text: S.seriesName(key) }); }
   // messageCell is an alert's message with its rule's description under it
   function messageCell(text, description) {
-    return el('td', null, text, description ? el('small', { class: 'desc', text: description }) : null);
+    return el('td', { title: text }, S.nameText(text), description ? el('small', { class: 'desc', text: description }) : null);
   }
 
   function badge(text, cls) { return el('span', { class: 'badge ' + (cls || text), text: text }); }

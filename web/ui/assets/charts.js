@@ -82,7 +82,10 @@
     const idx = {};
     series.metrics.forEach(function (m, i) { idx[m] = i; });
     box.replaceChildren();
-    const width = Math.max(280, Math.floor(box.clientWidth || 600) - 4);
+    // the chart's box has 4 px of padding and a border on each side
+    const cs = getComputedStyle(box);
+    const inner = (box.clientWidth || 600) - (parseFloat(cs.paddingLeft) || 0) - (parseFloat(cs.paddingRight) || 0);
+    const width = Math.max(260, Math.floor(inner) - 12);
     const charts = gs.map(function (g) {
       const xs = [], ys = g.metrics.map(function () { return []; });
       for (const p of series.points) {
@@ -107,6 +110,7 @@
         scales: { x: { time: true } },
       }, [xs].concat(ys), el);
       el.dataset.points = xs.length;
+      live.add(u);
       return { g: g, u: u, xs: xs, ys: ys, el: el };
     });
     const span = rangeSeconds(range);
@@ -123,10 +127,12 @@
           c.el.dataset.points = c.xs.length;
         }
       },
-      destroy: function () { charts.forEach(function (c) { c.u.destroy(); }); },
+      destroy: function () { charts.forEach(function (c) { live.delete(c.u); c.u.destroy(); }); },
       points: series.points.length,
     };
   }
 
-  S.charts = { view: view, rangeSeconds: rangeSeconds };
+  // live: the charts on the page (the browser tests check their labels)
+  const live = new Set();
+  S.charts = { view: view, rangeSeconds: rangeSeconds, live: live, textWidth: textWidth };
 })();

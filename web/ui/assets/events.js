@@ -46,7 +46,7 @@
       el('td', { class: 't mono', text: fmt.time(time) }),
       el('td', null, el('span', { class: 'badge ' + cls + ' ' + sevOf(kind), text: kind })),
       el('td', { class: 'mono where', text: where || '' }),
-      el('td', { text: what }));
+      el('td', { class: 'what', text: S.nameText(what), title: what }));
     if (!visible(tr)) tr.hidden = true;
     if (isPaused) { paused.push(tr); return; }
     insert([tr]);
@@ -77,6 +77,13 @@
       if (!td.dataset.dpid) continue;
       td.title = td.dataset.dpid + (td.dataset.port ? '/' + td.dataset.port : '');
       td.textContent = where(td.dataset.dpid, td.dataset.port ? Number(td.dataset.port) : 0);
+      const what = td.nextElementSibling;
+      if (what && !what.dataset.raw) { what.dataset.raw = what.textContent; what.textContent = S.nameText(what.textContent); }
+    }
+    for (const td of body.querySelectorAll('td.what')) {
+      if (td.dataset.raw) continue;
+      td.dataset.raw = td.textContent;
+      td.textContent = S.nameText(td.textContent);
     }
   }
 

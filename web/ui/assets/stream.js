@@ -209,7 +209,18 @@
     return key;
   }
 
+  // nameText names the series and dpids in a text from the server (an
+  // event's or an alert's message): link/0000000000000001/102>... becomes
+  // h1/lnk-h2 ↔ h2/lnk-h1, 0000000000000003 becomes h3
+  function nameText(t) {
+    if (!t) return t;
+    return String(t)
+      .replace(/\b(port|switch|link|flow|probe)\/[0-9a-f]{16}[0-9a-zA-Z/>_-]*/g, function (k) { return seriesName(k); })
+      .replace(/\b[0-9a-f]{16}\b/g, function (d) { return swName(d); });
+  }
+
   window.Satellite = Object.assign(window.Satellite || {}, {
+    nameText: nameText,
     stream: stream, setState: setState, api: api, el: el, fmt: fmt,
     names: names, loadNames: loadNames, learnPorts: learnPorts, swName: swName, portName: portName, where: where, iface: iface, seriesName: seriesName, dpidKey: dpidKey,
   });

@@ -232,6 +232,7 @@
     cy.batch(drawProbeEdges);
     const t3 = performance.now();
     if (pos) fitPositions(pos); else if (!restoreLayout()) { layout(true); saveLayout(); }
+    bendTunnels();
     lodNote();
     if (lod) drawHostsInView();
     const t4 = performance.now();
@@ -321,6 +322,7 @@
     if (c.empty()) {
       if (cy.getElementById(swId(e.a.dpid)).empty() || cy.getElementById(swId(e.b.dpid)).empty()) return;
       cy.add(edgeEl(e));
+      addedNodes = true; // bent and kept with the layout
       return;
     }
     c.data({ state: edgeState(e), util: edgeUtil(e) });
@@ -678,6 +680,47 @@
     saveTimer = setTimeout(saveLayout, 300);
   }
 
+  // bendTunnels bends every tunnel edge so that it passes beside the
+  // switches between its ends: path 1 to one side and path 2 to the
+  // other, each far enough out to clear a switch near the straight line
+  // (a quadratic curve is 2u(1-u) of its control distance away at u). Not
+  // for large fabrics (switches x tunnels), which keep the fixed bend.
+  let bendSign = 1; // cytoscape's side of a positive distance, checked once
+  function bendTunnels() {
+    if (!cy || lod) return;
+    const sws = cy.nodes('.switch').map(function (n) { return { id: n.id(), p: n.position(), r: Math.max(n.width(), n.height()) / 2 }; });
+    let checked = false;
+    cy.batch(function () {
+      cy.edges('.tunnel').forEach(function (e) {
+        const s = e.source().position(), t = e.target().position();
+        const vx = t.x - s.x, vy = t.y - s.y, L2 = vx * vx + vy * vy;
+        if (L2 < 1) return;
+        const L = Math.sqrt(L2), nx = -vy / L, ny = vx / L;
+        const m = /path-(\d+)/.exec(e.classes().join(' '));
+        const path = m ? Number(m[1]) : 1;
+        const side = path % 2 === 0 ? -1 : 1;
+        let D = 48 + 24 * Math.floor((path - 1) / 2);
+        for (const w of sws) {
+          if (w.id === e.source().id() || w.id === e.target().id()) continue;
+          const rx = w.p.x - s.x, ry = w.p.y - s.y;
+          const u = (rx * vx + ry * vy) / L2;
+          if (u <= 0.02 || u >= 0.98) continue;
+          const need = side * (rx * nx + ry * ny) + w.r + 12; // how far out on our side to clear it
+          if (need > 0) D = Math.max(D, need / (2 * u * (1 - u)));
+        }
+        D = Math.min(D, 600);
+        e.style('control-point-distances', side * D * bendSign);
+        e.style('control-point-weights', 0.5);
+        if (!checked && e.visible()) { // which way did it go?
+          checked = true;
+          const mp = e.midpoint();
+          const off = (mp.x - (s.x + t.x) / 2) * nx + (mp.y - (s.y + t.y) / 2) * ny;
+          if (off * side < 0) { bendSign = -bendSign; checked = false; e.style('control-point-distances', side * D * bendSign); }
+        }
+      });
+    });
+  }
+
   // ---- stable layout: the positions are kept in localStorage, so a
   // reload draws the graph as it was; "Re-layout" arranges it again.
 
@@ -687,6 +730,7 @@
   }
   function saveLayout() {
     if (!cy || lod) return;
+    bendTunnels();
     const old = savedLayout(), out = {};
     // switches not drawn now (disconnected) keep their place; hosts only
     // while they are drawn
@@ -827,21 +871,21 @@
       // OVS keeps the bridge's own (LOCAL) interface administratively
       // down unless it is configured: that is normal, not a fault
       const local = p.reserved === 'local' || p.number === 4294967294;
-      const st = local && p.state === 'down' ? { class: 'state-local', text: 'down (local)', title: 'the bridge\'s own interface, administratively down: normal for Open vSwitch' } : { class: 'state-' + p.state, text: p.state };
+      const st = local && p.state === 'down' ? { class: 'state-local', text: 'down', title: 'the bridge\'s own interface, administratively down: normal for Open vSwitch' } : { class: 'state-' + p.state, text: p.state };
       return el('tr', { dataset: { port: p.number }, class: 'clickable', title: 'click for charts', onclick: function () { showPortCharts(dpid, p.number, p.name); } },
         el('td', { class: 'mono nowrap', text: fmt.port(p.number) }),
         el('td', { class: 'nowrap' }, el('a', { href: '/ui/metrics?key=' + encodeURIComponent(portKey(dpid, p.number)), text: p.name, onclick: function (ev) { ev.stopPropagation(); } })),
         el('td', { class: 'nowrap', text: kind }),
         el('td', { class: 'nowrap ' + st.class, text: st.text, title: st.title }),
-        el('td', { class: 'num', text: fmt.speed(p.curr_speed_kbps) }),
-        el('td', { class: 'num', text: fmt.bits(rate(p.number, 'rx_bytes')) }),
-        el('td', { class: 'num', text: fmt.bits(rate(p.number, 'tx_bytes')) }),
-        el('td', { class: 'num', text: fmt.count(s.rx_packets) }),
-        el('td', { class: 'num', text: fmt.count(s.tx_packets) }),
-        el('td', { class: 'num', text: fmt.count((s.rx_dropped || 0) + (s.tx_dropped || 0) + (s.rx_errors || 0) + (s.tx_errors || 0)) }));
+        el('td', { class: 'num nowrap', text: fmt.speed(p.curr_speed_kbps) }),
+        el('td', { class: 'num nowrap', text: fmt.bits(rate(p.number, 'rx_bytes')) }),
+        el('td', { class: 'num nowrap', text: fmt.bits(rate(p.number, 'tx_bytes')) }),
+        el('td', { class: 'num nowrap', text: fmt.count(s.rx_packets) }),
+        el('td', { class: 'num nowrap', text: fmt.count(s.tx_packets) }),
+        el('td', { class: 'num nowrap', text: fmt.count((s.rx_dropped || 0) + (s.tx_dropped || 0) + (s.rx_errors || 0) + (s.tx_errors || 0)) }));
     });
     box.replaceChildren(el('table', { class: 'grid', id: 'ports-table' },
-      el('thead', null, el('tr', null, ['port', 'name', 'kind', 'state', 'speed', 'rx', 'tx', 'rx pkts', 'tx pkts', 'drops+errs'].map(function (h, i) { return el('th', { class: i >= 4 ? 'num nowrap' : 'nowrap', text: h }); }))),
+      el('thead', null, el('tr', null, ['port', 'name', 'kind', 'state', 'speed', 'rx', 'tx', 'rx pkts', 'tx pkts', 'errors'].map(function (h, i) { return el('th', { class: i >= 4 ? 'num nowrap' : 'nowrap', text: h, title: h === 'errors' ? 'drops and errors, received and sent' : null }); }))),
       el('tbody', null, rows)));
   }
 
@@ -875,18 +919,18 @@
       const p = prev && prev.flows.get(key(f));
       if (p) { const dt = (now - prev.t) / 1000; r = dt > 0 ? Math.max(0, (f.packets - p.packets) / dt) : null; }
       return el('tr', null,
-        el('td', { class: 'num', text: f.table }),
-        el('td', { class: 'num', text: f.priority }),
-        el('td', { class: 'mono nowrap', text: ownerText(f.owner) }),
+        el('td', { class: 'num nowrap', text: f.table }),
+        el('td', { class: 'num nowrap', text: f.priority }),
+        el('td', { class: 'mono', text: ownerText(f.owner).replace('@', '\u200b@') }),
         el('td', { class: 'mono wrap', text: f.match || '*' }),
         el('td', { class: 'mono wrap', text: f.actions }),
-        el('td', { class: 'num', text: fmt.count(f.packets) }),
-        el('td', { class: 'num', text: fmt.bytes(f.bytes) }),
-        el('td', { class: 'num', text: r === null ? '-' : fmt.rate(r) }));
+        el('td', { class: 'num nowrap', text: fmt.count(f.packets) }),
+        el('td', { class: 'num nowrap', text: fmt.bytes(f.bytes) }),
+        el('td', { class: 'num nowrap', text: r === null ? '-' : fmt.rate(r) }));
     });
     box.replaceChildren(flowsR.value.length === 0 ? el('p', { class: 'muted', text: 'no flows' }) :
       el('table', { class: 'grid', id: 'flows-table' },
-        el('thead', null, el('tr', null, ['table', 'prio', 'owner', 'match', 'actions', 'packets', 'bytes', 'pkt rate'].map(function (h, i) { return el('th', { class: (i < 2 || i >= 5) ? 'num nowrap' : 'nowrap', text: h }); }))),
+        el('thead', null, el('tr', null, ['table', 'prio', 'owner', 'match', 'actions', 'packets', 'bytes', 'pkts/s'].map(function (h, i) { return el('th', { class: (i < 2 || i >= 5) ? 'num nowrap' : 'nowrap', text: h }); }))),
         el('tbody', null, rows)));
   }
 
@@ -983,7 +1027,7 @@
   // ---- toolbar
 
   $('panel-close').addEventListener('click', closePanel);
-  $('relayout').addEventListener('click', function () { if (cy) { layout(true); saveLayout(); } });
+  $('relayout').addEventListener('click', function () { if (cy) { layout(true); saveLayout(); cy.fit(undefined, 30); } });
   $('fit').addEventListener('click', function () { if (cy) cy.fit(undefined, 20); });
   $('show-hosts').addEventListener('change', function (ev) {
     if (!cy) return;
@@ -992,6 +1036,7 @@
   $('show-tunnels').addEventListener('change', function (ev) {
     if (!cy) return;
     cy.batch(function () { cy.edges('.tunnel').toggleClass('hidden', !ev.target.checked); });
+    bendTunnels();
   });
   $('find').addEventListener('keydown', function (ev) {
     if (ev.key !== 'Enter' || !cy) return;
