@@ -77,7 +77,9 @@ func TestPagesFitOnOVS(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	runs := []func(context.Context){
 		func(ctx context.Context) { _ = ctl.Serve(ctx, ln) },
-		func(ctx context.Context) { topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx) },
+		func(ctx context.Context) {
+			topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
+		},
 		func(ctx context.Context) { _ = mgr.Run(ctx) },
 		func(ctx context.Context) { _ = prober.Run(ctx) }, func(ctx context.Context) { _ = disc.Run(ctx) }, coll.Run, eng.Run, feeder.Run,
 	}
