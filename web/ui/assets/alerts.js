@@ -42,7 +42,7 @@
 
   // seriesCell names a series (h1/vm1, h1/lnk-h2 ↔ h2/lnk-h1) with its
   // key as the tooltip
-  function seriesCell(key) { return el('td', { class: 'mono', title: key, dataset: { key: key }, text: S.seriesName(key) }); }
+  function seriesCell(key) { return el('td', { class: 'mono nowrap', title: key, dataset: { key: key }, text: S.seriesName(key) }); }
   // messageCell is an alert's message with its rule's description under it
   function messageCell(text, description) {
     return el('td', { title: text }, S.nameText(text), description ? el('small', { class: 'desc', text: description }) : null);
@@ -58,7 +58,7 @@
       return el('tr', { dataset: { rule: a.rule, state: a.state, series: a.series } },
         el('td', null, badge(a.state)),
         el('td', null, badge(a.severity, 'sev-' + a.severity)),
-        el('td', { text: a.rule }),
+        el('td', { class: 'nowrap', text: a.rule }),
         seriesCell(a.series),
         el('td', { class: 'num', text: num(a.value) }),
         el('td', { class: 'mono nowrap', text: a.op + ' ' + num(a.threshold) }),
@@ -73,10 +73,10 @@
   function historyRow(ev) {
     const a = ev.alert;
     return el('tr', { dataset: { rule: a.rule, kind: ev.kind } },
-      el('td', { class: 't mono', text: fmt.time(ev.time) }),
+      el('td', { class: 't mono nowrap', text: fmt.time(ev.time) }),
       el('td', null, badge(ev.kind)),
       el('td', null, badge(a.severity, 'sev-' + a.severity)),
-      el('td', { text: a.rule }),
+      el('td', { class: 'nowrap', text: a.rule }),
       seriesCell(a.series),
       messageCell(a.message + (a.reason ? ' (' + a.reason + ')' : ''), a.description));
   }

@@ -299,7 +299,11 @@ try {
     await step(`${tag}: the events page names switches and ports, in severity colours`, async () => {
       await page.goto(base + '/ui/events');
       await page.waitForSelector('#conn[data-state="live"]', { timeout: 10000 });
-      await until('the rendered rows renamed', 5000, () => page.$$eval('#ev-body td.where', (tds) => tds.length > 0 && tds.every((td) => !dpidRe.test(td.textContent))).catch(() => false));
+      let bad = [];
+      await until('the rendered rows renamed', 5000, async () => {
+        bad = await page.$$eval('#ev-body tr', (trs, re) => trs.map((tr) => tr.textContent).filter((t) => new RegExp(re).test(t)), dpidRe.source);
+        return bad.length === 0;
+      }).catch((e) => { throw new Error(`${e.message}: ${bad.length} rows with a dpid, such as ${bad.slice(0, 3).join(' | ')}`); });
       const rows = await page.$$eval('#ev-body tr', (trs) => trs.map((tr) => ({ kind: tr.querySelector('.badge').textContent, cls: tr.querySelector('.badge').className, text: tr.textContent })));
       const link = rows.find((r) => r.kind === 'link-down');
       if (!link || !/sev-critical/.test(link.cls)) throw new Error(`link-down row ${JSON.stringify(link)}`);
