@@ -129,12 +129,17 @@ try {
     await until('one link down', 5000, () => page.$eval('#n-down', (e) => Number(e.textContent) === 1));
   });
 
+  const sw = () => page.evaluate(() => {
+    const out = {};
+    window.satellite.cy.nodes('.switch').forEach((n) => { const p = n.position(); out[n.id()] = [Math.round(p.x), Math.round(p.y)]; });
+    return out;
+  });
+  let kept = null; // the positions after Re-layout, which every later load must keep
+  const samePlaces = async (when) => {
+    const now = await sw();
+    if (kept && JSON.stringify(now) !== JSON.stringify(kept)) throw new Error(`${when}: the switches moved: ${JSON.stringify(kept)} -> ${JSON.stringify(now)}`);
+  };
   await step('Re-layout moves the graph, and a reload keeps it where it was', async () => {
-    const sw = () => page.evaluate(() => {
-      const out = {};
-      window.satellite.cy.nodes('.switch').forEach((n) => { const p = n.position(); out[n.id()] = [Math.round(p.x), Math.round(p.y)]; });
-      return out;
-    });
     const before = await sw();
     await page.click('#relayout');
     const after = await sw();
@@ -146,6 +151,7 @@ try {
     await page.reload();
     await ready();
     if (JSON.stringify(await sw()) !== JSON.stringify(after)) throw new Error('a second reload moved the switches');
+    kept = after;
   });
 
   for (const size of sizes) {
@@ -155,6 +161,7 @@ try {
     await step(`${tag}: the topology page fits, tunnels carry their path and pass beside the switches`, async () => {
       await page.goto(base + '/ui/topology');
       await ready();
+      await samePlaces(`${tag}, loaded`);
       await page.check('#show-tunnels');
       await page.click('#fit');
       await new Promise((r) => setTimeout(r, 300));
@@ -315,6 +322,46 @@ try {
       await fits(page, 'events');
     });
   }
+
+  await step('a dead tunnel path is drawn the same live and after a reload', async () => {
+    await page.setViewportSize(sizes[0]);
+    await page.goto(base + '/ui/topology');
+    await ready();
+    await samePlaces('loaded again after every page');
+    await page.check('#show-tunnels');
+    const look = () => page.evaluate(([a, b]) => {
+      const out = {};
+      window.satellite.cy.edges('.tunnel').forEach((e) => {
+        const s = e.source().data('dpid'), t = e.target().data('dpid');
+        if (!((s === a && t === b) || (s === b && t === a)) || e.data('label') !== 'p2') return;
+        out[e.id()] = { color: e.style('line-color').replace(/\s/g, ''), line: e.style('line-style'), width: e.style('width'), dead: e.hasClass('down') || e.hasClass('probe-down') };
+      });
+      return out;
+    }, [want.h1, want.h3]);
+    const r = await fetch(`${control}/cut-path?a=1&b=3&path=2`, { method: 'POST' });
+    if (!r.ok) throw new Error(`cut-path: ${r.status} ${await r.text()}`);
+    let live;
+    await until('path 2 of h1-h3 dead on the page', 20000, async () => {
+      live = await look();
+      const v = Object.values(live);
+      return v.length > 0 && v.every((x) => x.dead);
+    }, 200);
+    await new Promise((r) => setTimeout(r, 2500)); // the probes' and LLDP's verdicts settle
+    live = await look();
+    await shot(page, 'tunnel-path-dead-live');
+    await page.reload();
+    await ready();
+    await page.check('#show-tunnels');
+    let reloaded;
+    await until('the same drawing after the reload', 8000, async () => {
+      reloaded = await look();
+      return JSON.stringify(reloaded) === JSON.stringify(live);
+    }, 200).catch((e) => { throw new Error(`${e.message}: live ${JSON.stringify(live)}, after the reload ${JSON.stringify(reloaded)}`); });
+    const v = Object.values(live);
+    if (!v.every((x) => x.color === 'rgb(214,43,43)' && x.line === 'dashed')) throw new Error(`a dead path is not red and dashed: ${JSON.stringify(live)}`);
+    console.log('dead path: ' + JSON.stringify(live));
+    await shot(page, 'tunnel-path-dead-reloaded');
+  });
 
   if (errors.length) throw new Error('JavaScript errors in the pages: ' + errors.join('; '));
 } catch (e) {
