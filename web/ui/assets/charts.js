@@ -95,7 +95,7 @@
       const el = S.el('div', { class: 'chart', dataset: { key: key, group: g.title } });
       box.append(el);
       const u = new uPlot({
-        title: (opts.compact ? '' : g.title) + (opts.label ? (opts.compact ? '' : ' — ') + opts.label : ''),
+        title: g.title + (opts.label ? ' — ' + opts.label : ''), // compact charts too: which is bits, which packets
         width: width, height: opts.compact ? 140 : 200,
         // rx solid and wider, tx dashed on top: equal rates (a ping's
         // echo and reply) still show both lines
