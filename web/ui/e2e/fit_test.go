@@ -1,25 +1,19 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http/httptest"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/satellite-sdn/satellite/alerts"
-	"github.com/satellite-sdn/satellite/collector"
-	"github.com/satellite-sdn/satellite/controller"
-	"github.com/satellite-sdn/satellite/journal"
+	"github.com/satellite-sdn/satellite/config"
+	"github.com/satellite-sdn/satellite/internal/core"
+	"github.com/satellite-sdn/satellite/internal/testenv"
 	"github.com/satellite-sdn/satellite/lab"
-	"github.com/satellite-sdn/satellite/lldp"
-	"github.com/satellite-sdn/satellite/probes"
-	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
 	"github.com/satellite-sdn/satellite/web"
 	"github.com/satellite-sdn/satellite/web/auth"
@@ -41,51 +35,16 @@ var linkCutRule = alerts.Rule{Name: "link-cut", Metric: alerts.MetricLinkDown, S
 func TestPagesFitOnOVS(t *testing.T) {
 	browserReady(t)
 	dir := artifacts(t)
-	sock := filepath.Join(t.TempDir(), "of.sock")
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctl := controller.New(controller.Config{Logger: log})
-	ln, err := controller.Listen("unix:" + sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := vnet.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	model := topology.New(topology.Options{KeepDownLinks: time.Hour})
-	mgr, err := vnet.NewManager(store, ctl, model, vnet.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	jr, err := journal.Open(journal.Options{Dir: t.TempDir(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	coll := collector.New(collector.Config{Interval: time.Second, Logger: log}, ctl)
-	prober := probes.New(probes.Config{Logger: log, Publish: func(at time.Time, paths []probes.PathStatus) { coll.PublishProbes(at, probeSamples(paths)) },
-		PublishInterval: collector.ProbeInterval}, ctl, mgr, model)
-	mgr.SetPathOrder(prober.PathOrder)
-	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: log}, ctl, model, lldp.NewRandomSigner())
-	disc.SetHold(prober.Held)
-	eng, err := alerts.New(alerts.Config{Logger: log, Rules: []alerts.Rule{linkCutRule}}, alerts.Sources{Collector: coll, Controller: ctl, Model: model})
-	if err != nil {
-		t.Fatal(err)
-	}
-	feeder := journal.NewFeeder(jr, journal.Sources{Model: model, Controller: ctl}, log)
-	feeder.AddAlerts(eng)
-	ctx, cancel := context.WithCancel(context.Background())
-	runs := []func(context.Context){
-		func(ctx context.Context) { _ = ctl.Serve(ctx, ln) },
-		func(ctx context.Context) {
-			topology.NewTracker(topology.TrackerConfig{Logger: log}, ctl, model).Run(ctx)
-		},
-		func(ctx context.Context) { _ = mgr.Run(ctx) },
-		func(ctx context.Context) { _ = prober.Run(ctx) }, func(ctx context.Context) { _ = disc.Run(ctx) }, coll.Run, eng.Run, feeder.Run,
-	}
-	done := make(chan struct{}, len(runs))
-	for _, run := range runs {
-		go func() { run(ctx); done <- struct{}{} }()
+	// Satellite as serve assembles it, with the statistics polled every
+	// second (for live rates and charts) and a link_down rule
+	sat := testenv.StartCore(t, testenv.CoreOptions{Options: core.Options{Version: "e2e", Without: []string{"exporters"}},
+		Configure: func(c *config.Config) {
+			c.Collector.Interval = config.Duration(time.Second)
+			c.Alerts.Rules = append(c.Alerts.Rules, linkCutRule)
+		}})
+	ctl, model, mgr, prober := sat.Controller, sat.Model, sat.VNets, sat.Prober
+	if prober == nil || sat.Alerts == nil || sat.Collector == nil || sat.Journal == nil {
+		t.Fatal("the default configuration has no probes, alerts, statistics or journal")
 	}
 	tokens, err := auth.OpenTokenStore(filepath.Join(t.TempDir(), "tokens.db"), time.Second)
 	if err != nil {
@@ -96,26 +55,18 @@ func TestPagesFitOnOVS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := web.New(ctl, web.WithLogger(log), web.WithSecurity(web.Security{Tokens: tokens}), web.WithVersion("e2e"),
-		web.WithTopology(model), web.WithDiscovery(disc), web.WithVirtualNetworks(mgr), web.WithProbes(prober),
-		web.WithCollector(coll), web.WithAlerts(eng), web.WithJournal(jr),
-		web.WithUI(ui.New(ui.Options{Model: model, Journal: jr, Version: "e2e", Logger: log})))
+	api := web.New(ctl, web.WithLogger(slog.New(slog.NewTextHandler(sat.Logs, nil))), web.WithSecurity(web.Security{Tokens: tokens}), web.WithVersion("e2e"),
+		web.WithTopology(model), web.WithDiscovery(sat.Discovery), web.WithVirtualNetworks(mgr), web.WithProbes(prober),
+		web.WithCollector(sat.Collector), web.WithAlerts(sat.Alerts), web.WithJournal(sat.Journal), web.WithTracer(sat.Tracer),
+		web.WithUI(ui.New(ui.Options{Model: model, Journal: sat.Journal, Version: "e2e"})))
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		api.Close()
 		srv.Close()
-		cancel()
-		for range runs {
-			<-done
-		}
-		jr.Close()
-		store.Close()
-		if t.Failed() {
-			t.Logf("satellite log:\n%s", logs.String())
-		}
 	})
+	ctx := sat.Context()
 
-	topo := lab.Start(t, lab.Config{Hosts: 3, Controllers: []string{"unix:" + sock}})
+	topo := lab.Start(t, lab.Config{Hosts: 3, Controllers: []string{"unix:" + sat.Sock}})
 	waitFor(t, 20*time.Second, "3 switches connected", func() bool { return len(ctl.Switches()) == 3 })
 	cfg := vnet.Config{Networks: []vnet.Network{{Name: "net1", Subnet: "10.1.0.0/24"}}}
 	for _, h := range topo.Hosts {
@@ -187,27 +138,4 @@ func TestPagesFitOnOVS(t *testing.T) {
 		"SATELLITE_EXPECT":    string(expect),
 		"CHROMIUM":            Chromium,
 	})
-}
-
-// probeSamples converts the prober's path status into the collector's
-// samples, as satellite serve does (RTTs unknown when nothing of the
-// window was answered).
-func probeSamples(paths []probes.PathStatus) []collector.ProbeSample {
-	out := make([]collector.ProbeSample, 0, len(paths))
-	for _, p := range paths {
-		local, err1 := strconv.ParseUint(p.Local, 16, 64)
-		remote, err2 := strconv.ParseUint(p.Remote, 16, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		s := collector.ProbeSample{Local: local, Remote: remote, LocalName: p.LocalName, RemoteName: p.RemoteName, Path: p.Path, Port: p.Port,
-			Up: p.State == "up", Live: p.Live, Active: p.Active, Flapping: p.Flapping, Sent: p.Sent, Received: p.Received, Loss: p.Loss,
-			RTTMinMs: p.RTTMinMs, RTTAvgMs: p.RTTAvgMs, RTTMaxMs: p.RTTMaxMs, RTTP99Ms: p.RTTP99Ms, JitterMs: p.JitterMs}
-		if p.Received == 0 || p.Loss >= 1 {
-			nan := math.NaN()
-			s.RTTMinMs, s.RTTAvgMs, s.RTTMaxMs, s.RTTP99Ms, s.JitterMs = nan, nan, nan, nan, nan
-		}
-		out = append(out, s)
-	}
-	return out
 }
