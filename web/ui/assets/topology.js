@@ -688,10 +688,12 @@
   let bendSign = 1; // cytoscape's side of a positive distance, checked once
   function bendTunnels() {
     if (!cy || lod) return;
+    const tunnels = cy.edges('.tunnel');
+    if (tunnels.length * cy.nodes('.switch').length > 2e6) return; // too many to check: the fixed bend
     const sws = cy.nodes('.switch').map(function (n) { return { id: n.id(), p: n.position(), r: Math.max(n.width(), n.height()) / 2 }; });
     let checked = false;
     cy.batch(function () {
-      cy.edges('.tunnel').forEach(function (e) {
+      tunnels.forEach(function (e) {
         const s = e.source().position(), t = e.target().position();
         const vx = t.x - s.x, vy = t.y - s.y, L2 = vx * vx + vy * vy;
         if (L2 < 1) return;
