@@ -787,9 +787,22 @@
     $('panel').hidden = false;
     const body = $('panel-body');
     body.replaceChildren(el('h2', { text: title }));
-    if (cy) { cy.resize(); setTimeout(keepInView, 0); }
+    if (cy) { resizeKeepingFit(); setTimeout(keepInView, 0); }
     return body;
   }
+  // resizeKeepingFit tells the graph its new size (the panel opened or
+  // closed); a graph that was all in view is fitted into the new size, so
+  // the panel never leaves half of it outside (a zoomed-in view stays)
+  function resizeKeepingFit() {
+    const was = !lod && allInView();
+    cy.resize();
+    if (was) cy.fit(undefined, 30);
+  }
+  function allInView() {
+    const bb = cy.elements(':visible').renderedBoundingBox(), w = cy.width(), h = cy.height();
+    return bb.x1 >= -2 && bb.y1 >= -2 && bb.x2 <= w + 2 && bb.y2 <= h + 2;
+  }
+
   // keepInView centres the selection when the panel (which narrows the
   // graph) would cover it
   function keepInView() {
@@ -811,7 +824,7 @@
     $('panel').hidden = true;
     panelSwitch = null; panelLink = null;
     clearTimeout(pollTimer);
-    if (cy) { cy.elements().unselect(); cy.resize(); }
+    if (cy) { cy.elements().unselect(); resizeKeepingFit(); }
   }
   function refreshSoon() {
     clearTimeout(refreshTimer);
