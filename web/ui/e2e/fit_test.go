@@ -3,21 +3,15 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/config"
-	"github.com/satellite-sdn/satellite/internal/core"
-	"github.com/satellite-sdn/satellite/internal/testenv"
+	"github.com/satellite-sdn/satellite/internal/app"
+	"github.com/satellite-sdn/satellite/internal/apptest"
 	"github.com/satellite-sdn/satellite/lab"
 	"github.com/satellite-sdn/satellite/vnet"
-	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
-	"github.com/satellite-sdn/satellite/web/ui"
 )
 
 // linkCutRule is the alert rule of TestPagesFitOnOVS: one alert per cut
@@ -35,35 +29,19 @@ var linkCutRule = alerts.Rule{Name: "link-cut", Metric: alerts.MetricLinkDown, S
 func TestPagesFitOnOVS(t *testing.T) {
 	browserReady(t)
 	dir := artifacts(t)
-	// Satellite as serve assembles it, with the statistics polled every
-	// second (for live rates and charts) and a link_down rule
-	sat := testenv.StartCore(t, testenv.CoreOptions{Options: core.Options{Version: "e2e", Without: []string{"exporters"}},
+	// Satellite as serve runs it (the core, the API with its credentials
+	// and the UI), with the statistics polled every second (for live
+	// rates and charts) and a link_down rule
+	sat := apptest.Start(t, apptest.Options{
+		Options: app.Options{Version: "e2e", Without: []string{"exporters"}},
 		Configure: func(c *config.Config) {
 			c.Collector.Interval = config.Duration(time.Second)
 			c.Alerts.Rules = append(c.Alerts.Rules, linkCutRule)
 		}})
-	ctl, model, mgr, prober := sat.Controller, sat.Model, sat.VNets, sat.Prober
+	ctl, model, mgr, prober, token := sat.Controller, sat.Model, sat.VNets, sat.Prober, sat.Token
 	if prober == nil || sat.Alerts == nil || sat.Collector == nil || sat.Journal == nil {
 		t.Fatal("the default configuration has no probes, alerts, statistics or journal")
 	}
-	tokens, err := auth.OpenTokenStore(filepath.Join(t.TempDir(), "tokens.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tokens.Close() })
-	token, _, err := tokens.Create("e2e", auth.RoleOperator, "e2e", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := web.New(ctl, web.WithLogger(slog.New(slog.NewTextHandler(sat.Logs, nil))), web.WithSecurity(web.Security{Tokens: tokens}), web.WithVersion("e2e"),
-		web.WithTopology(model), web.WithDiscovery(sat.Discovery), web.WithVirtualNetworks(mgr), web.WithProbes(prober),
-		web.WithCollector(sat.Collector), web.WithAlerts(sat.Alerts), web.WithJournal(sat.Journal), web.WithTracer(sat.Tracer),
-		web.WithUI(ui.New(ui.Options{Model: model, Journal: sat.Journal, Version: "e2e"})))
-	srv := httptest.NewServer(api)
-	t.Cleanup(func() {
-		api.Close()
-		srv.Close()
-	})
 	ctx := sat.Context()
 
 	topo := lab.Start(t, lab.Config{Hosts: 3, Controllers: []string{"unix:" + sat.Sock}})
@@ -131,7 +109,7 @@ func TestPagesFitOnOVS(t *testing.T) {
 		"host": a1.MAC, "iface": "a1", "network": "net1", "rule": linkCutRule.Name, "description": linkCutRule.Description,
 	})
 	runScript(t, "fit.e2e.mjs", map[string]string{
-		"SATELLITE_URL":       srv.URL,
+		"SATELLITE_URL":       sat.URL,
 		"SATELLITE_TOKEN":     token,
 		"SATELLITE_CONTROL":   controlServer(t, topo),
 		"SATELLITE_ARTIFACTS": dir,
