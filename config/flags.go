@@ -44,7 +44,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP on a non-loopback address (http.insecure); tokens then cross the network in clear")
 	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug, info, warn or error (default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: text or json (default text)")
-	fs.StringVar(&f.stateFile, "state-file", "", "`file` that keeps the virtual networks, DHCP leases and API alert rules (state_file, $"+EnvStateFile+"; default "+DefaultStateFile+")")
+	fs.StringVar(&f.stateFile, "state-file", "", "`file` that keeps the virtual networks and DHCP leases; the API alert rules, tokens and journal go next to it (state_file, $"+EnvStateFile+"; default "+DefaultStateFile+")")
 	return f
 }
 
