@@ -99,9 +99,12 @@ type Alert struct {
 	FiredAt    *time.Time        `json:"fired_at,omitempty"`
 	ResolvedAt *time.Time        `json:"resolved_at,omitempty"`
 	Message    string            `json:"message"`
-	Reason     string            `json:"reason,omitempty"` // why it resolved
-	lastSeen   time.Time
-	firstValue float64
+	// Description is the rule's description (what the alert means and
+	// what to do about it), "" when the rule has none.
+	Description string `json:"description,omitempty"`
+	Reason      string `json:"reason,omitempty"` // why it resolved
+	lastSeen    time.Time
+	firstValue  float64
 }
 
 // Event is a transition of an alert: kind pending, firing or resolved.
@@ -637,7 +640,7 @@ func (e *Engine) observe(c *compiled, s series, v float64, now time.Time) {
 		a = &Alert{
 			Rule: c.Name, Series: s.key, Metric: c.Metric, State: StatePending, Severity: c.Severity,
 			Labels: mergeLabels(labels, c.Labels), Value: v, Op: c.Op, Threshold: c.value, Clear: c.clear,
-			Since: now, lastSeen: now, firstValue: v,
+			Since: now, lastSeen: now, firstValue: v, Description: c.Description,
 		}
 		e.active[k] = a
 		e.publish(StatePending, now, a)
@@ -866,13 +869,20 @@ func (e *Engine) evalTopology(now time.Time) {
 		}
 	}
 	if len(down) > 0 {
+		// one series per link, not per direction: a cut link loses both
+		// directions at once and is one problem (the series and labels
+		// name the link from its lower end)
 		seen := map[string]bool{}
 		for k := range e.linkDown {
+			k = canonicalLink(k)
 			key := linkKey(k)
+			if seen[key] {
+				continue
+			}
 			seen[key] = true
 			for _, c := range down {
 				if linkSelected(c, k) {
-					e.observe(c, series{key, linkLabels(k)}, 1, now)
+					e.observe(c, series{key, e.linkDownLabels(k)}, 1, now)
 				}
 			}
 		}
@@ -947,6 +957,33 @@ func (e *Engine) evalTopology(now time.Time) {
 		if len(evs) == 0 {
 			delete(e.secEvents, ep)
 		}
+	}
+}
+
+// canonicalLink is the direction of a link from its lower endpoint
+// (dpid, then port): both directions of a link have the same one.
+func canonicalLink(k topology.LinkKey) topology.LinkKey {
+	if k.Dst.DPID < k.Src.DPID || (k.Dst.DPID == k.Src.DPID && k.Dst.Port < k.Src.Port) {
+		return topology.LinkKey{Src: k.Dst, Dst: k.Src}
+	}
+	return k
+}
+
+// linkDownLabels label a link_down alert with both ends and their port
+// names.
+func (e *Engine) linkDownLabels(k topology.LinkKey) func() map[string]string {
+	return func() map[string]string {
+		l := map[string]string{"src": k.Src.String(), "dst": k.Dst.String(), "dpid": k.Src.DPID.String(), "port": strconv.FormatUint(uint64(k.Src.Port), 10)}
+		if n := e.portNames[k.Src]; n != "" {
+			l["src_name"] = n
+		}
+		if n := e.portNames[k.Dst]; n != "" {
+			l["dst_name"] = n
+		}
+		if l["src_name"] != "" && l["dst_name"] != "" {
+			l["name"] = l["src_name"] + " ↔ " + l["dst_name"] // in the message
+		}
+		return l
 	}
 }
 

@@ -581,3 +581,61 @@ func TestSwitchConflictEventsFireSecurityAlerts(t *testing.T) {
 		t.Fatalf("alerts %v", got)
 	}
 }
+
+// A cut link loses both directions: link_down raises one alert for the
+// link (named from its lower end, with both port names), carrying the
+// rule's description, and resolves it when the link is back.
+func TestLinkDownOneAlertPerLink(t *testing.T) {
+	m := topology.New(topology.Options{KeepDownLinks: time.Hour})
+	e, err := New(Config{Logger: quiet, Rules: []Rule{
+		{Name: "cut", Metric: MetricLinkDown, Severity: "critical", Description: "a link between switches is down: check the cable"},
+	}}, Sources{Model: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := topology.Endpoint{DPID: 1, Port: 102}
+	b := topology.Endpoint{DPID: 2, Port: 101}
+	e.onSwitchUp(1, []portInfo{{No: 102, Name: "lnk-h2"}})
+	e.onSwitchUp(2, []portInfo{{No: 101, Name: "lnk-h1"}})
+	m.SwitchUp(topology.Switch{DPID: 1}, []topology.Port{{Number: 102, Up: true}})
+	m.SwitchUp(topology.Switch{DPID: 2}, []topology.Port{{Number: 101, Up: true}})
+	m.LinkSeen(a, b, topology.LinkDirect, time.Millisecond)
+	m.LinkSeen(b, a, topology.LinkDirect, time.Millisecond)
+	sub := m.Subscribe(0, 64)
+	defer sub.Close()
+	drain := func() {
+		for len(sub.C) > 0 {
+			e.onDelta(<-sub.C)
+		}
+	}
+	drain()
+	m.PortRemove(b) // both directions go
+	drain()
+	e.mu.Lock()
+	e.evalTopology(time.Now())
+	e.mu.Unlock()
+	act := e.Active()
+	if len(act) != 1 {
+		t.Fatalf("%d alerts for one cut link, want 1: %v", len(act), states(e))
+	}
+	al := act[0]
+	if al.Series != "link/0000000000000001/102>0000000000000002/101" || al.State != StateFiring {
+		t.Fatalf("alert %s %s, want the link from its lower end, firing", al.Series, al.State)
+	}
+	if al.Description != "a link between switches is down: check the cable" {
+		t.Fatalf("description %q", al.Description)
+	}
+	if al.Labels["src_name"] != "lnk-h2" || al.Labels["dst_name"] != "lnk-h1" || !strings.Contains(al.Message, "lnk-h2 ↔ lnk-h1") {
+		t.Fatalf("labels %v, message %q: want both port names", al.Labels, al.Message)
+	}
+	m.SwitchUp(topology.Switch{DPID: 2}, []topology.Port{{Number: 101, Up: true}})
+	m.LinkSeen(a, b, topology.LinkDirect, time.Millisecond)
+	m.LinkSeen(b, a, topology.LinkDirect, time.Millisecond)
+	drain()
+	e.mu.Lock()
+	e.evalTopology(time.Now())
+	e.mu.Unlock()
+	if len(e.Active()) != 0 {
+		t.Fatalf("after the link is back: %v", states(e))
+	}
+}

@@ -211,7 +211,8 @@ func TestPrecedence(t *testing.T) {
 	// env < flags; flags not given change nothing
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	f := RegisterFlags(fs)
-	if err := fs.Parse([]string{"--http", "127.0.0.1:3333", "--openflow", "tcp::3", "--openflow", "tcp::4"}); err != nil {
+	state := filepath.Join(t.TempDir(), "st.db")
+	if err := fs.Parse([]string{"--http", "127.0.0.1:3333", "--openflow", "tcp::3", "--openflow", "tcp::4", "--state-file", state}); err != nil {
 		t.Fatal(err)
 	}
 	c, err = f.Load()
@@ -220,6 +221,9 @@ func TestPrecedence(t *testing.T) {
 	}
 	if c.HTTP.Addr != "127.0.0.1:3333" || c.LogLevel != "error" || !reflect.DeepEqual([]string(c.OpenFlow), []string{"tcp::3", "tcp::4"}) {
 		t.Fatalf("flags did not override env: %+v", c)
+	}
+	if c.StateFile != state || c.Source("state_file") != "--state-file" {
+		t.Fatalf("--state-file: state file %q from %q", c.StateFile, c.Source("state_file"))
 	}
 
 	// a bad flag value is reported with its source

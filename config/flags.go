@@ -18,6 +18,7 @@ type Flags struct {
 	http      string
 	logLevel  string
 	logFormat string
+	stateFile string
 	insecure  bool
 }
 
@@ -31,7 +32,7 @@ func (l *stringList) Set(v string) error {
 }
 
 // RegisterFlags defines --config, --openflow (repeatable, or comma
-// separated), --openflow-cert, --openflow-key, --openflow-ca, --http, --log-level and --log-format on fs.
+// separated), --openflow-cert, --openflow-key, --openflow-ca, --http, --log-level, --log-format and --state-file on fs.
 func RegisterFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{fs: fs}
 	fs.StringVar(&f.file, "config", "", "YAML configuration `file` (default $"+EnvConfig+")")
@@ -43,6 +44,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&f.insecure, "insecure", false, "allow plain HTTP on a non-loopback address (http.insecure); tokens then cross the network in clear")
 	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug, info, warn or error (default info)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log `format`: text or json (default text)")
+	fs.StringVar(&f.stateFile, "state-file", "", "`file` that keeps the virtual networks and DHCP leases; the API alert rules, tokens and journal go next to it (state_file, $"+EnvStateFile+"; default "+DefaultStateFile+")")
 	return f
 }
 
@@ -86,6 +88,8 @@ func (f *Flags) Apply(c *Config) {
 			c.LogLevel = f.logLevel
 		case "log-format":
 			c.LogFormat = f.logFormat
+		case "state-file":
+			c.StateFile = f.stateFile
 		default:
 			return
 		}

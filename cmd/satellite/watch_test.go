@@ -29,5 +29,5 @@ func TestWatchAndOpenAPICommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(ok(t, "openapi")), &doc); err != nil || doc["openapi"] == nil || doc["paths"] == nil {
 		t.Fatalf("openapi: %v %v", err, doc["openapi"])
 	}
-	fails(t, 1, "satellite:", "watch", "--topics", "nonsense", "--count", "1")
+	fails(t, 1, "unknown topic", "watch", "--topics", "nonsense", "--count", "1")
 }

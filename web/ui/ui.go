@@ -300,9 +300,27 @@ func eventWhere(e topology.Event) string {
 	}
 }
 
+// eventDPID and eventPort are the event's switch and port for the page's
+// script, which names them (h1/vm1); "" when the event has none.
+func eventDPID(e topology.Event) string {
+	if e.DPID == 0 {
+		return ""
+	}
+	return e.DPID.String()
+}
+
+func eventPort(e topology.Event) string {
+	if e.DPID == 0 || e.Port == 0 {
+		return ""
+	}
+	return strconv.FormatUint(uint64(e.Port), 10)
+}
+
+// fmtTime is the one time format of the pages (stream.js fmt.time does
+// the same in the browser): UTC, to the second.
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format("2006-01-02 15:04:05.000")
+	return t.UTC().Format("2006-01-02 15:04:05")
 }

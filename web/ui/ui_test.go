@@ -99,6 +99,14 @@ func TestPages(t *testing.T) {
 	if !strings.Contains(body, `<span class="badge security">lldp-forged</span>`) || !strings.Contains(body, `0000000000000002/1`) {
 		t.Errorf("events page lacks the event row")
 	}
+	// the script names the switch and port of each row (h2/vm1): the row
+	// carries them apart; times are UTC to the second, as on every page
+	if !strings.Contains(body, `data-dpid="0000000000000002" data-port="1"`) || !strings.Contains(body, `<td class="what">`) {
+		t.Errorf("events rows lack their dpid and port for the names")
+	}
+	if !regexp.MustCompile(`<td class="t mono">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>`).MatchString(body) {
+		t.Errorf("event times are not UTC to the second")
+	}
 
 	_, body = get(t, srv.URL+"/ui/metrics")
 	for _, want := range []string{`id="m-switch"`, `id="m-charts"`, `data-range="15m"`, `vendor/uPlot.iife.min.js`, `charts.js`, `class="active" aria-current="page">Metrics`} {

@@ -24,7 +24,7 @@
   function selectorText(s) {
     if (!s) return 'all';
     const parts = [];
-    if (s.dpid) parts.push('dpid ' + s.dpid);
+    if (s.dpid) parts.push('switch ' + (/^[0-9a-f:x]+$/i.test(s.dpid) ? S.swName(s.dpid) : s.dpid));
     if (s.port != null) parts.push('port ' + s.port);
     if (s.owner) parts.push('owner ' + s.owner);
     if (s.network != null) parts.push('net ' + s.network);
@@ -40,6 +40,14 @@
     return c.trim();
   }
 
+  // seriesCell names a series (h1/vm1, h1/lnk-h2 ↔ h2/lnk-h1) with its
+  // key as the tooltip
+  function seriesCell(key) { return el('td', { class: 'mono nowrap', title: key, dataset: { key: key }, text: S.seriesName(key) }); }
+  // messageCell is an alert's message with its rule's description under it
+  function messageCell(text, description) {
+    return el('td', { title: text }, S.nameText(text), description ? el('small', { class: 'desc', text: description }) : null);
+  }
+
   function badge(text, cls) { return el('span', { class: 'badge ' + (cls || text), text: text }); }
 
   function renderActive(list) {
@@ -50,12 +58,12 @@
       return el('tr', { dataset: { rule: a.rule, state: a.state, series: a.series } },
         el('td', null, badge(a.state)),
         el('td', null, badge(a.severity, 'sev-' + a.severity)),
-        el('td', { text: a.rule }),
-        el('td', { class: 'mono', text: a.series }),
+        el('td', { class: 'nowrap', text: a.rule }),
+        seriesCell(a.series),
         el('td', { class: 'num', text: num(a.value) }),
-        el('td', { class: 'mono', text: a.op + ' ' + num(a.threshold) }),
-        el('td', { text: fmt.time(a.since) }),
-        el('td', { text: a.message }));
+        el('td', { class: 'mono nowrap', text: a.op + ' ' + num(a.threshold) }),
+        el('td', { class: 'nowrap', text: fmt.time(a.since) }),
+        messageCell(a.message, a.description));
     }));
     $('a-active-empty').hidden = list.length > 0;
     $('a-firing').textContent = firing;
@@ -65,12 +73,12 @@
   function historyRow(ev) {
     const a = ev.alert;
     return el('tr', { dataset: { rule: a.rule, kind: ev.kind } },
-      el('td', { class: 't mono', text: fmt.time(ev.time) }),
+      el('td', { class: 't mono nowrap', text: fmt.time(ev.time) }),
       el('td', null, badge(ev.kind)),
       el('td', null, badge(a.severity, 'sev-' + a.severity)),
-      el('td', { text: a.rule }),
-      el('td', { class: 'mono', text: a.series }),
-      el('td', { text: a.message + (a.reason ? ' (' + a.reason + ')' : '') }));
+      el('td', { class: 'nowrap', text: a.rule }),
+      seriesCell(a.series),
+      messageCell(a.message + (a.reason ? ' (' + a.reason + ')' : ''), a.description));
   }
 
   function renderHistory(list) {
@@ -86,7 +94,7 @@
       const del = el('button', { type: 'button', class: 'danger', text: 'Delete', dataset: { name: r.name } });
       del.addEventListener('click', function () { deleteRule(r.name, del); });
       return el('tr', { dataset: { rule: r.name } },
-        el('td', { text: r.name }),
+        el('td', null, r.name, r.description ? el('small', { class: 'desc', text: r.description }) : null),
         el('td', { class: 'mono', text: r.metric }),
         el('td', { text: selectorText(r.selector) }),
         el('td', { class: 'mono', text: condition(r) }),
@@ -107,16 +115,27 @@
     }
   }
 
+  // names: datapath and interface names, and the ports of the topology
+  // (read again every minute), for the series
+  let namesAt = 0;
+  async function names() {
+    if (Date.now() - namesAt < 60000) return;
+    namesAt = Date.now();
+    await S.loadNames(true);
+    try { const t = await S.api('/api/v1/topology'); S.learnPorts(t.ports); } catch (e) { /* no topology: dpids */ }
+  }
+
   let refreshing = null;
   async function refresh() {
     if (refreshing) return refreshing;
     refreshing = (async function () {
       try {
+        await names();
         const [active, hist, rs] = await Promise.all([S.api('/api/v1/alerts'), S.api('/api/v1/alerts/history?limit=200'), S.api('/api/v1/alerts/rules')]);
         renderActive(active);
         renderHistory(hist);
         renderRules(rs);
-        status('updated ' + new Date().toLocaleTimeString());
+        status('updated ' + fmt.clock());
       } catch (e) {
         status(e.status === 503 ? 'Alerts are not enabled on this server.' : 'cannot read alerts: ' + e.message);
       } finally {

@@ -31,6 +31,32 @@
     return S.fmt.si(v, g.unit);
   }
 
+  // the axes' labels are measured, so that none is clipped (100.00 ms,
+  // 30.0 kb/s), and the time axis is UTC like every time on the pages,
+  // with at least 90 px between its labels so that they never run into
+  // each other
+  const axisFont = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+  let measureCtx = null;
+  function textWidth(t) {
+    if (!measureCtx) { measureCtx = document.createElement('canvas').getContext('2d'); measureCtx.font = axisFont; }
+    return measureCtx.measureText(t).width;
+  }
+  function yAxisSize(u, values) {
+    let w = 0;
+    for (const v of values || []) w = Math.max(w, textWidth(String(v)));
+    return Math.ceil(w) + 18; // tick and gap
+  }
+  const pad2 = function (n) { return String(n).padStart(2, '0'); };
+  function timeLabels(u, splits, axisIdx, space, incr) {
+    return splits.map(function (s) {
+      const d = new Date(s * 1000);
+      const hm = pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes());
+      return incr < 60 ? hm + ':' + pad2(d.getUTCSeconds()) : incr >= 86400 ? (d.getUTCMonth() + 1) + '/' + d.getUTCDate() : hm;
+    });
+  }
+  // seriesLabel is what the legend calls a metric: rx, tx, rx drops
+  function seriesLabel(m) { return m.replace(/_(bps|pps)$/, '').replace(/_ms$/, '').replace(/_/g, ' '); }
+
   const rangeSeconds = function (r) {
     const m = /^(\d+)([smhd])$/.exec(r || '15m');
     if (!m) return 900;
@@ -56,7 +82,10 @@
     const idx = {};
     series.metrics.forEach(function (m, i) { idx[m] = i; });
     box.replaceChildren();
-    const width = Math.max(280, Math.floor(box.clientWidth || 600) - 4);
+    // the chart's box has 4 px of padding and a border on each side
+    const cs = getComputedStyle(box);
+    const inner = (box.clientWidth || 600) - (parseFloat(cs.paddingLeft) || 0) - (parseFloat(cs.paddingRight) || 0);
+    const width = Math.max(260, Math.floor(inner) - 12);
     const charts = gs.map(function (g) {
       const xs = [], ys = g.metrics.map(function () { return []; });
       for (const p of series.points) {
@@ -66,16 +95,22 @@
       const el = S.el('div', { class: 'chart', dataset: { key: key, group: g.title } });
       box.append(el);
       const u = new uPlot({
-        title: (opts.compact ? '' : g.title) + (opts.label ? (opts.compact ? '' : ' — ') + opts.label : ''),
+        title: g.title + (opts.label ? ' — ' + opts.label : ''), // compact charts too: which is bits, which packets
         width: width, height: opts.compact ? 140 : 200,
-        series: [{}].concat(g.metrics.map(function (m, j) {
-          return { label: m, stroke: palette[j % palette.length], width: 1.5, spanGaps: false,
+        // rx solid and wider, tx dashed on top: equal rates (a ping's
+        // echo and reply) still show both lines
+        series: [{ label: 'time (UTC)', value: function (u, v) { return v == null ? '-' : S.fmt.time(new Date(v * 1000)); } }].concat(g.metrics.map(function (m, j) {
+          return { label: seriesLabel(m), stroke: palette[j % palette.length], width: j === 0 ? 2.5 : 1.5, dash: j === 0 ? undefined : [6, 3 + j], spanGaps: false,
             value: function (u, v) { return v == null ? '-' : num(g, v); } };
         })),
-        axes: [{}, { size: 64, values: function (u, vals) { return vals.map(function (v) { return num(g, v).replace(' ', ''); }); } }],
+        axes: [
+          { font: axisFont, space: 90, values: timeLabels },
+          { font: axisFont, size: yAxisSize, values: function (u, vals) { return vals.map(function (v) { return num(g, v); }); } },
+        ],
         scales: { x: { time: true } },
       }, [xs].concat(ys), el);
       el.dataset.points = xs.length;
+      live.add(u);
       return { g: g, u: u, xs: xs, ys: ys, el: el };
     });
     const span = rangeSeconds(range);
@@ -92,10 +127,12 @@
           c.el.dataset.points = c.xs.length;
         }
       },
-      destroy: function () { charts.forEach(function (c) { c.u.destroy(); }); },
+      destroy: function () { charts.forEach(function (c) { live.delete(c.u); c.u.destroy(); }); },
       points: series.points.length,
     };
   }
 
-  S.charts = { view: view, rangeSeconds: rangeSeconds };
+  // live: the charts on the page (the browser tests check their labels)
+  const live = new Set();
+  S.charts = { view: view, rangeSeconds: rangeSeconds, live: live, textWidth: textWidth };
 })();

@@ -45,8 +45,8 @@
     const tr = el('tr', { class: 'ev fresh ' + cls, dataset: { class: cls, kind: kind } },
       el('td', { class: 't mono', text: fmt.time(time) }),
       el('td', null, el('span', { class: 'badge ' + cls + ' ' + sevOf(kind), text: kind })),
-      el('td', { class: 'mono', text: where || '' }),
-      el('td', { text: what }));
+      el('td', { class: 'mono where', text: where || '' }),
+      el('td', { class: 'what', text: S.nameText(what), title: what }));
     if (!visible(tr)) tr.hidden = true;
     if (isPaused) { paused.push(tr); return; }
     insert([tr]);
@@ -66,8 +66,25 @@
     $('ev-count').textContent = n;
   }
 
+  // where names a switch and port as the operator does: h1/vm1
   function where(dpid, port) {
-    return dpid ? dpid + (port ? '/' + fmt.port(port) : '') : '';
+    return S.where(dpid, port);
+  }
+  // the rows the server rendered name dpids: once the names are known,
+  // they name switches and ports too (the dpid stays as the tooltip)
+  function renameRendered() {
+    for (const td of body.querySelectorAll('td.where[data-dpid]')) {
+      if (!td.dataset.dpid) continue;
+      td.title = td.dataset.dpid + (td.dataset.port ? '/' + td.dataset.port : '');
+      td.textContent = where(td.dataset.dpid, td.dataset.port ? Number(td.dataset.port) : 0);
+      const what = td.nextElementSibling;
+      if (what && !what.dataset.raw) { what.dataset.raw = what.textContent; what.textContent = S.nameText(what.textContent); }
+    }
+    for (const td of body.querySelectorAll('td.what')) {
+      if (td.dataset.raw) continue;
+      td.dataset.raw = td.textContent;
+      td.textContent = S.nameText(td.textContent);
+    }
   }
 
   function linkOnce(l, op) {
@@ -84,6 +101,8 @@
     if (m.type !== 'topology') return;
     if (m.op === 'snapshot') {
       for (const p of m.snapshot.ports || []) ports.set(p.dpid + '/' + p.number, p.up);
+      S.learnPorts(m.snapshot.ports);
+      S.loadNames().then(renameRendered);
       if (!first) add(m.time, 'resync', '', 'stream resynchronised at version ' + m.version + ' (the page fell behind or reconnected late); changes in between are not listed', 'topology');
       first = false;
       return;
@@ -97,6 +116,7 @@
       else if (m.op === 'remove') add(m.time, 'switch-disconnect', sw.dpid, 'switch disconnected');
     } else if (m.port) {
       const p = m.port, k = p.dpid + '/' + p.number;
+      if (m.op !== 'remove') S.learnPorts([p]);
       const before = ports.get(k);
       if (m.op === 'remove') {
         ports.delete(k);
@@ -132,6 +152,9 @@
   });
 
   if (document.body.dataset.topology === 'true') {
+    // the stream resumes from the page's version (no snapshot): the port
+    // names come from the topology once
+    S.loadNames().then(function () { return S.api('/api/v1/topology'); }).then(function (t) { S.learnPorts(t.ports); renameRendered(); }).catch(renameRendered);
     S.stream(onMessage, { since: Number(document.body.dataset.version) || 0, topics: 'topology' });
   }
 })();

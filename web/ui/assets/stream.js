@@ -112,5 +112,116 @@
     port: function (n) { return n === 4294967294 ? 'LOCAL' : String(n); },
   };
 
-  window.Satellite = Object.assign(window.Satellite || {}, { stream: stream, setState: setState, api: api, el: el, fmt: fmt });
+  // fmt.time and fmt.clock are the one time format of every page: UTC,
+  // to the second ("2026-12-02 10:45:11 UTC" in tables, "10:45:11 UTC"
+  // for "updated at").
+  fmt.time = function (t) {
+    if (!t) return '-';
+    const d = t instanceof Date ? t : new Date(t);
+    return isNaN(d) ? String(t) : d.toISOString().slice(0, 19).replace('T', ' ');
+  };
+  fmt.clock = function (t) { return (t || new Date()).toISOString().slice(11, 19) + ' UTC'; };
+
+  // ---- names: switches and ports as operators call them. A switch is
+  // named by its virtual-network datapath (GET /api/v1/datapaths, "h1"),
+  // else by its bridge (the LOCAL port's name) when no other switch has
+  // the same one, else by its dpid without leading zeros. Ports by their
+  // name; interfaces (GET /api/v1/interfaces) by datapath and port name,
+  // or by MAC.
+  const LOCAL = 4294967294;
+  const names = {
+    dp: new Map(),      // dpid (16 hex) -> datapath name
+    bridge: new Map(),  // dpid -> bridge name (LOCAL port)
+    ports: new Map(),   // "dpid/port" -> port name
+    ifaces: [],         // vnet interfaces
+    loaded: null,
+  };
+  function dpidKey(d) {
+    const s = String(d).toLowerCase().replace(/^0x/, '').replace(/:/g, '');
+    return /^[0-9a-f]{1,16}$/.test(s) ? s.padStart(16, '0') : s;
+  }
+  // learnPorts takes topology ports ({dpid, number, name}).
+  function learnPorts(ports) {
+    for (const p of ports || []) {
+      const k = dpidKey(p.dpid);
+      if (p.name) names.ports.set(k + '/' + p.number, p.name);
+      if (p.number === LOCAL && p.name) names.bridge.set(k, p.name);
+    }
+  }
+  // loadNames reads the datapath and interface names (once; again with
+  // force). Errors (no virtual networks on this server) leave them empty.
+  function loadNames(force) {
+    if (names.loaded && !force) return names.loaded;
+    const get = function (u) { return api(u).catch(function () { return []; }); };
+    names.loaded = Promise.all([get('/api/v1/datapaths'), get('/api/v1/interfaces')]).then(function (r) {
+      names.dp.clear();
+      for (const d of Array.isArray(r[0]) ? r[0] : []) if (d && d.name && d.dpid) names.dp.set(dpidKey(d.dpid), d.name);
+      names.ifaces = Array.isArray(r[1]) ? r[1] : [];
+      return names;
+    });
+    return names.loaded;
+  }
+  function swName(dpid) {
+    const k = dpidKey(dpid);
+    const n = names.dp.get(k);
+    if (n) return n;
+    const b = names.bridge.get(k);
+    if (b) {
+      let dup = false;
+      for (const [o, x] of names.bridge) if (x === b && o !== k) { dup = true; break; }
+      if (!dup) return b;
+    }
+    return fmt.dpid(k);
+  }
+  function portName(dpid, port) {
+    if (Number(port) === LOCAL) return 'LOCAL';
+    return names.ports.get(dpidKey(dpid) + '/' + port) || String(port);
+  }
+  // where names a switch's port: "h1/vm1" (or "h1" without a port)
+  function where(dpid, port) {
+    if (!dpid) return '';
+    return swName(dpid) + (port ? '/' + portName(dpid, port) : '');
+  }
+  // iface finds the virtual-network interface on a port or with a MAC.
+  function iface(dpid, port, mac) {
+    const dp = swName(dpid), pn = port != null ? portName(dpid, port) : null;
+    mac = (mac || '').toLowerCase();
+    return names.ifaces.find(function (i) {
+      return (i.datapath === dp && ((pn && i.port === pn) || (port != null && i.port_no === Number(port)))) || (mac && (i.mac || '').toLowerCase() === mac);
+    }) || null;
+  }
+  // seriesName names a metrics or alert series: port/DPID/N, flow/DPID/...,
+  // switch/DPID, link/DPID/N>DPID/N, probe/LOCAL/REMOTE/PATH.
+  function seriesName(key) {
+    if (!key) return '';
+    const parts = String(key).split('/');
+    switch (parts[0]) {
+      case 'port': return where(parts[1], parts[2]);
+      case 'switch': return swName(parts[1]);
+      case 'flow': return swName(parts[1]) + ' flow ' + parts.slice(2).join('/');
+      case 'probe': return swName(parts[1]) + ' → ' + swName(parts[2]) + ', path ' + parts[3];
+      case 'link': {
+        const ends = parts.slice(1).join('/').split('>');
+        const end = function (e) { const x = e.split('/'); return where(x[0], x[1]); };
+        return ends.length === 2 ? end(ends[0]) + ' ↔ ' + end(ends[1]) : key;
+      }
+    }
+    return key;
+  }
+
+  // nameText names the series and dpids in a text from the server (an
+  // event's or an alert's message): link/0000000000000001/102>... becomes
+  // h1/lnk-h2 ↔ h2/lnk-h1, 0000000000000003 becomes h3
+  function nameText(t) {
+    if (!t) return t;
+    return String(t)
+      .replace(/\b(port|switch|link|flow|probe)\/[0-9a-f]{16}[0-9a-zA-Z/>_-]*/g, function (k) { return seriesName(k); })
+      .replace(/\b[0-9a-f]{16}\b/g, function (d) { return swName(d); });
+  }
+
+  window.Satellite = Object.assign(window.Satellite || {}, {
+    nameText: nameText,
+    stream: stream, setState: setState, api: api, el: el, fmt: fmt,
+    names: names, loadNames: loadNames, learnPorts: learnPorts, swName: swName, portName: portName, where: where, iface: iface, seriesName: seriesName, dpidKey: dpidKey,
+  });
 })();

@@ -43,12 +43,19 @@
   const hostsDrawn = new Set(); // with lod: dpids whose hosts are in the graph
 
   const style = [
-    { selector: 'node.switch', style: { shape: 'round-rectangle', width: 44, height: 26, 'background-color': '#2f6fde', label: 'data(label)', color: '#fff', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'center', 'min-zoomed-font-size': 6 } },
+    { selector: 'node.switch', style: { shape: 'round-rectangle', width: 'data(width)', height: 26, 'background-color': '#2f6fde', label: 'data(label)', color: '#fff', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'center', 'min-zoomed-font-size': 6 } },
     { selector: 'node.switch.gone', style: { 'background-color': '#9aa3ad', 'border-width': 2, 'border-style': 'dashed', 'border-color': '#d62b2b' } },
     { selector: 'node.host', style: { shape: 'ellipse', width: 14, height: 14, 'background-color': '#7d8794', label: 'data(label)', 'font-size': 8, color: '#4b5563', 'text-valign': 'bottom', 'text-margin-y': 3, 'min-zoomed-font-size': 7 } },
     { selector: 'edge', style: { width: 3, 'line-color': '#3b9a5a', 'curve-style': 'bezier' } },
     { selector: 'edge.attach', style: { width: 1, 'line-color': '#b8c0ca' } },
-    { selector: 'edge.tunnel', style: { width: 1.5, 'line-style': 'dashed', 'line-color': '#8a63d2', opacity: 0.75 } },
+    // tunnels bend away from the straight line (path 1 to one side, path 2
+    // to the other) so that they never run behind a switch in between,
+    // and carry their path number
+    { selector: 'edge.tunnel', style: { width: 1.5, 'line-style': 'dashed', 'line-color': '#8a63d2', opacity: 0.75, 'curve-style': 'unbundled-bezier', 'control-point-distances': 46, 'control-point-weights': 0.5,
+      label: 'data(label)', 'font-size': 9, color: '#6b4bb0', 'text-background-color': '#fbfcfd', 'text-background-opacity': 0.9, 'text-background-padding': 1, 'min-zoomed-font-size': 6 } },
+    { selector: 'edge.tunnel.path-2', style: { 'control-point-distances': -46 } },
+    { selector: 'edge.tunnel.path-3', style: { 'control-point-distances': 80 } },
+    { selector: 'edge.tunnel.path-4', style: { 'control-point-distances': -80 } },
     // tunnel probes (GET /api/v1/tunnels): the path traffic takes is
     // thicker, a path the probes or BFD condemned is red
     { selector: 'edge.tunnel.active', style: { width: 4, 'line-style': 'solid', opacity: 1 } },
@@ -59,6 +66,10 @@
     { selector: 'edge.link.direct.hot', style: { 'line-color': '#e06000' } },
     { selector: 'edge.degraded', style: { 'line-color': '#e08a00', 'line-style': 'dashed', width: 3 } },
     { selector: 'edge.down', style: { 'line-color': '#d62b2b', width: 4, 'line-style': 'solid', opacity: 1 } },
+    // a dead tunnel path looks the same whether the page saw it die (its
+    // LLDP link down) or loaded it dead (a kept down link or a probe-only
+    // edge): red and dashed
+    { selector: 'edge.tunnel.down, edge.tunnel.probe-down', style: { 'line-color': '#d62b2b', 'line-style': 'dashed', width: 3, opacity: 1 } },
     { selector: 'node:selected', style: { 'border-width': 3, 'border-color': '#f5b800' } },
     { selector: 'edge:selected', style: { 'underlay-color': '#f5b800', 'underlay-opacity': 0.5, 'underlay-padding': 3 } },
     { selector: '.hidden', style: { display: 'none' } },
@@ -76,6 +87,7 @@
     cy.on('tap', 'edge.link', function (ev) { showLink(ev.target.id(), false); });
     cy.on('tap', 'edge.probe-only', function (ev) { showProbeEdge(ev.target.id(), false); });
     cy.on('tap', function (ev) { if (ev.target === cy) closePanel(); });
+    cy.on('dragfree', 'node', saveSoon);
     let viewTimer = null;
     cy.on('viewport', function () {
       if (!lod || viewTimer) return;
@@ -87,9 +99,16 @@
   // ---- elements
 
   function switchEl(sw) {
-    return { group: 'nodes', data: { id: swId(sw.dpid), dpid: sw.dpid, label: fmt.dpid(sw.dpid) }, classes: 'switch' + (state.gone.has(sw.dpid) ? ' gone' : '') };
+    const label = S.swName(sw.dpid);
+    return { group: 'nodes', data: { id: swId(sw.dpid), dpid: sw.dpid, label: label, width: Math.max(44, 7.2 * label.length + 14) }, classes: 'switch' + (state.gone.has(sw.dpid) ? ' gone' : '') };
   }
-  function hostLabel(h) { return (h.ips && h.ips.length) ? h.ips[0] : h.mac; }
+  // a host is labelled with its interface's name when a virtual network
+  // knows it, else with its address
+  function hostLabel(h) {
+    const i = S.iface(h.dpid, h.port, h.mac);
+    const ip = (h.ips && h.ips.length) ? h.ips[0] : h.mac;
+    return i ? i.name + ' ' + ip : ip;
+  }
   function hostClasses(base) { return base + ($('show-hosts').checked ? '' : ' hidden'); }
   // hostEls are a host's node and its attachment edge.
   function hostEls(h) {
@@ -106,11 +125,22 @@
   function edgeClasses(e) {
     const u = edgeUtil(e);
     const heat = edgeState(e) === 'up' ? (u >= 80 ? ' hot' : u >= 50 ? ' warm' : '') : '';
-    return 'link ' + e.kind + ' ' + edgeState(e) + heat + (e.kind === 'tunnel' ? probeClasses(edgeProbes(e)) : '') +
+    return 'link ' + e.kind + ' ' + edgeState(e) + heat + (e.kind === 'tunnel' ? probeClasses(edgeProbes(e)) + ' path-' + pathOf(e) : '') +
       (e.kind === 'tunnel' && !$('show-tunnels').checked ? ' hidden' : '');
   }
+  // pathOf is a tunnel's underlay path number: from the probes, else from
+  // the name of its port (gre-h2-p1), else 0
+  function pathOf(e) {
+    for (const end of [e.a, e.b]) { const p = probes.byEnd.get(epKey(end)); if (p) return p.path; }
+    for (const end of [e.a, e.b]) {
+      const m = /-p(\d+)$/.exec(S.portName(end.dpid, end.port));
+      if (m) return Number(m[1]);
+    }
+    return 0;
+  }
   function edgeEl(e) {
-    return { group: 'edges', data: { id: e.id, source: swId(e.a.dpid), target: swId(e.b.dpid), kind: e.kind, state: edgeState(e), util: edgeUtil(e) }, classes: edgeClasses(e) };
+    const path = e.kind === 'tunnel' ? pathOf(e) : 0;
+    return { group: 'edges', data: { id: e.id, source: swId(e.a.dpid), target: swId(e.b.dpid), kind: e.kind, state: edgeState(e), util: edgeUtil(e), label: path ? 'p' + path : '' }, classes: edgeClasses(e) };
   }
   // edgeUtil is the utilisation of the busier end of a link, in percent
   // of the port speed, from the stream's port rates (0 when unknown).
@@ -138,12 +168,14 @@
 
   async function applySnapshot(snap) {
     const t0 = performance.now();
+    await S.loadNames(); // datapath and interface names for the labels (once)
     const previous = state.edges;
     state.switches.clear(); state.ports.clear(); state.links.clear(); state.hosts.clear();
     state.edges = new Map();
     state.gone.clear();
     for (const sw of snap.switches || []) state.switches.set(sw.dpid, sw);
-    for (const p of snap.ports || []) state.ports.set(epKey(p), p);
+    for (const p of snap.ports || []) state.ports.set(p.dpid + '/' + p.number, p);
+    S.learnPorts(snap.ports);
     for (const l of snap.links || []) {
       state.links.set(dirKey(l), l);
       // a down link (kept by the model, state down) draws a red edge
@@ -199,7 +231,8 @@
     probes.extra = overlayPaths();
     cy.batch(drawProbeEdges);
     const t3 = performance.now();
-    if (pos) fitPositions(pos); else layout(true);
+    if (pos) fitPositions(pos); else if (!restoreLayout()) { layout(true); saveLayout(); }
+    bendTunnels();
     lodNote();
     if (lod) drawHostsInView();
     const t4 = performance.now();
@@ -246,7 +279,8 @@
       }
     }
     if (d.port) {
-      const k = epKey(d.port);
+      const k = d.port.dpid + '/' + d.port.number;
+      if (d.op !== 'remove') S.learnPorts([d.port]);
       if (d.op === 'remove') state.ports.delete(k); else state.ports.set(k, d.port);
       if (panelSwitch === d.port.dpid) refreshSoon();
     }
@@ -288,6 +322,7 @@
     if (c.empty()) {
       if (cy.getElementById(swId(e.a.dpid)).empty() || cy.getElementById(swId(e.b.dpid)).empty()) return;
       cy.add(edgeEl(e));
+      addedNodes = true; // bent and kept with the layout
       return;
     }
     c.data({ state: edgeState(e), util: edgeUtil(e) });
@@ -429,6 +464,12 @@
 
   function probeEnd(p) { return p.local + '/' + p.port; }
   function probeKey(p) { return 'probe/' + p.local + '/' + p.remote + '/' + p.path; }
+  // pairProbes are the paths between two hosts, both directions, by path
+  function pairProbes(a, b) {
+    const out = [];
+    for (const p of probes.byEnd.values()) if ((p.local === a && p.remote === b) || (p.local === b && p.remote === a)) out.push(p);
+    return out.sort(function (x, y) { return x.path - y.path || (x.local < y.local ? -1 : 1); });
+  }
   function edgeProbes(e) {
     const out = [];
     for (const end of [e.a, e.b]) { const p = probes.byEnd.get(epKey(end)); if (p) out.push(p); }
@@ -499,9 +540,9 @@
   function drawProbeEdges() {
     for (const x of probes.extra.values()) {
       if (cy.getElementById(swId(x.a.dpid)).empty() || cy.getElementById(swId(x.b.dpid)).empty()) continue;
-      const classes = 'tunnel probe-only' + probeClasses(x.list) + ($('show-tunnels').checked ? '' : ' hidden');
+      const classes = 'tunnel probe-only path-' + x.path + probeClasses(x.list) + ($('show-tunnels').checked ? '' : ' hidden');
       const c = cy.getElementById(x.id);
-      if (c.empty()) cy.add({ group: 'edges', data: { id: x.id, source: swId(x.a.dpid), target: swId(x.b.dpid), kind: 'tunnel' }, classes: classes });
+      if (c.empty()) cy.add({ group: 'edges', data: { id: x.id, source: swId(x.a.dpid), target: swId(x.b.dpid), kind: 'tunnel', label: 'p' + x.path }, classes: classes });
       else c.classes(classes);
     }
   }
@@ -514,7 +555,7 @@
   }
 
   function pathName(p) {
-    return (p.local_name || fmt.dpid(p.local)) + ' → ' + (p.remote_name || fmt.dpid(p.remote)) + ', path ' + p.path;
+    return (p.local_name || S.swName(p.local)) + ' → ' + (p.remote_name || S.swName(p.remote)) + ', path ' + p.path;
   }
 
   // probeTable lists paths with their verdict and measurements.
@@ -522,7 +563,7 @@
     const ms = function (v, p) { return p.received > 0 && p.loss < 1 && v != null ? v.toFixed(2) : '-'; };
     const rows = list.map(function (p) {
       return el('tr', { dataset: { path: probeKey(p) } },
-        el('td', { class: 'nowrap', title: pathName(p), text: (p.local_name || fmt.dpid(p.local)) + '→' + (p.remote_name || fmt.dpid(p.remote)) + ' p' + p.path }),
+        el('td', { class: 'nowrap', title: pathName(p), text: (p.local_name || S.swName(p.local)) + '→' + (p.remote_name || S.swName(p.remote)) + ' p' + p.path }),
         el('td', { class: 'state-' + (p.state === 'up' ? 'up' : 'down'), text: p.state + (p.flapping ? ' (flapping)' : ''), title: p.cause || '' }),
         el('td', { class: p.live ? null : 'state-down', text: p.live ? 'live' : 'dead' }),
         el('td', { text: p.active ? 'active' : '' }),
@@ -562,13 +603,14 @@
       panelSwitch = null;
       clearTimeout(pollTimer);
       panelLink = id;
-      const body = openPanel('Tunnel ' + fmt.dpid(x.a.dpid) + ' ↔ ' + fmt.dpid(x.b.dpid) + ', path ' + x.path);
+      selectOnly(id);
+      const body = openPanel('Tunnel ' + S.swName(x.a.dpid) + ' ↔ ' + S.swName(x.b.dpid) + ', path ' + x.path);
       body.append(el('div', { id: 'link-info' }), el('div', { id: 'probe-charts' }));
     }
     $('link-info').replaceChildren(
       el('p', { class: 'muted', text: 'No LLDP link on this path: the probes say how it is.' }),
-      el('h3', { text: 'Tunnel probes' }), probeTable(x.list));
-    probeChartsInto($('probe-charts'), x.list);
+      el('h3', { text: 'Tunnel probes (every path between ' + S.swName(x.a.dpid) + ' and ' + S.swName(x.b.dpid) + ')' }), probeTable(pairProbes(x.a.dpid, x.b.dpid)));
+    probeChartsInto($('probe-charts'), pairProbes(x.a.dpid, x.b.dpid));
   }
 
   // ---- counts
@@ -628,12 +670,97 @@
       for (let i = start; i < batch.length; i++) applyDelta(batch[i]);
     });
     counts();
-    if (addedNodes && !big()) relayoutSoon();
+    // new nodes were put next to a neighbour: the rest of the graph stays
+    // where the operator knows it (Re-layout arranges it all again)
+    if (addedNodes && !big()) saveSoon();
   }
-  let relayoutTimer = null;
-  function relayoutSoon() {
-    clearTimeout(relayoutTimer);
-    relayoutTimer = setTimeout(function () { layout(false); }, 800);
+  let saveTimer = null;
+  function saveSoon() {
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(saveLayout, 300);
+  }
+
+  // bendTunnels bends every tunnel edge so that it passes beside the
+  // switches between its ends: path 1 to one side and path 2 to the
+  // other, each far enough out to clear a switch near the straight line
+  // (a quadratic curve is 2u(1-u) of its control distance away at u). Not
+  // for large fabrics (switches x tunnels), which keep the fixed bend.
+  let bendSign = 1; // cytoscape's side of a positive distance, checked once
+  function bendTunnels() {
+    if (!cy || lod) return;
+    const tunnels = cy.edges('.tunnel');
+    if (tunnels.length * cy.nodes('.switch').length > 2e6) return; // too many to check: the fixed bend
+    const sws = cy.nodes('.switch').map(function (n) { return { id: n.id(), p: n.position(), r: Math.max(n.width(), n.height()) / 2 }; });
+    let checked = false;
+    cy.batch(function () {
+      tunnels.forEach(function (e) {
+        const s = e.source().position(), t = e.target().position();
+        const vx = t.x - s.x, vy = t.y - s.y, L2 = vx * vx + vy * vy;
+        if (L2 < 1) return;
+        const L = Math.sqrt(L2), nx = -vy / L, ny = vx / L;
+        const m = /path-(\d+)/.exec(e.classes().join(' '));
+        const path = m ? Number(m[1]) : 1;
+        const side = path % 2 === 0 ? -1 : 1;
+        let D = 48 + 24 * Math.floor((path - 1) / 2);
+        for (const w of sws) {
+          if (w.id === e.source().id() || w.id === e.target().id()) continue;
+          const rx = w.p.x - s.x, ry = w.p.y - s.y;
+          const u = (rx * vx + ry * vy) / L2;
+          if (u <= 0.02 || u >= 0.98) continue;
+          const need = side * (rx * nx + ry * ny) + w.r + 12; // how far out on our side to clear it
+          if (need > 0) D = Math.max(D, need / (2 * u * (1 - u)));
+        }
+        D = Math.min(D, 600);
+        e.style('control-point-distances', side * D * bendSign);
+        e.style('control-point-weights', 0.5);
+        if (!checked && e.visible()) { // which way did it go?
+          checked = true;
+          const mp = e.midpoint();
+          const off = (mp.x - (s.x + t.x) / 2) * nx + (mp.y - (s.y + t.y) / 2) * ny;
+          if (off * side < 0) { bendSign = -bendSign; checked = false; e.style('control-point-distances', side * D * bendSign); }
+        }
+      });
+    });
+  }
+
+  // ---- stable layout: the positions are kept in localStorage, so a
+  // reload draws the graph as it was; "Re-layout" arranges it again.
+
+  const LAYOUT_KEY = 'satellite.layout.v1';
+  function savedLayout() {
+    try { return JSON.parse(localStorage.getItem(LAYOUT_KEY) || '{}') || {}; } catch (e) { return {}; }
+  }
+  function saveLayout() {
+    if (!cy || lod) return;
+    bendTunnels();
+    const old = savedLayout(), out = {};
+    // switches not drawn now (disconnected) keep their place; hosts only
+    // while they are drawn
+    for (const k of Object.keys(old)) if (k.startsWith('sw:')) out[k] = old[k];
+    cy.nodes().forEach(function (n) { const p = n.position(); out[n.id()] = { x: Math.round(p.x), y: Math.round(p.y) }; });
+    try { localStorage.setItem(LAYOUT_KEY, JSON.stringify(out)); } catch (e) { /* storage full or off: the layout is not kept */ }
+  }
+  // restoreLayout puts the nodes where they were; false (nothing moved)
+  // when a switch has no saved place
+  function restoreLayout() {
+    const saved = savedLayout();
+    const sws = cy.nodes('.switch');
+    if (sws.empty() || sws.some(function (n) { return !saved[n.id()]; })) return false;
+    const around = new Map();
+    cy.batch(function () {
+      cy.nodes().forEach(function (n) {
+        const p = saved[n.id()];
+        if (p) { n.position({ x: p.x, y: p.y }); return; }
+        const sw = n.connectedEdges('.attach').targets('.switch');
+        if (sw.empty()) return;
+        const i = around.get(sw.id()) || 0;
+        around.set(sw.id(), i + 1);
+        n.position(ringPosition(sw.position(), i));
+      });
+    });
+    cy.fit(undefined, 30);
+    if (around.size) saveLayout();
+    return true;
   }
 
   // ---- side panel
@@ -660,15 +787,44 @@
     $('panel').hidden = false;
     const body = $('panel-body');
     body.replaceChildren(el('h2', { text: title }));
-    if (cy) cy.resize();
+    if (cy) { resizeKeepingFit(); setTimeout(keepInView, 0); }
     return body;
+  }
+  // resizeKeepingFit tells the graph its new size (the panel opened or
+  // closed); a graph that was all in view is fitted into the new size, so
+  // the panel never leaves half of it outside (a zoomed-in view stays)
+  function resizeKeepingFit() {
+    const was = !lod && allInView();
+    cy.resize();
+    if (was) cy.fit(undefined, 30);
+  }
+  function allInView() {
+    const bb = cy.elements(':visible').renderedBoundingBox(), w = cy.width(), h = cy.height();
+    return bb.x1 >= -2 && bb.y1 >= -2 && bb.x2 <= w + 2 && bb.y2 <= h + 2;
+  }
+
+  // keepInView centres the selection when the panel (which narrows the
+  // graph) would cover it
+  function keepInView() {
+    if (!cy) return;
+    const sel = cy.$(':selected');
+    if (sel.empty()) return;
+    const bb = sel.renderedBoundingBox(), w = cy.width(), h = cy.height(), m = 10;
+    if (bb.x1 < m || bb.x2 > w - m || bb.y1 < m || bb.y2 > h - m) cy.animate({ center: { eles: sel } }, { duration: 150 });
+  }
+  function selectOnly(id) {
+    if (!cy) return;
+    const n = cy.getElementById(id);
+    if (n.empty() || n.selected()) return;
+    cy.elements().unselect();
+    n.select();
   }
   function closePanel() {
     dropCharts();
     $('panel').hidden = true;
     panelSwitch = null; panelLink = null;
     clearTimeout(pollTimer);
-    if (cy) { cy.elements().unselect(); cy.resize(); }
+    if (cy) { cy.elements().unselect(); resizeKeepingFit(); }
   }
   function refreshSoon() {
     clearTimeout(refreshTimer);
@@ -680,10 +836,13 @@
     panelLink = null;
     panelSwitch = dpid;
     prevPorts = null; prevFlows = null;
-    const body = openPanel('Switch ' + dpid);
+    selectOnly(swId(dpid));
+    const name = S.swName(dpid);
+    const body = openPanel('Switch ' + name + (name !== fmt.dpid(dpid) ? ' (dpid ' + fmt.dpid(dpid) + ')' : ''));
     const sw = state.switches.get(dpid);
     body.append(el('dl', null,
       el('dt', { text: 'state' }), el('dd', { class: state.gone.has(dpid) ? 'state-down' : 'state-up', text: state.gone.has(dpid) ? 'disconnected' : 'connected' }),
+      el('dt', { text: 'dpid' }), el('dd', { class: 'mono', text: dpid }),
       el('dt', { text: 'remote' }), el('dd', { text: sw && sw.remote || '-' }),
       el('dt', { text: 'software' }), el('dd', { text: sw ? [sw.manufacturer, sw.software].filter(Boolean).join(' ') : '-' }),
       el('dt', { text: 'since' }), el('dd', { text: sw ? fmt.time(sw.since) : '-' })));
@@ -722,22 +881,26 @@
     };
     const rows = swR.value.ports.slice().sort(function (a, b) { return a.number - b.number; }).map(function (p) {
       const s = stats.get(p.number) || {};
-      const kind = (state.ports.get(swR.value.dpid + '/' + p.number) || {}).kind || '';
+      const kind = (state.ports.get(swR.value.dpid + '/' + p.number) || {}).kind || (p.reserved === 'local' ? 'local' : '');
       const dpid = swR.value.dpid;
+      // OVS keeps the bridge's own (LOCAL) interface administratively
+      // down unless it is configured: that is normal, not a fault
+      const local = p.reserved === 'local' || p.number === 4294967294;
+      const st = local && p.state === 'down' ? { class: 'state-local', text: 'down', title: 'the bridge\'s own interface, administratively down: normal for Open vSwitch' } : { class: 'state-' + p.state, text: p.state };
       return el('tr', { dataset: { port: p.number }, class: 'clickable', title: 'click for charts', onclick: function () { showPortCharts(dpid, p.number, p.name); } },
-        el('td', { class: 'mono', text: fmt.port(p.number) }),
-        el('td', null, el('a', { href: '/ui/metrics?key=' + encodeURIComponent(portKey(dpid, p.number)), text: p.name, onclick: function (ev) { ev.stopPropagation(); } })),
-        el('td', { text: kind }),
-        el('td', { class: 'state-' + p.state, text: p.state }),
-        el('td', { class: 'num', text: fmt.speed(p.curr_speed_kbps) }),
-        el('td', { class: 'num', text: fmt.bits(rate(p.number, 'rx_bytes')) }),
-        el('td', { class: 'num', text: fmt.bits(rate(p.number, 'tx_bytes')) }),
-        el('td', { class: 'num', text: fmt.count(s.rx_packets) }),
-        el('td', { class: 'num', text: fmt.count(s.tx_packets) }),
-        el('td', { class: 'num', text: fmt.count((s.rx_dropped || 0) + (s.tx_dropped || 0) + (s.rx_errors || 0) + (s.tx_errors || 0)) }));
+        el('td', { class: 'mono nowrap', text: fmt.port(p.number) }),
+        el('td', { class: 'nowrap' }, el('a', { href: '/ui/metrics?key=' + encodeURIComponent(portKey(dpid, p.number)), text: p.name, onclick: function (ev) { ev.stopPropagation(); } })),
+        el('td', { class: 'nowrap', text: kind }),
+        el('td', { class: 'nowrap ' + st.class, text: st.text, title: st.title }),
+        el('td', { class: 'num nowrap', text: fmt.speed(p.curr_speed_kbps) }),
+        el('td', { class: 'num nowrap', text: fmt.bits(rate(p.number, 'rx_bytes')) }),
+        el('td', { class: 'num nowrap', text: fmt.bits(rate(p.number, 'tx_bytes')) }),
+        el('td', { class: 'num nowrap', text: fmt.count(s.rx_packets) }),
+        el('td', { class: 'num nowrap', text: fmt.count(s.tx_packets) }),
+        el('td', { class: 'num nowrap', text: fmt.count((s.rx_dropped || 0) + (s.tx_dropped || 0) + (s.rx_errors || 0) + (s.tx_errors || 0)) }));
     });
     box.replaceChildren(el('table', { class: 'grid', id: 'ports-table' },
-      el('thead', null, el('tr', null, ['port', 'name', 'kind', 'state', 'speed', 'rx', 'tx', 'rx pkts', 'tx pkts', 'drops+errs'].map(function (h, i) { return el('th', { class: i >= 4 ? 'num' : null, text: h }); }))),
+      el('thead', null, el('tr', null, ['port', 'name', 'kind', 'state', 'speed', 'rx', 'tx', 'rx pkts', 'tx pkts', 'errors'].map(function (h, i) { return el('th', { class: i >= 4 ? 'num nowrap' : 'nowrap', text: h, title: h === 'errors' ? 'drops and errors, received and sent' : null }); }))),
       el('tbody', null, rows)));
   }
 
@@ -771,24 +934,25 @@
       const p = prev && prev.flows.get(key(f));
       if (p) { const dt = (now - prev.t) / 1000; r = dt > 0 ? Math.max(0, (f.packets - p.packets) / dt) : null; }
       return el('tr', null,
-        el('td', { class: 'num', text: f.table }),
-        el('td', { class: 'num', text: f.priority }),
-        el('td', { class: 'mono', text: ownerText(f.owner) }),
-        el('td', { class: 'mono', text: f.match || '*' }),
-        el('td', { class: 'mono', text: f.actions }),
-        el('td', { class: 'num', text: fmt.count(f.packets) }),
-        el('td', { class: 'num', text: fmt.bytes(f.bytes) }),
-        el('td', { class: 'num', text: r === null ? '-' : fmt.rate(r) }));
+        el('td', { class: 'num nowrap', text: f.table }),
+        el('td', { class: 'num nowrap', text: f.priority }),
+        el('td', { class: 'mono', text: ownerText(f.owner).replace('@', '\u200b@') }),
+        el('td', { class: 'mono wrap', text: f.match || '*' }),
+        el('td', { class: 'mono wrap', text: f.actions }),
+        el('td', { class: 'num nowrap', text: fmt.count(f.packets) }),
+        el('td', { class: 'num nowrap', text: fmt.bytes(f.bytes) }),
+        el('td', { class: 'num nowrap', text: r === null ? '-' : fmt.rate(r) }));
     });
     box.replaceChildren(flowsR.value.length === 0 ? el('p', { class: 'muted', text: 'no flows' }) :
       el('table', { class: 'grid', id: 'flows-table' },
-        el('thead', null, el('tr', null, ['table', 'prio', 'owner', 'match', 'actions', 'packets', 'bytes', 'pkt rate'].map(function (h, i) { return el('th', { class: (i < 2 || i >= 5) ? 'num' : null, text: h }); }))),
+        el('thead', null, el('tr', null, ['table', 'prio', 'owner', 'match', 'actions', 'packets', 'bytes', 'pkts/s'].map(function (h, i) { return el('th', { class: (i < 2 || i >= 5) ? 'num nowrap' : 'nowrap', text: h }); }))),
         el('tbody', null, rows)));
   }
 
+  // endText names a link's end: "h1 port 102 (lnk-h2)"
   function endText(e) {
     const p = state.ports.get(epKey(e));
-    return e.dpid + ' port ' + fmt.port(e.port) + (p && p.name ? ' (' + p.name + ')' : '');
+    return S.swName(e.dpid) + ' port ' + fmt.port(e.port) + (p && p.name ? ' (' + p.name + ')' : '');
   }
 
   function showLink(id, refresh) {
@@ -800,7 +964,9 @@
       panelSwitch = null;
       clearTimeout(pollTimer);
       panelLink = id;
-      const body = openPanel((e.kind === 'tunnel' ? 'Tunnel ' : 'Link ') + fmt.dpid(e.a.dpid) + ' ↔ ' + fmt.dpid(e.b.dpid));
+      selectOnly(id);
+      const path = e.kind === 'tunnel' ? pathOf(e) : 0;
+      const body = openPanel((e.kind === 'tunnel' ? 'Tunnel ' : 'Link ') + S.swName(e.a.dpid) + ' ↔ ' + S.swName(e.b.dpid) + (path ? ', path ' + path : ''));
       body.append(el('div', { id: 'link-info' }));
       if (e.kind === 'tunnel') body.append(el('div', { id: 'probe-charts' }));
       for (const end of [e.a, e.b]) {
@@ -817,7 +983,7 @@
     const st = edgeState(e);
     const dirs = [[e.a, e.b], [e.b, e.a]].map(function (ab) {
       const l = state.links.get(epKey(ab[0]) + '>' + epKey(ab[1]));
-      return el('tr', null, el('td', { class: 'mono', text: fmt.dpid(ab[0].dpid) + '/' + fmt.port(ab[0].port) + ' → ' + fmt.dpid(ab[1].dpid) + '/' + fmt.port(ab[1].port) }),
+      return el('tr', null, el('td', { class: 'mono', text: S.where(ab[0].dpid, ab[0].port) + ' → ' + S.where(ab[1].dpid, ab[1].port) }),
         el('td', { text: l ? 'seen' : 'not seen' }),
         el('td', { class: 'num', text: l ? l.latency_ms.toFixed(2) + ' ms' : '-' }),
         el('td', { text: l ? fmt.time(l.first_seen) : '-' }));
@@ -842,9 +1008,10 @@
       el('table', { class: 'grid', id: 'link-rates' },
         el('thead', null, el('tr', null, el('th', { text: 'end' }), el('th', { class: 'num', text: 'rx' }), el('th', { class: 'num', text: 'tx' }), el('th', { class: 'num', text: 'util' }))),
         el('tbody', null, rateRow(e.a), rateRow(e.b))));
-    const pl = e.kind === 'tunnel' ? edgeProbes(e) : [];
+    // every path of the tunnel between the two hosts, both directions
+    const pl = e.kind === 'tunnel' ? pairProbes(e.a.dpid, e.b.dpid) : [];
     if (pl.length) {
-      $('link-info').append(el('h3', { text: 'Tunnel probes' }), probeTable(pl));
+      $('link-info').append(el('h3', { text: 'Tunnel probes (every path between ' + S.swName(e.a.dpid) + ' and ' + S.swName(e.b.dpid) + ')' }), probeTable(pl));
       probeChartsInto($('probe-charts'), pl);
     }
   }
@@ -854,8 +1021,13 @@
     clearTimeout(pollTimer);
     const h = state.hosts.get(mac);
     if (!h) return;
-    const body = openPanel('Host ' + mac);
+    selectOnly(hostId(mac));
+    const i = S.iface(h.dpid, h.port, h.mac);
+    const body = openPanel('Host ' + (i ? i.name + ' (' + mac + ')' : mac));
     body.append(el('dl', null,
+      el('dt', { text: 'interface' }), el('dd', { id: 'host-iface', text: i ? i.name + (i.mode && i.mode !== 'vif' ? ' (' + i.mode + ')' : '') : '-' }),
+      el('dt', { text: 'network' }), el('dd', { id: 'host-network', text: i ? i.network : '-' }),
+      el('dt', { text: 'MAC' }), el('dd', { class: 'mono', text: mac + (i && i.mac && i.mac.toLowerCase() !== mac.toLowerCase() ? ' (configured ' + i.mac + ')' : '') }),
       el('dt', { text: 'IPv4' }), el('dd', { text: (h.ips || []).join(', ') || '-' }),
       el('dt', { text: 'attached to' }), el('dd', { class: 'mono', text: endText({ dpid: h.dpid, port: h.port }) }),
       el('dt', { text: 'first seen' }), el('dd', { text: fmt.time(h.first_seen) }),
@@ -870,7 +1042,7 @@
   // ---- toolbar
 
   $('panel-close').addEventListener('click', closePanel);
-  $('relayout').addEventListener('click', function () { if (cy) layout(true); });
+  $('relayout').addEventListener('click', function () { if (cy) { layout(true); saveLayout(); cy.fit(undefined, 30); } });
   $('fit').addEventListener('click', function () { if (cy) cy.fit(undefined, 20); });
   $('show-hosts').addEventListener('change', function (ev) {
     if (!cy) return;
@@ -879,6 +1051,7 @@
   $('show-tunnels').addEventListener('change', function (ev) {
     if (!cy) return;
     cy.batch(function () { cy.edges('.tunnel').toggleClass('hidden', !ev.target.checked); });
+    bendTunnels();
   });
   $('find').addEventListener('keydown', function (ev) {
     if (ev.key !== 'Enter' || !cy) return;
@@ -888,7 +1061,7 @@
       for (const h of state.hosts.values()) if (h.mac === q || (h.ips || []).indexOf(q) >= 0) { drawHosts([h.dpid]); break; }
     }
     const hit = cy.nodes().filter(function (n) {
-      if (n.hasClass('switch')) return fmt.dpid(n.data('dpid')) === fmt.dpid(q.replace(/^0x/, '')) || n.data('dpid') === q;
+      if (n.hasClass('switch')) return fmt.dpid(n.data('dpid')) === fmt.dpid(q.replace(/^0x/, '')) || n.data('dpid') === q || S.swName(n.data('dpid')).toLowerCase() === q;
       const h = state.hosts.get(n.data('mac'));
       return h && (h.mac === q || (h.ips || []).indexOf(q) >= 0);
     }).first();
@@ -905,6 +1078,11 @@
     state: state, cy: null,
     edgeState: function (id) { for (const e of state.edges.values()) if (e.id === id) return edgeState(e); return null; },
     showSwitch: showSwitch,
+    showHost: showHost,
+    showLink: function (id) { if (String(id).startsWith('tp:')) showProbeEdge(id, false); else showLink(id, false); },
+    closePanel: closePanel,
+    positions: function () { const out = {}; if (cy) cy.nodes().forEach(function (n) { out[n.id()] = n.position(); }); return out; },
+    saved: savedLayout,
     lod: function () { return { on: lod, switches: LOD.switches, hostZoom: LOD.hostZoom, hostsDrawn: hostsDrawn.size }; },
     applyRates: function (m) { applyRates(m); },
     applyTunnels: function (paths) { clearTimeout(probes.timer); applyTunnels(paths); },

@@ -145,7 +145,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 }
 
 // controlServer lets the browser scripts act on the lab: POST
-// /cut-link?a=1&b=2, /restore-link?a=1&b=2.
+// /cut-link?a=1&b=2, /restore-link?a=1&b=2, /cut-path?a=1&b=3&path=2.
 func controlServer(t *testing.T, topo *lab.Topology) string {
 	t.Helper()
 	mux := http.NewServeMux()
@@ -166,6 +166,21 @@ func controlServer(t *testing.T, topo *lab.Topology) string {
 	}
 	mux.HandleFunc("POST /cut-link", op(topo.CutLink))
 	mux.HandleFunc("POST /restore-link", op(topo.RestoreLink))
+	// /cut-path?a=1&b=3&path=2: the underlay path between two hosts
+	mux.HandleFunc("POST /cut-path", func(w http.ResponseWriter, r *http.Request) {
+		var a, b, p int
+		q := r.URL.Query()
+		if _, err := fmt.Sscan(q.Get("a")+" "+q.Get("b")+" "+q.Get("path"), &a, &b, &p); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := topo.CutPath(r.Context(), a, p, b); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		t.Logf("control: cut path %d between h%d and h%d", p, a, b)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL
