@@ -108,7 +108,7 @@ func (s *Server) listSwitches(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []Switch{}
 	for _, sess := range s.ctl.Switches() {
-		out = append(out, switchJSON(sess))
+		out = append(out, s.switchJSON(sess))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -122,8 +122,33 @@ func (s *Server) getSwitch(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, switchJSON(sess))
+	writeJSON(w, http.StatusOK, s.switchJSON(sess))
 	return nil
+}
+
+func (s *Server) switchJSON(sess *controller.Session) Switch {
+	sw := switchJSON(sess)
+	sw.Name = s.switchName(sess)
+	return sw
+}
+
+// switchName is the switch's virtual-network datapath name, else its
+// bridge name.
+func (s *Server) switchName(sess *controller.Session) string {
+	if s.vnets != nil {
+		cfg, _ := s.vnets.Config()
+		for _, dp := range cfg.Datapaths {
+			if d, err := controller.ParseDPID(dp.DPID); err == nil && d == sess.DPID() {
+				return dp.Name
+			}
+		}
+	}
+	for _, p := range sess.Ports() {
+		if p.No == portLocal {
+			return p.Name
+		}
+	}
+	return ""
 }
 
 func switchJSON(sess *controller.Session) Switch {

@@ -32,7 +32,10 @@ type Health struct {
 
 // Switch is a connected switch.
 type Switch struct {
-	DPID         string    `json:"dpid"` // 16 lower-case hex digits
+	DPID string `json:"dpid"` // 16 lower-case hex digits
+	// Name is what operators call the switch: its virtual-network
+	// datapath name (h1), else its bridge name (the LOCAL port's).
+	Name         string    `json:"name"`
 	Remote       string    `json:"remote"`
 	ConnectedAt  time.Time `json:"connected_at"` // RFC 3339, UTC, whole seconds
 	Manufacturer string    `json:"manufacturer"`

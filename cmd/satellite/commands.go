@@ -338,9 +338,9 @@ func setupSwitches(fs *flag.FlagSet) func(context.Context, *session, []string) e
 				fmt.Fprintln(w, "no switches connected")
 				return
 			}
-			fmt.Fprintln(w, "DPID\tREMOTE\tCONNECTED\tPORTS\tMANUFACTURER\tSOFTWARE\tDATAPATH")
+			fmt.Fprintln(w, "DPID\tNAME\tREMOTE\tCONNECTED\tPORTS\tMANUFACTURER\tSOFTWARE\tDATAPATH")
 			for _, sw := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s ago\t%d\t%s\t%s\t%s\n", sw.DPID, sw.Remote, age(time.Since(sw.ConnectedAt)), len(sw.Ports),
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%d\t%s\t%s\t%s\n", sw.DPID, orDash(sw.Name), sw.Remote, age(time.Since(sw.ConnectedAt)), len(sw.Ports),
 					orDash(sw.Manufacturer), orDash(sw.Software), orDash(sw.DatapathDesc))
 			}
 		})

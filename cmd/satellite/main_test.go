@@ -106,8 +106,8 @@ func TestClientCommands(t *testing.T) {
 	wantLines(t, ok(t, "health"), `^ok: 2 switch\(es\) connected, up \d+s, version test, at `+regexp.QuoteMeta(env.URL)+`\n$`)
 
 	out := ok(t, "switches")
-	wantLines(t, out, `(?m)^DPID +REMOTE +CONNECTED +PORTS +MANUFACTURER +SOFTWARE +DATAPATH$`,
-		`(?m)^0000000000000002 +127\.0\.0\.1:\d+ +\d+s ago +2 +Satellite +switchemu 1\.0 +emulated switch 0000000000000002$`,
+	wantLines(t, out, `(?m)^DPID +NAME +REMOTE +CONNECTED +PORTS +MANUFACTURER +SOFTWARE +DATAPATH$`,
+		`(?m)^0000000000000002 +br0 +127\.0\.0\.1:\d+ +\d+s ago +2 +Satellite +switchemu 1\.0 +emulated switch 0000000000000002$`,
 		`(?s)0000000000000002.*000000000000001f`)
 	var list []web.Switch
 	if err := json.Unmarshal([]byte(ok(t, "switches", "-o", "json")), &list); err != nil || len(list) != 2 {
