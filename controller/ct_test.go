@@ -22,6 +22,7 @@ import (
 var ctSpecs = []string{
 	"table=2,priority=300,ip,in_port=3,ct_state=-trk,actions=ct(zone=7,table=2)",
 	"table=2,priority=280,ct_state=+inv+trk,actions=drop",
+	"table=3,priority=290,ip,nw_ttl=1,actions=drop",
 	"table=2,priority=270,ct_state=+est+trk,ct_zone=7,actions=goto_table:3",
 	"table=5,priority=100,tcp,ct_state=+new-est+trk,tp_dst=22,actions=ct(commit,zone=7),goto_table:6",
 	"table=5,priority=100,ip,ct_state=0x21/0x21,actions=ct,goto_table:6",
