@@ -47,10 +47,10 @@ func TestExternalCompile(t *testing.T) {
 	}
 	zone := "zone=61441" // 0xf000 + router id 1
 	for _, want := range []string{
-		"nat(src=192.0.2.2)",                   // the floating IP's SNAT
-		"nat(src=192.0.2.1)",                   // the router's SNAT
-		"nat(dst=10.1.0.11)",                   // the floating IP's DNAT
-		"ct(table=3," + zone + ",nat)",         // the lookup from the outside
+		"nat(src=192.0.2.2)",                  // the floating IP's SNAT
+		"nat(src=192.0.2.1)",                  // the router's SNAT
+		"nat(dst=10.1.0.11)",                  // the floating IP's DNAT
+		"ct(table=3," + zone + ",nat)",        // the lookup from the outside
 		"set_field:02:00:00:00:99:01->dl_dst", // the learned neighbour
 	} {
 		if len(grep(flows, want)) == 0 {
