@@ -643,13 +643,21 @@ func (v *validator) floatingIPs(nets map[string]*Network, ipsInNet map[string]st
 		if in.Mode != ModeVIF {
 			return fe(obj, "interface", "%q is a simulated interface: a floating IP needs a vif", f.Interface)
 		}
-		if other, ok := hasFIP[f.Interface]; ok {
-			return fe(obj, "interface", "interface %q already has the floating IP %s: delete that one first", f.Interface, other)
+		p := netip.MustParsePrefix(n.Subnet)
+		if f.IP != "" {
+			if err := inSubnet(p, f.IP); err != nil {
+				return fe(obj, "ip", "%v (network %q)", err, f.Network)
+			}
+			if other, ok := ipsInNet[f.Network+"/"+f.IP]; ok {
+				return fe(obj, "ip", "%s in network %q is already used by %s", f.IP, f.Network, other)
+			}
 		}
 		if _, ok := GatewayRouter(c, in.Network, f.Network); !ok {
 			return fe(obj, "interface", "interface %q is in network %q, which no router with a gateway on %q serves: add a router with interfaces in both", f.Interface, in.Network, f.Network)
 		}
-		p := netip.MustParsePrefix(n.Subnet)
+		if other, ok := hasFIP[f.Interface]; ok {
+			return fe(obj, "interface", "interface %q already has the floating IP %s: delete that one first", f.Interface, other)
+		}
 		if f.IP == "" {
 			for a := p.Addr().Next(); p.Contains(a) && a != lastAddr(p); a = a.Next() {
 				k := f.Network + "/" + a.String()
@@ -662,14 +670,8 @@ func (v *validator) floatingIPs(nets map[string]*Network, ipsInNet map[string]st
 			if f.IP == "" {
 				return fe(obj, "ip", "no free address left in %s (network %q)", p, f.Network)
 			}
-			obj = fmt.Sprintf("floating IP %q", f.IP)
-		} else if err := inSubnet(p, f.IP); err != nil {
-			return fe(obj, "ip", "%v (network %q)", err, f.Network)
 		}
 		k := f.Network + "/" + f.IP
-		if other, ok := ipsInNet[k]; ok {
-			return fe(obj, "ip", "%s in network %q is already used by %s", f.IP, f.Network, other)
-		}
 		ipsInNet[k] = fmt.Sprintf("the floating IP of interface %q", f.Interface)
 		hasFIP[f.Interface] = f.IP
 	}

@@ -161,6 +161,7 @@ var apiDocs = func() map[string]RouteDoc {
 	add("/api/v1/interfaces", crud[vnet.Interface]("virtual networks", "interface"))
 	add("/api/v1/routers", crud[vnet.Router]("virtual networks", "router"))
 	add("/api/v1/security-groups", crud[vnet.SecurityGroup]("virtual networks", "security group"))
+	add("/api/v1/floating-ips", crud[vnet.FloatingIP]("virtual networks", "floating IP"))
 	return d
 }()
 
