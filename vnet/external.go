@@ -3,6 +3,7 @@ package vnet
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -216,8 +217,9 @@ func (c *compiler) gatewayNAT(g gwRouter, in, toCtl string) {
 	c.add(TableRoute, 420, ck, fmt.Sprintf("%s,icmp,icmp_type=8,ct_zone=%d,ct_state=+new+trk,nw_dst=%s,actions=%s", in, z, g.gw.IP, toCtl))
 	for _, x := range inside {
 		if fip, ok := fips[x.in.Name]; ok {
-			c.add(TableClassify, 200, ck, fmt.Sprintf("%s,ip,nw_dst=%s,actions=%s", in, fip, lookup))
-			c.add(TableRoute, 420, ck, fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+new+trk,nw_dst=%s,actions=ct(commit,zone=%d,nat(dst=%s),table=%d)",
+			// counted: every packet to the floating IP (its "in")
+			c.add(TableClassify, 200, FloatingCookie(e.ID, fip), fmt.Sprintf("%s,ip,nw_dst=%s,actions=%s", in, fip, lookup))
+			c.add(TableRoute, 420, FloatingCookie(e.ID, fip), fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+new+trk,nw_dst=%s,actions=ct(commit,zone=%d,nat(dst=%s),table=%d)",
 				in, z, fip, z, x.in.IP, TableRoute))
 		}
 		// translated back (a reply to SNAT, or to the floating IP): to
@@ -235,7 +237,12 @@ func (c *compiler) gatewayNAT(g gwRouter, in, toCtl string) {
 	c.add(TableNAT, 270, ck, fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+rel+trk,actions=%s", base, z, out))
 	for _, x := range inside {
 		if fip, ok := fips[x.in.Name]; ok {
-			c.add(TableNAT, 265, ck, fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+new+trk,nw_src=%s,actions=ct(commit,zone=%d,nat(src=%s)),%s", base, z, x.in.IP, z, fip, out))
+			// counted: every packet from the floating IP (its "out"): new
+			// ones, and the rest after the lookup translated them
+			fck := FloatingCookie(e.ID, fip)
+			c.add(TableNAT, 265, fck, fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+new+trk,nw_src=%s,actions=ct(commit,zone=%d,nat(src=%s)),%s", base, z, x.in.IP, z, fip, out))
+			c.add(TableNAT, 275, fck, fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+est+trk,nw_src=%s,actions=%s", base, z, fip, out))
+			c.add(TableNAT, 275, fck, fmt.Sprintf("%s,ip,ct_zone=%d,ct_state=+rel+trk,nw_src=%s,actions=%s", base, z, fip, out))
 		}
 	}
 	for _, ri := range g.r.Interfaces {
@@ -246,6 +253,78 @@ func (c *compiler) gatewayNAT(g gwRouter, in, toCtl string) {
 	}
 	c.add(TableNAT, 250, ck, fmt.Sprintf("%s,ip,ct_zone=%d,actions=drop", base, z))
 	c.add(TableNAT, 40, ck, fmt.Sprintf("%s,ip,actions=ct(zone=%d,nat,table=%d)", base, z, TableNAT))
+}
+
+// FloatingCookie is the cookie of a floating IP's flows: scope its
+// external network, object its address.
+func FloatingCookie(extID uint32, ip string) controller.Cookie {
+	a := netip.MustParseAddr(ip).As4()
+	return controller.NewCookie(controller.OwnerFloating, extID, binary.BigEndian.Uint32(a[:]))
+}
+
+// FloatingIPStats are a floating IP's counters at its gateway: In is
+// every packet to it from the outside, Out every packet sent from it.
+type FloatingIPStats struct {
+	IP         string `json:"ip"`
+	Network    string `json:"network"`
+	Interface  string `json:"interface"`
+	Datapath   string `json:"datapath"`
+	InPackets  uint64 `json:"in_packets"`
+	InBytes    uint64 `json:"in_bytes"`
+	OutPackets uint64 `json:"out_packets"`
+	OutBytes   uint64 `json:"out_bytes"`
+}
+
+// ErrNoFloatingIP: no floating IP has the address.
+var ErrNoFloatingIP = errors.New("no such floating IP")
+
+// FloatingIPStats reads a floating IP's counters from its gateway switch
+// (the flows of its cookie: the lookup from the outside, and the SNAT of
+// its interface's packets).
+func (m *Manager) FloatingIPStats(ctx context.Context, ip string) (FloatingIPStats, error) {
+	m.mu.Lock()
+	var st FloatingIPStats
+	var ext Network
+	for _, f := range m.cfg.FloatingIPs {
+		if f.IP == ip {
+			st.IP, st.Network, st.Interface = f.IP, f.Network, f.Interface
+		}
+	}
+	for _, n := range m.cfg.Networks {
+		if n.Name == st.Network {
+			ext = n
+		}
+	}
+	var dpid uint64
+	for _, d := range m.cfg.Datapaths {
+		if d.Name == ext.Datapath {
+			dpid, _ = ParseDPID(d.DPID)
+		}
+	}
+	m.mu.Unlock()
+	if st.IP == "" {
+		return st, fmt.Errorf("%w: %s", ErrNoFloatingIP, ip)
+	}
+	st.Datapath = ext.Datapath
+	s := m.ctl.Switch(dpid)
+	if s == nil {
+		return st, fmt.Errorf("the gateway %s of network %q is not connected", ext.Datapath, ext.Name)
+	}
+	flows, err := s.FlowStats(ctx, controller.FlowFilter{Table: controller.TableAll, Cookie: uint64(FloatingCookie(ext.ID, ip)), CookieMask: controller.CookieMaskAll})
+	if err != nil {
+		return st, fmt.Errorf("reading the flows of floating IP %s on %s: %w", ip, ext.Datapath, err)
+	}
+	for _, f := range flows {
+		switch f.Table {
+		case TableClassify:
+			st.InPackets += f.PacketCount
+			st.InBytes += f.ByteCount
+		case TableNAT:
+			st.OutPackets += f.PacketCount
+			st.OutBytes += f.ByteCount
+		}
+	}
+	return st, nil
 }
 
 // changedNATZones are the NAT zones of routers whose gateway or floating
@@ -594,4 +673,3 @@ func (m *Manager) routerMAC(network, mac string) bool {
 	return false
 }
 
-var _ = binary.BigEndian

@@ -138,6 +138,9 @@ func TestExternalNetworkOnOVS(t *testing.T) {
 	if !strings.Contains(out, "10.99.0.50 > 10.99.0.100: ICMP echo reply") {
 		t.Fatalf("the outside should see replies from the floating IP:\n%s", out)
 	}
+	if st, err := e.mgr.FloatingIPStats(e.ctx, "10.99.0.50"); err != nil || st.InPackets < 3 || st.OutPackets < 3 || st.InBytes < 3*84 {
+		t.Fatalf("floating IP counters after 3 pings in: %+v %v", st, err)
+	}
 	if got := e.connect(1, 1, "10.99.0.50", "7002"); got != "inside" {
 		t.Fatalf("the outside's TCP connection to the floating IP: got %q", got)
 	}
@@ -165,6 +168,18 @@ func TestExternalNetworkOnOVS(t *testing.T) {
 	e.mustPing(1, 2, "10.99.0.100")
 	if seen := stop(); !strings.Contains(seen, "10.99.0.2 > 10.99.0.100: ICMP echo request") {
 		t.Fatalf("c1 (net3, behind r2) should leave from 10.99.0.2:\n%s", seen)
+	}
+
+	// moving the floating IP to b1 (net2, also behind r1) moves the traffic
+	if _, err := e.mgr.Update(func(c *vnet.Config) error { c.FloatingIPs[0].Interface = "b1"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	waitReconciled(t, e.mgr)
+	stopA, stopB := e.captureFilter(2, 1, "icmp"), e.captureFilter(2, 2, "icmp")
+	e.mustPing(1, 1, "10.99.0.50")
+	a, b := stopA(), stopB()
+	if !strings.Contains(b, "10.99.0.100 > 10.2.0.12: ICMP echo request") || strings.Contains(a, "10.99.0.100 >") {
+		t.Fatalf("after the move, the floating IP should lead to b1 only:\nb1:\n%s\na1:\n%s", b, a)
 	}
 
 	// deleting the floating IP cuts it

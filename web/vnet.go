@@ -559,6 +559,27 @@ var floatingIPKind = &vkind[vnet.FloatingIP]{
 	},
 }
 
+// getFloatingIPStats answers a floating IP's counters, read from its
+// gateway switch.
+func (s *Server) getFloatingIPStats(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.manager()
+	if err != nil {
+		return err
+	}
+	if _, err := query(r); err != nil {
+		return err
+	}
+	st, err := m.FloatingIPStats(r.Context(), r.PathValue("name"))
+	switch {
+	case errors.Is(err, vnet.ErrNoFloatingIP):
+		return errorf(http.StatusNotFound, "name", "floating IP %q does not exist (see GET /api/v1/floating-ips)", r.PathValue("name"))
+	case err != nil:
+		return errorf(http.StatusServiceUnavailable, "", "%v", err)
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
 // ---- parts of routers and security groups
 
 // vpart describes a list inside a top-level object (a router's
@@ -896,6 +917,7 @@ func (s *Server) vnetRoutes() {
 	registerKind(s, routerKind)
 	registerKind(s, groupKind)
 	registerKind(s, floatingIPKind)
+	s.handle("GET /api/v1/floating-ips/{name}/stats", s.getFloatingIPStats)
 	registerPart(s, routerInterfaces)
 	registerPart(s, routerRoutes)
 	registerPart(s, groupRules)

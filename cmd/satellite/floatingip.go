@@ -63,8 +63,14 @@ func setupFloatingIPShow(fs *flag.FlagSet) func(context.Context, *session, []str
 		if err != nil {
 			return err
 		}
+		st, serr := s.cl.FloatingIPStats(ctx, f.IP)
 		return s.print(f, func(w io.Writer) {
 			fmt.Fprintf(w, "ip:\t%s\nnetwork:\t%s\ninterface:\t%s\n", f.IP, f.Network, f.Interface)
+			if serr != nil {
+				fmt.Fprintf(w, "counters:\t- (%v)\n", serr)
+				return
+			}
+			fmt.Fprintf(w, "in:\t%d packets, %d bytes\nout:\t%d packets, %d bytes\n", st.InPackets, st.InBytes, st.OutPackets, st.OutBytes)
 		})
 	}
 }

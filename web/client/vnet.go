@@ -278,6 +278,12 @@ func (c *Client) UpdateFloatingIP(ctx context.Context, ip string, f vnet.Floatin
 	return replace(c, ctx, "floating-ips", ip, f)
 }
 
+// FloatingIPStats returns a floating IP's counters at its gateway.
+func (c *Client) FloatingIPStats(ctx context.Context, ip string) (vnet.FloatingIPStats, error) {
+	var out vnet.FloatingIPStats
+	return out, c.do(ctx, "GET", objPath("floating-ips", ip)+"/stats", nil, nil, &out)
+}
+
 // DeleteFloatingIP deletes a floating IP and returns it.
 func (c *Client) DeleteFloatingIP(ctx context.Context, ip string) (vnet.FloatingIP, error) {
 	return remove[vnet.FloatingIP](c, ctx, "floating-ips", ip)
