@@ -672,4 +672,3 @@ func (m *Manager) routerMAC(network, mac string) bool {
 	}
 	return false
 }
-
