@@ -91,6 +91,9 @@ func TestExternalNetworkOnOVS(t *testing.T) {
 		e.run(e.ep(vm.h, vm.v).Namespace, "ip", "route", "replace", "default", "via", vm.gw, "dev", "eth0", "onlink")
 	}
 	waitConverged(t, e.mgr, 2)
+	if dpid, _ := vnet.ParseDPID(h1.DPID); !e.mgr.InterfacePort(dpid, uint32(h1.Endpoints[0].OFPort)) {
+		t.Fatal("the external port is not an edge port: discovery would send LLDP to the outside")
+	}
 
 	// SNAT: each router's tenants leave from its gateway address
 	for _, c := range []struct {
