@@ -141,9 +141,12 @@ func TestExternalNetworkOnOVS(t *testing.T) {
 	if !strings.Contains(out, "10.99.0.50 > 10.99.0.100: ICMP echo reply") {
 		t.Fatalf("the outside should see replies from the floating IP:\n%s", out)
 	}
-	if st, err := e.mgr.FloatingIPStats(e.ctx, "10.99.0.50"); err != nil || st.InPackets < 3 || st.OutPackets < 3 || st.InBytes < 3*84 {
-		t.Fatalf("floating IP counters after 3 pings in: %+v %v", st, err)
-	}
+	// the counters (the switch pushes datapath counters to its flows
+	// within a second or so)
+	waitFor(t, "the floating IP's counters to count 3 pings each way", 5*time.Second, func() bool {
+		st, err := e.mgr.FloatingIPStats(e.ctx, "10.99.0.50")
+		return err == nil && st.InPackets >= 3 && st.OutPackets >= 3 && st.InBytes >= 3*84 && st.OutBytes >= 3*84
+	})
 	if got := e.connect(1, 1, "10.99.0.50", "7002"); got != "inside" {
 		t.Fatalf("the outside's TCP connection to the floating IP: got %q", got)
 	}
@@ -152,8 +155,8 @@ func TestExternalNetworkOnOVS(t *testing.T) {
 	if err := e.mgr.ReconcileNow(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := e.mgr.Status()
-	for _, s := range st {
+	sts, _ := e.mgr.Status()
+	for _, s := range sts {
 		if s.LastChanges != (vnet.Changes{}).String() {
 			t.Fatalf("%s: a pass over converged NAT flows changed %s", s.Name, s.LastChanges)
 		}
