@@ -50,14 +50,15 @@ func (e *env) connect(host, vm int, ip, port string) string {
 // source address; deleting it cuts it. The routers answer ping on all
 // their addresses and send time exceeded and unreachable, so traceroute
 // shows their hop. a1 and b1 are on h2, which reaches the gateway over
-// GRE.
+// GRE, and still does when one underlay path is cut.
 func TestExternalNetworkOnOVS(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "of.sock")
 	sat := startSatelliteFull(t, sock, dir)
 	defer sat.stop()
 	e := &env{t: t, ctx: context.Background(), ctl: sat.ctl, mgr: sat.mgr, sock: sock, dir: dir}
-	e.topo = lab.Start(t, lab.Config{Hosts: 2, Controllers: []string{"unix:" + sock}})
+	// BFD on the tunnels: the fast-failover groups skip a cut path
+	e.topo = lab.Start(t, lab.Config{Hosts: 2, BFD: true, BFDIntervalMS: 100, Controllers: []string{"unix:" + sock}})
 	if _, err := exec.LookPath("busybox"); err != nil {
 		t.Fatal("busybox (nc, traceroute) is needed: apt-get install busybox")
 	}
@@ -213,6 +214,19 @@ func TestExternalNetworkOnOVS(t *testing.T) {
 	}
 	if out, _ := e.ping(2, 1, "10.2.0.99"); !strings.Contains(out, "From 10.1.0.1") || !strings.Contains(out, "Destination Host Unreachable") {
 		t.Fatalf("a ping to an address of net2 nobody has should be answered by r1 with host unreachable:\n%s", out)
+	}
+
+	// a1 (on h2) still reaches the outside when h2's first underlay path
+	// to the gateway h1 is cut: its tunnel group fails over to path 2
+	if err := e.topo.CutPath(e.ctx, 2, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer e.topo.RestorePath(context.Background(), 2, 1, 1)
+	time.Sleep(500 * time.Millisecond) // 3 BFD intervals and the port-status
+	stop = e.captureFilter(1, 1, "icmp")
+	e.mustPing(2, 1, "10.99.0.100")
+	if seen := stop(); !strings.Contains(seen, "10.99.0.1 > 10.99.0.100: ICMP echo request") {
+		t.Fatalf("after the path cut, a1 should still reach the outside through SNAT:\n%s", seen)
 	}
 }
 
