@@ -42,8 +42,8 @@ func TestRouterICMP(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		what, src string
-		in       []byte
-		tc       layers.ICMPv4TypeCode
+		in        []byte
+		tc        layers.ICMPv4TypeCode
 	}{
 		{"ping of the router's address in net2", "10.2.0.1", echoRequest(t, rmac, "10.1.0.11", "10.2.0.1"),
 			layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoReply, 0)},
