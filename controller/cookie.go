@@ -37,10 +37,11 @@ const (
 	OwnerDHCP      OwnerKind = 10 // DHCP responder
 	OwnerARP       OwnerKind = 11 // ARP responder
 	OwnerTrace     OwnerKind = 12 // temporary observation flows of a live packet trace
-	ownerKinds               = 13
+	OwnerFloating  OwnerKind = 13 // a floating IP's NAT flows (scope: its external network; object: the address)
+	ownerKinds               = 14
 )
 
-var ownerNames = [ownerKinds]string{"foreign", "core", "discovery", "api", "network", "interface", "router", "secgroup", "tunnel", "probe", "dhcp", "arp", "trace"}
+var ownerNames = [ownerKinds]string{"foreign", "core", "discovery", "api", "network", "interface", "router", "secgroup", "tunnel", "probe", "dhcp", "arp", "trace", "floatingip"}
 
 func (k OwnerKind) String() string {
 	if int(k) < len(ownerNames) {

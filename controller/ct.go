@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -16,10 +17,13 @@ import (
 //
 //	ct_state=+trk+est, ct_state=+trk-new, ct_state=0x21/0x21, ct_zone=5
 //	actions=ct(zone=5,table=8)  ct(commit,zone=5)
+//	ct(commit,zone=5,nat(src=192.0.2.1))  ct(zone=5,nat,table=7)
 //
-// The ct action takes commit, zone=N (an immediate zone) and table=N
-// (recirculate to table N); other ct arguments (nat, exec, alg, a zone
-// from a field) are not supported.
+// The ct action takes commit, zone=N (an immediate zone), table=N
+// (recirculate to table N) and nat (alone: the recorded translation of an
+// existing connection; nat(src=A[-B]) or nat(dst=A[-B]): translate a new
+// one, IPv4); other ct arguments (exec, alg, a zone from a field, nat
+// ports and flags) are not supported.
 
 // parseCTState parses "+trk+est-new" (flags to be set or clear, in any
 // order) or a number with an optional /mask.
@@ -128,11 +132,63 @@ func parseCT(a string) (ct *ofwire.ActionCT, ok bool, err error) {
 				return nil, true, fmt.Errorf("ct table %q: want 0..254", v)
 			}
 			ct.Table = uint8(n)
+		case "nat":
+			nat, err := parseNAT(arg)
+			if err != nil {
+				return nil, true, fmt.Errorf("ct action %q: %v", a, err)
+			}
+			ct.NAT = nat
 		default:
-			return nil, true, fmt.Errorf("ct action %q: unsupported argument %q (Satellite knows commit, zone=N, table=N)", a, arg)
+			if strings.HasPrefix(strings.ToLower(arg), "nat(") {
+				nat, err := parseNAT(arg)
+				if err != nil {
+					return nil, true, fmt.Errorf("ct action %q: %v", a, err)
+				}
+				ct.NAT = nat
+				continue
+			}
+			return nil, true, fmt.Errorf("ct action %q: unsupported argument %q (Satellite knows commit, zone=N, table=N, nat)", a, arg)
 		}
 	}
 	return ct, true, nil
+}
+
+// parseNAT parses nat, nat(src=A), nat(dst=A-B) (IPv4 addresses).
+func parseNAT(s string) (*ofwire.NAT, error) {
+	if strings.EqualFold(s, "nat") {
+		return &ofwire.NAT{}, nil
+	}
+	if !strings.HasSuffix(s, ")") {
+		return nil, fmt.Errorf("nat %q: missing )", s)
+	}
+	body := strings.TrimSpace(s[4 : len(s)-1])
+	kind, rng, hasRange := strings.Cut(body, "=")
+	n := &ofwire.NAT{}
+	switch strings.ToLower(strings.TrimSpace(kind)) {
+	case "src":
+		n.Src = true
+	case "dst":
+		n.Dst = true
+	default:
+		return nil, fmt.Errorf("nat %q: want nat(src=A.B.C.D) or nat(dst=A.B.C.D[-E.F.G.H])", s)
+	}
+	if !hasRange {
+		return n, nil
+	}
+	lo, hi, isRange := strings.Cut(strings.TrimSpace(rng), "-")
+	a, err := netip.ParseAddr(lo)
+	if err != nil || !a.Is4() {
+		return nil, fmt.Errorf("nat %q: %q is not an IPv4 address", s, lo)
+	}
+	n.Min = a
+	if isRange {
+		b, err := netip.ParseAddr(hi)
+		if err != nil || !b.Is4() || b.Less(a) {
+			return nil, fmt.Errorf("nat %q: %q is not an IPv4 address at or above %s", s, hi, a)
+		}
+		n.Max = b
+	}
+	return n, nil
 }
 
 // FlushConntrackZone asks the switch (Open vSwitch) to forget every

@@ -22,9 +22,15 @@ import (
 var ctSpecs = []string{
 	"table=2,priority=300,ip,in_port=3,ct_state=-trk,actions=ct(zone=7,table=2)",
 	"table=2,priority=280,ct_state=+inv+trk,actions=drop",
+	"table=3,priority=290,ip,nw_ttl=1,actions=drop",
 	"table=2,priority=270,ct_state=+est+trk,ct_zone=7,actions=goto_table:3",
 	"table=5,priority=100,tcp,ct_state=+new-est+trk,tp_dst=22,actions=ct(commit,zone=7),goto_table:6",
 	"table=5,priority=100,ip,ct_state=0x21/0x21,actions=ct,goto_table:6",
+	// the external networks' NAT (SNAT, floating IPs, the reverse lookup)
+	"table=7,priority=190,ip,ct_state=-trk,actions=ct(zone=61441,table=7,nat)",
+	"table=7,priority=160,ip,ct_state=+new+trk,ct_zone=61441,actions=ct(commit,zone=61441,nat(src=192.0.2.10)),goto_table:8",
+	"table=7,priority=260,ip,ct_state=+new+trk,actions=ct(commit,zone=61441,nat(dst=10.1.0.11)),dec_ttl,goto_table:8",
+	"table=7,priority=160,ip,actions=ct(commit,zone=9,nat(src=192.0.2.10-192.0.2.20)),goto_table:8",
 }
 
 // captureOVSFlowMod runs ovs-ofctl -O OpenFlow13 add-flow against a
@@ -164,7 +170,7 @@ func TestCTDecodeAndFormat(t *testing.T) {
 		t.Errorf("actions %q, want %q", got, want)
 	}
 	for _, bad := range []string{"ct_state=+bogus,actions=drop", "ct_state=+trk+trk,actions=drop", "ct_state=trk,actions=drop",
-		"ip,actions=ct(zone=70000)", "ip,actions=ct(nat)", "ip,actions=ct(table=255)", "ip,actions=ct(zone=1"} {
+		"ip,actions=ct(zone=70000)", "ip,actions=ct(alg=ftp)", "ip,actions=ct(nat(src=10.0.0.300))", "ip,actions=ct(nat(any=1.2.3.4))", "ip,actions=ct(table=255)", "ip,actions=ct(zone=1"} {
 		if _, err := ParseFlow(bad); err == nil {
 			t.Errorf("%s: parsed, want an error", bad)
 		}

@@ -48,6 +48,8 @@ var oxmFields = []oxmField{
 	{"tun_id", 38, 8, 'i'},
 	// Open vSwitch connection tracking (NXM_NX_CT_STATE, NXM_NX_CT_ZONE)
 	{"ct_state", 105, 4, 'c'}, {"ct_zone", 106, 2, 'z'},
+	// the IP TTL (NXM_NX_IP_TTL: OpenFlow 1.3 has no TTL match)
+	{"nw_ttl", 29, 1, 'z'},
 }
 
 var fieldAliases = map[string]string{

@@ -13,7 +13,7 @@ import (
 func intendedByProgram(k controller.OwnerKind) bool {
 	switch k {
 	case controller.OwnerNetwork, controller.OwnerInterface, controller.OwnerRouter, controller.OwnerSecGroup,
-		controller.OwnerTunnel, controller.OwnerDiscovery, controller.OwnerForeign:
+		controller.OwnerTunnel, controller.OwnerFloating, controller.OwnerDiscovery, controller.OwnerForeign:
 		return true
 	}
 	return false

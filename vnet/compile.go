@@ -21,6 +21,8 @@ const (
 	TableL2       = 4 // per-network L2 forwarding: local, MAC2MAC, GRE
 	TableIngress  = 5 // ingress security of the destination interface
 	TableOutput   = 6 // delivery to the interface's port (VLAN tagging)
+	TableNAT      = 7 // at an external network's gateway: SNAT and floating IPs
+	TableOut      = 8 // at the gateway: to the outside neighbour's MAC, out of the port
 )
 
 // Metadata layout: network id in bits 63..40, "arrived from another host"
@@ -56,6 +58,9 @@ type Env struct {
 	// the controller (ARP and DHCP copies in table 0) with a meter of
 	// this many packets per second (MeterID).
 	ControllerPPS uint32
+	// Neighbors returns the addresses learned on an external network
+	// (IP -> MAC), from ARP on its port.
+	Neighbors func(network string) map[string]string
 }
 
 // Meter ids of the interfaces' controller meters: MeterBase + interface
@@ -75,7 +80,13 @@ func MeterID(ifID uint32) uint32 {
 }
 
 // ownedMeter reports whether a meter id is one of ours.
-func ownedMeter(id uint32) bool { return id > MeterBase && id < MeterBase+MaxMeteredID }
+func ownedMeter(id uint32) bool {
+	return (id > MeterBase && id < MeterBase+MaxMeteredID) || (id > ExternalMeterBase && id <= ExternalMeterBase+0xffff)
+}
+
+// ExternalMeterBase + an external network's id is the meter of what its
+// port sends to the controller (ARP, packets to unresolved neighbours).
+const ExternalMeterBase = 0x30000
 
 // TunnelGroup is the tunnel-selection group towards a remote switch: a
 // fast-failover group whose buckets (one per usable path, in order of
@@ -177,6 +188,11 @@ func (c *compiler) relevantNets(dp string) map[string]bool {
 	for _, in := range c.ifaces {
 		if in.Mode == ModeVIF && in.Datapath == dp {
 			rel[in.Network] = true
+		}
+	}
+	for _, n := range c.cfg.Networks {
+		if n.IsExternal() && n.Datapath == dp {
+			rel[n.Name] = true
 		}
 	}
 	for changed := true; changed; {
@@ -429,6 +445,7 @@ func (c *compiler) datapath(name string) *Program {
 		}
 	}
 	c.routers(rel)
+	c.external(name, dpid, rel, prog, mac2mac, tunnels)
 	prog.Flows = c.flows
 	return prog
 }
@@ -639,18 +656,43 @@ func portMasks(lo, hi uint16) []string {
 // packet to a router's MAC is rewritten and forwarded at once.
 func (c *compiler) routers(rel map[string]bool) {
 	for _, r := range c.cfg.Routers {
+		gw, hasGW := RouterGateway(c.cfg, r)
 		for _, in := range r.Interfaces {
-			if !rel[in.Network] {
-				continue
+			if !rel[in.Network] || c.nets[in.Network].IsExternal() {
+				continue // the external side is the gateway's NAT (external.go)
 			}
 			nIn := c.nets[in.Network]
 			ck := controller.NewCookie(controller.OwnerRouter, nIn.ID, r.ID)
 			atRouter := fmt.Sprintf("metadata=0x%x/0x%x,dl_dst=%s", metaNet(nIn.ID), metaNetMask, in.MAC)
-			// ping to the router's own address: answered by the controller
-			c.add(TableRoute, 300, ck, fmt.Sprintf("%s,icmp,nw_dst=%s,actions=controller", atRouter, in.IP))
-			c.add(TableRoute, 150, ck, atRouter+",actions=drop")
+			// ping to any of the router's addresses (and UDP to them, for
+			// traceroute's port unreachable): answered by the controller,
+			// like a router answers on all its interfaces
+			for _, any := range r.Interfaces {
+				c.add(TableRoute, 300, ck, fmt.Sprintf("%s,icmp,nw_dst=%s,actions=controller", atRouter, any.IP))
+				c.add(TableRoute, 300, ck, fmt.Sprintf("%s,udp,nw_dst=%s,actions=controller", atRouter, any.IP))
+				c.add(TableRoute, 299, ck, fmt.Sprintf("%s,ip,nw_dst=%s,actions=drop", atRouter, any.IP))
+			}
+			// a routed packet whose TTL runs out: the controller sends ICMP
+			// time exceeded from the router's address in this network
+			c.add(TableRoute, 290, ck, fmt.Sprintf("%s,ip,nw_ttl=0,actions=controller", atRouter))
+			c.add(TableRoute, 290, ck, fmt.Sprintf("%s,ip,nw_ttl=1,actions=controller", atRouter))
+			c.add(TableRoute, 10, ck, atRouter+",actions=drop")
+			// no interface at the address: host unreachable; no route at
+			// all: net unreachable (unless the gateway takes everything)
 			for _, out := range r.Interfaces {
-				if out.Network == in.Network {
+				if out.Network != in.Network && !c.nets[out.Network].IsExternal() {
+					c.add(TableRoute, 140, ck, fmt.Sprintf("%s,ip,nw_dst=%s,actions=controller", atRouter, c.nets[out.Network].Subnet))
+				}
+			}
+			if hasGW {
+				nE := c.nets[gw.Network]
+				c.add(TableRoute, 99, ck, fmt.Sprintf("%s,ip,actions=dec_ttl,set_field:%s->dl_src,set_field:%s->dl_dst,write_metadata:0x%x/0x%x,goto_table:%d",
+					atRouter, gw.MAC, gw.MAC, metaNet(nE.ID), metaNetMask, TableL2))
+			} else {
+				c.add(TableRoute, 130, ck, atRouter+",ip,actions=controller")
+			}
+			for _, out := range r.Interfaces {
+				if out.Network == in.Network || c.nets[out.Network].IsExternal() {
 					continue
 				}
 				nOut := c.nets[out.Network]

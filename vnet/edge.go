@@ -12,10 +12,15 @@ import (
 // tracker learns there only the MACs the data path admits.
 
 // InterfacePort reports whether port of the switch dpid carries an
-// interface of a virtual network (bound by port name or number).
+// interface of a virtual network (bound by port name or number), or is
+// an external network's port: that one faces the outside, which gets no
+// LLDP from us and whose LLDP is not believed either.
 func (m *Manager) InterfacePort(dpid uint64, port uint32) bool {
 	found := false
 	m.interfacesAt(dpid, port, func(Interface) bool { found = true; return false })
+	if !found {
+		_, found = m.externalPort(dpid, port)
+	}
 	return found
 }
 

@@ -109,6 +109,11 @@ type Manager struct {
 	// changed: flushed on every switch once the new flows are in, so that
 	// connections the new rules no longer allow are cut
 	flush map[uint16]bool
+	// neigh are the addresses learned on external networks (network ->
+	// IP -> MAC, from ARP on their ports); asked are the ARP requests sent
+	// (network/IP -> when), so each is sent at most once a second
+	neigh map[string]map[string]string
+	asked map[string]time.Time
 
 	kick  chan struct{}
 	recMu sync.Mutex // one reconciliation pass at a time
@@ -198,6 +203,7 @@ func cloneConfig(c Config) Config {
 		g.Rules = append([]Rule(nil), g.Rules...)
 		out.SecurityGroups = append(out.SecurityGroups, g)
 	}
+	out.FloatingIPs = append(out.FloatingIPs, c.FloatingIPs...)
 	for i := range out.Networks {
 		out.Networks[i].DNS = append([]string(nil), out.Networks[i].DNS...)
 	}
@@ -233,7 +239,7 @@ func (m *Manager) Update(fn func(c *Config) error) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("storing the configuration: %w", err)
 	}
-	for _, z := range changedZones(&m.cfg, &next) {
+	for _, z := range append(changedZones(&m.cfg, &next), changedNATZones(&m.cfg, &next)...) {
 		if m.flush == nil {
 			m.flush = map[uint16]bool{}
 		}
@@ -293,6 +299,7 @@ func (m *Manager) env() Env {
 		TunnelPort:    m.opt.TunnelPort,
 		PathOrder:     m.opt.PathOrder,
 		ControllerPPS: uint32(max(m.opt.ControllerPPS, 0)),
+		Neighbors:     m.neighbors,
 		PortNo: func(dpid uint64, name string) (uint32, bool) {
 			s := m.ctl.Switch(dpid)
 			if s == nil {

@@ -22,6 +22,7 @@ type Config struct {
 	Interfaces     []Interface     `json:"interfaces" yaml:"interfaces"`
 	Routers        []Router        `json:"routers" yaml:"routers"`
 	SecurityGroups []SecurityGroup `json:"security_groups" yaml:"security_groups"`
+	FloatingIPs    []FloatingIP    `json:"floating_ips,omitempty" yaml:"floating_ips,omitempty"`
 }
 
 // Datapath is a switch Satellite programs (an OVS host's integration bridge).
@@ -51,6 +52,30 @@ type Network struct {
 	DHCPEnd   string   `json:"dhcp_end,omitempty" yaml:"dhcp_end,omitempty"`
 	// LeaseSeconds is the DHCP lease time (default 3600).
 	LeaseSeconds uint32 `json:"lease_seconds,omitempty" yaml:"lease_seconds,omitempty"`
+	// Kind is "" (a tenant network) or "external": a network outside
+	// Satellite's (the internet, a provider network), reached through
+	// Port of Datapath, the gateway. Routers join it with a gateway
+	// interface; its Gateway is the upstream router for other
+	// destinations; floating IPs are taken from its subnet.
+	Kind     string `json:"kind,omitempty" yaml:"kind,omitempty"`
+	Datapath string `json:"datapath,omitempty" yaml:"datapath,omitempty"`
+	Port     string `json:"port,omitempty" yaml:"port,omitempty"`
+}
+
+// KindExternal is the kind of a network outside Satellite's.
+const KindExternal = "external"
+
+// IsExternal reports whether the network is an external one.
+func (n Network) IsExternal() bool { return n.Kind == KindExternal }
+
+// FloatingIP is an address of an external network given 1:1 to an
+// interface: connections to it reach the interface (DNAT), and the
+// interface's own connections leave from it (SNAT).
+type FloatingIP struct {
+	Network string `json:"network" yaml:"network"`
+	// IP is chosen (the lowest free address of the subnet) when empty.
+	IP        string `json:"ip" yaml:"ip"`
+	Interface string `json:"interface" yaml:"interface"`
 }
 
 // Interface modes.
@@ -141,6 +166,17 @@ type FieldError struct {
 	Field  string // e.g. "ip"
 	Msg    string
 }
+
+// NATZoneBase: the conntrack zone of a router's external side is
+// NATZoneBase + the router's id (so routers with the same inside
+// addresses never share state); network zones stay below it.
+const (
+	NATZoneBase  = 0xf000
+	MaxNATRouter = 0xfff
+)
+
+// NATZone is the conntrack zone of a router's gateway (SNAT and floating IPs).
+func NATZone(routerID uint32) uint16 { return uint16(NATZoneBase + routerID) }
 
 func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s: %s", e.Object, e.Field, e.Msg) }
 
@@ -234,6 +270,27 @@ func (v *validator) run() error {
 			if _, err := netip.ParseAddr(d); err != nil {
 				return fe(obj, "dns", "%q is not an IP address", d)
 			}
+		}
+		switch n.Kind {
+		case "":
+			if n.Datapath != "" || n.Port != "" {
+				return fe(obj, "datapath", "only an external network is bound to a port (kind: external)")
+			}
+		case KindExternal:
+			if !dps[n.Datapath] {
+				return fe(obj, "datapath", "unknown datapath %q: an external network needs the gateway datapath whose port leads outside", n.Datapath)
+			}
+			if n.Port == "" {
+				return fe(obj, "port", "an external network needs the port (on datapath %s) that leads outside", n.Datapath)
+			}
+			if n.DHCP {
+				return fe(obj, "dhcp", "an external network gets no DHCP from Satellite (the outside has its own addressing)")
+			}
+			if n.ID > 0xffff {
+				return fe(obj, "id", "%d: an external network's id is at most 65535", n.ID)
+			}
+		default:
+			return fe(obj, "kind", "%q; want external, or nothing for a tenant network", n.Kind)
 		}
 		if n.DHCP {
 			if n.DHCPStart == "" || n.DHCPEnd == "" {
@@ -334,6 +391,14 @@ func (v *validator) run() error {
 			ifIDs[in.ID] = true
 		}
 	}
+	for _, n := range c.Networks {
+		if n.IsExternal() {
+			ports[fmt.Sprintf("%s/%s/0", n.Datapath, n.Port)] = fmt.Sprintf("external network %q", n.Name)
+			if n.Gateway != "" {
+				ipsInNet[n.Name+"/"+n.Gateway] = "the upstream gateway of the network"
+			}
+		}
+	}
 	nextIf := uint32(1)
 	for i := range c.Interfaces {
 		in := &c.Interfaces[i]
@@ -352,6 +417,9 @@ func (v *validator) run() error {
 		n := nets[in.Network]
 		if n == nil {
 			return fe(obj, "network", "unknown network %q", in.Network)
+		}
+		if n.IsExternal() {
+			return fe(obj, "network", "%q is an external network: put the interface on a tenant network behind a router with a gateway there, and give it a floating IP", in.Network)
 		}
 		if in.Mode == "" {
 			in.Mode = ModeVIF
@@ -372,9 +440,9 @@ func (v *validator) run() error {
 				key = fmt.Sprintf("%s/#%d/%d", in.Datapath, in.PortNo, in.VLAN)
 			}
 			if other, ok := ports[key]; ok {
-				return fe(obj, "port", "port %s on %s (vlan %d) is already bound to interface %q", in.Port, in.Datapath, in.VLAN, other)
+				return fe(obj, "port", "port %s on %s (vlan %d) is already bound to %s", in.Port, in.Datapath, in.VLAN, other)
 			}
-			ports[key] = in.Name
+			ports[key] = fmt.Sprintf("interface %q", in.Name)
 		case ModeSimulated:
 			if in.IP == "" {
 				return fe(obj, "ip", "a simulated interface needs an address to answer for")
@@ -441,6 +509,7 @@ func (v *validator) run() error {
 			rIDs[nextR] = true
 		}
 		inNet := map[string]bool{}
+		gateway := ""
 		for j := range r.Interfaces {
 			ri := &r.Interfaces[j]
 			n := nets[ri.Network]
@@ -451,6 +520,18 @@ func (v *validator) run() error {
 				return fe(obj, "interfaces", "two interfaces in network %q", ri.Network)
 			}
 			inNet[ri.Network] = true
+			if n.IsExternal() {
+				if gateway != "" {
+					return fe(obj, "interfaces", "gateway interfaces in external networks %q and %q: a router has one gateway", gateway, ri.Network)
+				}
+				gateway = ri.Network
+				if ri.IP == "" {
+					return fe(obj, "interfaces", "network %q is external: give the router's gateway address there (ip)", ri.Network)
+				}
+				if r.ID > MaxNATRouter {
+					return fe(obj, "id", "%d: a router with a gateway has an id of at most %d (its NAT conntrack zone is %d + id)", r.ID, MaxNATRouter, NATZoneBase)
+				}
+			}
 			if ri.IP == "" {
 				ri.IP = n.Gateway
 			}
@@ -494,7 +575,141 @@ func (v *validator) run() error {
 			}
 		}
 	}
+	if err := v.natZones(nets); err != nil {
+		return err
+	}
+	return v.floatingIPs(nets, ipsInNet)
+}
+
+// natZones: the routers' NAT zones must not be the zone of a network with
+// stateful security.
+func (v *validator) natZones(nets map[string]*Network) error {
+	c := v.c
+	gw := map[uint16]string{}
+	for _, r := range c.Routers {
+		if _, ok := RouterGateway(c, r); ok {
+			gw[NATZone(r.ID)] = r.Name
+		}
+	}
+	if len(gw) == 0 {
+		return nil
+	}
+	stateful := map[string]bool{}
+	for _, g := range c.SecurityGroups {
+		stateful[g.Name] = g.IsStateful()
+	}
+	for _, in := range c.Interfaces {
+		for _, g := range in.SecurityGroups {
+			n := nets[in.Network]
+			if r, ok := gw[uint16(n.ID)]; ok && stateful[g] && n.ID <= MaxStatefulNetworkID {
+				return fe(fmt.Sprintf("network %q", n.Name), "id", "%d is the conntrack zone of router %q's gateway (%d + its id): renumber the network below %d", n.ID, r, NATZoneBase, NATZoneBase)
+			}
+		}
+	}
 	return nil
+}
+
+// floatingIPs checks the floating IPs and chooses the missing addresses.
+func (v *validator) floatingIPs(nets map[string]*Network, ipsInNet map[string]string) error {
+	c := v.c
+	ifaces := map[string]*Interface{}
+	for i := range c.Interfaces {
+		ifaces[c.Interfaces[i].Name] = &c.Interfaces[i]
+	}
+	taken := map[string]bool{}
+	for i := range c.FloatingIPs {
+		if f := c.FloatingIPs[i]; f.IP != "" {
+			taken[f.Network+"/"+f.IP] = true
+		}
+	}
+	hasFIP := map[string]string{}
+	for i := range c.FloatingIPs {
+		f := &c.FloatingIPs[i]
+		obj := fmt.Sprintf("floating IP %q", f.IP)
+		if f.IP == "" {
+			obj = fmt.Sprintf("floating IP for %q", f.Interface)
+		}
+		n := nets[f.Network]
+		if n == nil {
+			return fe(obj, "network", "unknown network %q", f.Network)
+		}
+		if !n.IsExternal() {
+			return fe(obj, "network", "%q is not an external network (kind: external)", f.Network)
+		}
+		in := ifaces[f.Interface]
+		if in == nil {
+			return fe(obj, "interface", "unknown interface %q", f.Interface)
+		}
+		if in.Mode != ModeVIF {
+			return fe(obj, "interface", "%q is a simulated interface: a floating IP needs a vif", f.Interface)
+		}
+		p := netip.MustParsePrefix(n.Subnet)
+		if f.IP != "" {
+			if err := inSubnet(p, f.IP); err != nil {
+				return fe(obj, "ip", "%v (network %q)", err, f.Network)
+			}
+			if other, ok := ipsInNet[f.Network+"/"+f.IP]; ok {
+				return fe(obj, "ip", "%s in network %q is already used by %s", f.IP, f.Network, other)
+			}
+		}
+		if _, ok := GatewayRouter(c, in.Network, f.Network); !ok {
+			return fe(obj, "interface", "interface %q is in network %q, which no router with a gateway on %q serves: add a router with interfaces in both", f.Interface, in.Network, f.Network)
+		}
+		if other, ok := hasFIP[f.Interface]; ok {
+			return fe(obj, "interface", "interface %q already has the floating IP %s: delete that one first", f.Interface, other)
+		}
+		if f.IP == "" {
+			for a := p.Addr().Next(); p.Contains(a) && a != lastAddr(p); a = a.Next() {
+				k := f.Network + "/" + a.String()
+				if _, used := ipsInNet[k]; !used && !taken[k] {
+					f.IP = a.String()
+					taken[k] = true
+					break
+				}
+			}
+			if f.IP == "" {
+				return fe(obj, "ip", "no free address left in %s (network %q)", p, f.Network)
+			}
+		}
+		k := f.Network + "/" + f.IP
+		ipsInNet[k] = fmt.Sprintf("the floating IP of interface %q", f.Interface)
+		hasFIP[f.Interface] = f.IP
+	}
+	return nil
+}
+
+// RouterGateway returns a router's gateway interface (its interface in an
+// external network), if it has one.
+func RouterGateway(c *Config, r Router) (RouterInterface, bool) {
+	for _, ri := range r.Interfaces {
+		for _, n := range c.Networks {
+			if n.Name == ri.Network && n.IsExternal() {
+				return ri, true
+			}
+		}
+	}
+	return RouterInterface{}, false
+}
+
+// GatewayRouter returns the router that connects a tenant network to an
+// external one (the first by name when several do).
+func GatewayRouter(c *Config, network, external string) (Router, bool) {
+	var best *Router
+	for i, r := range c.Routers {
+		gw, ok := RouterGateway(c, r)
+		if !ok || gw.Network != external {
+			continue
+		}
+		for _, ri := range r.Interfaces {
+			if ri.Network == network && (best == nil || r.Name < best.Name) {
+				best = &c.Routers[i]
+			}
+		}
+	}
+	if best == nil {
+		return Router{}, false
+	}
+	return *best, true
 }
 
 func inSubnet(p netip.Prefix, ip string) error {
@@ -557,4 +772,11 @@ func (c *Config) Sort() {
 	sort.Slice(c.Interfaces, func(i, j int) bool { return c.Interfaces[i].Name < c.Interfaces[j].Name })
 	sort.Slice(c.Routers, func(i, j int) bool { return c.Routers[i].Name < c.Routers[j].Name })
 	sort.Slice(c.SecurityGroups, func(i, j int) bool { return c.SecurityGroups[i].Name < c.SecurityGroups[j].Name })
+	sort.Slice(c.FloatingIPs, func(i, j int) bool {
+		a, b := c.FloatingIPs[i], c.FloatingIPs[j]
+		if a.Network != b.Network {
+			return a.Network < b.Network
+		}
+		return a.IP < b.IP
+	})
 }

@@ -16,7 +16,7 @@ import (
 func owned(c controller.Cookie) bool {
 	switch c.Kind() {
 	case controller.OwnerNetwork, controller.OwnerInterface, controller.OwnerRouter,
-		controller.OwnerSecGroup, controller.OwnerTunnel:
+		controller.OwnerSecGroup, controller.OwnerTunnel, controller.OwnerFloating:
 		return true
 	}
 	return false

@@ -98,6 +98,14 @@ func (m *Manager) packetIn(ctx context.Context, e controller.Event) {
 	if d, _ := pkt.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q); d != nil {
 		vlan = d.VLANIdentifier
 	}
+	if n, ok := m.externalPort(e.DPID, pi.InPort()); ok {
+		m.externalPacketIn(ctx, e.DPID, pi.InPort(), n, pkt, eth)
+		return
+	}
+	if ck := controller.Cookie(pi.Cookie); pi.Table == TableOut && ck.Kind() == controller.OwnerNetwork {
+		m.resolve(ctx, e.DPID, ck.Scope(), pkt, eth)
+		return
+	}
 	from, ok := m.source(e.DPID, pi.InPort(), vlan)
 	if !ok || eth.SrcMAC.String() != from.iface.MAC {
 		return // not a vif of ours, or a spoofed source: the pipeline drops it
@@ -109,6 +117,11 @@ func (m *Manager) packetIn(ctx context.Context, e controller.Event) {
 		reply, err = m.arpReply(from, pkt.Layer(layers.LayerTypeARP).(*layers.ARP))
 	case pkt.Layer(layers.LayerTypeDHCPv4) != nil:
 		reply, err = m.dhcpReply(from, pkt.Layer(layers.LayerTypeDHCPv4).(*layers.DHCPv4))
+	case pi.Table == TableRoute && pkt.Layer(layers.LayerTypeIPv4) != nil && m.routerMAC(from.net.Name, eth.DstMAC.String()):
+		var ok bool
+		if reply, ok = m.routerReply(from, pkt); !ok {
+			err = fmt.Errorf("not answering %s for router MAC %s", pkt.NetworkLayer().NetworkFlow(), eth.DstMAC)
+		}
 	case pkt.Layer(layers.LayerTypeICMPv4) != nil:
 		reply, err = m.echoReply(from, pkt)
 	default:

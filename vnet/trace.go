@@ -1,6 +1,11 @@
 package vnet
 
-import "github.com/satellite-sdn/satellite/controller"
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/satellite-sdn/satellite/controller"
+)
 
 // OwnerOf names the network and the object a flow cookie of the virtual
 // networks belongs to (an interface, a router, a security group, the
@@ -29,6 +34,12 @@ func (c *Config) OwnerOf(ck controller.Cookie) (network, name string) {
 		for _, g := range c.SecurityGroups {
 			if g.ID == id {
 				return network, g.Name
+			}
+		}
+	case controller.OwnerFloating:
+		for _, f := range c.FloatingIPs {
+			if a, err := netip.ParseAddr(f.IP); err == nil && binary.BigEndian.Uint32(a.AsSlice()) == id {
+				return network, "floating IP " + f.IP
 			}
 		}
 	case controller.OwnerTunnel:

@@ -133,6 +133,7 @@ var apiDocs = func() map[string]RouteDoc {
 		"GET /api/v1/routers/{name}/interfaces":                 {Summary: "a router's interfaces", Tag: "virtual networks", Resp: []vnet.RouterInterface{}},
 		"GET /api/v1/routers/{name}/routes":                     {Summary: "a router's static routes", Tag: "virtual networks", Resp: []vnet.Route{}},
 		"GET /api/v1/security-groups/{name}/rules":              {Summary: "a security group's rules", Tag: "virtual networks", Resp: []vnet.Rule{}},
+		"GET /api/v1/floating-ips/{name}/stats":                 {Summary: "a floating IP's packets and bytes each way, from its gateway switch", Tag: "virtual networks", Resp: vnet.FloatingIPStats{}},
 		"POST /api/v1/routers/{name}/interfaces":                {Summary: "attach a router to a network", Tag: "virtual networks", Body: vnet.RouterInterface{}, Resp: vnet.RouterInterface{}, Status: http.StatusCreated},
 		"POST /api/v1/routers/{name}/routes":                    {Summary: "add a static route", Tag: "virtual networks", Body: vnet.Route{}, Resp: vnet.Route{}, Status: http.StatusCreated},
 		"POST /api/v1/security-groups/{name}/rules":             {Summary: "add a rule", Tag: "virtual networks", Body: vnet.Rule{}, Resp: vnet.Rule{}, Status: http.StatusCreated},
@@ -161,6 +162,7 @@ var apiDocs = func() map[string]RouteDoc {
 	add("/api/v1/interfaces", crud[vnet.Interface]("virtual networks", "interface"))
 	add("/api/v1/routers", crud[vnet.Router]("virtual networks", "router"))
 	add("/api/v1/security-groups", crud[vnet.SecurityGroup]("virtual networks", "security group"))
+	add("/api/v1/floating-ips", crud[vnet.FloatingIP]("virtual networks", "floating IP"))
 	return d
 }()
 

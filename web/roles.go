@@ -26,6 +26,7 @@ var routeRoles = []struct {
 	{"/api/v1/interfaces", auth.RoleViewer, auth.RoleAdmin},
 	{"/api/v1/routers", auth.RoleViewer, auth.RoleAdmin},
 	{"/api/v1/security-groups", auth.RoleViewer, auth.RoleAdmin},
+	{"/api/v1/floating-ips", auth.RoleViewer, auth.RoleAdmin},
 	{"/api/v1/trunks", auth.RoleViewer, auth.RoleAdmin},
 	{"/api/v1/leases", auth.RoleViewer, auth.RoleAdmin},
 	{"/api/v1/vnet", auth.RoleViewer, auth.RoleAdmin},

@@ -4,11 +4,12 @@ package web
 // the vnet.Manager keeps, its declarative import and export, and views of
 // what the Manager made of it (reconciliation state, compiled flows).
 //
-//	GET    /api/v1/{kind}                       list (kind: datapaths, networks, interfaces, routers, security-groups)
+//	GET    /api/v1/{kind}                       list (kind: datapaths, networks, interfaces, routers, security-groups, floating-ips)
 //	POST   /api/v1/{kind}                       create: the object as JSON
 //	GET    /api/v1/{kind}/{name}
 //	PUT    /api/v1/{kind}/{name}                replace: the whole object (ids are kept when left out)
 //	DELETE /api/v1/{kind}/{name}                409 while other objects use it
+//	                                            (a floating IP's name is its address; POST chooses one when "ip" is left out)
 //	POST   /api/v1/networks/auto                the "default" network and router, created once [{"dns": [...]}]
 //	GET    /api/v1/routers/{name}/interfaces     and POST; GET, PUT, DELETE .../interfaces/{network}
 //	GET    /api/v1/routers/{name}/routes         and POST; GET, PUT, DELETE .../routes/{destination} (10.9.0.0/16)
@@ -229,6 +230,9 @@ type vkind[T any] struct {
 	users   func(c *vnet.Config, name string) []string
 	out     func(T) T // fills lists for output (nil: as it is)
 	example string
+	// create, when set, handles POST instead of the generic create (for
+	// objects whose name the server may choose, like floating IPs)
+	create func(s *Server, w http.ResponseWriter, r *http.Request) error
 }
 
 func (k *vkind[T]) object(name string) string { return fmt.Sprintf("%s %q", k.kind, name) }
@@ -302,6 +306,9 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 		}
 		if _, err := query(r); err != nil {
 			return err
+		}
+		if k.create != nil {
+			return k.create(s, w, r)
 		}
 		var v T
 		if err := decodeBody(r, &v, k.example); err != nil {
@@ -431,15 +438,29 @@ var (
 					}
 				}
 			}
+			for _, f := range c.FloatingIPs {
+				if f.Network == name {
+					out = append(out, fmt.Sprintf("floating IP %s", f.IP))
+				}
+			}
 			return out
 		},
 		example: `{"name": "net1", "subnet": "10.1.0.0/24", "gateway": "10.1.0.1", "dhcp": true}`,
 	}
 	interfaceKind = &vkind[vnet.Interface]{
 		kind: "interface", path: "/api/v1/interfaces",
-		items:   func(c *vnet.Config) *[]vnet.Interface { return &c.Interfaces },
-		name:    func(in *vnet.Interface) *string { return &in.Name },
-		id:      func(in *vnet.Interface) *uint32 { return &in.ID },
+		items: func(c *vnet.Config) *[]vnet.Interface { return &c.Interfaces },
+		name:  func(in *vnet.Interface) *string { return &in.Name },
+		id:    func(in *vnet.Interface) *uint32 { return &in.ID },
+		users: func(c *vnet.Config, name string) []string {
+			var out []string
+			for _, f := range c.FloatingIPs {
+				if f.Interface == name {
+					out = append(out, fmt.Sprintf("floating IP %s", f.IP))
+				}
+			}
+			return out
+		},
 		example: `{"name": "a1", "network": "net1", "datapath": "h1", "port": "vm1", "ip": "10.1.0.11"}`,
 	}
 	routerKind = &vkind[vnet.Router]{
@@ -492,6 +513,72 @@ var (
 		example: `{"name": "web", "stateful": true, "rules": [{"protocol": "tcp", "port_min": 80}]}`,
 	}
 )
+
+// floatingIPKind: floating IPs are named by their address, which POST
+// chooses when the body leaves it out.
+var floatingIPKind = &vkind[vnet.FloatingIP]{
+	kind: "floating IP", path: "/api/v1/floating-ips",
+	items:   func(c *vnet.Config) *[]vnet.FloatingIP { return &c.FloatingIPs },
+	name:    func(f *vnet.FloatingIP) *string { return &f.IP },
+	example: `{"network": "ext1", "ip": "192.0.2.10", "interface": "a1"}`,
+	create: func(s *Server, w http.ResponseWriter, r *http.Request) error {
+		var f vnet.FloatingIP
+		if err := decodeBody(r, &f, `{"network": "ext1", "ip": "192.0.2.10", "interface": "a1"} (ip is optional)`); err != nil {
+			return err
+		}
+		if f.Network == "" {
+			return errorf(http.StatusBadRequest, "network", "network is missing: the external network to take the address from")
+		}
+		if f.Interface == "" {
+			return errorf(http.StatusBadRequest, "interface", "interface is missing: the interface the address leads to")
+		}
+		obj := fmt.Sprintf("floating IP for %q", f.Interface) // as validation names it
+		if f.IP != "" {
+			obj = fmt.Sprintf("floating IP %q", f.IP)
+		}
+		c, err := s.update(obj, func(c *vnet.Config) error {
+			for _, o := range c.FloatingIPs {
+				if f.IP != "" && o.Network == f.Network && o.IP == f.IP {
+					return errorf(http.StatusConflict, "ip", "floating IP %s is in use by interface %q (PUT %s/%s moves it)", f.IP, o.Interface, "/api/v1/floating-ips", f.IP)
+				}
+			}
+			c.FloatingIPs = append(c.FloatingIPs, f)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, o := range c.FloatingIPs {
+			if o.Network == f.Network && o.Interface == f.Interface {
+				w.Header().Set("Location", "/api/v1/floating-ips/"+o.IP)
+				writeJSON(w, http.StatusCreated, o)
+				return nil
+			}
+		}
+		return errorf(http.StatusInternalServerError, "", "the floating IP was stored but is not in the configuration")
+	},
+}
+
+// getFloatingIPStats answers a floating IP's counters, read from its
+// gateway switch.
+func (s *Server) getFloatingIPStats(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.manager()
+	if err != nil {
+		return err
+	}
+	if _, err := query(r); err != nil {
+		return err
+	}
+	st, err := m.FloatingIPStats(r.Context(), r.PathValue("name"))
+	switch {
+	case errors.Is(err, vnet.ErrNoFloatingIP):
+		return errorf(http.StatusNotFound, "name", "floating IP %q does not exist (see GET /api/v1/floating-ips)", r.PathValue("name"))
+	case err != nil:
+		return errorf(http.StatusServiceUnavailable, "", "%v", err)
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
 
 // ---- parts of routers and security groups
 
@@ -829,6 +916,8 @@ func (s *Server) vnetRoutes() {
 	registerKind(s, interfaceKind)
 	registerKind(s, routerKind)
 	registerKind(s, groupKind)
+	registerKind(s, floatingIPKind)
+	s.handle("GET /api/v1/floating-ips/{name}/stats", s.getFloatingIPStats)
 	registerPart(s, routerInterfaces)
 	registerPart(s, routerRoutes)
 	registerPart(s, groupRules)

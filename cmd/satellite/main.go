@@ -104,6 +104,9 @@ Virtual networks (see docs/vnet-api.md):
   router interface add|del|list ROUTER [NETWORK[=IP]]
   router route add|del|list ROUTER [DEST via NEXTHOP]
   secgroup rule add|del|list GROUP [N] [--protocol P --port N[-M] --remote-cidr CIDR]
+  floatingips|floatingip list   floating IPs: external addresses given 1:1 to interfaces
+  floatingip create --network EXT [--ip A.B.C.D] --interface NAME
+  floatingip show|move|delete IP [--interface NAME]
   leases [--network NET]        DHCP leases: state and expiry
   trunks [--datapath DP]        ports that carry tagged (VLAN) networks
   vnet status                   reconciliation state of every datapath

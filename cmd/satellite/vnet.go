@@ -315,7 +315,19 @@ var networkCLI = (&cliKind[vnet.Network]{
 		start := fs.String("dhcp-start", "", "first `address` DHCP leases (default: the middle of the subnet)")
 		end := fs.String("dhcp-end", "", "last `address` DHCP leases (default: the one before the broadcast address)")
 		lease := newOpt(fs, "lease-seconds", 1<<32-1, "DHCP lease `time` in seconds (default 3600)")
+		kind := fs.String("kind", "", "`external` for a network outside (reached through --datapath's --port; routers join it with a gateway interface); '' for a tenant network")
+		dp := fs.String("datapath", "", "an external network's gateway `datapath`")
+		port := fs.String("port", "", "the `port` of the gateway datapath that leads outside")
 		return func(n *vnet.Network, set map[string]bool) error {
+			if set["kind"] {
+				n.Kind = *kind
+			}
+			if set["datapath"] {
+				n.Datapath = *dp
+			}
+			if set["port"] {
+				n.Port = *port
+			}
 			if id.set {
 				n.ID = uint32(id.v)
 			}
@@ -349,9 +361,13 @@ var networkCLI = (&cliKind[vnet.Network]{
 	summary: func(n vnet.Network) string { return fmt.Sprintf("(id %d, %s)", n.ID, n.Subnet) },
 	table: func(_ context.Context, _ *session, items []vnet.Network) func(io.Writer) {
 		return func(w io.Writer) {
-			fmt.Fprintln(w, "NAME\tID\tSUBNET\tGATEWAY\tDHCP\tDNS")
+			fmt.Fprintln(w, "NAME\tID\tSUBNET\tGATEWAY\tDHCP\tDNS\tKIND")
 			for _, n := range items {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", n.Name, n.ID, n.Subnet, orDash(n.Gateway), dhcpRange(n), orDash(strings.Join(n.DNS, ",")))
+				kind := "tenant"
+				if n.IsExternal() {
+					kind = "external (" + n.Datapath + " " + n.Port + ")"
+				}
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.ID, n.Subnet, orDash(n.Gateway), dhcpRange(n), orDash(strings.Join(n.DNS, ",")), kind)
 			}
 		}
 	},
@@ -364,6 +380,9 @@ var networkCLI = (&cliKind[vnet.Network]{
 			fmt.Fprintf(w, "id:\t%d\n", n.ID)
 			fmt.Fprintf(w, "subnet:\t%s\n", n.Subnet)
 			fmt.Fprintf(w, "gateway:\t%s\n", orDash(n.Gateway))
+			if n.IsExternal() {
+				fmt.Fprintf(w, "kind:\texternal, through port %s of %s\n", n.Port, n.Datapath)
+			}
 			fmt.Fprintf(w, "dhcp:\t%s\n", dhcpRange(n))
 			if n.DHCP {
 				fmt.Fprintf(w, "lease time:\t%s\n", time.Duration(n.LeaseSeconds)*time.Second)

@@ -77,9 +77,9 @@ func TestVNetCommands(t *testing.T) {
 	fails(t, 1, `satellite: network "net3": subnet: "10.3.0.0/33" is not an IPv4 CIDR like 10.1.0.0/24`, "network", "create", "net3", "--subnet", "10.3.0.0/33")
 	fails(t, 1, `satellite: network "net1" already exists`, "network", "create", "net1", "--subnet", "10.9.0.0/24")
 	out := ok(t, "networks")
-	wantLines(t, out, `(?m)^NAME +ID +SUBNET +GATEWAY +DHCP +DNS$`,
-		`(?m)^net1 +1 +10\.1\.0\.0/24 +10\.1\.0\.1 +10\.1\.0\.128-10\.1\.0\.254 +10\.1\.0\.53$`,
-		`(?m)^net2 +2 +10\.2\.0\.0/24 +10\.2\.0\.1 +off +-$`)
+	wantLines(t, out, `(?m)^NAME +ID +SUBNET +GATEWAY +DHCP +DNS +KIND$`,
+		`(?m)^net1 +1 +10\.1\.0\.0/24 +10\.1\.0\.1 +10\.1\.0\.128-10\.1\.0\.254 +10\.1\.0\.53 +tenant$`,
+		`(?m)^net2 +2 +10\.2\.0\.0/24 +10\.2\.0\.1 +off +- +tenant$`)
 	if out2 := ok(t, "network", "list"); out2 != out {
 		t.Fatalf("network list differs from networks:\n%s\n%s", out2, out)
 	}

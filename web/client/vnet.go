@@ -256,3 +256,35 @@ func (c *Client) ApplyVNetConfig(ctx context.Context, cfg vnet.Config) (vnet.App
 	var out vnet.ApplyResult
 	return out, c.do(ctx, "PUT", "/api/v1/vnet/config", nil, cfg, &out)
 }
+
+// FloatingIPs lists the floating IPs.
+func (c *Client) FloatingIPs(ctx context.Context) ([]vnet.FloatingIP, error) {
+	return list[vnet.FloatingIP](c, ctx, "floating-ips")
+}
+
+// FloatingIP returns one floating IP, by its address.
+func (c *Client) FloatingIP(ctx context.Context, ip string) (vnet.FloatingIP, error) {
+	return get[vnet.FloatingIP](c, ctx, "floating-ips", ip)
+}
+
+// CreateFloatingIP gives an interface an address of an external network
+// (chosen by the server when f.IP is empty) and returns it as stored.
+func (c *Client) CreateFloatingIP(ctx context.Context, f vnet.FloatingIP) (vnet.FloatingIP, error) {
+	return create(c, ctx, "floating-ips", f)
+}
+
+// UpdateFloatingIP replaces a floating IP (moves it to another interface).
+func (c *Client) UpdateFloatingIP(ctx context.Context, ip string, f vnet.FloatingIP) (vnet.FloatingIP, error) {
+	return replace(c, ctx, "floating-ips", ip, f)
+}
+
+// FloatingIPStats returns a floating IP's counters at its gateway.
+func (c *Client) FloatingIPStats(ctx context.Context, ip string) (vnet.FloatingIPStats, error) {
+	var out vnet.FloatingIPStats
+	return out, c.do(ctx, "GET", objPath("floating-ips", ip)+"/stats", nil, nil, &out)
+}
+
+// DeleteFloatingIP deletes a floating IP and returns it.
+func (c *Client) DeleteFloatingIP(ctx context.Context, ip string) (vnet.FloatingIP, error) {
+	return remove[vnet.FloatingIP](c, ctx, "floating-ips", ip)
+}

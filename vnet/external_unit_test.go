@@ -1,0 +1,93 @@
+package vnet
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/satellite-sdn/satellite/controller"
+)
+
+// externalConfig: net1 behind r1, whose gateway is on ext1 (port up1 of h1).
+func externalConfig() Config {
+	c := baseConfig()
+	c.Networks = append(c.Networks, Network{Name: "ext1", Subnet: "192.0.2.0/24", Gateway: "192.0.2.254", Kind: KindExternal, Datapath: "h1", Port: "up1"})
+	c.Routers[0].Interfaces = append(c.Routers[0].Interfaces, RouterInterface{Network: "ext1", IP: "192.0.2.1"})
+	c.FloatingIPs = []FloatingIP{{Network: "ext1", Interface: "a1"}}
+	return c
+}
+
+func compileExternal(t *testing.T, c Config, neigh map[string]string) []string {
+	t.Helper()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	env := Env{PortNo: func(dpid uint64, name string) (uint32, bool) {
+		p, ok := map[string]uint32{"vm1": 1, "vm2": 2, "up1": 9}[name]
+		return p, ok
+	}, Neighbors: func(string) map[string]string { return neigh }}
+	progs, _ := Compile(&c, nil, env)
+	var out []string
+	for _, f := range progs[1].Flows {
+		out = append(out, flowKey(f.Table, f.Priority, f.Match)+" "+controller.FormatInstructions(f.Instructions))
+	}
+	return out
+}
+
+// TestExternalCompile: the gateway datapath gets the SNAT, floating IP
+// and outside-neighbour flows; a floating IP is chosen from the subnet.
+func TestExternalCompile(t *testing.T) {
+	c := externalConfig()
+	flows := compileExternal(t, c, map[string]string{"192.0.2.100": "02:00:00:00:99:01"})
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.FloatingIPs[0].IP != "192.0.2.2" {
+		t.Fatalf("floating IP chosen %q, want the lowest free 192.0.2.2 (.1 is the router's)", c.FloatingIPs[0].IP)
+	}
+	zone := "zone=61441" // 0xf000 + router id 1
+	for _, want := range []string{
+		"nat(src=192.0.2.2)",                  // the floating IP's SNAT
+		"nat(src=192.0.2.1)",                  // the router's SNAT
+		"nat(dst=10.1.0.11)",                  // the floating IP's DNAT
+		"ct(table=3," + zone + ",nat)",        // the lookup from the outside
+		"set_field:02:00:00:00:99:01->dl_dst", // the learned neighbour
+	} {
+		if len(grep(flows, want)) == 0 {
+			t.Errorf("no flow with %q in\n%s", want, strings.Join(flows, "\n"))
+		}
+	}
+	// the tenant's default route leads to the gateway
+	if len(grep(flows, "3/99/")) != 2 {
+		t.Errorf("want a default route to the gateway from net1 and net2:\n%s", strings.Join(grep(flows, "3/"), "\n"))
+	}
+}
+
+func TestExternalValidation(t *testing.T) {
+	for name, tc := range map[string]struct {
+		change func(c *Config)
+		field  string
+		msg    string
+	}{
+		"fip outside subnet": {func(c *Config) { c.FloatingIPs[0].IP = "10.9.9.9" }, "ip", "outside the subnet"},
+		"fip is the gateway": {func(c *Config) { c.FloatingIPs[0].IP = "192.0.2.1" }, "ip", "already used by router"},
+		"fip twice": {func(c *Config) {
+			c.FloatingIPs[0].IP = "192.0.2.9"
+			c.FloatingIPs = append(c.FloatingIPs, FloatingIP{Network: "ext1", IP: "192.0.2.9", Interface: "b1"})
+		}, "ip", "already used by the floating IP"},
+		"fip not external":   {func(c *Config) { c.FloatingIPs[0].Network = "net1" }, "network", "not an external network"},
+		"fip no router":      {func(c *Config) { c.Routers[0].Interfaces = c.Routers[0].Interfaces[:2] }, "interface", "no router with a gateway"},
+		"external no port":   {func(c *Config) { c.Networks[2].Port = "" }, "port", "leads outside"},
+		"vif on external":    {func(c *Config) { c.Interfaces[0].Network = "ext1" }, "network", "external network"},
+		"port taken":         {func(c *Config) { c.Interfaces[0].Port = "up1" }, "port", "external network"},
+		"gateway without ip": {func(c *Config) { c.Routers[0].Interfaces[2].IP = "" }, "interfaces", "gateway address"},
+	} {
+		c := externalConfig()
+		tc.change(&c)
+		err := c.Validate()
+		var f *FieldError
+		if !errors.As(err, &f) || f.Field != tc.field || !strings.Contains(f.Msg, tc.msg) {
+			t.Errorf("%s: got %v, want field %s with %q", name, err, tc.field, tc.msg)
+		}
+	}
+}
