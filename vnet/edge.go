@@ -1,7 +1,10 @@
 package vnet
 
 import (
+	"fmt"
+	"github.com/satellite-sdn/satellite/topology"
 	"strings"
+	"time"
 
 	"github.com/satellite-sdn/satellite/controller"
 )
@@ -27,17 +30,85 @@ func (m *Manager) InterfacePort(dpid uint64, port uint32) bool {
 // Admits reports whether the data path admits frames from mac on port of
 // dpid: on a port that carries interfaces only their MACs pass the
 // anti-spoofing flows; any other port is not this package's to judge.
+//
+// A port that carries one interface and sends from another MAC than the
+// configured one is an operator's mistake more often than an attack (an
+// interface created without --mac gets a generated one): it is noted as a
+// vnet status problem and an `interface-mac-mismatch` event, at most once
+// per interface every macMismatchEvery, so that a flood of random MACs
+// costs one entry per interface and one event.
 func (m *Manager) Admits(dpid uint64, port uint32, mac string) bool {
-	any, ok := false, false
+	n, ok := 0, false
+	var first Interface
 	m.interfacesAt(dpid, port, func(in Interface) bool {
-		any = true
+		if n == 0 {
+			first = in
+		}
+		n++
 		if strings.EqualFold(in.MAC, mac) {
 			ok = true
 			return false
 		}
 		return true
 	})
-	return !any || ok
+	if n == 1 && !ok {
+		m.macMismatch(dpid, port, first, mac)
+	}
+	return n == 0 || ok
+}
+
+// macMismatchEvery bounds how often a MAC mismatch of one interface is an
+// event.
+const macMismatchEvery = 10 * time.Minute
+
+// mismatch is the last foreign MAC seen on an interface's port.
+type mismatch struct {
+	mac     string
+	seen    time.Time
+	evented time.Time
+}
+
+func (m *Manager) macMismatch(dpid uint64, port uint32, in Interface, mac string) {
+	now := time.Now()
+	m.mu.Lock()
+	if m.mismatches == nil {
+		m.mismatches = map[string]*mismatch{}
+	}
+	mm := m.mismatches[in.Name]
+	if mm == nil {
+		mm = &mismatch{}
+		m.mismatches[in.Name] = mm
+	}
+	mm.mac, mm.seen = strings.ToLower(mac), now
+	event := now.Sub(mm.evented) >= macMismatchEvery
+	if event {
+		mm.evented = now
+	}
+	m.mu.Unlock()
+	if !event {
+		return
+	}
+	msg := fmt.Sprintf("interface %s (%s port %d) is configured with MAC %s but the port sends from %s: its frames are dropped; if that is the VM's MAC, set it: satellite interface update %s --mac %s",
+		in.Name, in.Datapath, port, in.MAC, strings.ToLower(mac), in.Name, strings.ToLower(mac))
+	m.log.Warn(msg, "kind", "interface-mac-mismatch")
+	if m.topo != nil {
+		m.topo.AddEvent(topology.Event{Kind: "interface-mac-mismatch", Time: now, DPID: topology.DPID(dpid), Message: msg})
+	}
+}
+
+// mismatchNotes are the status problems of recent MAC mismatches of
+// interfaces that still have the configured MAC (m.mu held).
+func (m *Manager) mismatchNotesLocked() []string {
+	var out []string
+	for _, in := range m.cfg.Interfaces {
+		mm := m.mismatches[in.Name]
+		if mm == nil || time.Since(mm.seen) > macMismatchEvery || strings.EqualFold(mm.mac, in.MAC) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("interface %s: its port sends from MAC %s, not the configured %s (%s ago): those frames are dropped; satellite interface update %s --mac %s",
+			in.Name, mm.mac, in.MAC, time.Since(mm.seen).Round(time.Second), in.Name, mm.mac))
+	}
+	return out
 }
 
 // interfacesAt calls fn with every interface bound to port of dpid until

@@ -103,7 +103,9 @@ type Manager struct {
 	byMAC  map[string]string // network/mac -> ip of its offered or bound record (reindexLocked)
 	status map[uint64]*SwitchStatus
 	notes  []string
-	edge   edgeIndex // interfaces by datapath, for InterfacePort and Admits (edge.go)
+	// mismatches: the last foreign MAC seen per interface (Admits)
+	mismatches map[string]*mismatch
+	edge       edgeIndex // interfaces by datapath, for InterfacePort and Admits (edge.go)
 
 	// flush are the conntrack zones (network ids) whose stateful security
 	// changed: flushed on every switch once the new flows are in, so that
@@ -265,7 +267,7 @@ func (m *Manager) Status() ([]SwitchStatus, []string) {
 		st.Connected = m.ctl.Switch(id) != nil
 		out = append(out, st)
 	}
-	return out, append([]string(nil), m.notes...)
+	return out, append(append([]string(nil), m.notes...), m.mismatchNotesLocked()...)
 }
 
 // PathOrderChanged is the tunnel group contract (docs/probes.md): the

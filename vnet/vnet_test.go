@@ -780,6 +780,20 @@ for i in range(%d):
 				t.Fatalf("a false host move: %+v", ev)
 			}
 		}
+		// ... and the operator hears of it: the port of one interface sent
+		// from another MAC than the configured one (an event, once, and a
+		// vnet status problem)
+		spoofed := strings.ToLower(e.ep(3, 1).MAC)
+		mismatches := 0
+		for _, ev := range sat.model.Events() {
+			if ev.Kind == "interface-mac-mismatch" && strings.Contains(ev.Message, "sends from "+spoofed) {
+				mismatches++
+			}
+		}
+		_, notes := mgr.Status()
+		if mismatches != 1 || !strings.Contains(strings.Join(notes, "\n"), "its port sends from MAC "+spoofed) {
+			t.Fatalf("MAC mismatch: %d events, notes %q", mismatches, notes)
+		}
 	})
 
 	t.Run("restart of Satellite loses no ping and reinstalls no flow", func(t *testing.T) {
