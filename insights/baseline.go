@@ -18,8 +18,11 @@ type baseline struct {
 // a baseline with the given half-life: after one half-life a step change
 // is half learnt, whatever the sampling interval.
 func alpha(dt, halfLife time.Duration) float64 {
-	if dt <= 0 || halfLife <= 0 {
+	if halfLife <= 0 {
 		return 1
+	}
+	if dt <= 0 {
+		return 0 // a series' first value: no time has passed
 	}
 	return 1 - math.Exp2(-float64(dt)/float64(halfLife))
 }

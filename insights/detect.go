@@ -41,7 +41,7 @@ func (e *Engine) onPort(p *collector.PortSample) {
 		// errors and drops start from a baseline of 0: a port that has
 		// errors from the start is reported
 		for i := range s.errs {
-			s.errs[i].n = 1
+			s.errs[i].n = warmLearn
 		}
 		e.ports[id] = s
 	}
@@ -49,7 +49,7 @@ func (e *Engine) onPort(p *collector.PortSample) {
 		// another interface took the port number: start again
 		*s = portState{key: p.Key, name: p.Name, first: p.Time, last: p.Time}
 		for i := range s.errs {
-			s.errs[i].n = 1
+			s.errs[i].n = warmLearn
 		}
 	}
 	dt := time.Duration(p.Time - s.last)
@@ -307,7 +307,7 @@ func (e *Engine) onProbe(p *collector.ProbeSample) {
 			return
 		}
 		s = &probeState{first: p.Time, last: p.Time}
-		s.loss.n = 1 // from 0: a path lossy from the start is reported
+		s.loss.n = warmLearn // from 0, an EWMA at once: a path lossy from the start is reported
 		e.probes[p.Key] = s
 	}
 	dt := time.Duration(p.Time - s.last)

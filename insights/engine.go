@@ -404,7 +404,13 @@ func (e *Engine) judge(series string, det uint8, h *hits, cond bool, hold int8, 
 			f = &finding{det: det, series: series, since: t}
 			e.active[k] = f
 		}
+		base := f.base
 		fill(f)
+		if !raised {
+			// the baseline shown is the one before the problem started
+			// (the baseline itself goes on learning, slowly)
+			f.base = base
+		}
 		f.seen = t
 		if raised {
 			e.emit("raised", t, f)
