@@ -14,7 +14,7 @@ import (
 
 type names map[uint64]string
 
-func (n names) SwitchName(d uint64) string    { return n[d] }
+func (n names) SwitchName(d uint64) string   { return n[d] }
 func (n names) NetworkName(id uint32) string { return map[uint32]string{3: "net1"}[id] }
 
 var t0 = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
@@ -26,7 +26,7 @@ func newTestEngine() *Engine {
 // port returns a port sample at poll i (1 s apart).
 func port(dpid uint64, no uint32, name string, i int, rx, tx float64) collector.PortSample {
 	return collector.PortSample{Key: "port/" + dpidHex(dpid) + "/" + itoa(uint64(no)), DPID: dpid, Port: no, Name: name,
-		Time: t0.Add(time.Duration(i) * time.Second).UnixNano(),
+		Time:  t0.Add(time.Duration(i) * time.Second).UnixNano(),
 		Rates: collector.PortRates{RxBps: rx, TxBps: tx, RxPps: rx / 9600, TxPps: tx / 9600}}
 }
 
