@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/satellite-sdn/satellite/web/client"
+)
+
+func init() {
+	clientCommands["insights"] = clientCommand{"", 0, 0, "what is wrong now: ports, flows, networks, tunnel paths and hosts that depart from their baselines, the highest score first", setupInsights}
+}
+
+func setupInsights(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	kind := fs.String("kind", "", "only these `detectors`, comma separated (errors, drops, traffic-down, traffic-rise, stopped-sending, asymmetric-link, rtt-drift, probe-loss, host-moves)")
+	minScore := fs.Float64("min-score", 0, "only items scoring at least `N` (scores start at 1)")
+	sw := fs.String("switch", "", "only items about this `switch` (a datapath id or name)")
+	history := fs.Bool("history", false, "the findings raised and cleared instead, oldest first")
+	return func(ctx context.Context, s *session, _ []string) error {
+		if *history {
+			evs, err := s.cl.InsightHistory(ctx)
+			if err != nil {
+				return err
+			}
+			return s.print(evs, func(w io.Writer) {
+				if len(evs) == 0 {
+					fmt.Fprintln(w, "no findings yet")
+					return
+				}
+				fmt.Fprintln(w, "TIME\tEVENT\tSCORE\tOBJECT\tREASON")
+				for _, e := range evs {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format(time.RFC3339), e.Kind, strconv.FormatFloat(e.Item.Score, 'f', 1, 64), e.Item.Object, e.Item.Reason)
+				}
+			})
+		}
+		res, err := s.cl.Insights(ctx, client.InsightQuery{Kind: *kind, MinScore: *minScore, Switch: *sw})
+		if err != nil {
+			return err
+		}
+		return s.print(res, func(w io.Writer) {
+			if len(res.Items) == 0 {
+				fmt.Fprintln(w, "nothing wrong now")
+				return
+			}
+			fmt.Fprintln(w, "SCORE\tOBJECT\tREASON\tSINCE")
+			for _, it := range res.Items {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", strconv.FormatFloat(it.Score, 'f', 1, 64), it.Object, it.Reason, it.Since.Local().Format("15:04:05"))
+			}
+		})
+	}
+}
