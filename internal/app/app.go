@@ -94,6 +94,9 @@ func (a *App) front(cfg config.Config, opt Options, noHTTP bool) error {
 	if a.Alerts != nil {
 		opts = append(opts, web.WithAlerts(a.Alerts))
 	}
+	if a.Insights != nil {
+		opts = append(opts, web.WithInsights(a.Insights))
+	}
 	if a.Journal != nil {
 		opts = append(opts, web.WithJournal(a.Journal))
 	}
