@@ -103,7 +103,9 @@ func (e *Engine) onPort(p *collector.PortSample) {
 		if d == 0 {
 			e.judge(s.key, detStopped, &s.h, stoppedSending, 1, p.Time, func(f *finding) {
 				f.obj, f.dir, f.value, f.base, f.extra = obj, "rx", x, base, peer
-				f.score = score(base/max(x, base/64)/(1/e.cfg.StopRatio)) + 2
+				// above the drop it causes downstream (the traffic it
+				// no longer sends is missing at its peer's port too)
+				f.score = score(base/max(x, base/64)*e.cfg.DropRatio) + 1
 			})
 		}
 		hold := int8(2)
