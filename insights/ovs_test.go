@@ -67,8 +67,8 @@ func udpSend(spec string) error {
 
 type labNames map[uint64]string
 
-func (n labNames) SwitchName(d uint64) string  { return n[d] }
-func (n labNames) NetworkName(uint32) string { return "" }
+func (n labNames) SwitchName(d uint64) string { return n[d] }
+func (n labNames) NetworkName(uint32) string  { return "" }
 
 // TestOVSWhatIsWrongNow runs the collector (1 s polls) and the insights
 // engine against a real Open vSwitch bridge with two endpoints that send
