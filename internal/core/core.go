@@ -293,7 +293,7 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 			return a, err
 		}
 		a.Exporters = &Exporters{Set: exp.set, Prometheus: exp.sink}
-		src := exportSources{ctl: ctl, model: model, collector: a.Collector, alerts: a.Alerts}
+		src := exportSources{ctl: ctl, model: model, collector: a.Collector, alerts: a.Alerts, insights: a.Insights}
 		a.Add("exporters", func(ctx context.Context) error {
 			exp.start(src, log)
 			<-ctx.Done()
