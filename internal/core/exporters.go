@@ -13,10 +13,10 @@ import (
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/exporters"
-	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/exporters/fluent"
 	"github.com/satellite-sdn/satellite/exporters/influx"
 	"github.com/satellite-sdn/satellite/exporters/prom"
+	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
