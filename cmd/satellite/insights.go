@@ -8,11 +8,38 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/web/client"
 )
 
 func init() {
+	clientCommands["top"] = clientCommand{"", 0, 0, "top talkers: flows, interfaces, hosts or virtual networks by bytes or packets over a window, at any time in the history", setupTop}
 	clientCommands["insights"] = clientCommand{"", 0, 0, "what is wrong now: ports, flows, networks, tunnel paths and hosts that depart from their baselines, the highest score first", setupInsights}
+}
+
+func setupTop(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	what := fs.String("what", "interfaces", "what to rank: flows, interfaces, hosts or networks")
+	by := fs.String("by", "bytes", "rank by bytes or packets")
+	from := fs.String("from", "", "start of the window: RFC 3339, Unix seconds or -15m (default 15 minutes before --to)")
+	to := fs.String("to", "", "end of the window (default now)")
+	n := fs.Int("n", 10, "at most `N` talkers")
+	return func(ctx context.Context, s *session, _ []string) error {
+		res, err := s.cl.TopTalkers(ctx, client.TopQuery{What: *what, By: *by, From: *from, To: *to, Limit: *n})
+		if err != nil {
+			return err
+		}
+		return s.print(res, func(w io.Writer) {
+			fmt.Fprintf(w, "top %s by %s from %s to %s\n", res.What, *by, res.From.Local().Format(time.RFC3339), res.To.Local().Format(time.RFC3339))
+			if len(res.Talkers) == 0 {
+				fmt.Fprintln(w, "no traffic recorded in the window")
+				return
+			}
+			fmt.Fprintln(w, "BYTES\tPACKETS\tMEAN BPS\tOBJECT")
+			for _, t := range res.Talkers {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", siValue(t.Bytes)+"B", siValue(t.Packets), insights.Bits(t.Bps), t.Object)
+			}
+		})
+	}
 }
 
 func setupInsights(fs *flag.FlagSet) func(context.Context, *session, []string) error {

@@ -60,9 +60,20 @@ func TestInsightsCommand(t *testing.T) {
 	// a second of steady traffic: nothing wrong
 	time.Sleep(1500 * time.Millisecond)
 	wantLines(t, ok(t, "insights"), `nothing wrong now`)
+	// the top talker of the last second is port 2, about 8 Mbit/s (its
+	// rx and tx added up)
+	out := ok(t, "top", "--from", "-1s")
+	wantLines(t, out, `top interfaces by bytes from`, `BYTES +PACKETS +MEAN BPS +OBJECT`, `[0-9.]+[kMG]?B +[0-9.]+[kMG]? +[0-9.]+ Mbit/s +0000000000000001 port p2`)
+	var top web.TopTalkers
+	if err := json.Unmarshal([]byte(ok(t, "top", "--from", "-1s", "-o", "json", "--by", "packets")), &top); err != nil || len(top.Talkers) == 0 {
+		t.Fatalf("top json: %v %+v", err, top)
+	}
+	if tk := top.Talkers[0]; tk.Series != "port/0000000000000001/2" || tk.Bps < 6e6 || tk.Bps > 10e6 {
+		t.Errorf("top talker %+v, want port 2 at about 8 Mbit/s", tk)
+	}
+	fails(t, 1, `what "everything": want one of flows, interfaces, hosts, networks`, "top", "--what", "everything")
 	sending.Store(false)
 	deadline := time.Now().Add(5 * time.Second)
-	var out string
 	for {
 		out = ok(t, "insights")
 		if strings.Contains(out, "p2") || time.Now().After(deadline) {

@@ -37,3 +37,25 @@ func (c *Client) InsightHistory(ctx context.Context) ([]insights.Event, error) {
 	var out []insights.Event
 	return out, c.do(ctx, "GET", "/api/v1/insights/history", nil, nil, &out)
 }
+
+// TopQuery asks GET /api/v1/insights/top; zero fields take the server's
+// defaults.
+type TopQuery struct {
+	What, By, From, To string
+	Limit              int
+}
+
+// TopTalkers returns the top talkers over a window of the history.
+func (c *Client) TopTalkers(ctx context.Context, q TopQuery) (web.TopTalkers, error) {
+	v := url.Values{}
+	for k, x := range map[string]string{"what": q.What, "by": q.By, "from": q.From, "to": q.To} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out web.TopTalkers
+	return out, c.do(ctx, "GET", "/api/v1/insights/top", v, nil, &out)
+}
