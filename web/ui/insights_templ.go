@@ -217,14 +217,14 @@ func insightsPage(p page, items []insights.Item, enabled bool) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, ">Nothing is wrong now: every port, flow group, network and tunnel path is within its baseline.</p></section><script src=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, ">Nothing is wrong now: every port, flow group, network and tunnel path is within its baseline.</p><h2>Top talkers</h2><div class=\"toolbar\"><select id=\"t-what\" aria-label=\"what\"><option value=\"interfaces\">interfaces</option> <option value=\"flows\">flows</option> <option value=\"hosts\">hosts</option> <option value=\"networks\">networks</option></select> <select id=\"t-by\" aria-label=\"by\"><option value=\"bytes\">by bytes</option> <option value=\"packets\">by packets</option></select> <select id=\"t-range\" aria-label=\"window\"><option value=\"-5m\">last 5 min</option> <option value=\"-15m\" selected>last 15 min</option> <option value=\"-1h\">last hour</option> <option value=\"-24h\">last 24 h</option></select> <label>ending <input id=\"t-to\" type=\"datetime-local\" step=\"1\"></label></div><table class=\"grid\" id=\"t-talkers\"><thead><tr><th class=\"num\">bytes</th><th class=\"num\">packets</th><th class=\"num\">mean</th><th>object</th></tr></thead> <tbody></tbody></table></section><script src=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var13 string
 			templ_7745c5c3_Var13, templ_7745c5c3_Err = templ.JoinStringErrs(p.asset("insights.js"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `insights.templ`, Line: 45, Col: 38}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `insights.templ`, Line: 69, Col: 38}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var13))
 			if templ_7745c5c3_Err != nil {

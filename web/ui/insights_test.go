@@ -28,7 +28,7 @@ func TestInsightsPageAndLanding(t *testing.T) {
 		t.Fatalf("landing with nothing wrong: %d %q, want the topology", resp.StatusCode, loc)
 	}
 	_, body := get(t, srv.URL+"/ui/insights")
-	for _, want := range []string{`id="i-items"`, `<b id="i-count">0</b>`, `id="i-empty">Nothing is wrong now`, `insights.js`, `class="active" aria-current="page">Insights`} {
+	for _, want := range []string{`id="i-items"`, `id="t-talkers"`, `<option value="networks">networks</option>`, `<b id="i-count">0</b>`, `id="i-empty">Nothing is wrong now`, `insights.js`, `class="active" aria-current="page">Insights`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("empty insights page lacks %s", want)
 		}

@@ -30,6 +30,33 @@
       $('i-status').textContent = e.status === 503 ? 'insights are not enabled on this server' : 'could not read the list: ' + e.message;
     }
   }
+  // top talkers over a window ending now or at a chosen time
+  async function loadTop() {
+    const to = $('t-to').value ? new Date($('t-to').value) : null;
+    let from = $('t-range').value, toParam = 'now';
+    if (to && !isNaN(to)) {
+      const back = { '-5m': 5, '-15m': 15, '-1h': 60, '-24h': 1440 }[from] || 15;
+      toParam = to.toISOString();
+      from = new Date(to.getTime() - back * 60000).toISOString();
+    }
+    const q = new URLSearchParams({ what: $('t-what').value, by: $('t-by').value, from: from, to: toParam, limit: '10' });
+    try {
+      const res = await S.api('/api/v1/insights/top?' + q.toString());
+      const body = $('t-talkers').tBodies[0];
+      body.replaceChildren.apply(body, (res.talkers || []).map(function (t) {
+        const obj = t.series ? el('a', { href: '/ui/metrics?key=' + encodeURIComponent(t.series), text: t.object }) : t.object;
+        return el('tr', null,
+          el('td', { class: 'num', text: S.fmt.bytes(t.bytes) }),
+          el('td', { class: 'num', text: S.fmt.count(t.packets) }),
+          el('td', { class: 'num', text: S.fmt.bits(t.bps) }),
+          el('td', null, obj));
+      }));
+    } catch (e) {
+      $('i-status').textContent = 'top talkers: ' + e.message;
+    }
+  }
+  ['t-what', 't-by', 't-range', 't-to'].forEach(function (id) { $(id).addEventListener('change', loadTop); });
   load();
-  setInterval(load, 5000);
+  loadTop();
+  setInterval(function () { load(); if (!$('t-to').value) loadTop(); }, 5000);
 })();
