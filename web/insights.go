@@ -35,6 +35,7 @@ func (s *Server) insightRoutes() {
 	s.handle("GET /api/v1/insights/history", s.getInsightHistory)
 	s.handle("GET /api/v1/insights/stats", s.getInsightStats)
 	s.handle("GET /api/v1/insights/top", s.getTopTalkers)
+	s.handle("GET /api/v1/networks/{name}/traffic", s.getNetworkTraffic) // nettraffic.go
 }
 
 func (s *Server) insightEngine() (*insights.Engine, error) {

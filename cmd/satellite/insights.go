@@ -80,3 +80,38 @@ func setupInsights(fs *flag.FlagSet) func(context.Context, *session, []string) e
 		})
 	}
 }
+
+// networkTraffic prints satellite network show NET --traffic.
+func networkTraffic(ctx context.Context, s *session, name string) error {
+	nt, err := s.cl.NetworkTraffic(ctx, name)
+	if err != nil {
+		return err
+	}
+	rate := func(v *float64) string {
+		if v == nil {
+			return "-"
+		}
+		return insights.Bits(*v)
+	}
+	return s.print(nt, func(w io.Writer) {
+		fmt.Fprintf(w, "network %s (id %d)\n\n", nt.Network, nt.ID)
+		fmt.Fprintln(w, "INTERFACE\tSWITCH\tPORT\tRX\tTX")
+		for _, in := range nt.Interfaces {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", in.Name, orDash(in.Switch), orDash(in.Port), rate(in.RxBps), rate(in.TxBps))
+		}
+		fmt.Fprintln(w, "\nSWITCH\tFLOWS\tFLOW TRAFFIC")
+		for _, sw := range nt.Switches {
+			fmt.Fprintf(w, "%s\t%d\t%s\n", orDash(sw.Switch), sw.Flows, insights.Bits(sw.Bps))
+		}
+		if len(nt.Tunnels) > 0 {
+			fmt.Fprintln(w, "\nTUNNEL\tPATH\tUP\tACTIVE\tRTT")
+			for _, tn := range nt.Tunnels {
+				rtt := "-"
+				if tn.RTTMs != nil {
+					rtt = strconv.FormatFloat(*tn.RTTMs, 'f', 2, 64) + " ms"
+				}
+				fmt.Fprintf(w, "%s->%s\t%d\t%t\t%t\t%s\n", tn.From, tn.To, tn.Path, tn.Up, tn.Active, rtt)
+			}
+		}
+	})
+}

@@ -59,3 +59,9 @@ func (c *Client) TopTalkers(ctx context.Context, q TopQuery) (web.TopTalkers, er
 	var out web.TopTalkers
 	return out, c.do(ctx, "GET", "/api/v1/insights/top", v, nil, &out)
 }
+
+// NetworkTraffic returns one virtual network on its own with its traffic.
+func (c *Client) NetworkTraffic(ctx context.Context, name string) (web.NetworkTraffic, error) {
+	var out web.NetworkTraffic
+	return out, c.do(ctx, "GET", "/api/v1/networks/"+url.PathEscape(name)+"/traffic", nil, nil, &out)
+}
