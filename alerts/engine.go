@@ -791,7 +791,7 @@ func (e *Engine) evalInsights(now time.Time) {
 			return l
 		}
 		for _, c := range rules {
-			if c.dpid == nil || it.Labels["dpid"] == dpidStr(*c.dpid) || it.Labels["remote"] == dpidStr(*c.dpid) {
+			if c.dpid == nil || it.Labels["dpid"] == controller.FormatDPID(*c.dpid) || it.Labels["remote"] == controller.FormatDPID(*c.dpid) {
 				e.observe(c, series{key, labels}, it.Score, now)
 			}
 		}
