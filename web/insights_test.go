@@ -64,6 +64,20 @@ func TestInsightsAPI(t *testing.T) {
 	if st.Series != 1 || st.Active != 1 || st.Samples != 3 {
 		t.Errorf("stats %+v", st)
 	}
+	// top talkers: bad input names the field; an empty collector ranks nothing
+	base := webtest.Start(t)
+	withColl := webtest.Start(t, web.WithCollector(collector.New(collector.Config{}, base.Ctl)))
+	var top web.TopTalkers
+	req(t, withColl, "GET", "/api/v1/insights/top?what=flows&by=packets&from=-1h", "").decode(t, 200, &top)
+	if top.What != "flows" || top.Talkers == nil || len(top.Talkers) != 0 || top.To.Sub(top.From) < 59*time.Minute {
+		t.Errorf("top: %+v", top)
+	}
+	for _, c := range []struct{ q, field string }{{"what=everything", "what"}, {"by=weight", "by"}, {"limit=0", "limit"}, {"from=yesterday", "from"}, {"from=-1m&to=-2m", "from"}} {
+		r := req(t, withColl, "GET", "/api/v1/insights/top?"+c.q, "")
+		if r.status != 400 || !strings.Contains(string(r.body), `"field":"`+c.field+`"`) {
+			t.Errorf("top ?%s: %d %s, want 400 naming %s", c.q, r.status, r.body, c.field)
+		}
+	}
 	// without an engine: 503 saying what to enable
 	bare := webtest.Start(t)
 	if r := req(t, bare, "GET", "/api/v1/insights", ""); r.status != 503 || !strings.Contains(string(r.body), "statistics") {
