@@ -22,6 +22,7 @@ import (
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
+	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
@@ -81,6 +82,14 @@ type Sources struct {
 	Collector  *collector.Collector
 	Controller Switches
 	Model      *topology.Model
+	// Insights gives anomaly_score its values (nil: rules on it never fire).
+	Insights InsightSource
+}
+
+// InsightSource is what the engine needs of the insights engine: what is
+// wrong now, each finding with its score.
+type InsightSource interface {
+	Items() []insights.Item
 }
 
 // Alert is one alert: one rule firing (or about to) for one series.
@@ -742,7 +751,7 @@ func (e *Engine) tick(now time.Time) {
 			delete(e.active, k)
 			continue
 		}
-		if (c.metric.State && c.metric.scope != scopeTunnel) || c.metric.scope == scopeLink || c.Metric == MetricHostCount || c.Metric == MetricSecurityEvents {
+		if (c.metric.State && c.metric.scope != scopeTunnel) || c.metric.scope == scopeLink || c.metric.scope == scopeInsight || c.Metric == MetricHostCount || c.Metric == MetricSecurityEvents {
 			continue // re-evaluated below from current state
 		}
 		if now.Sub(a.lastSeen) > e.cfg.StaleAfter {
@@ -759,6 +768,35 @@ func (e *Engine) tick(now time.Time) {
 	}
 	e.evalState(now)
 	e.evalTopology(now)
+	e.evalInsights(now)
+}
+
+// evalInsights evaluates anomaly_score: one series per finding
+// (insight/KIND/SERIES); a finding that cleared resolves its alert. The
+// caller holds e.mu.
+func (e *Engine) evalInsights(now time.Time) {
+	rules := e.byMetric[MetricAnomalyScore]
+	if len(rules) == 0 || e.src.Insights == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, it := range e.src.Insights.Items() {
+		key := "insight/" + it.Kind + "/" + it.Series
+		seen[key] = true
+		labels := func() map[string]string {
+			l := map[string]string{"kind": it.Kind, "object": it.Object, "reason": it.Reason}
+			for k, v := range it.Labels {
+				l[k] = v
+			}
+			return l
+		}
+		for _, c := range rules {
+			if c.dpid == nil || it.Labels["dpid"] == controller.FormatDPID(*c.dpid) || it.Labels["remote"] == controller.FormatDPID(*c.dpid) {
+				e.observe(c, series{key, labels}, it.Score, now)
+			}
+		}
+	}
+	e.sweepMetric(MetricAnomalyScore, seen, now, "the finding cleared (GET /api/v1/insights no longer lists it)")
 }
 
 // present tracks which series a state/topology metric evaluation saw, so

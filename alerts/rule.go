@@ -77,14 +77,15 @@ const (
 	scopeLink
 	scopeSwitch
 	scopeTunnel
+	scopeInsight
 )
 
-var scopeNames = map[scope]string{scopePort: "port", scopeFlow: "flow", scopeLink: "link", scopeSwitch: "switch", scopeTunnel: "tunnel"}
+var scopeNames = map[scope]string{scopePort: "port", scopeFlow: "flow", scopeLink: "link", scopeSwitch: "switch", scopeTunnel: "tunnel", scopeInsight: "insight"}
 
 // MetricInfo describes one metric rules can watch.
 type MetricInfo struct {
 	Name  string `json:"name"`
-	Scope string `json:"scope"` // port, flow, link, switch or tunnel
+	Scope string `json:"scope"` // port, flow, link, switch, tunnel or insight
 	Unit  string `json:"unit"`
 	About string `json:"about"`
 	// State metrics are 1 while a condition holds (switch down, ...) and
@@ -122,6 +123,8 @@ const (
 	MetricTunnelPathDown    = "tunnel_path_down"
 	MetricTunnelFlapping    = "tunnel_flapping"
 	MetricTunnelUnreachable = "tunnel_unreachable"
+	// the score of each finding of the insights engine
+	MetricAnomalyScore = "anomaly_score"
 )
 
 // Metrics lists every metric, in documentation order.
@@ -149,6 +152,7 @@ var Metrics = []MetricInfo{
 	{Name: MetricTunnelPathDown, scope: scopeTunnel, State: true, About: "1 while a tunnel path is unusable: the probes judged it down or BFD says its port is not live"},
 	{Name: MetricTunnelFlapping, scope: scopeTunnel, State: true, About: "1 while a tunnel path is damped for flapping (too many state changes)"},
 	{Name: MetricTunnelUnreachable, scope: scopeTunnel, State: true, About: "1 while no path from a host to another is usable: their traffic is dropped"},
+	{Name: MetricAnomalyScore, scope: scopeInsight, Unit: "score", About: "the score of each thing wrong now (GET /api/v1/insights): 1 at a detector's threshold, one more per doubling beyond it, up to 20; dpid selects the findings about a switch"},
 }
 
 var metricsByName = func() map[string]*MetricInfo {

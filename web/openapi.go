@@ -20,6 +20,7 @@ import (
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/diagnostics"
+	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
 	"github.com/satellite-sdn/satellite/web/auth"
@@ -106,7 +107,14 @@ var apiDocs = func() map[string]RouteDoc {
 		"GET /api/v1/alerts":                {Summary: "pending and firing alerts", Tag: "alerts", Resp: []alerts.Alert{}, Query: []Param{{"state", "string", "pending or firing"}, {"severity", "string", "info, warning or critical"}, {"rule", "string", "rule name"}}},
 		"GET /api/v1/alerts/history":        {Summary: "firing and resolved events, oldest first (paginated like a log)", Tag: "alerts", Resp: []alerts.Event{}, Query: []Param{{"rule", "string", "rule name"}, pLogLimit, pAfter}},
 		"GET /api/v1/alerts/metrics":        {Summary: "the metrics rules can watch", Tag: "alerts", Resp: []alerts.MetricInfo{}},
-		"GET /api/v1/alerts/stats":          {Summary: "rule, alert and webhook counters", Tag: "alerts", Resp: alerts.Stats{}},
+		"GET /api/v1/insights": {Summary: "what is wrong now: findings of the baselines and anomaly detectors, the highest score first (an empty list when nothing is)", Tag: "insights", Resp: Insights{},
+			Query: []Param{{"kind", "string", "detectors, comma separated: errors, drops, traffic-down, traffic-rise, stopped-sending, asymmetric-link, rtt-drift, probe-loss, host-moves"}, {"min_score", "number", "only items scoring at least this (scores start at 1)"}, {"switch", "string", "a datapath id or name: items about it"}}},
+		"GET /api/v1/insights/history": {Summary: "findings raised and cleared, oldest first", Tag: "insights", Resp: []insights.Event{}},
+		"GET /api/v1/insights/top": {Summary: "top talkers: flows, interfaces, hosts or virtual networks by bytes or packets over a window, at any time in the history", Tag: "insights", Resp: TopTalkers{},
+			Query: []Param{{"what", "string", "flows, interfaces (default), hosts or networks"}, {"by", "string", "bytes (default) or packets"}, {"from", "string", "RFC 3339, Unix seconds, now or -15m (default: 15 minutes before to)"}, {"to", "string", "as from (default now)"}, {"limit", "integer", "at most N (default 10, at most 1000)"}}},
+		"GET /api/v1/networks/{name}/traffic": {Summary: "one virtual network on its own: its interfaces with their ports' rates, the switches serving it with its flows on each (summed by owner), the tunnel paths between them", Tag: "virtual networks", Resp: NetworkTraffic{}},
+		"GET /api/v1/insights/stats":          {Summary: "series judged and the engine's counters", Tag: "insights", Resp: insights.Stats{}},
+		"GET /api/v1/alerts/stats":            {Summary: "rule, alert and webhook counters", Tag: "alerts", Resp: alerts.Stats{}},
 		"POST " + TracePath: {Summary: "trace a packet hop by hop through the switches' flow tables and the intended ones (why can't A reach B?)", Tag: "diagnostics",
 			Body: diagnostics.Request{}, Resp: diagnostics.Result{}},
 		"POST /api/v1/networks/auto":                            {Summary: "create (or find) the automatic network", Tag: "virtual networks", Body: AutoNetworkRequest{}, Resp: vnet.AutoResult{}, Also: []int{http.StatusCreated}},

@@ -15,6 +15,7 @@ import (
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
+	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
@@ -57,6 +58,7 @@ func fullServerWith(t *testing.T, start func(...web.Option) *webtest.Env) *webte
 	}
 	t.Cleanup(func() { jr.Close() })
 	env := start(web.WithLogger(logs), web.WithTopology(model), web.WithCollector(coll), web.WithAlerts(eng), web.WithJournal(jr),
+		web.WithInsights(insights.New(insights.Config{Logger: logs}, coll, model)),
 		web.WithDiscovery(lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: logs}, base.Ctl, model, lldp.NewRandomSigner())),
 		web.WithVirtualNetworks(vm), web.WithProbes(probes.New(probes.Config{}, base.Ctl, vm, model)))
 	t.Cleanup(env.API.Close)

@@ -66,6 +66,7 @@ import (
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 	"github.com/satellite-sdn/satellite/diagnostics"
+	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
@@ -111,6 +112,7 @@ type Server struct {
 
 	coll     *collector.Collector // statistics (WithCollector, metrics.go), or nil
 	alertEng *alerts.Engine       // alert rules and alerts (WithAlerts, alerts.go), or nil
+	insights *insights.Engine     // what is wrong now (WithInsights, insights.go), or nil
 
 	streamCfg StreamConfig // the websocket stream (stream.go)
 	hub       streamHub    // its clients
@@ -230,6 +232,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/topology/diff", s.topologyDiff)
 	s.metricsRoutes() // /api/v1/metrics/... (metrics.go)
 	s.alertRoutes()   // /api/v1/alerts/... (alerts.go)
+	s.insightRoutes() // /api/v1/insights/... (insights.go)
 	s.handle("GET "+StreamPath, s.stream)
 	s.handle("GET "+OpenAPIPath, s.openAPI)
 	s.vnetRoutes()

@@ -75,6 +75,13 @@ Topology (needs a server with topology enabled):
                                 a stored id (s1) or live (B defaults to live);
                                 two files are compared offline
 
+What's wrong now (README, "What's wrong now"; needs the collector):
+  insights [--kind K,...] [--min-score N] [--switch S] [--history]
+                                ports, flows, networks, tunnel paths and hosts off their baselines, worst first
+  top [--what flows|interfaces|hosts|networks] [--by bytes|packets] [--from T] [--to T] [-n N]
+                                top talkers over any window of the history
+  network show NET --traffic    one network on its own: interfaces, switches, flows, tunnels
+
 Statistics and alerts (needs a server with the collector and alerts):
   metrics ports [--dpid DPID] [--port N|local]
                                 latest rates (bit/s, packets/s, drops, errors,

@@ -171,7 +171,14 @@ func (k *cliKind[T]) setupList(fs *flag.FlagSet) func(context.Context, *session,
 }
 
 func (k *cliKind[T]) setupShow(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	var traffic *bool
+	if k.name == "network" {
+		traffic = fs.Bool("traffic", false, "the network on its own with its traffic: interfaces, switches, flows, tunnels (insights.go)")
+	}
 	return func(ctx context.Context, s *session, args []string) error {
+		if traffic != nil && *traffic {
+			return networkTraffic(ctx, s, args[0])
+		}
 		v, err := k.get(s.cl, ctx, args[0])
 		if err != nil {
 			return err

@@ -79,6 +79,10 @@ func (a *App) front(cfg config.Config, opt Options, noHTTP bool) error {
 		a.Add("http listener", nil, func() error { _ = ln.Close(); return nil })
 	}
 	opts := sec.options(cfg)
+	uiOpts := ui.Options{Model: a.Model, Journal: a.Journal, Version: opt.Version, Logger: log}
+	if a.Insights != nil {
+		uiOpts.Insights = a.Insights
+	}
 	if e := a.Exporters; e != nil {
 		opts = append(opts, web.WithExporters(e.Set))
 		if e.Prometheus != nil {
@@ -87,12 +91,15 @@ func (a *App) front(cfg config.Config, opt Options, noHTTP bool) error {
 	}
 	opts = append(opts, web.WithLogger(log), web.WithVersion(opt.Version), web.WithRequestTimeout(time.Duration(cfg.RequestTimeout)),
 		web.WithTopology(a.Model), web.WithDiscovery(a.Discovery), web.WithVirtualNetworks(a.VNets), web.WithTracer(a.Tracer),
-		web.WithUI(ui.New(ui.Options{Model: a.Model, Journal: a.Journal, Version: opt.Version, Logger: log})))
+		web.WithUI(ui.New(uiOpts)))
 	if a.Collector != nil {
 		opts = append(opts, web.WithCollector(a.Collector))
 	}
 	if a.Alerts != nil {
 		opts = append(opts, web.WithAlerts(a.Alerts))
+	}
+	if a.Insights != nil {
+		opts = append(opts, web.WithInsights(a.Insights))
 	}
 	if a.Journal != nil {
 		opts = append(opts, web.WithJournal(a.Journal))

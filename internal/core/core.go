@@ -30,6 +30,7 @@ import (
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/diagnostics"
+	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
@@ -75,6 +76,7 @@ type Core struct {
 	Collector  *collector.Collector // nil without it
 	Prober     *probes.Manager      // nil when probes.enabled is false
 	Alerts     *alerts.Engine       // nil without it
+	Insights   *insights.Engine     // nil without the collector
 	Tracer     *diagnostics.Tracer
 	Exporters  *Exporters // nil without them
 
@@ -258,6 +260,14 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 		a.Add("collector", runs(a.Collector.Run), nil)
 	}
 
+	// Insights judge every series against its baseline (what is wrong
+	// now); rules on anomaly_score read their findings.
+	if !a.without["insights"] && a.Collector != nil {
+		a.Insights = insights.New(insights.Config{Interval: a.Collector.Config().Interval, Names: vnetNames{a.VNets}, Logger: log},
+			a.Collector, model)
+		a.Add("insights", runs(a.Insights.Run), nil)
+	}
+
 	// Alert rules (config file and API) watch the statistics and the
 	// topology. The rules created through the API are kept in their own
 	// bbolt file next to the state file.
@@ -283,7 +293,7 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 			return a, err
 		}
 		a.Exporters = &Exporters{Set: exp.set, Prometheus: exp.sink}
-		src := exportSources{ctl: ctl, model: model, collector: a.Collector, alerts: a.Alerts}
+		src := exportSources{ctl: ctl, model: model, collector: a.Collector, alerts: a.Alerts, insights: a.Insights}
 		a.Add("exporters", func(ctx context.Context) error {
 			exp.start(src, log)
 			<-ctx.Done()
@@ -310,7 +320,11 @@ func (a *Core) openAlerts() error {
 	a.Add("alert rules", nil, ruleStore.Close)
 	acfg := a.cfg.AlertsConfig(a.log)
 	acfg.Store = ruleStore
-	if a.Alerts, err = alerts.New(acfg, alerts.Sources{Collector: a.Collector, Controller: a.Controller, Model: a.Model}); err != nil {
+	src := alerts.Sources{Collector: a.Collector, Controller: a.Controller, Model: a.Model}
+	if a.Insights != nil {
+		src.Insights = a.Insights
+	}
+	if a.Alerts, err = alerts.New(acfg, src); err != nil {
 		return err
 	}
 	var nConfig, nStored, nSkipped int
@@ -433,4 +447,28 @@ func shutdownReason(ctx context.Context) string {
 		return cause.Error()
 	}
 	return "interrupted"
+}
+
+// vnetNames names switches and networks after the virtual network
+// configuration, for the insights' list.
+type vnetNames struct{ m *vnet.Manager }
+
+func (n vnetNames) SwitchName(dpid uint64) string {
+	cfg, _ := n.m.Config()
+	for _, dp := range cfg.Datapaths {
+		if d, err := controller.ParseDPID(dp.DPID); err == nil && d == dpid {
+			return dp.Name
+		}
+	}
+	return ""
+}
+
+func (n vnetNames) NetworkName(id uint32) string {
+	cfg, _ := n.m.Config()
+	for _, nw := range cfg.Networks {
+		if nw.ID == id {
+			return nw.Name
+		}
+	}
+	return ""
 }

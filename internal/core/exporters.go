@@ -16,6 +16,7 @@ import (
 	"github.com/satellite-sdn/satellite/exporters/fluent"
 	"github.com/satellite-sdn/satellite/exporters/influx"
 	"github.com/satellite-sdn/satellite/exporters/prom"
+	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
@@ -25,6 +26,7 @@ type exportSources struct {
 	model     *topology.Model
 	collector *collector.Collector
 	alerts    *alerts.Engine
+	insights  *insights.Engine
 }
 
 // exportRuntime runs the exporters of the configuration.
@@ -122,6 +124,10 @@ func (rt *exportRuntime) start(src exportSources, log *slog.Logger) {
 	if src.alerts != nil {
 		feeds.Add(1)
 		go func() { defer feeds.Done(); exporters.RunAlerts(feedCtx, src.alerts, rt.set) }()
+	}
+	if src.insights != nil {
+		feeds.Add(1)
+		go func() { defer feeds.Done(); exporters.RunInsights(feedCtx, src.insights, rt.set) }()
 	}
 	if src.model != nil {
 		feeds.Add(1)

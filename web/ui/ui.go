@@ -8,6 +8,7 @@
 //
 // Pages, all under /ui/:
 //
+//	/ui/insights   what is wrong now: the insights engine's ranked list (the landing page while it lists something)
 //	/ui/topology   the live graph of switches, links and hosts; click for ports, flows, details
 //	/ui/metrics    charts of port and flow rates over a selectable range (?key=SERIES&range=15m)
 //	/ui/alerts     active alerts, recent alert events, rules with a form to create and edit them
@@ -31,6 +32,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web/auth"
@@ -52,6 +54,10 @@ type Options struct {
 	// (docs/journal.md), so that a reload keeps every event; without it
 	// the page shows the model's recent events.
 	Journal *journal.Journal
+	// Insights, when set, is what the insights page lists; the landing
+	// page (/ui/) is the insights page while it lists something, the
+	// topology otherwise.
+	Insights InsightSource
 	// Version is shown in the page header.
 	Version string
 	// Logger (default slog.Default()).
@@ -76,7 +82,8 @@ func New(opt Options) *UI {
 		panic(err) // the embed pattern guarantees the directory
 	}
 	u := &UI{opt: opt, mux: http.NewServeMux(), assets: sub, hash: hashAssets(sub)}
-	u.mux.Handle("GET /ui/{$}", http.RedirectHandler("/ui/topology", http.StatusFound))
+	u.mux.HandleFunc("GET /ui/{$}", u.landing)
+	u.mux.HandleFunc("GET /ui/insights", u.insights)
 	u.mux.HandleFunc("GET /ui/topology", u.topology)
 	u.mux.HandleFunc("GET /ui/events", u.events)
 	u.mux.HandleFunc("GET /ui/metrics", u.metrics)
@@ -255,6 +262,29 @@ func (u *UI) metrics(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) alerts(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusOK, alertsPage(u.page(r, "alerts", "Alerts")))
+}
+
+// InsightSource is what the UI needs of the insights engine.
+type InsightSource interface {
+	Items() []insights.Item
+}
+
+// landing sends a fabric with problems to what is wrong, else to the
+// topology.
+func (u *UI) landing(w http.ResponseWriter, r *http.Request) {
+	to := "/ui/topology"
+	if u.opt.Insights != nil && len(u.opt.Insights.Items()) > 0 {
+		to = "/ui/insights"
+	}
+	http.Redirect(w, r, to, http.StatusFound)
+}
+
+func (u *UI) insights(w http.ResponseWriter, r *http.Request) {
+	items := []insights.Item{}
+	if u.opt.Insights != nil {
+		items = u.opt.Insights.Items()
+	}
+	u.render(w, r, http.StatusOK, insightsPage(u.page(r, "insights", "What's wrong now"), items, u.opt.Insights != nil))
 }
 
 func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {
