@@ -26,7 +26,9 @@ package vnet
 // answered as it is and is never in the pool.
 
 import (
+	"context"
 	"fmt"
+	"github.com/satellite-sdn/satellite/controller"
 	"net/netip"
 	"sort"
 	"strings"
@@ -340,9 +342,65 @@ func (m *Manager) grant(l Lease, now time.Time) error {
 	}
 	if !wasActive || len(save) > 0 {
 		m.log.Info("DHCP lease", "network", l.Network, "mac", l.MAC, "ip", l.IP, "state", l.State)
-		m.Kick() // the interface's anti-spoofing flows now allow its address
+		// the interface's anti-spoofing flows now allow its address: on
+		// its switch at once, before the answer goes out, so that the
+		// client's first packet from it passes; everywhere else soon
+		m.admitNow(l)
+		m.Kick()
 	}
 	return nil
+}
+
+// admitNow brings the switch of l's interface up to date before the DHCP
+// answer is sent (a debounced pass would come after the client's first
+// packet with its new address, and the anti-spoofing flows would drop
+// it). When a pass is running, it is left to that pass and the next.
+// m.leaseMu is held: a pass takes it after recMu, so recMu is only tried.
+func (m *Manager) admitNow(l Lease) {
+	m.mu.Lock()
+	var dp string
+	for _, in := range m.cfg.Interfaces {
+		if in.Network == l.Network && strings.EqualFold(in.MAC, l.MAC) {
+			dp = in.Datapath
+			break
+		}
+	}
+	var id uint64
+	found := false
+	for _, d := range m.cfg.Datapaths {
+		if d.Name == dp {
+			id, _ = ParseDPID(d.DPID)
+			found = true
+		}
+	}
+	var inh *inherited
+	if found && m.inherit != nil { // the start-up window: what the switch holds stays
+		if m.inherit[id] == nil {
+			m.inherit[id] = newInherited()
+		}
+		inh = m.inherit[id]
+	}
+	m.mu.Unlock()
+	if !found || m.ctl == nil {
+		return
+	}
+	s := m.ctl.Switch(id)
+	if s == nil || !m.recMu.TryLock() {
+		return
+	}
+	defer m.recMu.Unlock()
+	progs, _ := m.Programs()
+	prog := progs[id]
+	if prog == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if ch, err := reconcile(ctx, s, prog, inh); err != nil {
+		m.log.Debug("DHCP: the switch was not updated before the answer; the next pass will", "dpid", controller.FormatDPID(id), "err", err)
+	} else if !ch.Empty() {
+		m.log.Debug("DHCP: the switch admits the address before the answer", "dpid", controller.FormatDPID(id), "ip", l.IP, "changes", ch.String())
+	}
 }
 
 // offer answers a DHCPDISCOVER: the address for the client, held for it

@@ -520,6 +520,11 @@ func (v *validator) run() error {
 				return fe(obj, "interfaces", "two interfaces in network %q", ri.Network)
 			}
 			inNet[ri.Network] = true
+			for _, prev := range r.Interfaces[:j] {
+				if pn := nets[prev.Network]; pn != nil && netip.MustParsePrefix(pn.Subnet).Overlaps(netip.MustParsePrefix(n.Subnet)) {
+					return fe(obj, "interfaces", "networks %q (%s) and %q (%s) overlap: a router cannot route between networks whose subnets overlap", prev.Network, pn.Subnet, ri.Network, n.Subnet)
+				}
+			}
 			if n.IsExternal() {
 				if gateway != "" {
 					return fe(obj, "interfaces", "gateway interfaces in external networks %q and %q: a router has one gateway", gateway, ri.Network)

@@ -58,6 +58,10 @@ func TestValidateExplainsWhatIsWrong(t *testing.T) {
 		mutate           func(*Config)
 	}{
 		{"bad cidr", "subnet", "not an IPv4 CIDR", func(c *Config) { c.Networks[0].Subnet = "10.1.0.0/33" }},
+		{"router between overlapping subnets", "interfaces", `networks "net1" (10.1.0.0/24) and "net3" (10.1.0.0/16) overlap`, func(c *Config) {
+			c.Networks = append(c.Networks, Network{Name: "net3", Subnet: "10.1.0.0/16"})
+			c.Routers[0].Interfaces = append(c.Routers[0].Interfaces, RouterInterface{Network: "net3", IP: "10.1.9.1"})
+		}},
 		{"host bits", "subnet", "did you mean 10.1.0.0/24", func(c *Config) { c.Networks[0].Subnet = "10.1.0.5/24" }},
 		{"ip outside subnet", "ip", "outside the subnet", func(c *Config) { c.Interfaces[0].IP = "10.9.0.1" }},
 		{"broadcast ip", "ip", "broadcast", func(c *Config) { c.Interfaces[0].IP = "10.1.0.255" }},

@@ -366,6 +366,12 @@ for i in range(%d):
 		if err != nil {
 			t.Fatalf("udhcpc: %v\n%s", err, out)
 		}
+		// the very first packet from the leased address passes: the
+		// switch admits the address before the answer goes out (one ping,
+		// no retry)
+		if out, err := e.topo.Exec(e.ctx, e.ep(2, 2).Namespace, "ping", "-c", "1", "-W", "2", "10.2.0.1"); err != nil {
+			t.Fatalf("the first packet after the DHCP lease was lost: %v\n%s", err, out)
+		}
 		env, _ := os.ReadFile(filepath.Join(dir, "dhcp-bound.env"))
 		for _, want := range []string{"ip=10.2.0.128", "router=10.2.0.1", "dns=10.2.0.53", "subnet=255.255.255.0"} {
 			if !strings.Contains(string(env), want) {
