@@ -190,6 +190,13 @@ func (s *Session) Ports() []ofwire.Port {
 	return out
 }
 
+// BridgeName is the name of the switch's LOCAL port: for Open vSwitch the
+// bridge's name (br-int); "" when it has none.
+func (s *Session) BridgeName() string {
+	p, _ := s.Port(0xfffffffe)
+	return p.Name
+}
+
 // Port returns one port.
 func (s *Session) Port(no uint32) (ofwire.Port, bool) {
 	s.mu.RLock()

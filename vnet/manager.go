@@ -287,6 +287,25 @@ func (m *Manager) PathOrderChanged(ctx context.Context, local, remote uint64, po
 	return s.ModifyGroup(ctx, TunnelGroup(remote, ports))
 }
 
+// SwitchName is what operators call a switch: the name of its datapath
+// in the configuration (h1), else its bridge's name (br-int), else "".
+func (m *Manager) SwitchName(dpid uint64) string {
+	if m != nil {
+		cfg, _ := m.Config()
+		for _, dp := range cfg.Datapaths {
+			if d, err := ParseDPID(dp.DPID); err == nil && d == dpid {
+				return dp.Name
+			}
+		}
+		if m.ctl != nil {
+			if s := m.ctl.Switch(dpid); s != nil {
+				return s.BridgeName()
+			}
+		}
+	}
+	return ""
+}
+
 // Kick asks for a reconciliation soon.
 func (m *Manager) Kick() {
 	select {

@@ -136,19 +136,11 @@ func (s *Server) switchJSON(sess *controller.Session) Switch {
 // bridge name.
 func (s *Server) switchName(sess *controller.Session) string {
 	if s.vnets != nil {
-		cfg, _ := s.vnets.Config()
-		for _, dp := range cfg.Datapaths {
-			if d, err := controller.ParseDPID(dp.DPID); err == nil && d == sess.DPID() {
-				return dp.Name
-			}
+		if n := s.vnets.SwitchName(sess.DPID()); n != "" {
+			return n
 		}
 	}
-	for _, p := range sess.Ports() {
-		if p.No == portLocal {
-			return p.Name
-		}
-	}
-	return ""
+	return sess.BridgeName()
 }
 
 func switchJSON(sess *controller.Session) Switch {

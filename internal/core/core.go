@@ -450,18 +450,11 @@ func shutdownReason(ctx context.Context) string {
 }
 
 // vnetNames names switches and networks after the virtual network
-// configuration, for the insights' list.
+// configuration (switches without a datapath there by their bridge), for
+// the insights' list.
 type vnetNames struct{ m *vnet.Manager }
 
-func (n vnetNames) SwitchName(dpid uint64) string {
-	cfg, _ := n.m.Config()
-	for _, dp := range cfg.Datapaths {
-		if d, err := controller.ParseDPID(dp.DPID); err == nil && d == dpid {
-			return dp.Name
-		}
-	}
-	return ""
-}
+func (n vnetNames) SwitchName(dpid uint64) string { return n.m.SwitchName(dpid) }
 
 func (n vnetNames) NetworkName(id uint32) string {
 	cfg, _ := n.m.Config()
