@@ -195,6 +195,28 @@ func (c *Config) Validate() error {
 
 type validator struct {
 	c *Config
+	// what the checks of one kind leave for the next: names and objects
+	// by name, addresses and MACs in use per network, bound ports
+	dps      map[string]bool
+	nets     map[string]*Network
+	groups   map[string]bool
+	stateful map[string]bool
+	macs     map[string]string
+	ipsInNet map[string]string
+	ports    map[string]string
+}
+
+// uniqueName checks the name of an object of a kind: its form, and that
+// no other object of the kind has it (seen, which it adds the name to).
+func uniqueName(obj, name, kind string, seen map[string]bool) error {
+	if !nameRE.MatchString(name) {
+		return fe(obj, "name", "want 1-63 lower-case letters, digits, '.', '_' or '-'")
+	}
+	if seen[name] {
+		return fe(obj, "name", "another %s has this name", kind)
+	}
+	seen[name] = true
+	return nil
 }
 
 func fe(object, field, format string, args ...any) error {
@@ -202,19 +224,30 @@ func fe(object, field, format string, args ...any) error {
 }
 
 func (v *validator) run() error {
+	v.dps, v.nets, v.groups, v.stateful = map[string]bool{}, map[string]*Network{}, map[string]bool{}, map[string]bool{}
+	v.macs, v.ipsInNet, v.ports = map[string]string{}, map[string]string{}, map[string]string{}
+	for _, check := range []func() error{v.datapaths, v.networks, v.securityGroups, v.interfaces, v.routers} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	if err := v.natZones(v.nets); err != nil {
+		return err
+	}
+	return v.floatingIPs(v.nets, v.ipsInNet)
+}
+
+// datapaths checks the datapaths: names, ids, tunnel addresses.
+func (v *validator) datapaths() error {
 	c := v.c
-	dps := map[string]bool{}
+	dps := v.dps
 	dpids := map[string]string{}
 	for i := range c.Datapaths {
 		d := &c.Datapaths[i]
 		obj := fmt.Sprintf("datapath %q", d.Name)
-		if !nameRE.MatchString(d.Name) {
-			return fe(obj, "name", "want 1-63 lower-case letters, digits, '.', '_' or '-'")
+		if err := uniqueName(obj, d.Name, "datapath", dps); err != nil {
+			return err
 		}
-		if dps[d.Name] {
-			return fe(obj, "name", "duplicate datapath name")
-		}
-		dps[d.Name] = true
 		id, err := ParseDPID(d.DPID)
 		if err != nil {
 			return fe(obj, "dpid", "%v", err)
@@ -230,16 +263,21 @@ func (v *validator) run() error {
 			}
 		}
 	}
-	nets := map[string]*Network{}
+	return nil
+}
+
+// networks checks the networks (subnets, gateways, DHCP ranges, the
+// external kind) and gives those without an id a free one.
+func (v *validator) networks() error {
+	names := map[string]bool{}
+	c := v.c
+	dps, nets := v.dps, v.nets
 	netIDs := map[uint32]string{}
 	for i := range c.Networks {
 		n := &c.Networks[i]
 		obj := fmt.Sprintf("network %q", n.Name)
-		if !nameRE.MatchString(n.Name) {
-			return fe(obj, "name", "want 1-63 lower-case letters, digits, '.', '_' or '-'")
-		}
-		if nets[n.Name] != nil {
-			return fe(obj, "name", "duplicate network name")
+		if err := uniqueName(obj, n.Name, "network", names); err != nil {
+			return err
 		}
 		nets[n.Name] = n
 		if n.ID > MaxNetworkID {
@@ -327,15 +365,19 @@ func (v *validator) run() error {
 			netIDs[next] = c.Networks[i].Name
 		}
 	}
-	groups := map[string]bool{}
-	stateful := map[string]bool{}
+	return nil
+}
+
+// securityGroups checks the security groups and their rules.
+func (v *validator) securityGroups() error {
+	c := v.c
+	groups, stateful := v.groups, v.stateful
 	for i := range c.SecurityGroups {
 		g := &c.SecurityGroups[i]
 		obj := fmt.Sprintf("security group %q", g.Name)
-		if !nameRE.MatchString(g.Name) || groups[g.Name] {
-			return fe(obj, "name", "want a unique name of lower-case letters, digits, '.', '_' or '-'")
+		if err := uniqueName(obj, g.Name, "security group", groups); err != nil {
+			return err
 		}
-		groups[g.Name] = true
 		stateful[g.Name] = g.IsStateful()
 	}
 	for i := range c.SecurityGroups {
@@ -380,11 +422,16 @@ func (v *validator) run() error {
 			}
 		}
 	}
+	return nil
+}
+
+// interfaces checks the interfaces (network, datapath and port,
+// addresses, groups) and gives those without an id a free one.
+func (v *validator) interfaces() error {
+	c := v.c
+	dps, nets, groups, stateful, macs, ipsInNet, ports := v.dps, v.nets, v.groups, v.stateful, v.macs, v.ipsInNet, v.ports
 	ifNames := map[string]bool{}
 	ifIDs := map[uint32]bool{}
-	macs := map[string]string{}
-	ipsInNet := map[string]string{}
-	ports := map[string]string{}
 	for i := range c.Interfaces {
 		in := &c.Interfaces[i]
 		if in.ID != 0 {
@@ -403,10 +450,9 @@ func (v *validator) run() error {
 	for i := range c.Interfaces {
 		in := &c.Interfaces[i]
 		obj := fmt.Sprintf("interface %q", in.Name)
-		if !nameRE.MatchString(in.Name) || ifNames[in.Name] {
-			return fe(obj, "name", "want a unique name of lower-case letters, digits, '.', '_' or '-'")
+		if err := uniqueName(obj, in.Name, "interface", ifNames); err != nil {
+			return err
 		}
-		ifNames[in.Name] = true
 		if in.ID == 0 {
 			for ifIDs[nextIf] {
 				nextIf++
@@ -486,6 +532,14 @@ func (v *validator) run() error {
 			}
 		}
 	}
+	return nil
+}
+
+// routers checks the routers (their interfaces, gateway and routes) and
+// gives those without an id a free one.
+func (v *validator) routers() error {
+	c := v.c
+	nets, macs, ipsInNet := v.nets, v.macs, v.ipsInNet
 	routers := map[string]bool{}
 	rIDs := map[uint32]bool{}
 	for _, r := range c.Routers {
@@ -497,10 +551,9 @@ func (v *validator) run() error {
 	for i := range c.Routers {
 		r := &c.Routers[i]
 		obj := fmt.Sprintf("router %q", r.Name)
-		if !nameRE.MatchString(r.Name) || routers[r.Name] {
-			return fe(obj, "name", "want a unique name of lower-case letters, digits, '.', '_' or '-'")
+		if err := uniqueName(obj, r.Name, "router", routers); err != nil {
+			return err
 		}
-		routers[r.Name] = true
 		if r.ID == 0 {
 			for rIDs[nextR] {
 				nextR++
@@ -580,10 +633,7 @@ func (v *validator) run() error {
 			}
 		}
 	}
-	if err := v.natZones(nets); err != nil {
-		return err
-	}
-	return v.floatingIPs(nets, ipsInNet)
+	return nil
 }
 
 // natZones: the routers' NAT zones must not be the zone of a network with

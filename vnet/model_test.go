@@ -58,6 +58,9 @@ func TestValidateExplainsWhatIsWrong(t *testing.T) {
 		mutate           func(*Config)
 	}{
 		{"bad cidr", "subnet", "not an IPv4 CIDR", func(c *Config) { c.Networks[0].Subnet = "10.1.0.0/33" }},
+		{"duplicate network", "name", "another network has this name", func(c *Config) { c.Networks = append(c.Networks, c.Networks[0]) }},
+		{"duplicate router", "name", "another router has this name", func(c *Config) { c.Routers = append(c.Routers, Router{Name: "r1"}) }},
+		{"bad datapath name", "name", "want 1-63 lower-case letters", func(c *Config) { c.Datapaths[0].Name = "H1" }},
 		{"router between overlapping subnets", "interfaces", `networks "net1" (10.1.0.0/24) and "net3" (10.1.0.0/16) overlap`, func(c *Config) {
 			c.Networks = append(c.Networks, Network{Name: "net3", Subnet: "10.1.0.0/16"})
 			c.Routers[0].Interfaces = append(c.Routers[0].Interfaces, RouterInterface{Network: "net3", IP: "10.1.9.1"})
