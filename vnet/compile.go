@@ -246,14 +246,29 @@ func (c *compiler) locate(in Interface) (located, bool) {
 	return located{Interface: in, dpid: dpid, port: port}, true
 }
 
+// dpCompile is what the compilation of one datapath works on.
+type dpCompile struct {
+	name        string
+	dpid        uint64
+	prog        *Program
+	rel         map[string]bool            // the networks this datapath serves
+	relNames    []string                   // rel, sorted
+	local       []located                  // interfaces on this datapath
+	remote      []located                  // interfaces of rel on other datapaths
+	remoteHosts map[string]map[string]bool // network -> remote datapath names
+	tunnels     map[string][]uint32        // remote datapath -> its tunnel ports, by path
+}
+
+// datapath compiles the program of one datapath, in steps that each add
+// one kind of flows.
 func (c *compiler) datapath(name string) *Program {
 	c.flows = nil
-	dpid := c.dpids[name]
-	prog := &Program{}
-	rel := c.relevantNets(name)
-	if len(rel) == 0 {
-		return prog
+	d := &dpCompile{name: name, dpid: c.dpids[name], prog: &Program{}, rel: c.relevantNets(name),
+		remoteHosts: map[string]map[string]bool{}, tunnels: map[string][]uint32{}}
+	if len(d.rel) == 0 {
+		return d.prog
 	}
+	d.relNames = sortedKeys(d.rel)
 	core := func(table uint8) controller.Cookie {
 		return controller.NewCookie(controller.OwnerNetwork, 0, uint32(table))
 	}
@@ -264,39 +279,62 @@ func (c *compiler) datapath(name string) *Program {
 	c.add(TableIngress, 0, core(TableIngress), "actions=drop")
 	c.add(TableOutput, 0, core(TableOutput), "actions=drop")
 
-	// where every interface of the relevant networks is
-	var local, remote []located
-	remoteHosts := map[string]map[string]bool{} // net -> remote datapath names
+	c.placeInterfaces(d)
+	c.tunnelGroups(d)
+	c.fromOtherHosts(d)
+	c.localInterfaces(d)
+	c.l2(d)
+	c.simulated(d)
+	c.routers(d.rel)
+	c.external(name, d.dpid, d.rel, d.prog, func(r string) (uint32, bool) { return c.mac2mac(d, r) }, d.tunnels)
+	d.prog.Flows = c.flows
+	return d.prog
+}
+
+// mac2mac is the port of the direct link to another datapath of the same
+// segment, if there is one.
+func (c *compiler) mac2mac(d *dpCompile, rname string) (uint32, bool) {
+	if c.env.DirectLink == nil || c.dps[rname].Segment == "" || c.dps[rname].Segment != c.dps[d.name].Segment {
+		return 0, false
+	}
+	return c.env.DirectLink(d.dpid, c.dpids[rname])
+}
+
+// placeInterfaces finds where every interface of the relevant networks
+// is: on this datapath (local) or another (remote).
+func (c *compiler) placeInterfaces(d *dpCompile) {
 	for _, in := range c.ifaces {
-		if !rel[in.Network] {
+		if !d.rel[in.Network] {
 			continue
 		}
 		l, ok := c.locate(in)
 		if !ok {
 			continue
 		}
-		if l.dpid == dpid {
-			local = append(local, l)
+		if l.dpid == d.dpid {
+			d.local = append(d.local, l)
 		} else {
-			remote = append(remote, l)
-			if remoteHosts[in.Network] == nil {
-				remoteHosts[in.Network] = map[string]bool{}
+			d.remote = append(d.remote, l)
+			if d.remoteHosts[in.Network] == nil {
+				d.remoteHosts[in.Network] = map[string]bool{}
 			}
-			remoteHosts[in.Network][in.Datapath] = true
+			d.remoteHosts[in.Network][in.Datapath] = true
 		}
 	}
+}
 
-	// tunnel groups towards every other datapath
-	tunnels := map[string][]uint32{} // remote name -> tunnel ports per path
+// tunnelGroups builds the tunnel groups towards every other datapath, in
+// the path order of the prober.
+func (c *compiler) tunnelGroups(d *dpCompile) {
 	for rname, rdpid := range c.dpids {
-		if rname == name {
+		if rname == d.name {
 			continue
 		}
 		byPath := map[int]uint32{}
 		for p := 1; p <= Paths; p++ {
-			if port, ok := c.env.PortNo(dpid, c.env.TunnelPort(rname, p)); ok {
+			if port, ok := c.env.PortNo(d.dpid, c.env.TunnelPort(rname, p)); ok {
 				byPath[p] = port
-				tunnels[rname] = append(tunnels[rname], port)
+				d.tunnels[rname] = append(d.tunnels[rname], port)
 			}
 		}
 		if len(byPath) == 0 {
@@ -304,7 +342,7 @@ func (c *compiler) datapath(name string) *Program {
 		}
 		order := []int{1, 2}
 		if c.env.PathOrder != nil {
-			order = c.env.PathOrder(dpid, rdpid)
+			order = c.env.PathOrder(d.dpid, rdpid)
 		}
 		var ports []uint32
 		for _, p := range order {
@@ -312,42 +350,41 @@ func (c *compiler) datapath(name string) *Program {
 				ports = append(ports, port)
 			}
 		}
-		prog.Groups = append(prog.Groups, TunnelGroup(rdpid, ports))
+		d.prog.Groups = append(d.prog.Groups, TunnelGroup(rdpid, ports))
 	}
-	sort.Slice(prog.Groups, func(i, j int) bool { return prog.Groups[i].ID < prog.Groups[j].ID })
+	sort.Slice(d.prog.Groups, func(i, j int) bool { return d.prog.Groups[i].ID < d.prog.Groups[j].ID })
+}
 
-	// classification of traffic arriving from other hosts
-	relNames := sortedKeys(rel)
-	for rname, ports := range tunnels {
+// fromOtherHosts classifies the traffic arriving from other hosts:
+// through tunnels by key, over a direct link (MAC2MAC) by destination.
+func (c *compiler) fromOtherHosts(d *dpCompile) {
+	for rname, ports := range d.tunnels {
 		for _, port := range ports {
-			for _, nn := range relNames {
+			for _, nn := range d.relNames {
 				n := c.nets[nn]
 				c.add(TableClassify, 200, controller.NewCookie(controller.OwnerTunnel, n.ID, uint32(c.dpids[rname]&0xffffffff)),
 					fmt.Sprintf("in_port=%d,tun_id=%d,actions=write_metadata:0x%x/0x%x,goto_table:%d", port, n.ID, metaNet(n.ID)|metaRemote, metaNetMask|metaRemote, TableL2))
 			}
 		}
 	}
-	mac2mac := func(rname string) (uint32, bool) {
-		if c.env.DirectLink == nil || c.dps[rname].Segment == "" || c.dps[rname].Segment != c.dps[name].Segment {
-			return 0, false
-		}
-		return c.env.DirectLink(dpid, c.dpids[rname])
-	}
 	for rname := range c.dpids {
-		if rname == name {
+		if rname == d.name {
 			continue
 		}
-		if port, ok := mac2mac(rname); ok {
-			for _, l := range local {
+		if port, ok := c.mac2mac(d, rname); ok {
+			for _, l := range d.local {
 				n := c.nets[l.Network]
 				c.add(TableClassify, 200, ifCookie(l.Interface, n),
 					fmt.Sprintf("in_port=%d,dl_dst=%s,actions=write_metadata:0x%x/0x%x,goto_table:%d", port, l.MAC, metaNet(n.ID)|metaRemote, metaNetMask|metaRemote, TableL2))
 			}
 		}
 	}
+}
 
-	// local interfaces: classification with anti-spoofing, ingress security, output
-	for _, l := range local {
+// localInterfaces: classification with anti-spoofing, ingress and
+// egress security, output, for every interface on this datapath.
+func (c *compiler) localInterfaces(d *dpCompile) {
+	for _, l := range d.local {
 		n := c.nets[l.Network]
 		ck := ifCookie(l.Interface, n)
 		in := fmt.Sprintf("in_port=%d", l.port)
@@ -363,7 +400,7 @@ func (c *compiler) datapath(name string) *Program {
 		// 0); the copies from this port are policed by its meter, so that
 		// a VM flooding them cannot crowd out its neighbours'
 		if mid := MeterID(l.ID); mid != 0 && c.env.ControllerPPS > 0 {
-			prog.Meters = append(prog.Meters, controller.Meter{ID: mid, PPS: c.env.ControllerPPS, Burst: c.env.ControllerPPS})
+			d.prog.Meters = append(d.prog.Meters, controller.Meter{ID: mid, PPS: c.env.ControllerPPS, Burst: c.env.ControllerPPS})
 			for _, m := range []string{"arp", "udp,tp_src=68,tp_dst=67"} {
 				c.add(0, 40100, ck, fmt.Sprintf("%s,%s,actions=meter:%d,controller,goto_table:%d", in, m, mid, TableClassify))
 			}
@@ -387,15 +424,18 @@ func (c *compiler) datapath(name string) *Program {
 		}
 		c.add(TableOutput, 100, ck, fmt.Sprintf("metadata=0x%x/0x%x,actions=%s", l.ID, metaIfMask, out))
 	}
+}
 
-	// L2 forwarding per network
-	for _, nn := range relNames {
+// l2 forwards within each network: to local interfaces, to remote ones
+// over a direct link or a tunnel group, and floods broadcast without loops.
+func (c *compiler) l2(d *dpCompile) {
+	for _, nn := range d.relNames {
 		n := c.nets[nn]
 		netMatch := fmt.Sprintf("metadata=0x%x/0x%x", metaNet(n.ID), metaNetMask)
 		fromHere := fmt.Sprintf("metadata=0x%x/0x%x", metaNet(n.ID), metaNetMask|metaRemote)
 		fromAway := fmt.Sprintf("metadata=0x%x/0x%x", metaNet(n.ID)|metaRemote, metaNetMask|metaRemote)
 		var localOut []string
-		for _, l := range local {
+		for _, l := range d.local {
 			if l.Network != nn {
 				continue
 			}
@@ -406,17 +446,17 @@ func (c *compiler) datapath(name string) *Program {
 				localOut = append(localOut, fmt.Sprintf("output:%d", l.port))
 			}
 		}
-		for _, r := range remote {
+		for _, r := range d.remote {
 			if r.Network != nn {
 				continue
 			}
 			var act string
-			if port, ok := mac2mac(r.Datapath); ok {
+			if port, ok := c.mac2mac(d, r.Datapath); ok {
 				act = fmt.Sprintf("output:%d", port)
-			} else if _, ok := tunnels[r.Datapath]; ok {
+			} else if _, ok := d.tunnels[r.Datapath]; ok {
 				act = fmt.Sprintf("set_field:%d->tun_id,group:%d", n.ID, GroupID(r.dpid))
 			} else {
-				c.errs = append(c.errs, fmt.Sprintf("interface %q on %s: no tunnel or direct link from %s", r.Name, r.Datapath, name))
+				c.errs = append(c.errs, fmt.Sprintf("interface %q on %s: no tunnel or direct link from %s", r.Name, r.Datapath, d.name))
 				continue
 			}
 			c.add(TableL2, 100, ifCookie(r.Interface, n), fmt.Sprintf("%s,dl_dst=%s,actions=%s", fromHere, r.MAC, act))
@@ -426,8 +466,8 @@ func (c *compiler) datapath(name string) *Program {
 		// only delivered locally (no loops)
 		bcast := "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"
 		flood := append([]string(nil), localOut...)
-		for _, rname := range sortedKeys(remoteHosts[nn]) {
-			if _, ok := tunnels[rname]; ok {
+		for _, rname := range sortedKeys(d.remoteHosts[nn]) {
+			if _, ok := d.tunnels[rname]; ok {
 				flood = append(flood, fmt.Sprintf("set_field:%d->tun_id,group:%d", n.ID, GroupID(c.dpids[rname])))
 			}
 		}
@@ -435,19 +475,17 @@ func (c *compiler) datapath(name string) *Program {
 		c.add(TableL2, 50, nck, fmt.Sprintf("%s,%s,actions=%s", fromHere, bcast, joinOrDrop(flood)))
 		c.add(TableL2, 60, nck, fmt.Sprintf("%s,%s,actions=%s", fromAway, bcast, joinOrDrop(localOut)))
 	}
+}
 
-	// simulated interfaces: the controller answers their ARP (copies from
-	// table 0) and their ping
+// simulated interfaces: the controller answers their ARP (copies from
+// table 0) and their ping.
+func (c *compiler) simulated(d *dpCompile) {
 	for _, in := range c.ifaces {
-		if in.Mode == ModeSimulated && rel[in.Network] {
+		if in.Mode == ModeSimulated && d.rel[in.Network] {
 			n := c.nets[in.Network]
 			c.add(TableRoute, 300, ifCookie(in, n), fmt.Sprintf("metadata=0x%x/0x%x,dl_dst=%s,icmp,nw_dst=%s,actions=controller", metaNet(n.ID), metaNetMask, in.MAC, in.IP))
 		}
 	}
-	c.routers(rel)
-	c.external(name, dpid, rel, prog, mac2mac, tunnels)
-	prog.Flows = c.flows
-	return prog
 }
 
 func joinOrDrop(acts []string) string {
