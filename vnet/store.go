@@ -30,6 +30,14 @@ type Store interface {
 	Close() error
 }
 
+// Watcher is implemented by a Store that several controllers share
+// (cluster.Store on etcd): Changed receives when another one changed the
+// stored configuration or leases, and the Manager then reloads them and
+// converges its switches. The bbolt store is not shared and has none.
+type Watcher interface {
+	Changed() <-chan struct{}
+}
+
 // Lease is the record of one address of a network's DHCP range: who has
 // (or last had) it and in which state (see LeaseState and docs/vnet.md).
 type Lease struct {
