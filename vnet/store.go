@@ -219,6 +219,42 @@ func (s *BoltStore) UpdateLeases(save, remove []Lease) error {
 	})
 }
 
+// Restore replaces everything the file holds with c as revision rev and
+// exactly the leases given, in one transaction (satellite cluster export
+// writes a cluster's state this way, keeping its revision).
+func (s *BoltStore) Restore(c Config, rev uint64, leases []Lease) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyConfig, b); err != nil {
+			return err
+		}
+		if err := meta.Put(keyRevision, []byte(fmt.Sprint(rev))); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bucketLeases); err != nil {
+			return err
+		}
+		lb, err := tx.CreateBucket(bucketLeases)
+		if err != nil {
+			return err
+		}
+		for _, l := range leases {
+			v, err := json.Marshal(l)
+			if err != nil {
+				return err
+			}
+			if err := lb.Put(leaseKey(l.Network, l.IP), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // SaveLease stores one lease record (replacing the one of its address).
 func (s *BoltStore) SaveLease(l Lease) error { return s.UpdateLeases([]Lease{l}, nil) }
 

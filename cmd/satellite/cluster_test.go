@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/satellite-sdn/satellite/cluster/etcdtest"
+	"github.com/satellite-sdn/satellite/vnet"
+)
+
+func writeClusterConfig(t *testing.T, dir string, endpoints []string, stateFile string) string {
+	t.Helper()
+	p := filepath.Join(dir, "satellite.yaml")
+	eps, _ := json.Marshal(endpoints)
+	text := fmt.Sprintf("state_file: %s\ncluster: {name: lab, etcd: %s, instance: sat1}\n", stateFile, eps)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A state file moves into etcd and back out unchanged, revision
+// included; an occupied destination is refused unless --replace.
+func TestClusterImportExport(t *testing.T) {
+	t.Setenv("SATELLITE_CONFIG", "")
+	t.Setenv("SATELLITE_STATE_FILE", "")
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.db")
+	src, err := vnet.OpenBolt(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := vnet.Config{Datapaths: []vnet.Datapath{{Name: "h1", DPID: "0000000000000001"}},
+		Networks: []vnet.Network{{ID: 1, Name: "net1", Subnet: "10.1.0.0/24", DHCP: true}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for prev := uint64(0); prev < 3; prev++ { // revision 3
+		if _, err := src.Save(cfg, prev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leases := []vnet.Lease{
+		{Network: "net1", MAC: "02:00:00:00:00:01", IP: "10.1.0.130", Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), State: vnet.LeaseBound},
+		{Network: "net1", MAC: "02:00:00:00:00:02", IP: "10.1.0.131", Expires: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), State: vnet.LeaseDeclined},
+	}
+	if err := src.UpdateLeases(leases, nil); err != nil {
+		t.Fatal(err)
+	}
+	fails(t, 1, "stop the satellite that uses it", "cluster", "import", "--config", writeClusterConfig(t, dir, etcdtest.Start(t), state))
+	src.Close()
+
+	fails(t, 1, "no cluster configured: give the configuration file", "cluster", "import", "--state-file", state)
+	ep := etcdtest.Start(t)
+	conf := writeClusterConfig(t, dir, ep, state)
+	wantLines(t, ok(t, "cluster", "import", "--config", conf), `imported .*state.db -> etcd cluster lab: revision 3, 1 networks, 2 leases`)
+	fails(t, 1, "already has a configuration (revision 3)", "cluster", "import", "--config", conf)
+	wantLines(t, ok(t, "cluster", "import", "--config", conf, "--replace", "-o", "json"), `"revision": 3`, `"leases": 2`)
+
+	out := filepath.Join(dir, "exported.db")
+	wantLines(t, ok(t, "cluster", "export", "--config", conf, "-f", out), `exported etcd cluster lab -> .*exported.db: revision 3, 1 networks, 2 leases`)
+	fails(t, 1, "already holds a configuration (revision 3)", "cluster", "export", "--config", conf, "-f", out)
+	ok(t, "cluster", "export", "--config", conf, "-f", out, "--replace")
+	dst, err := vnet.OpenBolt(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	got, rev, err := dst.Load()
+	if err != nil || rev != 3 || !reflect.DeepEqual(got, cfg) {
+		t.Fatalf("exported: rev %d err %v\n%+v\nwant %+v", rev, err, got, cfg)
+	}
+	gl, err := dst.Leases()
+	if err != nil || len(gl) != 2 {
+		t.Fatalf("exported leases: %+v %v", gl, err)
+	}
+	for _, l := range gl {
+		if !(reflect.DeepEqual(l, leases[0]) || reflect.DeepEqual(l, leases[1])) {
+			t.Fatalf("exported lease %+v is none of %+v", l, leases)
+		}
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("cluster: {name: lab}\n"), 0o644)
+	fails(t, 1, "cluster.etcd: empty", "cluster", "export", "--config", bad)
+	if !strings.Contains(ok(t, "help"), "cluster import") {
+		t.Error("help does not list cluster import")
+	}
+}
