@@ -409,7 +409,7 @@ func (m *Manager) Programs() (map[uint64]*Program, []string) {
 // connects, a port or a direct link changes, or the configuration
 // changes, and every Resync period to repair drift.
 func (m *Manager) Run(ctx context.Context) error {
-	sub := m.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.PortAdd, controller.PortDelete, controller.PortModify, controller.PacketIn)
+	sub := m.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.PortAdd, controller.PortDelete, controller.PortModify, controller.PacketIn, controller.RoleChange)
 	defer sub.Close()
 	var links *topology.Subscription
 	var linkC <-chan topology.Delta
@@ -563,7 +563,7 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
 		s := m.ctl.Switch(id)
-		if s == nil {
+		if s == nil || !s.Writable() { // not connected, or another instance of the cluster masters it
 			continue
 		}
 		// in the start-up window, what the switch held before this run
