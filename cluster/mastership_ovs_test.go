@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,36 @@ func TestMastershipOVS(t *testing.T) {
 		return true
 	})
 	stable := masters(ins, dpids)
+	st, err := ReadStatus(context.Background(), ins[0].cli, "lab", etcd.Endpoints())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Instances) != 3 || len(st.Switches) != 3 || len(st.Etcd) != 3 {
+		t.Fatalf("status: %+v", st)
+	}
+	leaders, mastered := 0, 0
+	for _, e := range st.Etcd {
+		if !e.Healthy {
+			t.Fatalf("etcd member unhealthy: %+v", e)
+		}
+		if e.Leader {
+			leaders++
+		}
+	}
+	for _, sw := range st.Switches {
+		if want := stable[parseDPID(t, sw.DPID)][0]; sw.Master != want || len(sw.Connected) != 3 || sw.Generation == 0 {
+			t.Fatalf("status of switch %+v; want master %s connected to all three", sw, want)
+		}
+	}
+	for _, is := range st.Instances {
+		mastered += is.Masters
+		if is.Connected != 3 || is.LeaseTTL <= 0 {
+			t.Fatalf("status of instance %+v", is)
+		}
+	}
+	if leaders != 1 || mastered != 3 {
+		t.Fatalf("status: %d etcd leaders, %d switches mastered: %+v", leaders, mastered, st)
+	}
 	time.Sleep(2 * testLease)
 	if now := masters(ins, dpids); fmt.Sprint(now) != fmt.Sprint(stable) {
 		t.Fatalf("mastership moved with nothing failing: %v -> %v", stable, now)
@@ -219,7 +250,7 @@ func TestMastershipOVS(t *testing.T) {
 		return oneMasterEach(masters([]*instance{cut, other}, dpids), map[string]bool{other.name: true})
 	})
 	t.Logf("taken over %s after the cut", time.Since(cutAt).Round(time.Millisecond))
-	err := s.AddFlows(context.Background(), controller.Flow{Priority: 7, Cookie: 0x5a7e})
+	err = s.AddFlows(context.Background(), controller.Flow{Priority: 7, Cookie: 0x5a7e})
 	if err == nil || !strings.Contains(err.Error(), controller.ErrNotMaster.Error()) {
 		t.Fatalf("the cut instance's flow-mod: want ErrNotMaster, got %v", err)
 	}
@@ -253,3 +284,12 @@ func TestMastershipOVS(t *testing.T) {
 }
 
 func errorsAs(err error, e **ofwire.Error) bool { return errors.As(err, e) }
+
+func parseDPID(t *testing.T, s string) uint64 {
+	t.Helper()
+	d, err := strconv.ParseUint(s, 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

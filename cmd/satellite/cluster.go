@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/config"
@@ -20,8 +22,10 @@ import (
 func init() {
 	clientCommands["cluster import"] = clientCommand{"", 0, 0, "copy the state file (virtual networks, DHCP leases) into the cluster's etcd, keeping its revision", setupClusterImport}
 	clientCommands["cluster export"] = clientCommand{"", 0, 0, "copy the cluster's state from etcd into a state file (-f, default the config's state_file)", setupClusterExport}
-	clientCommands["cluster"] = clientCommand{"import|export ...", -1, 0, "several instances as one controller, on etcd", nil}
-	commandGroups["cluster"] = "Usage: satellite cluster import [--config FILE] [--state-file FILE] [--replace]\n" +
+	clientCommands["cluster status"] = clientCommand{"", 0, 0, "the cluster's instances, which switch each masters, their leases and the etcd members' health", setupClusterStatus}
+	clientCommands["cluster"] = clientCommand{"status|import|export ...", -1, 0, "several instances as one controller, on etcd", nil}
+	commandGroups["cluster"] = "Usage: satellite cluster status [--config FILE] [-o json]\n" +
+		"       satellite cluster import [--config FILE] [--state-file FILE] [--replace]\n" +
 		"       satellite cluster export [--config FILE] [-f FILE] [--replace]\n" +
 		"The cluster (name, etcd) is the config file's cluster section (docs/cluster.md).\n"
 }
@@ -125,5 +129,50 @@ func setupClusterExport(fs *flag.FlagSet) func(context.Context, *session, []stri
 			return err
 		}
 		return printMoved(s, "exported", m, "etcd cluster "+cfg.Cluster.Name, cfg.StateFile)
+	}
+}
+
+func setupClusterStatus(fs *flag.FlagSet) func(context.Context, *session, []string) error {
+	cfgFile := fs.String("config", "", "configuration `file` with the cluster section (default $"+config.EnvConfig+")")
+	return func(ctx context.Context, s *session, args []string) error {
+		cfg, err := config.Load(*cfgFile)
+		if err != nil {
+			return err
+		}
+		if !cfg.Cluster.Enabled() {
+			return fmt.Errorf("no cluster configured: give the configuration file with its cluster section (--config FILE or $%s; docs/cluster.md)", config.EnvConfig)
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		cli, err := cluster.Dial(cfg.Cluster)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		st, err := cluster.ReadStatus(ctx, cli, cfg.Cluster.Name, cfg.Cluster.Etcd)
+		if err != nil {
+			return err
+		}
+		return s.print(st, func(w io.Writer) { printClusterStatus(w, st) })
+	}
+}
+
+func printClusterStatus(w io.Writer, st cluster.Status) {
+	fmt.Fprintf(w, "CLUSTER\t%s\t(etcd revision %d)\n\n", st.Cluster, st.Revision)
+	fmt.Fprintln(w, "INSTANCE\tMASTERS\tCONNECTED\tLEASE LEFT\tSTARTED\tAPI")
+	for _, i := range st.Instances {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%.0fs\t%s\t%s\n", i.Name, i.Masters, i.Connected, i.LeaseTTL, i.Started.Format(time.RFC3339), orDash(i.API))
+	}
+	if len(st.Instances) == 0 {
+		fmt.Fprintln(w, "(no instance registered)")
+	}
+	fmt.Fprintln(w, "\nSWITCH\tMASTER\tGENERATION\tCONNECTED")
+	for _, sw := range st.Switches {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", sw.DPID, orDash(sw.Master), sw.Generation, strings.Join(sw.Connected, ","))
+	}
+	fmt.Fprintln(w, "\nETCD\tHEALTHY\tLEADER\tVERSION\tERROR")
+	for _, e := range st.Etcd {
+		fmt.Fprintf(w, "%s\t%v\t%v\t%s\t%s\n", e.Endpoint, e.Healthy, e.Leader, orDash(e.Version), orDash(e.Error))
 	}
 }

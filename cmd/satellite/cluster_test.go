@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/cluster/etcdtest"
+	"github.com/satellite-sdn/satellite/config"
+	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/vnet"
 )
 
@@ -91,4 +95,49 @@ func TestClusterImportExport(t *testing.T) {
 	if !strings.Contains(ok(t, "help"), "cluster import") {
 		t.Error("help does not list cluster import")
 	}
+}
+
+// cluster status reads the instances, switches and etcd health straight
+// from etcd: one real member registered (a controller without switches).
+func TestClusterStatus(t *testing.T) {
+	t.Setenv("SATELLITE_CONFIG", "")
+	dir := t.TempDir()
+	ep := etcdtest.Start(t)
+	conf := writeClusterConfig(t, dir, ep, filepath.Join(dir, "state.db"))
+	out := ok(t, "cluster", "status", "--config", conf)
+	wantLines(t, out, `CLUSTER +lab`, `\(no instance registered\)`, `(?m)^http://127.0.0.1:\d+ +true +true +3\.`)
+	cli, err := cluster.Dial(config.Cluster{Name: "lab", Etcd: ep, DialTimeout: config.Duration(5 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	m := cluster.NewMember(cli, controller.New(controller.Config{Mastership: true}), cluster.MemberOptions{Cluster: "lab", Instance: "sat1", API: "127.0.0.1:8080"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !m.Up() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var st struct {
+		Instances []struct {
+			Name string  `json:"name"`
+			API  string  `json:"api"`
+			TTL  float64 `json:"lease_ttl_seconds"`
+		} `json:"instances"`
+		Switches []struct{ DPID, Master string } `json:"switches"`
+		Etcd     []struct{ Healthy bool }        `json:"etcd"`
+	}
+	if err := json.Unmarshal([]byte(ok(t, "cluster", "status", "--config", conf, "-o", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Instances) != 1 || st.Instances[0].Name != "sat1" || st.Instances[0].API != "127.0.0.1:8080" || st.Instances[0].TTL <= 0 ||
+		st.Switches == nil || len(st.Etcd) != 1 || !st.Etcd[0].Healthy {
+		t.Fatalf("status: %+v", st)
+	}
+	cancel()
+	<-done // leaving revokes the lease: the instance is gone at once
+	wantLines(t, ok(t, "cluster", "status", "--config", conf), `\(no instance registered\)`)
+	fails(t, 1, "no cluster configured", "cluster", "status")
 }

@@ -34,6 +34,7 @@ Credentials (docs/security.md):
   audit-log [--limit N] every state-changing request: who, what, status, from where
 
 Cluster (several instances on etcd; the config file's cluster section, docs/cluster.md):
+  cluster status        instances, the switches each masters, leases, etcd health
   cluster import [--state-file FILE] [--replace]
                         copy the state file (virtual networks, leases) into etcd
   cluster export [-f FILE] [--replace]
