@@ -616,6 +616,7 @@ func (c Config) Controller(logger *slog.Logger) controller.Config {
 		RequestTimeout: time.Duration(c.RequestTimeout),
 		PacketOutRate:  c.PacketOutRate,
 		PacketInRate:   c.PacketInRate,
+		Mastership:     c.Cluster.Enabled(), // the cluster chooses one master per switch
 		Logger:         logger,
 	}
 	c.applyOpenFlow(&cc)
