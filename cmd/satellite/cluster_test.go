@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -140,4 +143,88 @@ func TestClusterStatus(t *testing.T) {
 	<-done // leaving revokes the lease: the instance is gone at once
 	wantLines(t, ok(t, "cluster", "status", "--config", conf), `\(no instance registered\)`)
 	fails(t, 1, "no cluster configured", "cluster", "status")
+}
+
+// satellite serve with a cluster section keeps its virtual networks in
+// etcd, registers itself, and answers GET /api/v1/cluster.
+func TestServeInCluster(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.db")
+	t.Setenv("SATELLITE_STATE_FILE", state)
+	ep := etcdtest.Start(t)
+	conf := writeClusterConfig(t, dir, ep, state)
+	t.Setenv("SATELLITE_CONFIG", conf)
+	var stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--http", "127.0.0.1:0", "--openflow", "tcp:127.0.0.1:0"}, io.Discard, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d:\n%s", code, stderr.String())
+		}
+	}()
+	httpRE := regexp.MustCompile(`msg="http listening" addr=\S+ url=(http://\S+)`)
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == ""; time.Sleep(20 * time.Millisecond) {
+		if m := httpRE.FindStringSubmatch(stderr.String()); m != nil {
+			url = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", stderr.String())
+		}
+	}
+	useAdminToken(t)
+	var st struct {
+		Cluster   string `json:"cluster"`
+		Instances []struct {
+			Name string `json:"name"`
+		} `json:"instances"`
+		Etcd []struct{ Healthy bool } `json:"etcd"`
+	}
+	ok(t, "--server", url, "network", "create", "net1", "--subnet", "10.1.0.0/24")
+	get := func() {
+		req, _ := http.NewRequest("GET", url+"/api/v1/cluster", nil)
+		req.Header.Set("Authorization", "Bearer "+os.Getenv("SATELLITE_TOKEN"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /api/v1/cluster: %s", resp.Status)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		get()
+		if len(st.Instances) == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if st.Cluster != "lab" || len(st.Instances) != 1 || st.Instances[0].Name != "sat1" || len(st.Etcd) != 1 || !st.Etcd[0].Healthy {
+		t.Fatalf("GET /api/v1/cluster: %+v", st)
+	}
+	// the network is in etcd, not in the state file
+	cli, err := cluster.Dial(config.Cluster{Name: "lab", Etcd: ep, DialTimeout: config.Duration(5 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	s, err := cluster.OpenStore(cli, "lab", cluster.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, rev, err := s.Load()
+	if err != nil || rev != 1 || len(c.Networks) != 1 || c.Networks[0].Name != "net1" {
+		t.Fatalf("etcd holds %+v rev %d err %v", c, rev, err)
+	}
+	if !strings.Contains(stderr.String(), `msg="virtual networks" state_file="none (etcd cluster lab)"`) {
+		t.Errorf("no virtual networks line naming the cluster:\n%s", stderr.String())
+	}
 }
