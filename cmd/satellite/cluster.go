@@ -19,17 +19,6 @@ import (
 	"github.com/satellite-sdn/satellite/vnet"
 )
 
-func init() {
-	clientCommands["cluster import"] = clientCommand{"", 0, 0, "copy the state file (virtual networks, DHCP leases) into the cluster's etcd, keeping its revision", setupClusterImport}
-	clientCommands["cluster export"] = clientCommand{"", 0, 0, "copy the cluster's state from etcd into a state file (-f, default the config's state_file)", setupClusterExport}
-	clientCommands["cluster status"] = clientCommand{"", 0, 0, "the cluster's instances, which switch each masters, their leases and the etcd members' health", setupClusterStatus}
-	clientCommands["cluster"] = clientCommand{"status|import|export ...", -1, 0, "several instances as one controller, on etcd", nil}
-	commandGroups["cluster"] = "Usage: satellite cluster status [--config FILE] [-o json]\n" +
-		"       satellite cluster import [--config FILE] [--state-file FILE] [--replace]\n" +
-		"       satellite cluster export [--config FILE] [-f FILE] [--replace]\n" +
-		"The cluster (name, etcd) is the config file's cluster section (docs/cluster.md).\n"
-}
-
 type clusterFlags struct{ config, stateFile *string }
 
 func addClusterFlags(fs *flag.FlagSet, stateUsage string) clusterFlags {
