@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -114,7 +115,7 @@ func TestClusterStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	m := cluster.NewMember(cli, controller.New(controller.Config{Mastership: true}), cluster.MemberOptions{Cluster: "lab", Instance: "sat1", API: "127.0.0.1:8080"})
+	m := cluster.NewMember(cli, controller.New(controller.Config{Mastership: true}), cluster.MemberOptions{Cluster: "lab", Instance: "sat1", API: "127.0.0.1:8080", Logger: slog.New(slog.DiscardHandler)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(ctx) }()
