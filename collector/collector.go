@@ -484,6 +484,9 @@ func flowStatsAll() *ofp.FlowStatsRequest {
 
 // poll runs one request of kind k and ingests its reply.
 func (c *Collector) poll(ctx context.Context, sw *switchState, s *controller.Session, k Kind) {
+	if !s.Writable() {
+		return // another instance of the cluster masters the switch: it polls (docs/cluster.md)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("internal error while collecting statistics", "dpid", controller.FormatDPID(sw.dpid), "kind", k.String(), "panic", r)

@@ -21,6 +21,7 @@
 //	alerts: {webhook: {url: "https://hooks.example/satellite"}, rules: [...]}
 //	state_file: /var/lib/satellite/state.db   # virtual networks and DHCP leases (API alert rules: state-alerts.db next to it)
 //	journal: {max_size: 256MiB, max_age: 720h}  # the history of changes (state-journal/ next to the state file)
+//	cluster: {name: fabric1, etcd: ["http://10.0.0.1:2379"], lease: 3s}  # several instances sharing state in etcd (docs/cluster.md)
 //
 // Environment variables: SATELLITE_CONFIG (file path), SATELLITE_OPENFLOW
 // (comma separated targets), SATELLITE_HTTP, SATELLITE_LOG_LEVEL,
@@ -111,6 +112,9 @@ type Config struct {
 	VNet VNet `yaml:"vnet"`
 	// Journal bounds the history of changes (config/journal.go).
 	Journal Journal `yaml:"journal"`
+	// Cluster shares the state with other instances through etcd
+	// (config/cluster.go, docs/cluster.md); unset: one instance alone.
+	Cluster Cluster `yaml:"cluster"`
 
 	// file is the configuration file read ("" = none).
 	file string
@@ -211,6 +215,7 @@ func Default() Config {
 		Alerts:    defaultAlerts(),
 		VNet:      defaultVNet(),
 		Journal:   defaultJournal(),
+		Cluster:   defaultCluster(),
 	}
 }
 
@@ -514,6 +519,7 @@ func (c Config) Validate() error {
 	c.validateCollector(bad)
 	c.validateVNet(bad)
 	c.validateJournal(bad)
+	c.validateCluster(bad)
 	if err := checkStateFile(c.StateFile); err != nil {
 		bad("state_file", "%v", err)
 	}
@@ -610,6 +616,7 @@ func (c Config) Controller(logger *slog.Logger) controller.Config {
 		RequestTimeout: time.Duration(c.RequestTimeout),
 		PacketOutRate:  c.PacketOutRate,
 		PacketInRate:   c.PacketInRate,
+		Mastership:     c.Cluster.Enabled(), // the cluster chooses one master per switch
 		Logger:         logger,
 	}
 	c.applyOpenFlow(&cc)

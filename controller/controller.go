@@ -73,6 +73,12 @@ type Config struct {
 	PacketInPortBurst int
 	// MaxMultipartBytes caps one reassembled multipart reply (default 256 MiB).
 	MaxMultipartBytes int
+	// Mastership: several controllers share the switches (a cluster,
+	// docs/cluster.md). A session starts as a slave and stays one until
+	// SetRole makes it master: a slave's flow-, group-, meter-, port- and
+	// table-mods and packet-outs are refused here (ErrNotMaster) before
+	// they reach the switch. Off (alone): every session may send anything.
+	Mastership bool
 	// Logger receives structured logs (default: slog.Default()).
 	Logger *slog.Logger
 }
@@ -178,6 +184,15 @@ func (c *Controller) Switch(dpid uint64) *Session {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.sessions[dpid]
+}
+
+// Master reports whether this controller may change switch dpid: it is
+// connected and, with Config.Mastership, this controller is its master.
+// Consumers that act on a switch on their own (discovery probes, statistics
+// polls, DHCP and ARP answers) ask it first.
+func (c *Controller) Master(dpid uint64) bool {
+	s := c.Switch(dpid)
+	return s != nil && s.Writable()
 }
 
 // Switches returns the connected switches sorted by datapath id.

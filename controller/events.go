@@ -25,12 +25,15 @@ const (
 	// (Event.Security says why). DPID is the datapath claimed, 0 when
 	// the connection was refused before it said.
 	Security
+	// RoleChange: this controller became the switch's master or a slave
+	// (Config.Mastership); Reason is the new role.
+	RoleChange
 )
 
 var eventKindNames = map[EventKind]string{
 	SwitchUp: "switch-up", SwitchDown: "switch-down", PortAdd: "port-add",
 	PortModify: "port-modify", PortDelete: "port-delete", PacketIn: "packet-in",
-	FlowRemoved: "flow-removed", SwitchError: "switch-error", Security: "security",
+	FlowRemoved: "flow-removed", SwitchError: "switch-error", Security: "security", RoleChange: "role-change",
 }
 
 func (k EventKind) String() string {

@@ -26,6 +26,8 @@ var (
 	ErrSessionClosed = errors.New("switch session closed")
 	ErrRateLimited   = errors.New("packet-out rate limit reached")
 	ErrTooLarge      = errors.New("multipart reply exceeds the configured size limit")
+	// ErrNotMaster: another controller of the cluster masters the switch.
+	ErrNotMaster = errors.New("this controller is not the switch's master (another instance of the cluster is)")
 )
 
 // Session is the controller's connection to one switch. All methods are
@@ -66,6 +68,13 @@ type Session struct {
 	pktInPort         map[uint32]*rate.Limiter
 
 	stats sessionCounters
+
+	// role is this controller's role on the switch as far as it knows
+	// (RoleEqual without Config.Mastership), generation the generation id
+	// of the last role request the switch accepted.
+	role       atomic.Uint32
+	generation atomic.Uint64
+	roleMu     sync.Mutex // one role request at a time
 }
 
 type sessionCounters struct {
@@ -127,6 +136,10 @@ func newSession(conn net.Conn, cfg *Config, bus *Bus, log *slog.Logger) *Session
 		pktInPort:  make(map[uint32]*rate.Limiter),
 	}
 	s.lastRx.Store(time.Now().UnixNano())
+	s.role.Store(RoleEqual)
+	if cfg.Mastership {
+		s.role.Store(RoleSlave)
+	}
 	return s
 }
 
@@ -246,6 +259,13 @@ func (s *Session) write(msgs ...[]byte) error {
 			buf = append(buf, m...)
 		}
 	}
+	if s.role.Load() == RoleSlave {
+		for _, m := range msgs {
+			if len(m) > 1 && masterOnly[m[1]] {
+				return fmt.Errorf("dpid %016x: %v: %w", s.DPID(), of.Type(m[1]), ErrNotMaster)
+			}
+		}
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	select {
@@ -361,13 +381,73 @@ const (
 	RoleSlave    = uint32(ofp.ControllerRoleSlave)
 )
 
-// SetRole sends a role request and returns the switch's answer.
+// masterOnly are the message types only a master sends (OpenFlow 1.3
+// 6.3.5: those a switch refuses from a slave with OFPBRC_IS_SLAVE).
+var masterOnly = [256]bool{
+	byte(of.TypeFlowMod): true, byte(of.TypeGroupMod): true, byte(of.TypePortMod): true,
+	byte(of.TypeTableMod): true, byte(of.TypePacketOut): true, byte(of.TypeMeterMod): true,
+}
+
+// SetRole sends a role request and returns the switch's answer. The
+// session's role (Role, Writable) is the one the switch accepted; asking
+// to be a slave closes the gate at once, and a request the switch refuses
+// as stale (a newer master exists) leaves a slave. A change of role
+// publishes a RoleChange event.
 func (s *Session) SetRole(ctx context.Context, role uint32, generation uint64) (ofwire.RoleReply, error) {
+	s.roleMu.Lock()
+	defer s.roleMu.Unlock()
+	if role == RoleSlave {
+		s.setRole(RoleSlave, s.generation.Load()) // stop sending at once, whatever the switch answers
+	}
 	msg, err := s.Request(ctx, of.TypeRoleRequest, &ofp.RoleRequest{Role: ofp.ControllerRole(role), GenerationID: generation})
 	if err != nil {
+		var e *ofwire.Error
+		if errors.As(err, &e) && e.Type == uint16(ofp.ErrTypeRoleRequestFailed) && e.Code == uint16(ofp.ErrCodeRoleRequestFailedStale) && s.cfg.Mastership {
+			s.setRole(RoleSlave, s.generation.Load())
+		}
 		return ofwire.RoleReply{}, err
 	}
-	return ofwire.DecodeRoleReply(msg.Body)
+	r, err := ofwire.DecodeRoleReply(msg.Body)
+	if err != nil {
+		return r, err
+	}
+	if role != RoleNoChange {
+		s.setRole(r.Role, r.GenerationID)
+	}
+	return r, nil
+}
+
+// Role returns this controller's role on the switch and the generation id
+// of the last role request the switch accepted.
+func (s *Session) Role() (role uint32, generation uint64) {
+	return s.role.Load(), s.generation.Load()
+}
+
+// Writable reports whether this controller may change the switch: its
+// master, or an equal (no mastership).
+func (s *Session) Writable() bool { return s.role.Load() != RoleSlave }
+
+func (s *Session) setRole(role uint32, generation uint64) {
+	s.generation.Store(generation)
+	if old := s.role.Swap(role); old != role {
+		s.log.Info("switch role changed", "role", RoleName(role), "was", RoleName(old), "generation", generation)
+		if s.ready.Load() {
+			s.publish(Event{Kind: RoleChange, Reason: RoleName(role)})
+		}
+	}
+}
+
+// RoleName names a role: equal, master, slave (nochange for 0).
+func RoleName(role uint32) string {
+	switch role {
+	case RoleEqual:
+		return "equal"
+	case RoleMaster:
+		return "master"
+	case RoleSlave:
+		return "slave"
+	}
+	return "nochange"
 }
 
 // sendChecked writes fire-and-forget messages (flow-mods, group-mods)
@@ -478,6 +558,12 @@ func (s *Session) dispatch(msg ofwire.Message) {
 		if err != nil {
 			s.malformed(msg, err)
 			return
+		}
+		if e.Type == uint16(ofp.ErrTypeBadRequest) && e.Code == uint16(ofp.ErrCodeBadRequestIsSlave) && s.cfg.Mastership && s.role.Load() != RoleSlave {
+			// the switch has a newer master: this controller was deposed
+			// (fenced by the generation id) and stops sending at once
+			s.log.Warn("the switch refused a message as from a slave: another controller is its master now; stepping down", "xid", msg.XID)
+			s.setRole(RoleSlave, s.generation.Load())
 		}
 		if s.deliver(msg, e) {
 			return

@@ -461,6 +461,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (d *Discovery) send(ctx context.Context, t target) bool {
+	if !t.s.Writable() {
+		return false // another instance of the cluster masters the switch: it probes (docs/cluster.md)
+	}
 	if d.cfg.EdgePort != nil && d.cfg.EdgePort(t.s.DPID(), t.port) {
 		return false // a VM's port: no LLDP to tenants
 	}

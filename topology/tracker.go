@@ -109,7 +109,7 @@ func (t *Tracker) settle() time.Duration {
 // Run consumes switch events until ctx ends.
 func (t *Tracker) Run(ctx context.Context) error {
 	sub := t.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.SwitchDown,
-		controller.PortAdd, controller.PortModify, controller.PortDelete, controller.PacketIn)
+		controller.PortAdd, controller.PortModify, controller.PortDelete, controller.PacketIn, controller.RoleChange)
 	defer sub.Close()
 	for _, s := range t.ctl.Switches() {
 		t.switchUp(ctx, s)
@@ -151,6 +151,10 @@ func (t *Tracker) handle(ctx context.Context, e controller.Event) {
 		if s := t.ctl.Switch(e.DPID); s != nil {
 			t.switchUp(ctx, s)
 		}
+	case controller.RoleChange: // a cluster instance became the switch's master (docs/cluster.md)
+		if s := t.ctl.Switch(e.DPID); s != nil && s.Writable() && !t.cfg.NoIngressFlows {
+			t.ingressFlows(ctx, s)
+		}
 	case controller.SwitchDown:
 		if t.ctl.Switch(e.DPID) == nil { // not already replaced by a new session
 			t.model.SwitchDown(DPID(e.DPID))
@@ -173,12 +177,16 @@ func (t *Tracker) switchUp(ctx context.Context, s *controller.Session) {
 	}
 	t.model.SwitchUp(Switch{DPID: dpid, Remote: s.RemoteAddr(), Manufacturer: s.Desc().Manufacturer,
 		Software: s.Desc().Software, Since: s.ConnectedAt()}, tp)
-	if t.cfg.NoIngressFlows {
+	if t.cfg.NoIngressFlows || !s.Writable() { // another instance of the cluster masters it: it installs them
 		return
 	}
+	t.ingressFlows(ctx, s)
+}
+
+func (t *Tracker) ingressFlows(ctx context.Context, s *controller.Session) {
 	if err := s.AddFlows(ctx, IngressFlows()...); err != nil {
 		t.log.Warn("installing the ingress flows failed; discovery and host tracking will not see this switch's packets",
-			"dpid", dpid.String(), "err", err)
+			"dpid", DPID(s.DPID()).String(), "err", err)
 	}
 }
 

@@ -238,18 +238,71 @@ func (m *Manager) Update(fn func(c *Config) error) (Config, error) {
 	}
 	next.Sort()
 	rev, err := m.store.Save(next, m.rev)
+	if errors.Is(err, ErrConflict) {
+		// another controller sharing the store changed it: take its
+		// configuration, so that the caller's retry starts from it
+		if cfg, rev, lerr := m.store.Load(); lerr == nil && cfg.Validate() == nil {
+			m.adoptLocked(cfg, rev)
+		}
+	}
 	if err != nil {
 		return Config{}, fmt.Errorf("storing the configuration: %w", err)
 	}
-	for _, z := range append(changedZones(&m.cfg, &next), changedNATZones(&m.cfg, &next)...) {
+	m.adoptLocked(next, rev)
+	return cloneConfig(next), nil
+}
+
+// adoptLocked makes cfg (stored as revision rev) the configuration in
+// effect and starts reconciling to it. m.mu is held.
+func (m *Manager) adoptLocked(cfg Config, rev uint64) {
+	for _, z := range append(changedZones(&m.cfg, &cfg), changedNATZones(&m.cfg, &cfg)...) {
 		if m.flush == nil {
 			m.flush = map[uint16]bool{}
 		}
 		m.flush[z] = true
 	}
-	m.cfg, m.rev = next, rev
+	m.cfg, m.rev = cfg, rev
 	m.Kick()
-	return cloneConfig(next), nil
+}
+
+// reload reads the configuration and the leases again from a shared store
+// (Watcher) that another controller changed: a newer revision takes effect
+// and is reconciled to; the leases replace those in memory. A stored
+// configuration that does not validate is not taken (the one in effect
+// stays, and an error says so).
+func (m *Manager) reload() error {
+	cfg, rev, err := m.store.Load()
+	if err != nil {
+		return fmt.Errorf("loading virtual networks: %w", err)
+	}
+	m.mu.Lock()
+	newer := rev > m.rev
+	m.mu.Unlock()
+	if newer {
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("stored virtual network configuration revision %d is invalid, keeping revision %d: %w", rev, m.rev, err)
+		}
+		m.mu.Lock()
+		if rev > m.rev {
+			m.log.Info("virtual networks: configuration changed by another instance", "revision", rev, "was", m.rev)
+			m.adoptLocked(cfg, rev)
+		}
+		m.mu.Unlock()
+	}
+	m.leaseMu.Lock() // no lease decision in between
+	defer m.leaseMu.Unlock()
+	leases, err := m.store.Leases()
+	if err != nil {
+		return fmt.Errorf("loading DHCP leases: %w", err)
+	}
+	m.mu.Lock()
+	m.leases = make(map[string]Lease, len(leases))
+	for _, l := range leases {
+		m.leases[leaseMapKey(l.Network, l.IP)] = l
+	}
+	m.reindexLocked()
+	m.mu.Unlock()
+	return nil
 }
 
 // Status returns the reconciliation state of every configured datapath.
@@ -384,7 +437,7 @@ func (m *Manager) Programs() (map[uint64]*Program, []string) {
 // connects, a port or a direct link changes, or the configuration
 // changes, and every Resync period to repair drift.
 func (m *Manager) Run(ctx context.Context) error {
-	sub := m.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.PortAdd, controller.PortDelete, controller.PortModify, controller.PacketIn)
+	sub := m.ctl.Bus().Subscribe(8192, controller.SwitchUp, controller.PortAdd, controller.PortDelete, controller.PortModify, controller.PacketIn, controller.RoleChange)
 	defer sub.Close()
 	var links *topology.Subscription
 	var linkC <-chan topology.Delta
@@ -409,11 +462,27 @@ func (m *Manager) Run(ctx context.Context) error {
 		settle.Stop() // no start-up window
 	}
 	var debounce <-chan time.Time
+	var changed <-chan struct{}
+	var retry <-chan time.Time
+	if w, ok := m.store.(Watcher); ok {
+		changed = w.Changed()
+	}
 	m.Kick()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-changed:
+			if err := m.reload(); err != nil {
+				m.log.Warn("reloading the shared state failed; the configuration in effect stays, retrying in 1s", "err", err)
+				retry = time.After(time.Second)
+			}
+		case <-retry:
+			retry = nil
+			if err := m.reload(); err != nil {
+				m.log.Warn("reloading the shared state failed; the configuration in effect stays, retrying in 1s", "err", err)
+				retry = time.After(time.Second)
+			}
 		case <-settle.C:
 			if m.settleCheck() {
 				settle.Stop()
@@ -522,7 +591,7 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
 		s := m.ctl.Switch(id)
-		if s == nil {
+		if s == nil || !s.Writable() { // not connected, or another instance of the cluster masters it
 			continue
 		}
 		// in the start-up window, what the switch held before this run

@@ -88,6 +88,11 @@ func (m *Manager) answerFor(network, ip string) (string, bool) {
 }
 
 func (m *Manager) packetIn(ctx context.Context, e controller.Event) {
+	if m.ctl != nil {
+		if s := m.ctl.Switch(e.DPID); s != nil && !s.Writable() {
+			return // another instance of the cluster masters the switch: it answers (docs/cluster.md)
+		}
+	}
 	pi := e.PacketIn
 	pkt := gopacket.NewPacket(pi.Data, layers.LayerTypeEthernet, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
 	eth, _ := pkt.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)

@@ -30,6 +30,14 @@ type Store interface {
 	Close() error
 }
 
+// Watcher is implemented by a Store that several controllers share
+// (cluster.Store on etcd): Changed receives when another one changed the
+// stored configuration or leases, and the Manager then reloads them and
+// converges its switches. The bbolt store is not shared and has none.
+type Watcher interface {
+	Changed() <-chan struct{}
+}
+
 // Lease is the record of one address of a network's DHCP range: who has
 // (or last had) it and in which state (see LeaseState and docs/vnet.md).
 type Lease struct {
@@ -204,6 +212,42 @@ func (s *BoltStore) UpdateLeases(save, remove []Lease) error {
 		}
 		for i, l := range save {
 			if err := b.Put(leaseKey(l.Network, l.IP), vals[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Restore replaces everything the file holds with c as revision rev and
+// exactly the leases given, in one transaction (satellite cluster export
+// writes a cluster's state this way, keeping its revision).
+func (s *BoltStore) Restore(c Config, rev uint64, leases []Lease) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyConfig, b); err != nil {
+			return err
+		}
+		if err := meta.Put(keyRevision, []byte(fmt.Sprint(rev))); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bucketLeases); err != nil {
+			return err
+		}
+		lb, err := tx.CreateBucket(bucketLeases)
+		if err != nil {
+			return err
+		}
+		for _, l := range leases {
+			v, err := json.Marshal(l)
+			if err != nil {
+				return err
+			}
+			if err := lb.Put(leaseKey(l.Network, l.IP), v); err != nil {
 				return err
 			}
 		}

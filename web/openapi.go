@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/satellite-sdn/satellite/alerts"
+	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/diagnostics"
 	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/topology"
@@ -130,6 +131,7 @@ var apiDocs = func() map[string]RouteDoc {
 		"DELETE /api/v1/tokens/{name}":                          {Summary: "revoke a token: it stops working at once", Tag: "security", Resp: auth.Token{}},
 		"GET /api/v1/audit-log":                                 {Summary: "every state-changing request (who, role, method, path, status, remote address), oldest first (paginated like a log)", Tag: "security", Resp: []auth.AuditEntry{}, Query: []Param{pLogLimit, pAfter}},
 		"GET /api/v1/exporters":                                 {Summary: "exporter status and counters", Tag: "exporters", Resp: ExportersStatus{}},
+		"GET /api/v1/cluster":                                   {Summary: "the cluster: instances, the master of every switch, leases, etcd health (404 when this instance runs alone)", Tag: "cluster", Resp: cluster.Status{}},
 		"GET /api/v1/switches/{dpid}/flows":                     {Summary: "flow table with owners and counters (paginated)", Tag: "flows", Resp: []Flow{}, Query: []Param{{"table", "integer", "table 0-254"}, {"owner", "string", "owner kind, or foreign"}, {"network", "integer", "with owner: virtual network"}, {"id", "integer", "with owner: object id"}, pLimit, pAfter}},
 		"DELETE /api/v1/switches/{dpid}/flows":                  {Summary: "delete flows by owner (API flows unless owner names another)", Tag: "flows", Resp: DeleteResult{}, Query: []Param{{"owner", "string", "owner kind"}, {"network", "integer", "virtual network"}, {"id", "integer", "object id"}, {"table", "integer", "table"}}},
 		"GET " + StreamPath:                                     {Summary: "websocket: topology snapshot and deltas, port and flow rates, alert transitions (see docs/ui.md)", Tag: "stream", Query: []Param{{"since", "integer", "resume after this version"}, {"epoch", "string", "the epoch of the hello the version came with; another epoch gets a snapshot"}, {"topics", "string", "comma-separated: topology, metrics, flows, alerts"}}, Status: http.StatusSwitchingProtocols},

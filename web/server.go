@@ -62,6 +62,7 @@ import (
 	"time"
 
 	"github.com/satellite-sdn/satellite/alerts"
+	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
@@ -125,6 +126,8 @@ type Server struct {
 	tracer *diagnostics.Tracer // packet traces (trace.go, WithTracer), or nil
 
 	exp exportersState // exporter health and /metrics (exporters.go)
+
+	clusterStatus func(ctx context.Context) (cluster.Status, error) // GET /api/v1/cluster (cluster.go, WithCluster), or nil
 
 	sec    Security             // who may do what (security.go, WithSecurity)
 	roles  map[string]auth.Role // the role each route pattern needs (roles.go)
@@ -238,7 +241,8 @@ func (s *Server) routes() {
 	s.vnetRoutes()
 	s.traceRoutes() // POST /api/v1/trace (trace.go)
 	s.exporterRoutes()
-	s.authRoutes() // tokens, audit log, whoami, the UI's login (auth.go)
+	s.clusterRoutes() // GET /api/v1/cluster (cluster.go)
+	s.authRoutes()    // tokens, audit log, whoami, the UI's login (auth.go)
 	if s.ui != nil {
 		s.handleRaw("GET /ui/", auth.RoleViewer, s.ui)
 		s.handleRaw("GET /{$}", auth.RoleViewer, http.RedirectHandler("/ui/", http.StatusFound))

@@ -124,6 +124,11 @@ var baseCommands = map[string]clientCommand{
 	"tunnels": {"", 0, 0, "GRE paths between hosts: state, RTT, loss, which path carries the traffic", setupTunnels},
 	"watch":   {"", 0, 0, "follow the live stream (topology changes, metrics, alerts, events) as JSON lines; Ctrl-C stops", setupWatch},
 	"openapi": {"", 0, 0, "print the server's OpenAPI document", setupOpenAPI},
+	// several instances on etcd (cluster.go): they read the config file's cluster section and talk to etcd
+	"cluster status": {"", 0, 0, "the cluster's instances, which switch each masters, their leases and the etcd members' health", setupClusterStatus},
+	"cluster import": {"", 0, 0, "copy the state file (virtual networks, DHCP leases) into the cluster's etcd, keeping its revision", setupClusterImport},
+	"cluster export": {"", 0, 0, "copy the cluster's state from etcd into a state file (-f, default the config's state_file)", setupClusterExport},
+	"cluster":        {"status|import|export ...", -1, 0, "several instances as one controller, on etcd", nil},
 }
 
 // commandGroups are the commands with subcommands, with their usage.
@@ -143,6 +148,10 @@ var baseGroups = map[string]string{
 		"       satellite rules delete NAME\n",
 	"token": "Usage: satellite token create NAME --role viewer|operator|admin [--replace]\n       satellite token list\n       satellite token revoke NAME\n" +
 		"Without --server, the store next to the state file is used directly when no server holds it, else the API (needs an admin token).\n",
+	"cluster": "Usage: satellite cluster status [--config FILE] [-o json]\n" +
+		"       satellite cluster import [--config FILE] [--state-file FILE] [--replace]\n" +
+		"       satellite cluster export [--config FILE] [-f FILE] [--replace]\n" +
+		"The cluster (name, etcd) is the config file's cluster section (docs/cluster.md).\n",
 }
 
 func runClient(ctx context.Context, name string, cmd clientCommand, args []string, stdout, stderr io.Writer) int {

@@ -33,6 +33,13 @@ Credentials (docs/security.md):
                         else (or with --server) the API with an admin token
   audit-log [--limit N] every state-changing request: who, what, status, from where
 
+Cluster (several instances on etcd; the config file's cluster section, docs/cluster.md):
+  cluster status        instances, the switches each masters, leases, etcd health
+  cluster import [--state-file FILE] [--replace]
+                        copy the state file (virtual networks, leases) into etcd
+  cluster export [-f FILE] [--replace]
+                        copy the cluster's state from etcd into a state file
+
 Client (talks to a running server; --server URL or $SATELLITE_SERVER,
 default http://127.0.0.1:8080; --token TOKEN or $SATELLITE_TOKEN;
 --ca-file FILE or $SATELLITE_CA_FILE for https; -o json prints the API's JSON):

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/internal/core"
 	"github.com/satellite-sdn/satellite/web"
@@ -106,6 +107,9 @@ func (a *App) front(cfg config.Config, opt Options, noHTTP bool) error {
 	}
 	if a.Prober != nil {
 		opts = append(opts, web.WithProbes(a.Prober))
+	}
+	if a.Cluster != nil {
+		opts = append(opts, web.WithCluster(func(ctx context.Context) (cluster.Status, error) { return a.Cluster.Status(ctx, cfg.Cluster.Etcd) }))
 	}
 	a.API = web.New(a.Controller, opts...)
 	if a.httpLn != nil {

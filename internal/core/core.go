@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/satellite-sdn/satellite/alerts"
+	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
@@ -79,6 +80,9 @@ type Core struct {
 	Insights   *insights.Engine     // nil without the collector
 	Tracer     *diagnostics.Tracer
 	Exporters  *Exporters // nil without them
+	// Cluster is this instance's part in a cluster's switch mastership
+	// (nil: alone, on the state file).
+	Cluster *cluster.Member
 
 	cfg     config.Config
 	log     *slog.Logger
@@ -213,11 +217,11 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 
 	// Virtual networks: the configuration and the DHCP leases are kept in
 	// the state file; the Manager keeps every switch converged to them.
-	store, err := vnet.OpenBolt(cfg.StateFile)
+	// With a cluster section they are in etcd, shared (internal/core/cluster.go).
+	store, where, err := a.openState(cfg, log, ctl)
 	if err != nil {
-		return a, fmt.Errorf("state_file: %w", err)
+		return a, err
 	}
-	a.Add("state file", nil, store.Close) // after the Manager has stopped: it may be storing a lease
 	vopt := cfg.VNetOptions(log)
 	if opt.Tune.VNet != nil {
 		opt.Tune.VNet(&vopt)
@@ -227,7 +231,7 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 	}
 	vnetsRef.Store(a.VNets)
 	vcfg, rev := a.VNets.Config()
-	log.Info("virtual networks", "state_file", cfg.StateFile, "revision", rev, "networks", len(vcfg.Networks), "interfaces", len(vcfg.Interfaces))
+	log.Info("virtual networks", "state_file", where, "revision", rev, "networks", len(vcfg.Networks), "interfaces", len(vcfg.Interfaces))
 
 	// Statistics feed the alerts, the exporters (InfluxDB, Fluentd,
 	// /metrics) and the UI's charts; the tunnel prober publishes its
