@@ -291,6 +291,10 @@ func fromDelta(d topology.Delta, disconnects bool) (Record, bool) {
 		if e.DPID != 0 {
 			r.Object = topology.Endpoint{DPID: e.DPID, Port: e.Port}.String()
 		}
+		if e.Object != "" {
+			r.Object = e.Object
+		}
+		r.Data = e.Data
 	default:
 		return r, false
 	}

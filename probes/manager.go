@@ -657,19 +657,36 @@ func tunnelID(k uint64) ofp.XM {
 	return ofp.XM{Class: ofp.XMClassOpenflowBasic, Type: ofp.XMTypeTunnelID, Value: v}
 }
 
-// installFlows puts the probe flows in a switch's ingress table: a probe
-// request from a tunnel is sent back where it came from as a reply, a
-// reply goes to the controller. Neither can reach an endpoint.
-func (m *Manager) installFlows(ctx context.Context, s *controller.Session) {
+// Flows are the probe flows of a switch's ingress table (installFlows).
+func Flows() []controller.Flow {
 	back := ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{
 		&ofp.ActionSetField{Field: tunnelID(KeyReply)},
 		&ofp.ActionOutput{Port: ofp.PortIn, MaxLen: ofp.ContentLenNoBuffer}}}}
 	punt := ofp.Instructions{&ofp.InstructionApplyActions{Actions: ofp.Actions{
 		&ofp.ActionOutput{Port: ofp.PortController, MaxLen: ofp.ContentLenNoBuffer}}}}
-	flows := []controller.Flow{
+	return []controller.Flow{
 		{Table: 0, Priority: 65000, Cookie: controller.NewCookie(controller.OwnerProbe, 0, 1), Match: []ofp.XM{tunnelID(KeyRequest)}, Instructions: back},
 		{Table: 0, Priority: 65000, Cookie: controller.NewCookie(controller.OwnerProbe, 0, 2), Match: []ofp.XM{tunnelID(KeyReply)}, Instructions: punt},
 	}
+}
+
+// IntendedFlows returns the probe flows the switch should hold: none
+// until they were installed on it (the flow audit, audit/).
+func (m *Manager) IntendedFlows(dpid uint64) ([]controller.Flow, bool) {
+	m.mu.Lock()
+	ready := m.ready[dpid]
+	m.mu.Unlock()
+	if !ready {
+		return nil, false
+	}
+	return Flows(), true
+}
+
+// installFlows puts the probe flows in a switch's ingress table: a probe
+// request from a tunnel is sent back where it came from as a reply, a
+// reply goes to the controller. Neither can reach an endpoint.
+func (m *Manager) installFlows(ctx context.Context, s *controller.Session) {
+	flows := Flows()
 	if err := s.AddFlows(ctx, flows...); err != nil {
 		m.log.Warn("installing probe flows failed", "dpid", fmt.Sprintf("%016x", s.DPID()), "err", err)
 		return

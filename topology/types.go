@@ -132,6 +132,10 @@ type Event struct {
 	DPID    DPID      `json:"dpid,omitempty"`
 	Port    uint32    `json:"port,omitempty"`
 	Message string    `json:"message"`
+	// Object and Data, when set, name what the event is about and hold it
+	// as the API shows it (journaled with the event).
+	Object string          `json:"object,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
 }
 
 // Snapshot is the whole model at one version.

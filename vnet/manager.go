@@ -124,6 +124,7 @@ type Manager struct {
 	lastChange time.Time             // a configured switch or a direct link last came up
 	inherit    map[uint64]*inherited // per switch; nil once the window is over (or off)
 	leaseMu    sync.Mutex            // one lease decision (read, choose, store) at a time; taken before mu
+	audit      Auditor               // told after each switch's pass (SetAuditor)
 }
 
 // NewManager loads the stored configuration.
@@ -563,6 +564,26 @@ func (m *Manager) settleCheck() bool {
 	return done
 }
 
+// Auditor is told, after each switch's reconciliation, what the switch
+// held before the pass and what the pass changed (the flow audit, see
+// audit/). It runs in the reconciler's goroutine: it must not block long.
+type Auditor interface {
+	Reconciled(ctx context.Context, s *controller.Session, prog *Program, before Seen, ch Changes, err error)
+}
+
+// SetAuditor installs the auditor (before Run).
+func (m *Manager) SetAuditor(a Auditor) {
+	m.mu.Lock()
+	m.audit = a
+	m.mu.Unlock()
+}
+
+func (m *Manager) auditor() Auditor {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.audit
+}
+
 // ReconcileNow runs one reconciliation pass and returns its first error.
 func (m *Manager) ReconcileNow(ctx context.Context) error { return m.reconcileAll(ctx) }
 
@@ -606,8 +627,15 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 		}
 		m.mu.Unlock()
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		ch, err := reconcile(rctx, s, progs[id], inh)
+		var seen *Seen
+		if aud := m.auditor(); aud != nil {
+			seen = &Seen{Settling: inh != nil}
+		}
+		ch, err := reconcile(rctx, s, progs[id], inh, seen)
 		cancel()
+		if seen != nil && !seen.Read.IsZero() {
+			m.auditor().Reconciled(ctx, s, progs[id], *seen, ch, err)
+		}
 		st := &SwitchStatus{DPID: fmt.Sprintf("%016x", id), Flows: len(progs[id].Flows), Groups: len(progs[id].Groups), Reconciled: time.Now(),
 			LastChanges: ch.String(), Settling: inh != nil}
 		m.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/netrack/openflow/ofp"
 
@@ -24,6 +25,17 @@ func owned(c controller.Cookie) bool {
 
 // ownedGroup reports whether a group id is one of ours (see GroupID).
 func ownedGroup(id uint32) bool { return id&0xf0000000 == 0x10000000 }
+
+// OwnedFlow, OwnedGroup and OwnedMeter report whether a flow cookie, a
+// group id or a meter id belongs to the virtual networks (what the
+// reconciler keeps converged; the flow audit's intent).
+func OwnedFlow(c controller.Cookie) bool { return owned(c) }
+
+// OwnedGroup: see OwnedFlow.
+func OwnedGroup(id uint32) bool { return ownedGroup(id) }
+
+// OwnedMeter: see OwnedFlow.
+func OwnedMeter(id uint32) bool { return ownedMeter(id) }
 
 // flowKey identifies a flow in a switch: table, priority and match.
 func flowKey(table uint8, prio uint16, match []ofp.XM) string {
@@ -100,7 +112,22 @@ func (c Changes) Empty() bool { c.MetersFailed = ""; return c == Changes{} }
 // match and actions are already right are not touched, so their traffic
 // never stops and their counters keep counting.
 func Reconcile(ctx context.Context, s *controller.Session, prog *Program) (Changes, error) {
-	return reconcile(ctx, s, prog, nil)
+	return reconcile(ctx, s, prog, nil, nil)
+}
+
+// Seen is what a reconciliation read from the switch before it changed
+// anything: the flow audit compares it with the program (see Auditor).
+type Seen struct {
+	Flows  []ofwire.FlowStats
+	Groups []ofwire.GroupDesc
+	Meters []controller.Meter
+	// MetersRead: the switch answered the meter request (it has meters).
+	MetersRead bool
+	// Read is when the flows were read.
+	Read time.Time
+	// Settling: the start-up window was open, so the pass only added what
+	// was missing (Options.Settle).
+	Settling bool
 }
 
 // inherited protects, during the start-up window (Options.Settle), the
@@ -118,7 +145,8 @@ func newInherited() *inherited {
 
 // reconcile is Reconcile; with keep (non-nil) the flows and groups
 // inherited from before this run are left as they are.
-func reconcile(ctx context.Context, s *controller.Session, prog *Program, keep *inherited) (Changes, error) {
+// seen (non-nil) receives what the switch held before the pass.
+func reconcile(ctx context.Context, s *controller.Session, prog *Program, keep *inherited, seen *Seen) (Changes, error) {
 	var ch Changes
 	kept := func(k string) bool { return keep != nil && !keep.ours[k] }
 	keptGroup := func(id uint32) bool { return keep != nil && !keep.groups[id] }
@@ -136,6 +164,13 @@ func reconcile(ctx context.Context, s *controller.Session, prog *Program, keep *
 	have, err := s.GroupDesc(ctx)
 	if err != nil {
 		return ch, fmt.Errorf("reading groups: %w", err)
+	}
+	if seen != nil {
+		seen.Groups = have
+		if len(prog.Meters) > 0 {
+			ms, err := s.Meters(ctx) // a switch without meters has none
+			seen.Meters, seen.MetersRead = ms, err == nil
+		}
 	}
 	haveG := map[uint32]ofwire.GroupDesc{}
 	for _, g := range have {
@@ -179,6 +214,9 @@ func reconcile(ctx context.Context, s *controller.Session, prog *Program, keep *
 	stats, err := s.FlowStats(ctx, controller.AllFlows)
 	if err != nil {
 		return ch, fmt.Errorf("reading flows: %w", err)
+	}
+	if seen != nil {
+		seen.Flows, seen.Read = stats, time.Now()
 	}
 	type actual struct {
 		cookie controller.Cookie
