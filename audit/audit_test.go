@@ -45,9 +45,9 @@ func TestCompare(t *testing.T) {
 	m.Instructions = flow(t, ifc, "actions=output:9").Instructions // modified
 	have = append(have, m)
 	// want[2] missing
-	have = append(have, stat(flow(t, 0x1234, "table=0,priority=300,ip,actions=drop"), 0))                                    // foreign
+	have = append(have, stat(flow(t, 0x1234, "table=0,priority=300,ip,actions=drop"), 0))                                             // foreign
 	have = append(have, stat(flow(t, controller.NewCookie(controller.OwnerInterface, 1, 99), "table=2,priority=50,actions=drop"), 0)) // extra
-	have = append(have, stat(flow(t, controller.NewCookie(controller.OwnerAPI, 0, 5), "table=0,priority=50,udp,actions=drop"), 0))   // api: taken as is
+	have = append(have, stat(flow(t, controller.NewCookie(controller.OwnerAPI, 0, 5), "table=0,priority=50,udp,actions=drop"), 0))    // api: taken as is
 	in := Intent{Flows: want, Covers: vnetKind}
 	got := Compare(in, State{Flows: have})
 	k := kinds(got)
@@ -127,7 +127,6 @@ func TestDead(t *testing.T) {
 		t.Fatalf("quiet network: %+v", got)
 	}
 }
-
 
 // benchFlows are n flows like a large switch's: per network L2 flows,
 // classification by port, a few security rules.

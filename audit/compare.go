@@ -136,7 +136,6 @@ func FlowKey(table uint8, prio uint16, match []ofp.XM) string {
 
 func fieldID(xm ofp.XM) uint32 { return uint32(xm.Class)<<8 | uint32(xm.Type) }
 
-
 // instrKey renders instructions in OpenFlow's execution order, which is
 // also the order switches report them in.
 func instrKey(inst ofp.Instructions) string {

@@ -110,15 +110,15 @@ type Engine struct {
 	opt Options
 	log *slog.Logger
 
-	mu      sync.Mutex
-	reports map[uint64]*Report
-	first   map[uint64]map[string]time.Time // per switch: finding key -> first seen
-	dead    map[uint64]*deadTracker
-	counts  map[uint64]map[string]uint64
-	network NetworkReport
+	mu       sync.Mutex
+	reports  map[uint64]*Report
+	first    map[uint64]map[string]time.Time // per switch: finding key -> first seen
+	dead     map[uint64]*deadTracker
+	counts   map[uint64]map[string]uint64
+	network  NetworkReport
 	netFirst map[string]time.Time
-	netMu   sync.Mutex // one network analysis at a time
-	kick    chan struct{}
+	netMu    sync.Mutex // one network analysis at a time
+	kick     chan struct{}
 }
 
 // New returns an engine; install it with vn.SetAuditor(e) and Run it.
