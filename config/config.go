@@ -22,6 +22,7 @@
 //	state_file: /var/lib/satellite/state.db   # virtual networks and DHCP leases (API alert rules: state-alerts.db next to it)
 //	journal: {max_size: 256MiB, max_age: 720h}  # the history of changes (state-journal/ next to the state file)
 //	cluster: {name: fabric1, etcd: ["http://10.0.0.1:2379"], lease: 3s}  # several instances sharing state in etcd (docs/cluster.md)
+//	audit: {foreign: report, dead_after: 10m}    # the flow audit: foreign flows report|remove|keep-silent
 //
 // Environment variables: SATELLITE_CONFIG (file path), SATELLITE_OPENFLOW
 // (comma separated targets), SATELLITE_HTTP, SATELLITE_LOG_LEVEL,
@@ -115,6 +116,8 @@ type Config struct {
 	// Cluster shares the state with other instances through etcd
 	// (config/cluster.go, docs/cluster.md); unset: one instance alone.
 	Cluster Cluster `yaml:"cluster"`
+	// Audit tunes the flow audit (config/audit.go).
+	Audit Audit `yaml:"audit"`
 
 	// file is the configuration file read ("" = none).
 	file string
@@ -216,6 +219,7 @@ func Default() Config {
 		VNet:      defaultVNet(),
 		Journal:   defaultJournal(),
 		Cluster:   defaultCluster(),
+		Audit:     defaultAudit(),
 	}
 }
 
@@ -520,6 +524,7 @@ func (c Config) Validate() error {
 	c.validateVNet(bad)
 	c.validateJournal(bad)
 	c.validateCluster(bad)
+	c.validateAudit(bad)
 	if err := checkStateFile(c.StateFile); err != nil {
 		bad("state_file", "%v", err)
 	}

@@ -396,7 +396,7 @@ func (m *Manager) admitNow(l Lease) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if ch, err := reconcile(ctx, s, prog, inh); err != nil {
+	if ch, err := reconcile(ctx, s, prog, inh, nil); err != nil {
 		m.log.Debug("DHCP: the switch was not updated before the answer; the next pass will", "dpid", controller.FormatDPID(id), "err", err)
 	} else if !ch.Empty() {
 		m.log.Debug("DHCP: the switch admits the address before the answer", "dpid", controller.FormatDPID(id), "ip", l.IP, "changes", ch.String())

@@ -11,6 +11,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/satellite-sdn/satellite/audit"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -118,6 +119,11 @@ var apiDocs = func() map[string]RouteDoc {
 		"GET /api/v1/alerts/stats":            {Summary: "rule, alert and webhook counters", Tag: "alerts", Resp: alerts.Stats{}},
 		"POST " + TracePath: {Summary: "trace a packet hop by hop through the switches' flow tables and the intended ones (why can't A reach B?)", Tag: "diagnostics",
 			Body: diagnostics.Request{}, Resp: diagnostics.Result{}},
+		"GET " + AuditPath: {Summary: "the flow audit: per switch what differs from the intent (missing, modified, extra, foreign) and what the tables hold that cannot work (shadowed, dead), and the networks' black holes and loops", Tag: "diagnostics",
+			Resp: audit.Overview{}, Query: []Param{{"fresh", "boolean", "true: read every switch now (default: the last audit, made at each reconciliation)"}}},
+		"GET " + AuditPath + "/{dpid}": {Summary: "one switch's flow audit (a datapath id or name)", Tag: "diagnostics", Resp: audit.Report{},
+			Query: []Param{{"fresh", "boolean", "true: read the switch now (default: the last audit)"}}},
+		"POST " + AuditPath + "/fix":                            {Summary: "the reconciler converges every switch now; answers the audit made after it", Tag: "diagnostics", Resp: audit.Overview{}},
 		"POST /api/v1/networks/auto":                            {Summary: "create (or find) the automatic network", Tag: "virtual networks", Body: AutoNetworkRequest{}, Resp: vnet.AutoResult{}, Also: []int{http.StatusCreated}},
 		"GET /api/v1/trunks":                                    {Summary: "trunk ports", Tag: "virtual networks", Resp: []Trunk{}, Query: []Param{{"datapath", "string", "datapath name"}}},
 		"GET /api/v1/leases":                                    {Summary: "DHCP leases: the record of every address with its state and expiry", Tag: "virtual networks", Resp: []Lease{}, Query: []Param{{"network", "string", "network name"}}},

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"github.com/satellite-sdn/satellite/audit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,7 +61,8 @@ func fullServerWith(t *testing.T, start func(...web.Option) *webtest.Env) *webte
 	env := start(web.WithLogger(logs), web.WithTopology(model), web.WithCollector(coll), web.WithAlerts(eng), web.WithJournal(jr),
 		web.WithInsights(insights.New(insights.Config{Logger: logs}, coll, model)),
 		web.WithDiscovery(lldp.NewDiscovery(lldp.DiscoveryConfig{Logger: logs}, base.Ctl, model, lldp.NewRandomSigner())),
-		web.WithVirtualNetworks(vm), web.WithProbes(probes.New(probes.Config{}, base.Ctl, vm, model)))
+		web.WithVirtualNetworks(vm), web.WithProbes(probes.New(probes.Config{}, base.Ctl, vm, model)),
+		web.WithAudit(audit.New(base.Ctl, vm, audit.Options{Logger: logs, Events: model})))
 	t.Cleanup(env.API.Close)
 	env.Connect(switchemu.Config{DPID: 1, Ports: 2})
 	return env

@@ -35,6 +35,7 @@
 //	/api/v1/datapaths, networks, interfaces, routers, security-groups, trunks,
 //	leases, vnet/...                          virtual networks (vnet.go, WithVirtualNetworks)
 //	POST   /api/v1/trace                      a packet trace: why can't A reach B? (trace.go, WithTracer)
+//	GET    /api/v1/audit[/{dpid}][?fresh=true] the flow audit; POST /api/v1/audit/fix converges now (audit.go)
 //
 // The topology routes answer 503 unless the server was given a model
 // (WithTopology), /api/v1/discovery unless it was given the discovery
@@ -55,6 +56,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/satellite-sdn/satellite/audit"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -120,8 +122,9 @@ type Server struct {
 	ui        http.Handler // the web UI under /ui/ (WithUI), or nil
 	patterns  []string     // every route of handle, in order (openapi.go)
 
-	vnets   *vnet.Manager    // virtual networks (vnet.go, WithVirtualNetworks), or nil
-	journal *journal.Journal // the history (events.go, WithJournal), or nil
+	vnets     *vnet.Manager    // virtual networks (vnet.go, WithVirtualNetworks), or nil
+	journal   *journal.Journal // the history (events.go, WithJournal), or nil
+	flowAudit *audit.Engine    // the flow audit (audit.go, WithAudit), or nil
 
 	tracer *diagnostics.Tracer // packet traces (trace.go, WithTracer), or nil
 
@@ -240,6 +243,7 @@ func (s *Server) routes() {
 	s.handle("GET "+OpenAPIPath, s.openAPI)
 	s.vnetRoutes()
 	s.traceRoutes() // POST /api/v1/trace (trace.go)
+	s.auditRoutes() // /api/v1/audit (audit.go)
 	s.exporterRoutes()
 	s.clusterRoutes() // GET /api/v1/cluster (cluster.go)
 	s.authRoutes()    // tokens, audit log, whoami, the UI's login (auth.go)

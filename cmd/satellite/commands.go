@@ -87,7 +87,7 @@ var baseCommands = map[string]clientCommand{
 	"ports":           {"DPID", 1, 0, "port state and counters", setupPorts},
 	"flows":           {"DPID", 1, 0, "flow table with counters", setupFlows},
 	"flow add":        {"DPID 'SPEC'", 2, 0, "install an API flow (SPEC in ovs-ofctl syntax, e.g. 'table=0,priority=100,in_port=1,actions=output:2')", setupFlowAdd},
-	"flow del":        {"DPID", 1, 0, "delete API flows (flows of another owner only with --owner)", setupFlowDel},
+	"flow del":        {"DPID", 1, 0, "delete API flows (flows of another owner only with --owner; those Satellite keeps converged also need --force)", setupFlowDel},
 	"groups":          {"DPID", 1, 0, "groups with buckets and counters", setupGroups},
 	"tables":          {"DPID", 1, 0, "flow tables in use", setupTables},
 	"flow":            {"add|del ...", -1, 0, "add or delete flows", nil},
@@ -479,17 +479,26 @@ func setupFlowAdd(fs *flag.FlagSet) func(context.Context, *session, []string) er
 
 func setupFlowDel(fs *flag.FlagSet) func(context.Context, *session, []string) error {
 	query := selectorFlags(fs, "api")
+	force := fs.Bool("force", false, "delete flows Satellite keeps converged (owners network, interface, router, secgroup, tunnel, discovery, probe)")
 	return func(ctx context.Context, s *session, args []string) error {
 		dpid, err := canonicalDPID(args[0])
 		if err != nil {
 			return err
 		}
 		q := query()
+		after, owned := reconciledOwner(q.Owner)
+		if owned && !*force {
+			return fmt.Errorf("refusing to delete %s flows without --force: Satellite keeps them converged, so %s; "+
+				"to see what differs without deleting anything: satellite audit %s", q.Owner, after, args[0])
+		}
 		res, err := s.cl.DeleteFlows(ctx, dpid, q)
 		if err != nil {
 			return err
 		}
 		return s.print(res, func(w io.Writer) {
+			if owned {
+				defer fmt.Fprintf(w, "note: %s\n", after)
+			}
 			what := res.Owner + " flows"
 			if res.Network != nil {
 				what += fmt.Sprintf(" of network %d", *res.Network)
@@ -503,6 +512,21 @@ func setupFlowDel(fs *flag.FlagSet) func(context.Context, *session, []string) er
 			fmt.Fprintf(w, "deleted %s from %s (%d matched just before the delete)\n", what, dpid, res.Matched)
 		})
 	}
+}
+
+// reconciledOwner says what happens to deleted flows of an owner kind that
+// Satellite keeps converged (ok false: none does).
+func reconciledOwner(owner string) (after string, ok bool) {
+	switch owner {
+	case "network", "interface", "router", "secgroup", "tunnel":
+		return "the virtual networks' reconciler puts them back at its next pass (vnet.resync, 30s by default; at once with satellite audit --fix), " +
+			"journaling a flow-drift and a flow-repair event, and traffic they carry is dropped until then", true
+	case "discovery":
+		return "LLDP discovery and host tracking stop seeing the switch's packets until the ingress flows are put back (when the switch reconnects; the LLDP one also when a port comes up); satellite audit reports them missing", true
+	case "probe":
+		return "the tunnel probes stop measuring the switch's paths until their flows are put back (the probes reinstall them); satellite audit reports them missing", true
+	}
+	return "", false
 }
 
 func setupGroups(fs *flag.FlagSet) func(context.Context, *session, []string) error {

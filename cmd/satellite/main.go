@@ -51,8 +51,9 @@ default http://127.0.0.1:8080; --token TOKEN or $SATELLITE_TOKEN;
                                 flow table with counters
   flow add DPID 'SPEC' [--id N] install an API flow, e.g.
                                 'table=0,priority=100,in_port=1,actions=output:2'
-  flow del DPID [--owner api] [--network N] [--id N] [--table N]
-                                delete API flows (another owner only when named)
+  flow del DPID [--owner api] [--network N] [--id N] [--table N] [--force]
+                                delete API flows (another owner only when named; owners
+                                Satellite keeps converged, such as network, need --force)
   groups DPID                   groups with buckets and counters
   tables DPID [--all]           flow tables in use (--all: every table)
 
@@ -65,6 +66,10 @@ Diagnostics (README, "Why can't A reach B?"):
                                 a packet hop by hop through the real flow tables (FROM: an
                                 interface or SWITCH:PORT; TO: an interface, IP or MAC), with
                                 the intended flows next to the real ones; --live injects it
+  audit [SWITCH] [--fix] [--last]
+                                the flow audit: missing, modified, extra, foreign, shadowed
+                                and dead flows, black holes and loops; exit status 1 when
+                                anything is found; --fix: the reconciler converges now
 
 Topology (needs a server with topology enabled):
   links [--kind direct|tunnel] [--dpid DPID]

@@ -170,8 +170,14 @@ func TestClientCommands(t *testing.T) {
 	if fl := sw.Flows(); len(fl) != 1 || controller.Cookie(fl[0].Cookie).Kind() != controller.OwnerNetwork {
 		t.Fatalf("after deleting API flows: %+v", fl)
 	}
-	wantLines(t, ok(t, "flow", "del", "1f", "--owner", "network", "--network", "5", "--table", "0"),
-		`^deleted network flows of network 5 in table 0 from 000000000000001f \(1 matched just before the delete\)\n$`)
+	// flows the reconciler keeps converged need --force, and the answer says what happens next
+	fails(t, 1, "satellite: refusing to delete network flows without --force: Satellite keeps them converged, so the virtual networks' reconciler puts them back",
+		"flow", "del", "1f", "--owner", "network", "--network", "5", "--table", "0")
+	if fl := sw.Flows(); len(fl) != 1 {
+		t.Fatalf("a refused delete deleted: %+v", fl)
+	}
+	wantLines(t, ok(t, "flow", "del", "1f", "--owner", "network", "--network", "5", "--table", "0", "--force"),
+		`^deleted network flows of network 5 in table 0 from 000000000000001f \(1 matched just before the delete\)\nnote: the virtual networks' reconciler puts them back at its next pass`)
 	if fl := sw.Flows(); len(fl) != 0 {
 		t.Fatalf("flows left: %+v", fl)
 	}

@@ -111,6 +111,9 @@ func (a *App) front(cfg config.Config, opt Options, noHTTP bool) error {
 	if a.Cluster != nil {
 		opts = append(opts, web.WithCluster(func(ctx context.Context) (cluster.Status, error) { return a.Cluster.Status(ctx, cfg.Cluster.Etcd) }))
 	}
+	if a.Audit != nil {
+		opts = append(opts, web.WithAudit(a.Audit))
+	}
 	a.API = web.New(a.Controller, opts...)
 	if a.httpLn != nil {
 		a.Add("http", a.serveHTTP, nil)

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/satellite-sdn/satellite/audit"
 	"log/slog"
 	"net"
 	"runtime"
@@ -83,6 +84,7 @@ type Core struct {
 	// Cluster is this instance's part in a cluster's switch mastership
 	// (nil: alone, on the state file).
 	Cluster *cluster.Member
+	Audit   *audit.Engine // the flow audit (docs/audit.md)
 
 	cfg     config.Config
 	log     *slog.Logger
@@ -306,6 +308,16 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 		}, nil)
 	}
 	a.Tracer = diagnostics.NewTracer(ctl, model, a.VNets, traceMaxAge(cfg.VNet.TraceMaxAge))
+	// The flow audit compares every switch with the intent at each
+	// reconciliation (the reconciler's own read) and on demand.
+	aopt := cfg.AuditOptions()
+	aopt.Logger, aopt.Events, aopt.Tracer = log, model, a.Tracer
+	if a.Prober != nil {
+		aopt.Probes = a.Prober.IntendedFlows
+	}
+	a.Audit = audit.New(ctl, a.VNets, aopt)
+	a.VNets.SetAuditor(a.Audit)
+	a.Add("flow audit", runs(a.Audit.Run), nil)
 	return a, nil
 }
 
