@@ -37,7 +37,7 @@ func (e *Engine) analyse(ctx context.Context) {
 	defer e.netMu.Unlock()
 	cfg, _ := e.vn.Config()
 	rep := NetworkReport{At: e.opt.Now(), Entries: []Entry{}}
-	age := int64(2000) // one dump of each switch serves every trace of this run
+	start := time.Now()
 	for _, n := range cfg.Networks {
 		var ifs []vnet.Interface
 		for _, in := range cfg.Interfaces {
@@ -62,6 +62,8 @@ func (e *Engine) analyse(ctx context.Context) {
 					continue
 				}
 				count++
+				// the tables read since this run started serve every trace of it
+				age := time.Since(start).Milliseconds()
 				res, err := e.opt.Tracer.Trace(ctx, diagnostics.Request{From: src.Name, To: dst.Name, MaxAgeMs: &age})
 				if err != nil {
 					rep.Skipped = append(rep.Skipped, src.Name+" -> "+dst.Name+": "+err.Error())

@@ -65,7 +65,12 @@ func setupAudit(fs *flag.FlagSet) func(context.Context, *session, []string) erro
 			entries = []audit.Entry{}
 		}
 		var out any = entries
-		err := s.print(out, func(w io.Writer) { auditTable(w, reports, entries, *fix) })
+		err := s.print(out, func(w io.Writer) {
+			auditTable(w, reports, entries, *fix)
+			if nets != nil && len(nets.Skipped) > 0 {
+				fmt.Fprintf(w, "\nnote: %d of the networks' traces could not run (first: %s)\n", len(nets.Skipped), nets.Skipped[0])
+			}
+		})
 		if err != nil {
 			return err
 		}
