@@ -8,6 +8,7 @@ package alerts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -187,6 +188,7 @@ type Engine struct {
 	portNames  map[topology.Endpoint]string
 	linkDown   map[topology.LinkKey]time.Time // since when
 	secEvents  map[topology.Endpoint][]secEvent
+	drift      map[uint64][]driftEvent // the flow audit's findings per switch, in the last SecurityWindow
 
 	samplesLost atomic.Uint64
 	evaluations atomic.Uint64
@@ -195,6 +197,28 @@ type Engine struct {
 type secEvent struct {
 	t    time.Time
 	kind string
+}
+
+// driftEvent is one event of the flow audit: n flows of one kind.
+type driftEvent struct {
+	t    time.Time
+	kind string
+	n    int
+}
+
+// driftKinds are the flow audit's kinds (audit.Kinds).
+var driftKinds = []string{"missing", "modified", "extra", "foreign", "shadowed", "dead", "blackhole", "loop"}
+
+func isDriftKind(k string) bool { return contains(driftKinds, k) }
+
+// isDriftEvent: the flow audit's events (flow-drift, flow-shadowed,
+// flow-dead, network-blackhole, network-loop), not its repairs.
+func isDriftEvent(kind string) bool {
+	switch kind {
+	case "flow-drift", "flow-shadowed", "flow-dead", "network-blackhole", "network-loop":
+		return true
+	}
+	return false
 }
 
 // New returns an engine with the config file's rules (validated: the
@@ -220,7 +244,7 @@ func New(cfg Config, src Sources) (*Engine, error) {
 		stream: collector.NewStream[Event](nil),
 		rules:  map[string]*compiled{}, skipped: map[string]*skippedRule{}, byMetric: map[string][]*compiled{}, active: map[alertKey]*Alert{},
 		switchDown: map[uint64]bool{}, portDown: map[topology.Endpoint]bool{}, portNames: map[topology.Endpoint]string{},
-		linkDown: map[topology.LinkKey]time.Time{}, secEvents: map[topology.Endpoint][]secEvent{},
+		linkDown: map[topology.LinkKey]time.Time{}, secEvents: map[topology.Endpoint][]secEvent{}, drift: map[uint64][]driftEvent{},
 	}
 	for i, r := range cfg.Rules {
 		c, err := compile(r)
@@ -751,7 +775,7 @@ func (e *Engine) tick(now time.Time) {
 			delete(e.active, k)
 			continue
 		}
-		if (c.metric.State && c.metric.scope != scopeTunnel) || c.metric.scope == scopeLink || c.metric.scope == scopeInsight || c.Metric == MetricHostCount || c.Metric == MetricSecurityEvents {
+		if (c.metric.State && c.metric.scope != scopeTunnel) || c.metric.scope == scopeLink || c.metric.scope == scopeInsight || c.Metric == MetricHostCount || c.Metric == MetricSecurityEvents || c.Metric == MetricFlowDrift {
 			continue // re-evaluated below from current state
 		}
 		if now.Sub(a.lastSeen) > e.cfg.StaleAfter {
@@ -996,6 +1020,55 @@ func (e *Engine) evalTopology(now time.Time) {
 			delete(e.secEvents, ep)
 		}
 	}
+	e.evalDrift(now, cutoff)
+}
+
+// evalDrift: flow_drift_total, the flows the audit found per switch in
+// the window, per kind when the rule selects one.
+func (e *Engine) evalDrift(now, cutoff time.Time) {
+	for dpid, evs := range e.drift {
+		i := 0
+		for i < len(evs) && evs[i].t.Before(cutoff) {
+			i++
+		}
+		if evs = evs[i:]; len(evs) == 0 {
+			delete(e.drift, dpid)
+		} else {
+			e.drift[dpid] = evs
+		}
+	}
+	rules := e.byMetric[MetricFlowDrift]
+	if len(rules) == 0 {
+		return
+	}
+	seen := map[string]bool{}
+	for dpid, evs := range e.drift {
+		for _, c := range rules {
+			if !e.selectsSwitch(c, dpid) {
+				continue
+			}
+			n, last := 0, ""
+			for _, ev := range evs {
+				if c.Selector.Event == "" || c.Selector.Event == ev.kind {
+					n += ev.n
+					last = ev.kind
+				}
+			}
+			key := "switch/" + controller.FormatDPID(dpid) + "/drift"
+			if c.Selector.Event != "" {
+				key += "/" + c.Selector.Event
+			}
+			seen[key] = true
+			e.observe(c, series{key, func() map[string]string { return map[string]string{"dpid": controller.FormatDPID(dpid), "kind": last} }}, float64(n), now)
+		}
+	}
+	for k, a := range e.active {
+		if a.Metric == MetricFlowDrift && !seen[k.series] {
+			if c := e.rules[k.rule]; c != nil {
+				e.observe(c, series{k.series, nil}, 0, now)
+			}
+		}
+	}
 }
 
 // canonicalLink is the direction of a link from its lower endpoint
@@ -1121,6 +1194,23 @@ func (e *Engine) onDelta(d topology.Delta) {
 		e.linkDown[d.Link.Key()] = now
 	case d.Link != nil:
 		delete(e.linkDown, d.Link.Key())
+	case d.Op == topology.OpEvent && d.Event != nil && isDriftEvent(d.Event.Kind):
+		var data struct {
+			Kind  string `json:"kind"`
+			Flows int    `json:"flows"`
+		}
+		if json.Unmarshal(d.Event.Data, &data) != nil || data.Kind == "" {
+			break
+		}
+		if data.Flows <= 0 {
+			data.Flows = 1
+		}
+		dpid := uint64(d.Event.DPID)
+		evs := append(e.drift[dpid], driftEvent{t: now, kind: data.Kind, n: data.Flows})
+		if len(evs) > 1000 {
+			evs = evs[len(evs)-1000:]
+		}
+		e.drift[dpid] = evs
 	case d.Op == topology.OpEvent && d.Event != nil && isSecurityEvent(d.Event.Kind):
 		ep := topology.Endpoint{DPID: d.Event.DPID, Port: d.Event.Port}
 		evs := append(e.secEvents[ep], secEvent{t: now, kind: d.Event.Kind})

@@ -639,3 +639,44 @@ func TestLinkDownOneAlertPerLink(t *testing.T) {
 		t.Fatalf("after the link is back: %v", states(e))
 	}
 }
+
+func TestFlowDriftMetric(t *testing.T) {
+	m := topology.New(topology.Options{})
+	e, err := New(Config{Logger: quiet, Rules: []Rule{
+		{Name: "drift", Metric: MetricFlowDrift, Op: ">"},
+		{Name: "foreign-h2", Metric: MetricFlowDrift, Op: ">", Selector: Selector{DPID: "2", Event: "foreign"}},
+	}}, Sources{Model: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compile(Rule{Name: "x", Metric: MetricFlowDrift, Op: ">", Selector: Selector{Event: "lost"}}); err == nil || !strings.Contains(err.Error(), "want a flow audit kind") {
+		t.Fatalf("unknown kind: %v", err)
+	}
+	sub := m.Subscribe(0, 64)
+	defer sub.Close()
+	m.AddEvent(topology.Event{Kind: "flow-drift", DPID: 1, Data: json.RawMessage(`{"kind":"missing","flows":3}`)})
+	m.AddEvent(topology.Event{Kind: "flow-repair", DPID: 2, Data: json.RawMessage(`{"kind":"foreign","flows":1}`)}) // a repair is no drift
+	for len(sub.C) > 0 {
+		e.onDelta(<-sub.C)
+	}
+	now := time.Now()
+	e.mu.Lock()
+	e.evalTopology(now)
+	e.mu.Unlock()
+	got := states(e)
+	if got["drift switch/0000000000000001/drift"] != StateFiring || len(got) != 1 {
+		t.Fatalf("after drift on switch 1: %v", got)
+	}
+	for _, a := range e.Active() {
+		if a.Value != 3 || a.Labels["kind"] != "missing" {
+			t.Fatalf("alert %+v", a)
+		}
+	}
+	// a minute later the switch stayed clean: resolved
+	e.mu.Lock()
+	e.evalTopology(now.Add(SecurityWindow + time.Second))
+	e.mu.Unlock()
+	if len(e.Active()) != 0 {
+		t.Fatalf("after a clean minute: %v", states(e))
+	}
+}

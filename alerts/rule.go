@@ -125,6 +125,8 @@ const (
 	MetricTunnelUnreachable = "tunnel_unreachable"
 	// the score of each finding of the insights engine
 	MetricAnomalyScore = "anomaly_score"
+	// the flow audit's findings (audit/)
+	MetricFlowDrift = "flow_drift_total"
 )
 
 // Metrics lists every metric, in documentation order.
@@ -153,6 +155,7 @@ var Metrics = []MetricInfo{
 	{Name: MetricTunnelFlapping, scope: scopeTunnel, State: true, About: "1 while a tunnel path is damped for flapping (too many state changes)"},
 	{Name: MetricTunnelUnreachable, scope: scopeTunnel, State: true, About: "1 while no path from a host to another is usable: their traffic is dropped"},
 	{Name: MetricAnomalyScore, scope: scopeInsight, Unit: "score", About: "the score of each thing wrong now (GET /api/v1/insights): 1 at a detector's threshold, one more per doubling beyond it, up to 20; dpid selects the findings about a switch"},
+	{Name: MetricFlowDrift, scope: scopeSwitch, Unit: "flows", About: "flows the flow audit found differing from the intent or broken on a switch in the last minute, per kind (selector.event: missing, modified, extra, foreign, shadowed, dead, blackhole or loop; default every kind); /metrics exports the running total"},
 }
 
 var metricsByName = func() map[string]*MetricInfo {
@@ -312,9 +315,13 @@ func compile(r Rule) (*compiled, error) {
 		}
 		c.owner = &k
 	}
-	if s.Event != "" {
+	if s.Event != "" && r.Metric == MetricFlowDrift {
+		if !isDriftKind(s.Event) {
+			return nil, fieldErr("selector.event", "%q: want a flow audit kind: %s", s.Event, strings.Join(driftKinds, ", "))
+		}
+	} else if s.Event != "" {
 		if r.Metric != MetricSecurityEvents {
-			return nil, fieldErr("selector.event", "event selects security_events only")
+			return nil, fieldErr("selector.event", "event selects security_events only (and flow_drift_total, by audit kind)")
 		}
 		if !isSecurityEvent(s.Event) {
 			return nil, fieldErr("selector.event", "%q: want a security event kind such as lldp-forged, lldp-replayed, lldp-unsigned, switch-conflict, switch-cert-mismatch", s.Event)
@@ -337,7 +344,7 @@ func compile(r Rule) (*compiled, error) {
 		c.value = float64(*r.Value)
 	case m.State:
 		c.value = 1
-	case r.Metric == MetricSecurityEvents:
+	case r.Metric == MetricSecurityEvents, r.Metric == MetricFlowDrift:
 		c.value = 0
 	default:
 		return nil, fieldErr("value", "missing; want a number such as 800M, 1.5G, 10k or 90")

@@ -80,8 +80,11 @@ type Entry struct {
 
 // Key identifies a finding across audits (for Since and for events).
 func (e *Entry) Key() string {
-	return e.Kind + "|" + e.What + "|" + e.key
+	return e.Kind + "|" + e.placeKey()
 }
+
+// placeKey identifies the flow, group or meter (CompareInPlace's keys).
+func (e *Entry) placeKey() string { return e.What + "|" + e.key }
 
 // Intent is what Satellite intends one switch to hold.
 type Intent struct {
@@ -166,7 +169,15 @@ func instrKey(inst ofp.Instructions) string {
 // entries are in table, priority order; their DPID, Switch, Owner and
 // Network are left for the caller to fill.
 func Compare(in Intent, st State) []Entry {
+	out, _ := CompareInPlace(in, st)
+	return out
+}
+
+// CompareInPlace is Compare that also returns what the switch holds as
+// intended: key (Entry.Key without the kind) -> intended instructions.
+func CompareInPlace(in Intent, st State) ([]Entry, map[string]string) {
 	var out []Entry
+	inPlace := make(map[string]string, len(in.Flows))
 	want := make(map[string]int, len(in.Flows))
 	wantKeys := make([]string, len(in.Flows))
 	for i := range in.Flows {
@@ -190,6 +201,7 @@ func Compare(in Intent, st State) []Entry {
 			have := instrKey(fs.Instructions)
 			intended := instrKey(w.Instructions)
 			if have == intended && ck == w.Cookie {
+				inPlace["flow|"+k] = intended
 				continue
 			}
 			e := flowEntry(Modified, fs, k)
@@ -230,10 +242,10 @@ func Compare(in Intent, st State) []Entry {
 			Detail: "intended, not on the switch"}
 		out = append(out, e)
 	}
-	out = append(out, compareGroups(in, st)...)
-	out = append(out, compareMeters(in, st)...)
+	out = append(out, compareGroups(in, st, inPlace)...)
+	out = append(out, compareMeters(in, st, inPlace)...)
 	sortEntries(out)
-	return out
+	return out, inPlace
 }
 
 func flowEntry(kind string, fs *ofwire.FlowStats, key string) Entry {
@@ -255,7 +267,7 @@ func groupKey(typ uint8, buckets []ofwire.Bucket) string {
 	return b.String()
 }
 
-func compareGroups(in Intent, st State) []Entry {
+func compareGroups(in Intent, st State, inPlace map[string]string) []Entry {
 	if in.OwnedGroup == nil {
 		return nil
 	}
@@ -280,6 +292,8 @@ func compareGroups(in Intent, st State) []Entry {
 		case hk != groupKey(w.Type, w.Buckets):
 			out = append(out, Entry{Kind: Modified, What: "group", ID: g.GroupID, Actions: hk, Intended: groupKey(w.Type, w.Buckets), key: key,
 				Owner: "virtual networks", Detail: fmt.Sprintf("group %#x has other buckets than intended", g.GroupID)})
+		default:
+			inPlace["group|"+key] = hk
 		}
 	}
 	for _, g := range in.Groups {
@@ -291,7 +305,7 @@ func compareGroups(in Intent, st State) []Entry {
 	return out
 }
 
-func compareMeters(in Intent, st State) []Entry {
+func compareMeters(in Intent, st State, inPlace map[string]string) []Entry {
 	if in.OwnedMeter == nil || !st.MetersKnown {
 		return nil
 	}
@@ -316,6 +330,8 @@ func compareMeters(in Intent, st State) []Entry {
 		case m != w:
 			out = append(out, Entry{Kind: Modified, What: "meter", ID: m.ID, Actions: text(m), Intended: text(w), key: key,
 				Owner: "virtual networks", Detail: fmt.Sprintf("meter %d: %s on the switch, intended %s", m.ID, text(m), text(w))})
+		default:
+			inPlace["meter|"+key] = text(m)
 		}
 	}
 	for _, m := range in.Meters {

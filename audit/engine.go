@@ -76,6 +76,9 @@ type Report struct {
 	Flows  int       `json:"flows"`
 	// Intended counts the flows Satellite intends the switch to hold.
 	Intended int `json:"intended"`
+	// Pending counts the differences that are no drift: what the
+	// reconciler has yet to do for a new switch or a changed intent.
+	Pending int `json:"pending"`
 	// Counts are the findings not repaired, per kind.
 	Counts  map[string]int `json:"counts"`
 	Entries []Entry        `json:"entries"`
@@ -113,6 +116,7 @@ type Engine struct {
 	mu       sync.Mutex
 	reports  map[uint64]*Report
 	first    map[uint64]map[string]time.Time // per switch: finding key -> first seen
+	settled  map[uint64]map[string]string    // per switch: what was in place as intended (placeKey -> intended)
 	dead     map[uint64]*deadTracker
 	counts   map[uint64]map[string]uint64
 	network  NetworkReport
@@ -139,7 +143,7 @@ func New(ctl *controller.Controller, vn *vnet.Manager, opt Options) *Engine {
 		opt.Now = time.Now
 	}
 	return &Engine{ctl: ctl, vn: vn, opt: opt, log: opt.Logger.With("component", "audit"),
-		reports: map[uint64]*Report{}, first: map[uint64]map[string]time.Time{}, dead: map[uint64]*deadTracker{},
+		reports: map[uint64]*Report{}, first: map[uint64]map[string]time.Time{}, settled: map[uint64]map[string]string{}, dead: map[uint64]*deadTracker{},
 		counts: map[uint64]map[string]uint64{}, netFirst: map[string]time.Time{}, kick: make(chan struct{}, 1)}
 }
 
@@ -215,6 +219,25 @@ func (e *Engine) intent(dpid uint64, prog *vnet.Program, metersKnown bool) Inten
 	return in
 }
 
+// intentPlaces is what a switch holding the intent has in place.
+func intentPlaces(in Intent) map[string]string {
+	m := make(map[string]string, len(in.Flows)+len(in.Groups)+len(in.Meters))
+	for i := range in.Flows {
+		f := &in.Flows[i]
+		k := "flow|" + FlowKey(f.Table, f.Priority, f.Match)
+		if _, dup := m[k]; !dup {
+			m[k] = instrKey(f.Instructions)
+		}
+	}
+	for _, g := range in.Groups {
+		m[fmt.Sprintf("group|group/%d", g.ID)] = groupKey(g.Type, g.Buckets)
+	}
+	for _, mt := range in.Meters {
+		m[fmt.Sprintf("meter|meter/%d", mt.ID)] = fmt.Sprintf("pps=%d,burst=%d", mt.PPS, mt.Burst)
+	}
+	return m
+}
+
 func withoutMeters(flows []controller.Flow) []controller.Flow {
 	out := make([]controller.Flow, len(flows))
 	for i, f := range flows {
@@ -234,7 +257,37 @@ func withoutMeters(flows []controller.Flow) []controller.Flow {
 func (e *Engine) run(dpid uint64, cfg *vnet.Config, prog *vnet.Program, st State, at time.Time, source string) (*Report, []Entry) {
 	start := time.Now()
 	in := e.intent(dpid, prog, st.MetersKnown)
-	entries := Compare(in, st)
+	entries, inPlace := CompareInPlace(in, st)
+	// Drift is a change to what was in place: a flow missing or modified
+	// that the switch held as intended before, a flow of ours nobody
+	// intends that was not there as intended. The rest is the
+	// reconciler's work to come (a new switch, a changed intent).
+	e.mu.Lock()
+	prev := e.settled[dpid]
+	e.mu.Unlock()
+	pending := 0
+	kept := entries[:0]
+	for _, en := range entries {
+		pk := en.placeKey()
+		was, known := prev[pk]
+		if known {
+			inPlace[pk] = was // still what was in place: a drift stays one until repaired
+		}
+		switch en.Kind {
+		case Missing, Modified:
+			if !known || was != en.Intended {
+				pending++
+				continue
+			}
+		case Extra:
+			if known {
+				pending++
+				continue
+			}
+		}
+		kept = append(kept, en)
+	}
+	entries = kept
 	entries = append(entries, FindShadowed(st.Flows)...)
 	e.mu.Lock()
 	dt := e.dead[dpid]
@@ -255,7 +308,7 @@ func (e *Engine) run(dpid uint64, cfg *vnet.Config, prog *vnet.Program, st State
 	}
 	sortEntries(entries)
 	r := &Report{DPID: controller.FormatDPID(dpid), Switch: e.name(dpid, cfg), Connected: true, At: at, Source: source,
-		Flows: len(st.Flows), Intended: len(in.Flows)}
+		Flows: len(st.Flows), Intended: len(in.Flows), Pending: pending}
 	for i := range entries {
 		en := &entries[i]
 		en.DPID, en.Switch = r.DPID, r.Switch
@@ -263,13 +316,13 @@ func (e *Engine) run(dpid uint64, cfg *vnet.Config, prog *vnet.Program, st State
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	prev := e.first[dpid]
+	firstSeen := e.first[dpid]
 	next := make(map[string]time.Time, len(entries))
 	var fresh []Entry
 	for i := range entries {
 		en := &entries[i]
 		k := en.Key()
-		if t, ok := prev[k]; ok {
+		if t, ok := firstSeen[k]; ok {
 			en.Since = t
 		} else {
 			en.Since = at
@@ -278,6 +331,7 @@ func (e *Engine) run(dpid uint64, cfg *vnet.Config, prog *vnet.Program, st State
 		next[k] = en.Since
 	}
 	e.first[dpid] = next
+	e.settled[dpid] = inPlace
 	r.Entries = entries
 	r.AuditMs = float64(time.Since(start).Microseconds()) / 1000
 	e.countLocked(dpid, fresh)
@@ -365,6 +419,13 @@ func (e *Engine) Reconciled(ctx context.Context, s *controller.Session, prog *vn
 	}
 	if len(repaired) > 0 && !ch.Empty() {
 		e.repairEvents(r, repaired)
+	}
+	if !before.Settling {
+		// the switch now holds the intent
+		places := intentPlaces(e.intent(dpid, prog, before.MetersRead))
+		e.mu.Lock()
+		e.settled[dpid] = places
+		e.mu.Unlock()
 	}
 	if e.opt.Foreign == ForeignRemove && !before.Settling {
 		e.removeForeign(ctx, s, r)
@@ -698,6 +759,7 @@ func (e *Engine) Forget(dpid uint64) {
 	delete(e.reports, dpid)
 	delete(e.first, dpid)
 	delete(e.dead, dpid)
+	delete(e.settled, dpid)
 }
 
 var _ vnet.Auditor = (*Engine)(nil)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/satellite-sdn/satellite/lab"
 	"github.com/satellite-sdn/satellite/vnet"
 	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/web/client"
 )
 
 // TestAuditOnOVS is the flow audit's proof on a real Open vSwitch lab (two
@@ -152,6 +155,22 @@ func TestAuditOnOVS(t *testing.T) {
 	t.Logf("satellite audit after the changes by hand:\n%s", out)
 	wantLines(t, out, `(?m)^missing +h2 +`+l2+` +\d+ +\S*dl_dst=`+a1MAC+`\S* +interface a1 `, `(?m)^shadowed +h1 +`+l2+` `, `(?m)^foreign +h1 +0 +1 `)
 
+	// exported: the running total per switch and kind
+	req, _ := http.NewRequest("GET", s.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+os.Getenv(client.EnvToken))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`satellite_flow_drift_total{dpid="` + h2.DPID + `",kind="missing",switch="h2"} 1`,
+		`satellite_flow_drift_total{dpid="` + h1.DPID + `",kind="foreign",switch="h1"} 2`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(string(metrics), "flow_drift"))
+		}
+	}
+
 	// --fix: what is Satellite's is repaired, journaled as drift and repair
 	r = auditJSON("--fix")
 	if len(find(r, audit.Missing, "")) != 0 || len(find(r, audit.Modified, "")) != 0 || len(find(r, audit.BlackHole, h2.Name)) != 0 {
@@ -245,4 +264,14 @@ func TestAuditOnOVS(t *testing.T) {
 		t.Errorf("after removing the foreign flows: exit %d\n%s", r.code, describe(r))
 	}
 	wantLines(t, ok(t, "events", "--since", "5m", "--kind", "flow-repair"), `removed \d foreign flows? from h[12] \(table \S+; policy audit.foreign: remove\)`)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

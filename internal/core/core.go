@@ -293,15 +293,16 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 	// Statistics and topology changes feed the exporters. A destination
 	// that is down or misconfigured is reported and buffered for; it
 	// never stops Satellite.
+	src := &exportSources{} // filled below; the flow audit joins it later
 	if !a.without["exporters"] {
 		exp, err := newExporters(cfg, log)
 		if err != nil {
 			return a, err
 		}
 		a.Exporters = &Exporters{Set: exp.set, Prometheus: exp.sink}
-		src := exportSources{ctl: ctl, model: model, collector: a.Collector, alerts: a.Alerts, insights: a.Insights}
+		*src = exportSources{ctl: ctl, model: model, collector: a.Collector, alerts: a.Alerts, insights: a.Insights}
 		a.Add("exporters", func(ctx context.Context) error {
-			exp.start(src, log)
+			exp.start(*src, log)
 			<-ctx.Done()
 			exp.close() // the feeds stop, the queues drain
 			return nil
@@ -316,6 +317,7 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 		aopt.Probes = a.Prober.IntendedFlows
 	}
 	a.Audit = audit.New(ctl, a.VNets, aopt)
+	src.audit = a.Audit // the exporters' /metrics (satellite_flow_drift_total)
 	a.VNets.SetAuditor(a.Audit)
 	a.Add("flow audit", runs(a.Audit.Run), nil)
 	return a, nil

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"github.com/satellite-sdn/satellite/audit"
 	"log/slog"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ type exportSources struct {
 	collector *collector.Collector
 	alerts    *alerts.Engine
 	insights  *insights.Engine
+	audit     *audit.Engine // set after the exporters are registered, before Run
 }
 
 // exportRuntime runs the exporters of the configuration.
@@ -100,6 +102,9 @@ func (rt *exportRuntime) start(src exportSources, log *slog.Logger) {
 	if rt.sink != nil && src.collector != nil {
 		rt.sink.Registry().MustRegister(collectorMetrics{src.collector})
 	}
+	if rt.sink != nil && src.audit != nil {
+		rt.sink.Registry().MustRegister(auditMetrics{src.audit})
+	}
 	for _, e := range rt.set.Exporters() {
 		log.Info("exporter configured", "component", "exporter", "exporter", e.Name(), "target", e.Status().Target)
 	}
@@ -162,6 +167,21 @@ func (rt *exportRuntime) close() {
 // collectorMetrics exposes the collector's own health on /metrics: poll
 // counts, errors and skips per kind, the last poll's duration per switch
 // and kind, samples its subscribers lost, series held.
+// auditMetrics exports the flow audit's findings since the start
+// (satellite_flow_drift_total{dpid,switch,kind}); InfluxDB and Fluentd
+// get the flow-drift events with the topology's events.
+type auditMetrics struct{ e *audit.Engine }
+
+var driftDesc = prometheus.NewDesc("satellite_flow_drift_total", "Flows the flow audit found differing from the intent or broken (missing, modified, extra, foreign, shadowed, dead, blackhole, loop), since Satellite started.", []string{"dpid", "switch", "kind"}, nil)
+
+func (m auditMetrics) Describe(ch chan<- *prometheus.Desc) { ch <- driftDesc }
+
+func (m auditMetrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.e.Counters() {
+		ch <- prometheus.MustNewConstMetric(driftDesc, prometheus.CounterValue, float64(c.Value), controller.FormatDPID(c.DPID), c.Switch, c.Kind)
+	}
+}
+
 type collectorMetrics struct{ c *collector.Collector }
 
 var (
