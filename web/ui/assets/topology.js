@@ -849,6 +849,7 @@
     body.append(el('h3', { text: 'Ports' }), el('div', { id: 'sw-ports', text: 'loading…' }));
     body.append(el('div', { id: 'sw-port-charts', class: 'charts' }));
     body.append(el('h3', { text: 'Flow table' }), el('div', { id: 'sw-flows', text: 'loading…' }));
+    if (window.satelliteAudit) window.satelliteAudit.section(body, dpid); // audit.js
     pollSwitch(dpid);
   }
 
