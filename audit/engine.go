@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netrack/openflow/ofp"
+
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
@@ -244,7 +246,7 @@ func withoutMeters(flows []controller.Flow) []controller.Flow {
 		out[i] = f
 		out[i].Instructions = nil
 		for _, in := range f.Instructions {
-			if in.Type() != 6 { // OFPIT_METER
+			if in.Type() != ofp.InstructionTypeMeter {
 				out[i].Instructions = append(out[i].Instructions, in)
 			}
 		}
