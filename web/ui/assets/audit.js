@@ -49,7 +49,10 @@
   // section fills the switch panel's Audit section.
   async function section(body, dpid) {
     const box = el('div', { id: 'sw-audit', text: 'auditing…' });
-    body.append(el('h3', { text: 'Audit' }), box);
+    // above the flow table, which can be long
+    const flows = [...body.querySelectorAll('h3')].find(function (h) { return h.textContent === 'Flow table'; });
+    const head = el('h3', { text: 'Audit' });
+    if (flows) { body.insertBefore(head, flows); body.insertBefore(box, flows); } else body.append(head, box);
     let r;
     try {
       r = await S.api('/api/v1/audit/' + encodeURIComponent(dpid) + '?fresh=true');
