@@ -411,6 +411,7 @@ func (e *Engine) Reconciled(ctx context.Context, s *controller.Session, prog *vn
 	}
 	// what the pass repaired
 	var repaired []Entry
+	e.mu.Lock() // r is the stored report: readers copy it under the lock
 	for i := range r.Entries {
 		en := &r.Entries[i]
 		switch {
@@ -419,6 +420,7 @@ func (e *Engine) Reconciled(ctx context.Context, s *controller.Session, prog *vn
 			repaired = append(repaired, *en)
 		}
 	}
+	e.mu.Unlock()
 	if len(repaired) > 0 && !ch.Empty() {
 		e.repairEvents(r, repaired)
 	}
@@ -462,7 +464,9 @@ func (e *Engine) removeForeign(ctx context.Context, s *controller.Session, r *Re
 				"dpid", r.DPID, "table", en.Table, "priority", en.Priority, "match", en.Match, "err", err)
 			continue
 		}
+		e.mu.Lock()
 		en.Repaired = true
+		e.mu.Unlock()
 		tables[en.Table] = true
 		n++
 	}
