@@ -62,7 +62,11 @@ type Options struct {
 	// NetworkEvery bounds how often the network analysis runs after
 	// reconciliations (default 10s); on-demand audits always run it.
 	NetworkEvery time.Duration
-	Now          func() time.Time
+	// Hold, when set and true, postpones the periodic network analysis
+	// (its reads of every switch): this host is overloaded (the prober's
+	// judge), and the audit must not add to it. On-demand audits run.
+	Hold func() (bool, string)
+	Now  func() time.Time
 }
 
 // Report is the audit of one switch.
@@ -171,6 +175,14 @@ func (e *Engine) Run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-time.After(wait):
+			}
+		}
+		if e.opt.Hold != nil {
+			if held, why := e.opt.Hold(); held {
+				e.log.Debug("the network analysis waits: this host is overloaded", "why", why)
+				last = time.Now()
+				e.kickNetworks() // again after NetworkEvery
+				continue
 			}
 		}
 		last = time.Now()

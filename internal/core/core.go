@@ -315,6 +315,7 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 	aopt.Logger, aopt.Events, aopt.Tracer = log, model, a.Tracer
 	if a.Prober != nil {
 		aopt.Probes = a.Prober.IntendedFlows
+		aopt.Hold = a.Prober.Held // no periodic reads of every switch while this host is overloaded
 	}
 	a.Audit = audit.New(ctl, a.VNets, aopt)
 	src.audit = a.Audit // the exporters' /metrics (satellite_flow_drift_total)
