@@ -10,6 +10,7 @@ package web
 // paginated like a log (paging.go): limit alone takes the newest N.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -112,8 +113,12 @@ func (s *Server) topologyAt(w http.ResponseWriter, v string) error {
 }
 
 // journalChange journals a state-changing request that succeeded, as
-// config-change: which object (method and path), by whom, from where.
-func (s *Server) journalChange(e auth.AuditEntry) {
+// config-change: which object (method and path), by whom, from where,
+// and in data the object's old and new values as the API shows them
+// ({"old": ..., "new": ...}, each left out when there is none: a created
+// object has no old value, a deleted one no new value, and a collection
+// or a value over 16 KiB is not kept).
+func (s *Server) journalChange(e auth.AuditEntry, old, new json.RawMessage) {
 	if s.journal == nil || e.Status >= 400 {
 		return
 	}
@@ -122,8 +127,16 @@ func (s *Server) journalChange(e auth.AuditEntry) {
 		who = "anonymous"
 	}
 	path, _, _ := strings.Cut(e.Path, "?")
-	s.journal.Append(journal.Record{Kind: "config-change", Time: e.Time, Object: e.Method + " " + path,
-		Message: fmt.Sprintf("%s %s by %s (%s) from %s: %d", e.Method, e.Path, who, e.Role, e.Remote, e.Status)})
+	rec := journal.Record{Kind: "config-change", Time: e.Time, Object: e.Method + " " + path,
+		Message: fmt.Sprintf("%s %s by %s (%s) from %s: %d", e.Method, e.Path, who, e.Role, e.Remote, e.Status)}
+	if old != nil || new != nil {
+		v := struct {
+			Old json.RawMessage `json:"old,omitempty"`
+			New json.RawMessage `json:"new,omitempty"`
+		}{old, new}
+		rec.Data, _ = json.Marshal(v)
+	}
+	s.journal.Append(rec)
 }
 
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {

@@ -2,7 +2,10 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/satellite-sdn/satellite/vnet"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +135,58 @@ func TestConfigChangeJournaled(t *testing.T) {
 	}
 	if r := recs[0]; r.Object != "POST /api/v1/topology/snapshots" || !strings.Contains(r.Message, "(admin) from 127.0.0.1:") || !strings.Contains(r.Message, ": 201") {
 		t.Fatalf("record %+v", r)
+	}
+}
+
+// A change to one object is journaled with its old and new values as the
+// API shows them: created (new only), changed (both), deleted (old only);
+// a change refused is not journaled and costs no read.
+func TestConfigChangeOldAndNewValues(t *testing.T) {
+	j, err := journal.Open(journal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	store, err := vnet.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctl := webtest.Start(t)
+	mgr, err := vnet.NewManager(store, ctl.Ctl, nil, vnet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := webtest.StartSecure(t, web.Security{}, web.WithVirtualNetworks(mgr), web.WithJournal(j))
+	admin := append([]string{"Content-Type", "application/json"}, bearer(env.Tokens[auth.RoleAdmin])...)
+	req(t, env, "POST", "/api/v1/networks", `{"name": "net1", "subnet": "10.1.0.0/24"}`, admin...).decode(t, 201, nil)
+	req(t, env, "PUT", "/api/v1/networks/net1", `{"name": "net1", "subnet": "10.2.0.0/24"}`, admin...).decode(t, 200, nil)
+	req(t, env, "PUT", "/api/v1/networks/net1", `{"name": "net1", "subnet": "10.3.0.0/24"}`, bearer(env.Tokens[auth.RoleViewer])...)
+	req(t, env, "DELETE", "/api/v1/networks/net1", "", admin...).decode(t, 200, nil)
+	_ = j.Sync()
+	recs, err := j.Read(journal.Query{Kinds: []string{"config-change"}})
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("config changes: %v %+v", err, recs)
+	}
+	type values struct {
+		Old *vnet.Network `json:"old"`
+		New *vnet.Network `json:"new"`
+	}
+	var got []values
+	for _, r := range recs {
+		var v values
+		if err := json.Unmarshal(r.Data, &v); err != nil {
+			t.Fatalf("%s: data %s: %v", r.Object, r.Data, err)
+		}
+		got = append(got, v)
+	}
+	if got[0].Old != nil || got[0].New == nil || got[0].New.Subnet != "10.1.0.0/24" {
+		t.Errorf("create: %+v", got[0])
+	}
+	if got[1].Old == nil || got[1].Old.Subnet != "10.1.0.0/24" || got[1].New == nil || got[1].New.Subnet != "10.2.0.0/24" {
+		t.Errorf("update: old %+v new %+v", got[1].Old, got[1].New)
+	}
+	if got[2].Old == nil || got[2].Old.Subnet != "10.2.0.0/24" || got[2].New != nil {
+		t.Errorf("delete: old %+v new %+v", got[2].Old, got[2].New)
 	}
 }

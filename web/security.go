@@ -20,6 +20,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -127,21 +128,82 @@ func (s *Server) hostAllowed(host string) bool {
 }
 
 // auditRec is filled in by the layers below audit.
-type auditRec struct{ id auth.Identity }
+type auditRec struct {
+	id      auth.Identity
+	objPath string          // the object the request changes (objectPath), if any
+	before  json.RawMessage // its value before (changeValues)
+}
+
+// changeValues reads the object a request changes before the handler
+// runs, for the journal's config-change record; it stands after
+// authorize, so that no one who may not change it costs a read.
+func (s *Server) changeValues(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rec, ok := r.Context().Value(auditKey{}).(*auditRec); ok && rec.objPath != "" {
+			rec.before = s.objectState(r, rec.objPath)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 type auditKey struct{}
 
-// auditWriter keeps the status and the start of an error body.
+// auditWriter keeps the status and the start of an error body, and with
+// keepBody a successful body of at most maxChangeValue bytes.
 type auditWriter struct {
 	*statusWriter
-	errBody bytes.Buffer
+	errBody  bytes.Buffer
+	keepBody bool
+	body     bytes.Buffer
+	tooBig   bool
 }
 
 func (w *auditWriter) Write(b []byte) (int, error) {
 	if w.code >= 400 && w.errBody.Len() < 1024 {
 		w.errBody.Write(b[:min(len(b), 1024-w.errBody.Len())])
 	}
+	if w.keepBody && w.code < 400 && !w.tooBig {
+		if w.body.Len()+len(b) > maxChangeValue {
+			w.tooBig, w.body = true, bytes.Buffer{}
+		} else {
+			w.body.Write(b)
+		}
+	}
 	return w.statusWriter.Write(b)
+}
+
+// maxChangeValue bounds an old or new value the journal keeps of a change.
+const maxChangeValue = 16 << 10
+
+// objectPath is the path of the one object a PUT, PATCH or DELETE
+// changes, when the API can show it (a GET route ending in a name, such
+// as /api/v1/networks/{name}, or the whole virtual-network configuration):
+// never a collection, which could be a switch's whole flow table.
+func (s *Server) objectPath(r *http.Request) (string, bool) {
+	if s.journal == nil || (r.Method != http.MethodPut && r.Method != http.MethodPatch && r.Method != http.MethodDelete) {
+		return "", false
+	}
+	get := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: r.URL.Path}, Host: r.Host, Header: http.Header{}}
+	_, pattern := s.mux.Handler(get)
+	if !strings.HasPrefix(pattern, "GET ") || !(strings.HasSuffix(pattern, "}") || pattern == "GET /api/v1/vnet/config") {
+		return "", false
+	}
+	return r.URL.Path, true
+}
+
+// objectState is the object at path as GET shows it now, or nil (not
+// found, or larger than maxChangeValue).
+func (s *Server) objectState(r *http.Request, path string) json.RawMessage {
+	get, err := http.NewRequestWithContext(r.Context(), http.MethodGet, path, nil)
+	if err != nil {
+		return nil
+	}
+	rec := httptest.NewRecorder()
+	s.mux.ServeHTTP(rec, get)
+	if rec.Code != http.StatusOK || rec.Body.Len() > maxChangeValue || !json.Valid(rec.Body.Bytes()) {
+		return nil
+	}
+	return append(json.RawMessage(nil), rec.Body.Bytes()...)
 }
 
 func (w *auditWriter) Unwrap() http.ResponseWriter { return w.statusWriter }
@@ -156,6 +218,13 @@ func (s *Server) audit(next http.Handler) http.Handler {
 		}
 		rec := &auditRec{id: auth.Anonymous}
 		aw := &auditWriter{statusWriter: &statusWriter{ResponseWriter: w}}
+		// the object before the change is read once the caller is
+		// authorized (changeValues), for the journal (events.go)
+		objPath, isObj := s.objectPath(r)
+		rec.objPath = objPath
+		if r.Method == http.MethodPost && s.journal != nil {
+			aw.keepBody = true // a created object: the answer is its new value
+		}
 		start := time.Now()
 		completed := false
 		defer func() { // also when the handler panics (recover answers 500 further out)
@@ -175,7 +244,15 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			if err := s.sec.Audit.Append(e); err != nil {
 				s.log.Error("audit log write failed", "err", err, "method", r.Method, "path", r.URL.Path)
 			}
-			s.journalChange(e) // a change that took effect is history too (events.go)
+			var after json.RawMessage
+			switch {
+			case e.Status >= 400 || r.Method == http.MethodDelete:
+			case isObj:
+				after = s.objectState(r, objPath)
+			case aw.keepBody && json.Valid(aw.body.Bytes()):
+				after = append(json.RawMessage(nil), aw.body.Bytes()...)
+			}
+			s.journalChange(e, rec.before, after) // a change that took effect is history too (events.go)
 		}()
 		next.ServeHTTP(aw, r.WithContext(context.WithValue(r.Context(), auditKey{}, rec)))
 		completed = true

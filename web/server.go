@@ -203,7 +203,7 @@ func New(ctl *controller.Controller, opts ...Option) *Server {
 	s.bodies = map[string][]string{}
 	s.routes()
 	// the layers of security.go, outermost first
-	s.handler = s.recover(s.logRequests(s.limits(s.checkHost(s.audit(s.authenticate(s.admit(s.authorize(http.HandlerFunc(s.route)))))))))
+	s.handler = s.recover(s.logRequests(s.limits(s.checkHost(s.audit(s.authenticate(s.admit(s.authorize(s.changeValues(http.HandlerFunc(s.route))))))))))
 	return s
 }
 

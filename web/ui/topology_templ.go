@@ -100,7 +100,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</b> hosts</span> <span class=\"count down-count\"><b id=\"n-down\">0</b> down</span> <span class=\"spacer\"></span> <label><input type=\"checkbox\" id=\"show-hosts\" checked> hosts</label> <label><input type=\"checkbox\" id=\"show-tunnels\"> tunnels</label> <input type=\"search\" id=\"find\" placeholder=\"find name, dpid, MAC or IP\" size=\"24\"> <button type=\"button\" id=\"relayout\" title=\"arrange the graph again (the page keeps the positions across reloads; drag a node to move it)\">Re-layout</button> <button type=\"button\" id=\"fit\">Fit</button> <button type=\"button\" id=\"trace-toggle\" aria-controls=\"trace-form\">Trace</button></div><form id=\"trace-form\" class=\"trace-form toolbar\" hidden><label>from <input id=\"trace-from\" list=\"trace-names\" placeholder=\"interface or SWITCH:PORT\" size=\"20\" required></label> <label>to <input id=\"trace-to\" list=\"trace-names\" placeholder=\"interface, IP or MAC\" size=\"20\"></label> <label>proto <select id=\"trace-proto\"><option>icmp</option> <option>tcp</option> <option>udp</option> <option>arp</option> <option>dhcp</option></select></label> <label>dport <input id=\"trace-dport\" type=\"number\" min=\"1\" max=\"65535\" size=\"5\"></label> <label><input type=\"checkbox\" id=\"trace-live\"> live</label> <button type=\"submit\" id=\"trace-run\">Trace</button> <datalist id=\"trace-names\"></datalist></form><div class=\"topo-body\"><div id=\"graph\" class=\"graph\" aria-label=\"topology graph\"></div><aside id=\"panel\" class=\"panel\" hidden><button type=\"button\" id=\"panel-close\" class=\"close\" aria-label=\"close\">×</button><div id=\"panel-body\"></div></aside></div><div class=\"legend\"><span class=\"lg up\"></span> link up <span class=\"lg degraded\"></span> one direction only <span class=\"lg down\"></span> link down <span class=\"lg tunnel\"></span> tunnel (pN: underlay path N) <span class=\"lg tunnel active\"></span> tunnel path in use <span class=\"lg tunnel probe-down\"></span> tunnel path down (probes, BFD) <span class=\"lg host\"></span> host</div><noscript><table class=\"grid\"><thead><tr><th>DPID</th><th>Remote</th><th>Ports</th><th>Software</th><th>Since</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "</b> hosts</span> <span class=\"count down-count\"><b id=\"n-down\">0</b> down</span> <span class=\"spacer\"></span> <label><input type=\"checkbox\" id=\"show-hosts\" checked> hosts</label> <label><input type=\"checkbox\" id=\"show-tunnels\"> tunnels</label> <input type=\"search\" id=\"find\" placeholder=\"find name, dpid, MAC or IP\" size=\"24\"> <button type=\"button\" id=\"relayout\" title=\"arrange the graph again (the page keeps the positions across reloads; drag a node to move it)\">Re-layout</button> <button type=\"button\" id=\"fit\">Fit</button> <button type=\"button\" id=\"trace-toggle\" aria-controls=\"trace-form\">Trace</button></div><form id=\"trace-form\" class=\"trace-form toolbar\" hidden><label>from <input id=\"trace-from\" list=\"trace-names\" placeholder=\"interface or SWITCH:PORT\" size=\"20\" required></label> <label>to <input id=\"trace-to\" list=\"trace-names\" placeholder=\"interface, IP or MAC\" size=\"20\"></label> <label>proto <select id=\"trace-proto\"><option>icmp</option> <option>tcp</option> <option>udp</option> <option>arp</option> <option>dhcp</option></select></label> <label>dport <input id=\"trace-dport\" type=\"number\" min=\"1\" max=\"65535\" size=\"5\"></label> <label><input type=\"checkbox\" id=\"trace-live\"> live</label> <button type=\"submit\" id=\"trace-run\">Trace</button> <datalist id=\"trace-names\"></datalist></form><div class=\"topo-body\"><div id=\"graph\" class=\"graph\" aria-label=\"topology graph\"></div><aside id=\"panel\" class=\"panel\" hidden><button type=\"button\" id=\"panel-close\" class=\"close\" aria-label=\"close\">×</button><div id=\"panel-body\"></div></aside></div><div id=\"timeline\" class=\"timeline toolbar\" hidden><label for=\"tl-range\">history</label> <input type=\"range\" id=\"tl-range\" min=\"-3600\" max=\"0\" step=\"1\" value=\"0\" aria-label=\"time shown\"> <span id=\"tl-when\" class=\"tl-when\">live</span> <button type=\"button\" id=\"tl-live\" disabled>Live</button><ul id=\"tl-events\" class=\"tl-events\"></ul></div><div class=\"legend\"><span class=\"lg up\"></span> link up <span class=\"lg degraded\"></span> one direction only <span class=\"lg down\"></span> link down <span class=\"lg tunnel\"></span> tunnel (pN: underlay path N) <span class=\"lg tunnel active\"></span> tunnel path in use <span class=\"lg tunnel probe-down\"></span> tunnel path down (probes, BFD) <span class=\"lg host\"></span> host</div><noscript><table class=\"grid\"><thead><tr><th>DPID</th><th>Remote</th><th>Ports</th><th>Software</th><th>Since</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -112,7 +112,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 				var templ_7745c5c3_Var7 string
 				templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(sw.DPID)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 66, Col: 37}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 73, Col: 37}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 				if templ_7745c5c3_Err != nil {
@@ -125,7 +125,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 				var templ_7745c5c3_Var8 string
 				templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(sw.Remote)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 66, Col: 59}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 73, Col: 59}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 				if templ_7745c5c3_Err != nil {
@@ -138,7 +138,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 				var templ_7745c5c3_Var9 string
 				templ_7745c5c3_Var9, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.Itoa(sw.Ports))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 66, Col: 94}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 73, Col: 94}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var9))
 				if templ_7745c5c3_Err != nil {
@@ -151,7 +151,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 				var templ_7745c5c3_Var10 string
 				templ_7745c5c3_Var10, templ_7745c5c3_Err = templ.JoinStringErrs(sw.Software)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 66, Col: 118}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 73, Col: 118}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var10))
 				if templ_7745c5c3_Err != nil {
@@ -164,7 +164,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 				var templ_7745c5c3_Var11 string
 				templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(fmtTime(sw.Since))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 66, Col: 148}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 73, Col: 148}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 				if templ_7745c5c3_Err != nil {
@@ -182,7 +182,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 			var templ_7745c5c3_Var12 templ.SafeURL
 			templ_7745c5c3_Var12, templ_7745c5c3_Err = templ.JoinURLErrs(p.asset("vendor/uPlot.min.css"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 72, Col: 63}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 79, Col: 63}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var12))
 			if templ_7745c5c3_Err != nil {
@@ -195,7 +195,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 			var templ_7745c5c3_Var13 string
 			templ_7745c5c3_Var13, templ_7745c5c3_Err = templ.JoinStringErrs(p.asset("vendor/uPlot.iife.min.js"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 73, Col: 51}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 80, Col: 51}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var13))
 			if templ_7745c5c3_Err != nil {
@@ -208,7 +208,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 			var templ_7745c5c3_Var14 string
 			templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(p.asset("charts.js"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 74, Col: 36}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 81, Col: 36}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
 			if templ_7745c5c3_Err != nil {
@@ -221,7 +221,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 			var templ_7745c5c3_Var15 string
 			templ_7745c5c3_Var15, templ_7745c5c3_Err = templ.JoinStringErrs(p.asset("vendor/cytoscape.min.js"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 75, Col: 50}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 82, Col: 50}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var15))
 			if templ_7745c5c3_Err != nil {
@@ -234,7 +234,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 			var templ_7745c5c3_Var16 string
 			templ_7745c5c3_Var16, templ_7745c5c3_Err = templ.JoinStringErrs(p.asset("topology.js"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 76, Col: 38}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 83, Col: 38}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var16))
 			if templ_7745c5c3_Err != nil {
@@ -247,7 +247,7 @@ func topologyPage(p page, s topoSummary) templ.Component {
 			var templ_7745c5c3_Var17 string
 			templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(p.asset("trace.js"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 77, Col: 35}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 84, Col: 35}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 			if templ_7745c5c3_Err != nil {
@@ -260,13 +260,26 @@ func topologyPage(p page, s topoSummary) templ.Component {
 			var templ_7745c5c3_Var18 string
 			templ_7745c5c3_Var18, templ_7745c5c3_Err = templ.JoinStringErrs(p.asset("audit.js"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 78, Col: 35}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 85, Col: 35}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var18))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "\"></script>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "\"></script> <script src=\"")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var19 string
+			templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(p.asset("timeline.js"))
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `topology.templ`, Line: 86, Col: 38}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var19))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, "\"></script>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

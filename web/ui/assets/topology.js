@@ -634,7 +634,16 @@
 
   let queue = [];
   let timer = null;
+  // time travel (timeline.js): while the graph shows the past, the
+  // stream's changes are held, and applied after the live topology when
+  // the operator comes back
+  let past = null;   // the time shown, or null when live
+  let held = [];
   function onMessage(m) {
+    if (past) {
+      if (m.type === 'topology') { held.push(m); if (held.length > 20000) held = held.slice(-10000); }
+      return;
+    }
     if (m.type === 'metrics') { applyRates(m); return; }
     if (m.type !== 'topology') return;
     queue.push(m);
@@ -1087,6 +1096,29 @@
     lod: function () { return { on: lod, switches: LOD.switches, hostZoom: LOD.hostZoom, hostsDrawn: hostsDrawn.size }; },
     applyRates: function (m) { applyRates(m); },
     applyTunnels: function (paths) { clearTimeout(probes.timer); applyTunnels(paths); },
+    // showAt draws the topology as it was at an RFC 3339 time (from the
+    // journal: links that were down are red); live() goes back to the
+    // live topology and the changes held meanwhile
+    showAt: async function (iso) {
+      const snap = await S.api('/api/v1/topology?at=' + encodeURIComponent(iso));
+      past = iso;
+      clearTimeout(timer); timer = null; queue = [];
+      await applySnapshot(snap);
+      counts();
+      return snap;
+    },
+    live: async function () {
+      if (!past) return;
+      const snap = await S.api('/api/v1/topology');
+      past = null;
+      const later = held.filter(function (m) { return m.op !== 'snapshot' && m.version > snap.version; });
+      const snapAfter = held.filter(function (m) { return m.op === 'snapshot' && m.version > snap.version; });
+      held = [];
+      await applySnapshot(snap);
+      queue = snapAfter.length ? snapAfter.slice(-1) : later;
+      if (queue.length) flush(); else counts();
+    },
+    past: function () { return past; },
     probes: probes,
   };
 
