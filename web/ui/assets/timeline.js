@@ -21,19 +21,26 @@
 
   function label() {
     const v = Number(range.value);
-    when.textContent = v >= 0 ? 'live' : utc(timeAt(v)) + ' (' + Math.round(-v / 60) + ' min ago)';
+    const ago = -v < 120 ? Math.round(-v) + ' s' : Math.round(-v / 60) + ' min';
+    when.textContent = v >= 0 ? 'live' : utc(timeAt(v)) + ' (' + ago + ' ago)';
   }
 
   async function events(at) {
     const from = new Date(at.getTime() - 60000).toISOString(), to = new Date(at.getTime() + 60000).toISOString();
     let evs = [];
     try {
-      evs = await S.api('/api/v1/events?since=' + encodeURIComponent(from) + '&until=' + encodeURIComponent(to) + '&limit=50');
+      evs = await S.api('/api/v1/events?since=' + encodeURIComponent(from) + '&until=' + encodeURIComponent(to) + '&limit=1000');
     } catch (e) { evs = []; }
+    // the dozen nearest to the moment, in time order; those after it dimmed
+    const t = at.getTime();
+    evs = (evs || []).map(function (e) { return { e: e, d: Math.abs(Date.parse(e.time) - t) }; })
+      .sort(function (a, b) { return a.d - b.d; }).slice(0, 12).map(function (x) { return x.e; })
+      .sort(function (a, b) { return Date.parse(a.time) - Date.parse(b.time); });
     list.replaceChildren();
-    for (const e of evs || []) {
+    for (const e of evs) {
       const li = el('li', { class: 'tl-ev' }, el('span', { class: 'mono' }, utc(new Date(e.time))), ' ',
         el('span', { class: 'badge ' + (e.severity === 'critical' ? 'sev-critical' : e.severity === 'ok' ? 'sev-ok' : '') }, e.kind), ' ', e.message);
+      if (Date.parse(e.time) > t) li.classList.add('after');
       list.appendChild(li);
     }
     if (!list.childElementCount) list.appendChild(el('li', { class: 'muted' }, 'no events within a minute of this time'));
@@ -72,7 +79,21 @@
   liveBtn.addEventListener('click', function () { range.value = 0; clearTimeout(timer); show(); });
 
   // shown when the journal answers (503 when it is off)
-  S.api('/api/v1/events?limit=1').then(function () { box.hidden = false; label(); }, function () {});
+  S.api('/api/v1/events?limit=1').then(function () {
+    box.hidden = false;
+    label();
+    // the graph above gets shorter as the timeline and its event list
+    // grow and shrink: cytoscape must be told each time
+    const graph = $('graph');
+    if (graph && window.ResizeObserver) {
+      let pending = false;
+      new ResizeObserver(function () {
+        if (pending) return;
+        pending = true;
+        requestAnimationFrame(function () { pending = false; if (sat()) sat().resized(); });
+      }).observe(graph);
+    }
+  }, function () {});
 
   // for tests: window.satelliteTimeline.show(secondsBack)
   window.satelliteTimeline = {

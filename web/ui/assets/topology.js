@@ -1119,6 +1119,8 @@
       if (queue.length) flush(); else counts();
     },
     past: function () { return past; },
+    // resized: the graph's box changed (the timeline appeared under it)
+    resized: function () { if (cy) resizeKeepingFit(); },
     probes: probes,
   };
 
