@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/satellite-sdn/satellite/web/auth"
+	"github.com/satellite-sdn/satellite/internal/auth"
 )
 
 // Paths of the UI's login and logout.

@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/topology"
-	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // WithJournal serves GET /api/v1/events from j; without it (or with nil)

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 	"github.com/satellite-sdn/satellite/web/webtest"
 )
 

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/satellite-sdn/satellite/exporters"
-	"github.com/satellite-sdn/satellite/web/auth"
+	"github.com/satellite-sdn/satellite/internal/auth"
 )
 
 // exportersState is what the exporter routes serve.

@@ -23,9 +23,9 @@ import (
 	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/diagnostics"
 	"github.com/satellite-sdn/satellite/insights"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
-	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // OpenAPIPath serves the OpenAPI document of the API.

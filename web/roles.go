@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/satellite-sdn/satellite/web/auth"
+	"github.com/satellite-sdn/satellite/internal/auth"
 )
 
 // The role each route needs. A route registered with handle needs viewer

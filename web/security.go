@@ -25,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/satellite-sdn/satellite/web/auth"
+	"github.com/satellite-sdn/satellite/internal/auth"
 )
 
 // TokenStore is what the server needs of the token store (auth.TokenStore).

@@ -6,8 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 	"github.com/satellite-sdn/satellite/web/webtest"
 )
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 	"github.com/satellite-sdn/satellite/web/webtest"
 )
 

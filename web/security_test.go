@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/satellite-sdn/satellite/controller/switchemu"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 	"github.com/satellite-sdn/satellite/web/ui"
 	"github.com/satellite-sdn/satellite/web/webtest"
 )

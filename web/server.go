@@ -70,12 +70,12 @@ import (
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 	"github.com/satellite-sdn/satellite/diagnostics"
 	"github.com/satellite-sdn/satellite/insights"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
-	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // Defaults of the server options.

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 	"github.com/satellite-sdn/satellite/web/webtest"
 )
 

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/satellite-sdn/satellite/web/auth"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web/client"
 )
 

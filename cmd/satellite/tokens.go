@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/satellite-sdn/satellite/config"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // EnvCAFile names the CA file the CLI trusts for https servers.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/satellite-sdn/satellite/web/auth"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web/client"
 )
 

@@ -16,9 +16,9 @@ import (
 
 	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/config"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/internal/core"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 	"github.com/satellite-sdn/satellite/web/ui"
 )
 

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/satellite-sdn/satellite/config"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // apiSecurity is what `satellite serve` needs to let only the right

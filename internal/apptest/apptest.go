@@ -14,8 +14,8 @@ import (
 
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/internal/app"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/internal/testlog"
-	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // Options shape a test Satellite.

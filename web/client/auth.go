@@ -5,8 +5,8 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // Whoami returns GET /api/v1/whoami: who the server takes the client for.

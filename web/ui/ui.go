@@ -33,9 +33,9 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/satellite-sdn/satellite/insights"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/topology"
-	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 //go:embed assets
@@ -145,7 +145,7 @@ type page struct {
 	// page's script resumes the stream from it.
 	TopoVersion uint64
 	HasTopology bool
-	// User and Role: who is signed in (web/auth; "" for a server without
+	// User and Role: who is signed in (internal/auth; "" for a server without
 	// authentication). CanEdit: the role may change alert rules
 	// (operator or admin); a viewer gets the pages without their forms
 	// and edit buttons.

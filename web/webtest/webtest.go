@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/internal/testenv"
 	"github.com/satellite-sdn/satellite/web"
-	"github.com/satellite-sdn/satellite/web/auth"
 )
 
 // Env is a running controller (with its emulated switches: Connect,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/satellite-sdn/satellite/web/auth"
+	"github.com/satellite-sdn/satellite/internal/auth"
 )
 
 func TestTokenStore(t *testing.T) {
