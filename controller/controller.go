@@ -466,13 +466,18 @@ func (c *Controller) serveConn(ctx context.Context, conn net.Conn, release func(
 	defer stop()
 	<-s.done
 
+	// The SwitchDown goes out under the lock that registers sessions, so
+	// that a new session of the same datapath (claim) publishes its
+	// SwitchUp after it: consumers never see the switch down while it is
+	// up again. A replaced session's claimant waits for gone.
 	c.mu.Lock()
 	if c.sessions[s.DPID()] == s {
 		delete(c.sessions, s.DPID())
 	}
-	c.mu.Unlock()
-	s.log.Info("switch disconnected", "reason", s.CloseReason())
 	s.bus.Publish(Event{Kind: SwitchDown, DPID: s.DPID(), Time: time.Now(), Reason: s.CloseReason()})
+	c.mu.Unlock()
+	close(s.gone)
+	s.log.Info("switch disconnected", "reason", s.CloseReason())
 }
 
 // claim registers s as its datapath's session. When another session of
@@ -519,6 +524,10 @@ func (c *Controller) claim(s *Session) bool {
 		}
 		cur.Close("replaced by a new connection from the same datapath (the old one did not answer an echo)")
 		<-cur.Done()
+		select { // its SwitchDown before our SwitchUp
+		case <-cur.gone:
+		case <-time.After(2 * time.Second):
+		}
 	}
 	return true
 }

@@ -56,6 +56,7 @@ type Session struct {
 	lastRx atomic.Int64 // unix nanoseconds of the last message received
 
 	done      chan struct{}
+	gone      chan struct{} // closed once the controller published its SwitchDown (registered sessions)
 	closeOnce sync.Once
 	reason    atomic.Value // string
 
@@ -129,6 +130,7 @@ func newSession(conn net.Conn, cfg *Config, bus *Bus, log *slog.Logger) *Session
 		ports:   make(map[uint32]ofwire.Port),
 		pending: make(map[uint32]*call),
 		done:    make(chan struct{}),
+		gone:    make(chan struct{}),
 		pktOut:  rate.NewLimiter(rate.Limit(cfg.PacketOutRate), cfg.PacketOutBurst),
 		pktIn:   rate.NewLimiter(rate.Limit(cfg.PacketInRate), cfg.PacketInBurst),
 
