@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/web"
 	"github.com/satellite-sdn/satellite/web/webtest"
@@ -101,7 +103,7 @@ func TestAlertsActiveAndHistory(t *testing.T) {
 	do(t, m.Env, "GET", "/api/v1/alerts?state=gone", "").wantError(t, 400, "state", "want pending or firing")
 	do(t, m.Env, "GET", "/api/v1/alerts?severity=urgent", "").wantError(t, 400, "severity", "want one of info, warning, critical")
 	do(t, m.Env, "GET", "/api/v1/alerts/history?limit=0", "").wantError(t, 400, "limit", "limit 0")
-	_ = web.Error{}
+	_ = api.Error{}
 }
 
 // TestAlertRulesStoredAndReadOnly: the rules of the configuration file

@@ -8,21 +8,19 @@ package web
 
 import (
 	"errors"
+	"github.com/satellite-sdn/satellite/api"
 	"net/http"
 
 	"github.com/satellite-sdn/satellite/audit"
 )
 
-// AuditPath is the flow audit's route.
-const AuditPath = "/api/v1/audit"
-
 // WithAudit serves the flow audit from e; without it the routes answer 503.
 func WithAudit(e *audit.Engine) Option { return func(s *Server) { s.flowAudit = e } }
 
 func (s *Server) auditRoutes() {
-	s.handle("GET "+AuditPath, s.getAudit)
-	s.handle("GET "+AuditPath+"/{dpid}", s.getSwitchAudit)
-	s.handle("POST "+AuditPath+"/fix", s.postAuditFix)
+	s.handle("GET "+api.AuditPath, s.getAudit)
+	s.handle("GET "+api.AuditPath+"/{dpid}", s.getSwitchAudit)
+	s.handle("POST "+api.AuditPath+"/fix", s.postAuditFix)
 }
 
 func (s *Server) auditEngine() (*audit.Engine, error) {

@@ -13,6 +13,7 @@ package web
 
 import (
 	"errors"
+	"github.com/satellite-sdn/satellite/api"
 	"html/template"
 	"net/http"
 	"strings"
@@ -26,19 +27,6 @@ const (
 	LoginPath  = "/ui/login"
 	LogoutPath = "/ui/logout"
 )
-
-// CreateTokenRequest is the body of POST /api/v1/tokens.
-type CreateTokenRequest struct {
-	Name    string    `json:"name"`
-	Role    auth.Role `json:"role"`
-	Replace bool      `json:"replace,omitempty"`
-}
-
-// CreatedToken answers POST /api/v1/tokens: the secret is shown only here.
-type CreatedToken struct {
-	Token  auth.Token `json:"token"`
-	Secret string     `json:"secret"`
-}
 
 func (s *Server) authRoutes() {
 	s.handle("GET /api/v1/whoami", s.whoami)
@@ -93,7 +81,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	var req CreateTokenRequest
+	var req api.CreateTokenRequest
 	if err := decodeBody(r, &req, `{"name": "grafana", "role": "viewer"}`); err != nil {
 		return err
 	}
@@ -112,7 +100,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	t.Hash = ""
 	s.log.Info("token created", "name", t.Name, "role", t.Role, "by", by)
-	writeJSON(w, http.StatusCreated, CreatedToken{Token: t, Secret: secret})
+	writeJSON(w, http.StatusCreated, api.CreatedToken{Token: t, Secret: secret})
 	return nil
 }
 

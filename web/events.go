@@ -26,9 +26,6 @@ import (
 // that route answers 503.
 func WithJournal(j *journal.Journal) Option { return func(s *Server) { s.journal = j } }
 
-// Event is one journaled change.
-type Event = journal.Record
-
 // eventsDefaultSince is how far back GET /api/v1/events looks without since.
 const eventsDefaultSince = 24 * time.Hour
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/satellite-sdn/satellite/vnet"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/vnet"
 
 	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/journal"
@@ -40,7 +42,7 @@ func TestEventsAndDownLinks(t *testing.T) {
 	m.LinkSeen(b, a, topology.LinkDirect, 0)
 	m.PortUpdate(topology.Port{DPID: 1, Number: 2, Name: "h1-eth2", Up: false})
 
-	var links []web.Link
+	var links []api.Link
 	do(t, env, "GET", "/api/v1/links", "").decode(t, 200, &links)
 	if len(links) != 2 {
 		t.Fatalf("links %+v", links)
@@ -51,7 +53,7 @@ func TestEventsAndDownLinks(t *testing.T) {
 		}
 	}
 
-	var evs []web.Event
+	var evs []api.Event
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_ = j.Sync()
@@ -65,7 +67,7 @@ func TestEventsAndDownLinks(t *testing.T) {
 		t.Fatalf("link-down events %+v", evs)
 	}
 	// by switch: a dpid or a bridge name
-	var by []web.Event
+	var by []api.Event
 	do(t, env, "GET", "/api/v1/events?switch=h2", "").decode(t, 200, &by)
 	for _, e := range by {
 		if e.DPID != 2 {
@@ -75,13 +77,13 @@ func TestEventsAndDownLinks(t *testing.T) {
 	if len(by) == 0 {
 		t.Fatal("switch=h2: nothing")
 	}
-	var all []web.Event
+	var all []api.Event
 	do(t, env, "GET", "/api/v1/events", "").decode(t, 200, &all)
 	if len(all) < 8 {
 		t.Fatalf("all events: %+v", all)
 	}
 	// paging: limit alone takes the newest, after follows
-	var page []web.Event
+	var page []api.Event
 	r := do(t, env, "GET", "/api/v1/events?limit=2", "")
 	r.decode(t, 200, &page)
 	if len(page) != 2 || page[1].Seq != all[len(all)-1].Seq {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/satellite-sdn/satellite/api"
 	"net/http"
 
 	"github.com/satellite-sdn/satellite/exporters"
@@ -24,20 +25,6 @@ func WithMetrics(h http.Handler, series func() int) Option {
 	return func(s *Server) { s.exp.metrics, s.exp.series = h, series }
 }
 
-// ExportersStatus is GET /api/v1/exporters.
-type ExportersStatus struct {
-	// Exporters are the push exporters, in configuration order.
-	Exporters []exporters.Status `json:"exporters"`
-	// Metrics is the Prometheus endpoint, when on.
-	Metrics *MetricsStatus `json:"metrics,omitempty"`
-}
-
-// MetricsStatus describes /metrics.
-type MetricsStatus struct {
-	Path   string `json:"path"`
-	Series int    `json:"series"`
-}
-
 func (s *Server) exporterRoutes() {
 	if s.exp.metrics != nil {
 		s.handleRaw("GET /metrics", auth.RoleViewer, s.exp.metrics)
@@ -49,12 +36,12 @@ func (s *Server) getExporters(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	out := ExportersStatus{Exporters: []exporters.Status{}}
+	out := api.ExportersStatus{Exporters: []exporters.Status{}}
 	if s.exp.set != nil {
 		out.Exporters = s.exp.set.Statuses()
 	}
 	if s.exp.metrics != nil {
-		out.Metrics = &MetricsStatus{Path: "/metrics"}
+		out.Metrics = &api.MetricsStatus{Path: "/metrics"}
 		if s.exp.series != nil {
 			out.Metrics.Series = s.exp.series()
 		}

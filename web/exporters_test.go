@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/exporters"
 	"github.com/satellite-sdn/satellite/exporters/exportertest"
 	"github.com/satellite-sdn/satellite/exporters/fluent"
@@ -41,7 +43,7 @@ func TestExportersRoute(t *testing.T) {
 	set.Write([]exporters.Point{exportertest.PortPoint(1, 2, 2), exportertest.PortPoint(2, 2, 2)})
 
 	env := webtest.Start(t, web.WithExporters(set), web.WithMetrics(sink.Handler(), sink.Series))
-	var st web.ExportersStatus
+	var st api.ExportersStatus
 	exportertest.WaitFor(t, 10*time.Second, func() bool {
 		do(t, env, "GET", "/api/v1/exporters", "").decode(t, http.StatusOK, &st)
 		return len(st.Exporters) == 1 && st.Exporters[0].State == exporters.StateDown
@@ -65,7 +67,7 @@ func TestExportersRoute(t *testing.T) {
 // Without exporters the route answers an empty list and /metrics is 404.
 func TestExportersRouteEmpty(t *testing.T) {
 	env := webtest.Start(t)
-	var st web.ExportersStatus
+	var st api.ExportersStatus
 	do(t, env, "GET", "/api/v1/exporters", "").decode(t, http.StatusOK, &st)
 	if st.Exporters == nil || len(st.Exporters) != 0 || st.Metrics != nil {
 		t.Errorf("%+v", st)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/satellite-sdn/satellite/api"
 	"io"
 	"math"
 	"net/http"
@@ -24,7 +25,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	h := Health{
+	h := api.Health{
 		Status:   "ok",
 		Switches: len(s.ctl.Switches()),
 		UptimeS:  math.Round(time.Since(s.start).Seconds()*1000) / 1000,
@@ -106,7 +107,7 @@ func (s *Server) listSwitches(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	out := []Switch{}
+	out := []api.Switch{}
 	for _, sess := range s.ctl.Switches() {
 		out = append(out, s.switchJSON(sess))
 	}
@@ -126,7 +127,7 @@ func (s *Server) getSwitch(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) switchJSON(sess *controller.Session) Switch {
+func (s *Server) switchJSON(sess *controller.Session) api.Switch {
 	sw := switchJSON(sess)
 	sw.Name = s.switchName(sess)
 	return sw
@@ -143,13 +144,13 @@ func (s *Server) switchName(sess *controller.Session) string {
 	return sess.BridgeName()
 }
 
-func switchJSON(sess *controller.Session) Switch {
+func switchJSON(sess *controller.Session) api.Switch {
 	f, d, st := sess.Features(), sess.Desc(), sess.Stats()
-	sw := Switch{
+	sw := api.Switch{
 		DPID: FormatDPID(sess.DPID()), Remote: sess.RemoteAddr(), ConnectedAt: sess.ConnectedAt().UTC().Truncate(time.Second),
 		Manufacturer: d.Manufacturer, Hardware: d.Hardware, Software: d.Software, Serial: d.Serial, DatapathDesc: d.Datapath,
-		NTables: f.Tables, NBuffers: f.Buffers, Ports: []Port{},
-		Session: SessionStats{
+		NTables: f.Tables, NBuffers: f.Buffers, Ports: []api.Port{},
+		Session: api.SessionStats{
 			RxMessages: st.RxMessages, TxMessages: st.TxMessages, Malformed: st.Malformed, PacketInDropped: st.PacketInDropped,
 			PacketOutLimited: st.PacketOutLimited, EchoSent: st.EchoSent, UnmatchedReplies: st.UnmatchedReplies,
 		},
@@ -182,12 +183,12 @@ func portState(p ofwire.Port) string {
 	}
 }
 
-func portJSON(p ofwire.Port) Port {
+func portJSON(p ofwire.Port) api.Port {
 	hw := ""
 	if len(p.HWAddr) > 0 {
 		hw = p.HWAddr.String()
 	}
-	return Port{
+	return api.Port{
 		Number: p.No, Reserved: reservedPortNames[p.No], Name: p.Name, HWAddr: hw, State: portState(p),
 		AdminDown: p.Config&ofwire.PortConfigDown != 0, LinkDown: p.State&ofwire.PortStateDown != 0,
 		Blocked: p.State&portStateBlocked != 0, Live: p.State&ofwire.PortStateLive != 0,
@@ -203,7 +204,7 @@ func (s *Server) getPorts(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	out := []Port{}
+	out := []api.Port{}
 	for _, p := range sess.Ports() {
 		out = append(out, portJSON(p))
 	}
@@ -252,9 +253,9 @@ func (s *Server) getPortStats(w http.ResponseWriter, r *http.Request) error {
 		return s.switchError(dpid, err)
 	}
 	sort.Slice(stats, func(i, j int) bool { return stats[i].PortNo < stats[j].PortNo })
-	out := []PortStats{}
+	out := []api.PortStats{}
 	for _, st := range stats {
-		ps := PortStats{
+		ps := api.PortStats{
 			Number: st.PortNo, Reserved: reservedPortNames[st.PortNo],
 			RxPackets: counter(st.RxPackets), TxPackets: counter(st.TxPackets),
 			RxBytes: counter(st.RxBytes), TxBytes: counter(st.TxBytes),
@@ -346,13 +347,13 @@ func parseSelector(q url.Values, defaultOwner string) (flowSelector, error) {
 	return sel, nil
 }
 
-func flowJSON(fs *ofwire.FlowStats) Flow {
+func flowJSON(fs *ofwire.FlowStats) api.Flow {
 	c := controller.Cookie(fs.Cookie)
-	o := Owner{Kind: c.Kind().String()}
+	o := api.Owner{Kind: c.Kind().String()}
 	if c.Kind() != controller.OwnerForeign {
 		o.Network, o.ID = c.Scope(), c.Object()
 	}
-	return Flow{
+	return api.Flow{
 		Table: fs.Table, Priority: fs.Priority, Cookie: fmt.Sprintf("0x%016x", fs.Cookie), Owner: o,
 		Match: controller.FormatMatch(fs.Match), Actions: controller.FormatInstructions(fs.Instructions),
 		Packets: fs.PacketCount, Bytes: fs.ByteCount, DurationS: duration(fs.DurationSec, fs.DurationNSec),
@@ -423,7 +424,7 @@ func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	var req AddFlowRequest
+	var req api.AddFlowRequest
 	if err := decodeBody(r, &req, addFlowExample); err != nil {
 		return err
 	}
@@ -456,9 +457,9 @@ func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
 		return s.switchError(dpid, err)
 	}
 	w.Header().Set("Location", fmt.Sprintf("/api/v1/switches/%s/flows?owner=api&id=%d", FormatDPID(dpid), id))
-	writeJSON(w, http.StatusCreated, Flow{
+	writeJSON(w, http.StatusCreated, api.Flow{
 		Table: flow.Table, Priority: flow.Priority, Cookie: fmt.Sprintf("0x%016x", uint64(flow.Cookie)),
-		Owner: Owner{Kind: controller.OwnerAPI.String(), ID: id}, Match: controller.FormatMatch(flow.Match),
+		Owner: api.Owner{Kind: controller.OwnerAPI.String(), ID: id}, Match: controller.FormatMatch(flow.Match),
 		Actions: controller.FormatInstructions(flow.Instructions), IdleTimeout: flow.IdleTimeout, HardTimeout: flow.HardTimeout,
 		Warnings: flowWarnings(sess, flow),
 	})
@@ -532,7 +533,7 @@ func (s *Server) deleteFlows(w http.ResponseWriter, r *http.Request) error {
 	if err := sess.DeleteFlows(r.Context(), sel.filter); err != nil {
 		return s.switchError(dpid, err)
 	}
-	writeJSON(w, http.StatusOK, DeleteResult{
+	writeJSON(w, http.StatusOK, api.DeleteResult{
 		Deleted: "requested", Matched: len(stats), Owner: sel.kind.String(),
 		ID: sel.id, Network: sel.network, Table: sel.table,
 	})
@@ -564,20 +565,20 @@ func (s *Server) getGroups(w http.ResponseWriter, r *http.Request) error {
 	for _, st := range stats {
 		byID[st.GroupID] = st
 	}
-	out := make([]Group, 0, len(descs))
+	out := make([]api.Group, 0, len(descs))
 	for _, d := range descs {
 		typ, ok := groupTypeNames[d.Type]
 		if !ok {
 			typ = fmt.Sprintf("type(%d)", d.Type)
 		}
-		g := Group{ID: d.GroupID, Type: typ, Buckets: []Bucket{}}
+		g := api.Group{ID: d.GroupID, Type: typ, Buckets: []api.Bucket{}}
 		st, hasStats := byID[d.GroupID]
 		if hasStats {
 			g.RefCount, g.Packets, g.Bytes = st.RefCount, st.PacketCount, st.ByteCount
 			g.DurationS = duration(st.DurationSec, st.DurationNSec)
 		}
 		for i, b := range d.Buckets {
-			bk := Bucket{Weight: b.Weight, Actions: controller.FormatActions(b.Actions)}
+			bk := api.Bucket{Weight: b.Weight, Actions: controller.FormatActions(b.Actions)}
 			if b.WatchPort != 0xffffffff {
 				v := b.WatchPort
 				bk.WatchPort = &v
@@ -611,9 +612,9 @@ func (s *Server) getTables(w http.ResponseWriter, r *http.Request) error {
 		return s.switchError(sess.DPID(), err)
 	}
 	sort.Slice(stats, func(i, j int) bool { return stats[i].Table < stats[j].Table })
-	out := make([]Table, 0, len(stats))
+	out := make([]api.Table, 0, len(stats))
 	for _, t := range stats {
-		out = append(out, Table{Table: t.Table, ActiveCount: t.ActiveCount, LookupCount: t.LookupCount, MatchedCount: t.MatchedCount})
+		out = append(out, api.Table{Table: t.Table, ActiveCount: t.ActiveCount, LookupCount: t.LookupCount, MatchedCount: t.MatchedCount})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/satellite-sdn/satellite/api"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,11 +21,6 @@ import (
 
 // WithInsights serves the insight routes from e; without it they answer 503.
 func WithInsights(e *insights.Engine) Option { return func(s *Server) { s.insights = e } }
-
-// Insights is the answer of GET /api/v1/insights.
-type Insights struct {
-	Items []insights.Item `json:"items"`
-}
 
 // insightKinds are the values of ?kind=.
 var insightKinds = []string{insights.KindErrors, insights.KindDrops, insights.KindTrafficDown, insights.KindTrafficRise,
@@ -79,7 +75,7 @@ func (s *Server) getInsights(w http.ResponseWriter, r *http.Request) error {
 		v := FormatDPID(d)
 		dpid = &v
 	}
-	out := Insights{Items: []insights.Item{}}
+	out := api.Insights{Items: []insights.Item{}}
 	for _, it := range e.Items() {
 		if (len(kinds) == 0 || kinds[it.Kind]) && it.Score >= minScore && (dpid == nil || it.Labels["dpid"] == *dpid || it.Labels["remote"] == *dpid) {
 			out.Items = append(out.Items, it)
@@ -167,16 +163,8 @@ func (s *Server) getTopTalkers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errorf(http.StatusBadRequest, "", "%v", err)
 	}
-	writeJSON(w, http.StatusOK, TopTalkers{What: tq.What, From: tq.From.UTC(), To: tq.To.UTC(), Talkers: out})
+	writeJSON(w, http.StatusOK, api.TopTalkers{What: tq.What, From: tq.From.UTC(), To: tq.To.UTC(), Talkers: out})
 	return nil
-}
-
-// TopTalkers is the answer of GET /api/v1/insights/top.
-type TopTalkers struct {
-	What    string            `json:"what"`
-	From    time.Time         `json:"from"`
-	To      time.Time         `json:"to"`
-	Talkers []insights.Talker `json:"talkers"`
 }
 
 // webNames names switches and networks after the virtual network

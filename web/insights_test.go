@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/web"
@@ -14,7 +16,7 @@ import (
 func TestInsightsAPI(t *testing.T) {
 	e := insights.New(insights.Config{Interval: time.Second}, nil, nil)
 	env := webtest.Start(t, web.WithInsights(e))
-	var got web.Insights
+	var got api.Insights
 	r := req(t, env, "GET", "/api/v1/insights", "")
 	r.decode(t, 200, &got)
 	if got.Items == nil || len(got.Items) != 0 || !strings.Contains(string(r.body), `"items":[]`) {
@@ -67,7 +69,7 @@ func TestInsightsAPI(t *testing.T) {
 	// top talkers: bad input names the field; an empty collector ranks nothing
 	base := webtest.Start(t)
 	withColl := webtest.Start(t, web.WithCollector(collector.New(collector.Config{}, base.Ctl)))
-	var top web.TopTalkers
+	var top api.TopTalkers
 	req(t, withColl, "GET", "/api/v1/insights/top?what=flows&by=packets&from=-1h", "").decode(t, 200, &top)
 	if top.What != "flows" || top.Talkers == nil || len(top.Talkers) != 0 || top.To.Sub(top.From) < 59*time.Minute {
 		t.Errorf("top: %+v", top)

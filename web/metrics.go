@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"github.com/satellite-sdn/satellite/api"
 	"math"
 	"net/http"
 	"net/url"
@@ -55,172 +56,10 @@ func (s *Server) collector() (*collector.Collector, error) {
 
 // ---- documents
 
-// PortCounters are a port's counters as the switch reported them; null
-// when the switch does not keep one.
-type PortCounters struct {
-	RxPackets *uint64 `json:"rx_packets"`
-	TxPackets *uint64 `json:"tx_packets"`
-	RxBytes   *uint64 `json:"rx_bytes"`
-	TxBytes   *uint64 `json:"tx_bytes"`
-	RxDropped *uint64 `json:"rx_dropped"`
-	TxDropped *uint64 `json:"tx_dropped"`
-	RxErrors  *uint64 `json:"rx_errors"`
-	TxErrors  *uint64 `json:"tx_errors"`
-}
-
-// PortRates are a port's rates per second since the previous poll; null
-// when unknown (first poll, counter reset, unsupported counter, no port
-// speed for utilisation).
-type PortRates struct {
-	RxBps    *float64 `json:"rx_bps"`
-	TxBps    *float64 `json:"tx_bps"`
-	RxPps    *float64 `json:"rx_pps"`
-	TxPps    *float64 `json:"tx_pps"`
-	RxDrops  *float64 `json:"rx_drops"`
-	TxDrops  *float64 `json:"tx_drops"`
-	RxErrors *float64 `json:"rx_errors"`
-	TxErrors *float64 `json:"tx_errors"`
-	RxUtil   *float64 `json:"rx_util"` // percent of the port's current speed
-	TxUtil   *float64 `json:"tx_util"`
-}
-
-// PortMetrics is the latest statistics of one port.
-type PortMetrics struct {
-	Key       string       `json:"key"` // series key for /api/v1/metrics/series
-	DPID      string       `json:"dpid"`
-	Port      uint32       `json:"port"`
-	Reserved  string       `json:"reserved,omitempty"`
-	Name      string       `json:"name"`
-	SpeedKbps uint32       `json:"speed_kbps"`
-	Time      time.Time    `json:"time"` // when the switch was polled
-	Counters  PortCounters `json:"counters"`
-	Rates     PortRates    `json:"rates"`
-}
-
-// FlowMetrics is the latest statistics of one flow.
-type FlowMetrics struct {
-	Key       string    `json:"key"`
-	DPID      string    `json:"dpid"`
-	Table     uint8     `json:"table"`
-	Priority  uint16    `json:"priority"`
-	Cookie    string    `json:"cookie"`
-	Owner     Owner     `json:"owner"`
-	OwnerName string    `json:"owner_name"` // "interface:12@net:3", "api:7", "foreign:0x..."
-	Match     string    `json:"match"`
-	Time      time.Time `json:"time"`
-	Packets   uint64    `json:"packets"`
-	Bytes     uint64    `json:"bytes"`
-	DurationS float64   `json:"duration_s"`
-	Bps       *float64  `json:"bps"`
-	Pps       *float64  `json:"pps"`
-}
-
-// TableMetrics is the latest statistics of one flow table in use.
-type TableMetrics struct {
-	Key       string    `json:"key"`
-	DPID      string    `json:"dpid"`
-	Table     uint8     `json:"table"`
-	Time      time.Time `json:"time"`
-	Active    uint32    `json:"active"`
-	Lookups   uint64    `json:"lookups"`
-	Matched   uint64    `json:"matched"`
-	LookupsPs *float64  `json:"lookups_ps"`
-	MatchedPs *float64  `json:"matched_ps"`
-}
-
-// GroupMetrics is the latest statistics of one group.
-type GroupMetrics struct {
-	Key      string    `json:"key"`
-	DPID     string    `json:"dpid"`
-	Group    uint32    `json:"group"`
-	Time     time.Time `json:"time"`
-	RefCount uint32    `json:"ref_count"`
-	Packets  uint64    `json:"packets"`
-	Bytes    uint64    `json:"bytes"`
-	Bps      *float64  `json:"bps"`
-	Pps      *float64  `json:"pps"`
-}
-
-// SeriesPoint is one point of a series: its time and one value per
-// metric (null when unknown).
-type SeriesPoint struct {
-	T time.Time  `json:"t"`
-	V []*float64 `json:"v"`
-}
-
-// Series is part of one series' history, for charts.
-type Series struct {
-	Key        string            `json:"key"`
-	Kind       string            `json:"kind"` // port, flow, table, group
-	Labels     map[string]string `json:"labels"`
-	Metrics    []string          `json:"metrics"` // names of the values of each point
-	Present    bool              `json:"present"` // still reported by its switch
-	Resolution string            `json:"resolution"`
-	StepS      float64           `json:"step_s"`
-	From       time.Time         `json:"from"`
-	To         time.Time         `json:"to"`
-	Points     []SeriesPoint     `json:"points"`
-}
-
-// MetricsKindStats are the poll counters of one kind of statistics.
-type MetricsKindStats struct {
-	Polls   uint64 `json:"polls"`
-	Skipped uint64 `json:"skipped"` // ticks skipped: the previous request was still outstanding
-	Errors  uint64 `json:"errors"`
-}
-
-// MetricsSwitchKind are one switch's counters of one kind.
-type MetricsSwitchKind struct {
-	MetricsKindStats
-	Series         int        `json:"series"`
-	LastPoll       *time.Time `json:"last_poll"`
-	LastDurationMs float64    `json:"last_duration_ms"`
-	LastError      string     `json:"last_error,omitempty"`
-	// flows only: flows with a history of their own, flow ticks passed by
-	// to yield to the switch, the flow interval in force
-	WithHistory *int     `json:"with_history,omitempty"`
-	Deferred    *uint64  `json:"deferred,omitempty"`
-	IntervalS   *float64 `json:"interval_s,omitempty"`
-}
-
-// MetricsSwitch are the collector's counters of one switch.
-type MetricsSwitch struct {
-	DPID      string                       `json:"dpid"`
-	Connected bool                         `json:"connected"`
-	Kinds     map[string]MetricsSwitchKind `json:"kinds"`
-}
-
-// MetricsStats is the collector's health (GET /api/v1/metrics/stats).
-type MetricsStats struct {
-	IntervalS             float64                     `json:"interval_s"`
-	TimeoutS              float64                     `json:"timeout_s"`
-	RawRetentionS         float64                     `json:"raw_retention_s"`
-	DownsampledRetentionS float64                     `json:"downsampled_retention_s"`
-	StepS                 float64                     `json:"step_s"`
-	RawPoints             int                         `json:"raw_points"`
-	DownsampledPoints     int                         `json:"downsampled_points"`
-	Kinds                 map[string]MetricsKindStats `json:"kinds"`
-	FlowEntries           uint64                      `json:"flow_entries"`
-	Resets                uint64                      `json:"resets"`
-	Wraps                 uint64                      `json:"wraps"`
-	Absurd                uint64                      `json:"absurd"`
-	Renames               uint64                      `json:"renames"`
-	Duplicates            uint64                      `json:"duplicates"`
-	Series                int64                       `json:"series"`
-	SeriesByKind          map[string]int              `json:"series_by_kind"`
-	MaxSeries             int                         `json:"max_series"`
-	SeriesRefused         uint64                      `json:"series_refused"`
-	SeriesEvicted         uint64                      `json:"series_evicted"`
-	MemoryBytes           int64                       `json:"memory_bytes"`
-	StreamSubscribers     int                         `json:"stream_subscribers"`
-	StreamDropped         uint64                      `json:"stream_dropped"`
-	Switches              []MetricsSwitch             `json:"switches"`
-}
-
 // portRates converts the collector's rates (NaN when unknown) with conv
 // (rate: rounded to 1/1000; num: as they are).
-func portRates(r *collector.PortRates, conv func(float64) *float64) PortRates {
-	return PortRates{
+func portRates(r *collector.PortRates, conv func(float64) *float64) api.PortRates {
+	return api.PortRates{
 		RxBps: conv(r.RxBps), TxBps: conv(r.TxBps), RxPps: conv(r.RxPps), TxPps: conv(r.TxPps),
 		RxDrops: conv(r.RxDrops), TxDrops: conv(r.TxDrops), RxErrors: conv(r.RxErrors), TxErrors: conv(r.TxErrors),
 		RxUtil: conv(r.RxUtil), TxUtil: conv(r.TxUtil),
@@ -275,13 +114,13 @@ func (s *Server) metricsPorts(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Port = &p
 	}
-	out := []PortMetrics{}
+	out := []api.PortMetrics{}
 	for _, p := range c.Ports(f) {
 		st := &p.Counters
-		out = append(out, PortMetrics{
+		out = append(out, api.PortMetrics{
 			Key: p.Key, DPID: FormatDPID(p.DPID), Port: p.Port, Reserved: reservedPortNames[p.Port], Name: p.Name,
 			SpeedKbps: p.SpeedKbps, Time: sampleTime(p.Time),
-			Counters: PortCounters{
+			Counters: api.PortCounters{
 				RxPackets: counter(st.RxPackets), TxPackets: counter(st.TxPackets), RxBytes: counter(st.RxBytes), TxBytes: counter(st.TxBytes),
 				RxDropped: counter(st.RxDropped), TxDropped: counter(st.TxDropped), RxErrors: counter(st.RxErrors), TxErrors: counter(st.TxErrors),
 			},
@@ -361,15 +200,15 @@ func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
 	if uint64(len(flows)) > limit {
 		flows = flows[:limit]
 	}
-	out := make([]FlowMetrics, 0, len(flows))
+	out := make([]api.FlowMetrics, 0, len(flows))
 	for i := range flows {
 		fs := &flows[i]
 		fi := fs.Info
-		o := Owner{Kind: fi.Cookie.Kind().String()}
+		o := api.Owner{Kind: fi.Cookie.Kind().String()}
 		if fi.Cookie.Kind() != controller.OwnerForeign {
 			o.Network, o.ID = fi.Cookie.Scope(), fi.Cookie.Object()
 		}
-		out = append(out, FlowMetrics{
+		out = append(out, api.FlowMetrics{
 			Key: fi.Key, DPID: FormatDPID(fi.DPID), Table: fi.Table, Priority: fi.Priority,
 			Cookie: fmt.Sprintf("0x%016x", uint64(fi.Cookie)), Owner: o, OwnerName: fi.Cookie.String(), Match: fi.Match(),
 			Time: sampleTime(fs.Time), Packets: fs.Packets, Bytes: fs.Bytes, DurationS: math.Round(fs.DurationS*1000) / 1000,
@@ -393,9 +232,9 @@ func (s *Server) metricsTables(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []TableMetrics{}
+	out := []api.TableMetrics{}
 	for _, t := range c.Tables(dpid) {
-		out = append(out, TableMetrics{Key: t.Key, DPID: FormatDPID(t.DPID), Table: t.Table, Time: sampleTime(t.Time), Active: t.Active,
+		out = append(out, api.TableMetrics{Key: t.Key, DPID: FormatDPID(t.DPID), Table: t.Table, Time: sampleTime(t.Time), Active: t.Active,
 			Lookups: t.Lookups, Matched: t.Matched, LookupsPs: rate(t.LookupsPs), MatchedPs: rate(t.MatchedPs)})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -415,9 +254,9 @@ func (s *Server) metricsGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []GroupMetrics{}
+	out := []api.GroupMetrics{}
 	for _, g := range c.Groups(dpid) {
-		out = append(out, GroupMetrics{Key: g.Key, DPID: FormatDPID(g.DPID), Group: g.Group, Time: sampleTime(g.Time), RefCount: g.RefCount,
+		out = append(out, api.GroupMetrics{Key: g.Key, DPID: FormatDPID(g.DPID), Group: g.Group, Time: sampleTime(g.Time), RefCount: g.RefCount,
 			Packets: g.Packets, Bytes: g.Bytes, Bps: rate(g.Bps), Pps: rate(g.Pps)})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -508,12 +347,12 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return errorf(http.StatusBadRequest, "key", "%v", err)
 	}
-	out := Series{
+	out := api.Series{
 		Key: d.Key, Kind: d.Kind.String(), Labels: d.Labels, Metrics: d.Metrics, Present: d.Present, Resolution: d.Resolution,
-		StepS: d.Step.Seconds(), From: sq.From.UTC(), To: sq.To.UTC(), Points: make([]SeriesPoint, 0, len(d.Points)),
+		StepS: d.Step.Seconds(), From: sq.From.UTC(), To: sq.To.UTC(), Points: make([]api.SeriesPoint, 0, len(d.Points)),
 	}
 	for _, p := range d.Points {
-		sp := SeriesPoint{T: p.T.UTC().Truncate(time.Millisecond), V: make([]*float64, len(p.V))}
+		sp := api.SeriesPoint{T: p.T.UTC().Truncate(time.Millisecond), V: make([]*float64, len(p.V))}
 		for i, v := range p.V {
 			sp.V[i] = rate(v)
 		}
@@ -532,21 +371,21 @@ func (s *Server) metricsStats(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st := c.Stats()
-	out := MetricsStats{
+	out := api.MetricsStats{
 		IntervalS: st.Interval.Seconds(), TimeoutS: st.Timeout.Seconds(), RawRetentionS: st.RawRetention.Seconds(),
 		DownsampledRetentionS: st.DownsampledRetention.Seconds(), StepS: st.Step.Seconds(), RawPoints: st.RawPoints,
-		DownsampledPoints: st.DownsampledPoints, Kinds: map[string]MetricsKindStats{}, FlowEntries: st.FlowEntries, Resets: st.Resets,
+		DownsampledPoints: st.DownsampledPoints, Kinds: map[string]api.MetricsKindStats{}, FlowEntries: st.FlowEntries, Resets: st.Resets,
 		Wraps: st.Wraps, Absurd: st.Absurd, Renames: st.Renames, Duplicates: st.Duplicates, Series: st.Series, SeriesByKind: st.SeriesByKind,
 		MaxSeries: st.MaxSeries, SeriesRefused: st.SeriesRefused, SeriesEvicted: st.SeriesEvicted, MemoryBytes: st.MemoryBytes,
-		StreamSubscribers: st.StreamSubscribers, StreamDropped: st.StreamDropped, Switches: []MetricsSwitch{},
+		StreamSubscribers: st.StreamSubscribers, StreamDropped: st.StreamDropped, Switches: []api.MetricsSwitch{},
 	}
 	for k, v := range st.Kinds {
-		out.Kinds[k] = MetricsKindStats(v)
+		out.Kinds[k] = api.MetricsKindStats(v)
 	}
 	for _, sw := range st.Switches {
-		ms := MetricsSwitch{DPID: FormatDPID(sw.DPID), Connected: sw.Connected, Kinds: map[string]MetricsSwitchKind{}}
+		ms := api.MetricsSwitch{DPID: FormatDPID(sw.DPID), Connected: sw.Connected, Kinds: map[string]api.MetricsSwitchKind{}}
 		for k, v := range sw.Kinds {
-			mk := MetricsSwitchKind{MetricsKindStats: MetricsKindStats(v.KindStats), Series: v.Series,
+			mk := api.MetricsSwitchKind{MetricsKindStats: api.MetricsKindStats(v.KindStats), Series: v.Series,
 				LastDurationMs: math.Round(float64(v.LastDuration)/1e3) / 1e3, LastError: v.LastError}
 			if !v.LastPoll.IsZero() {
 				t := v.LastPoll.UTC().Truncate(time.Millisecond)

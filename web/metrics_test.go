@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
@@ -93,7 +95,7 @@ func TestMetricsRoutesNeedACollector(t *testing.T) {
 func TestMetricsPorts(t *testing.T) {
 	m := startMetrics(t)
 	m.traffic(t, 8e6)
-	var ports []web.PortMetrics
+	var ports []api.PortMetrics
 	waitUntil(t, "port rates", func() bool {
 		do(t, m.Env, "GET", "/api/v1/metrics/ports?dpid=1&port=2", "").decode(t, 200, &ports)
 		return len(ports) == 1 && ports[0].Rates.TxBps != nil && *ports[0].Rates.TxBps > 0
@@ -129,7 +131,7 @@ func TestMetricsFlows(t *testing.T) {
 	for i, spec := range []string{"table=0,priority=10,in_port=1,actions=output:2", "table=0,priority=10,in_port=2,actions=output:1"} {
 		do(t, m.Env, "POST", "/api/v1/switches/1/flows", fmt.Sprintf(`{"flow": %q, "id": %d}`, spec, i+5)).decode(t, 201, nil)
 	}
-	var flows []web.FlowMetrics
+	var flows []api.FlowMetrics
 	waitUntil(t, "2 flows", func() bool {
 		do(t, m.Env, "GET", "/api/v1/metrics/flows", "").decode(t, 200, &flows)
 		return len(flows) == 2
@@ -165,7 +167,7 @@ func TestMetricsFlows(t *testing.T) {
 	do(t, m.Env, "GET", "/api/v1/metrics/flows?table=255", "").wantError(t, 400, "table", "from 0 to 254")
 	do(t, m.Env, "GET", "/api/v1/metrics/flows?network=16777216", "").wantError(t, 400, "network", "virtual network id")
 
-	var tables []web.TableMetrics
+	var tables []api.TableMetrics
 	waitUntil(t, "table 0", func() bool {
 		do(t, m.Env, "GET", "/api/v1/metrics/tables?dpid=1", "").decode(t, 200, &tables)
 		return len(tables) == 1 && tables[0].Active == 2
@@ -176,7 +178,7 @@ func TestMetricsSeries(t *testing.T) {
 	m := startMetrics(t)
 	m.traffic(t, 8e6)
 	key := "port/0000000000000001/2"
-	var s web.Series
+	var s api.Series
 	waitUntil(t, "5 points", func() bool {
 		r := do(t, m.Env, "GET", "/api/v1/metrics/series?key="+key, "")
 		if r.status == 404 {
@@ -193,7 +195,7 @@ func TestMetricsSeries(t *testing.T) {
 		t.Fatalf("points: first %+v, last %+v (the first poll has no rate)", s.Points[0], last)
 	}
 	// the switch of a key as everywhere: a short datapath id works too
-	var short web.Series
+	var short api.Series
 	do(t, m.Env, "GET", "/api/v1/metrics/series?key=port/1/2", "").decode(t, 200, &short)
 	if short.Key != key || len(short.Points) < 5 {
 		t.Fatalf("port/1/2: key %q, %d points", short.Key, len(short.Points))
@@ -229,7 +231,7 @@ func TestMetricsSeries(t *testing.T) {
 
 func TestMetricsStats(t *testing.T) {
 	m := startMetrics(t)
-	var st web.MetricsStats
+	var st api.MetricsStats
 	waitUntil(t, "polls", func() bool {
 		do(t, m.Env, "GET", "/api/v1/metrics/stats", "").decode(t, 200, &st)
 		return st.Kinds["port"].Polls >= 3 && st.Kinds["flow"].Polls >= 3

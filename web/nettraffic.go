@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/satellite-sdn/satellite/api"
 	"math"
 	"net/http"
 	"sort"
@@ -13,50 +14,6 @@ import (
 // own (issue 19): its interfaces with their ports' latest rates, the
 // switches that serve it with its flows on each (owner-grouped sums), and
 // the tunnel paths between those switches.
-
-// NetworkTraffic is the answer of GET /api/v1/networks/{name}/traffic.
-type NetworkTraffic struct {
-	Network    string             `json:"network"`
-	ID         uint32             `json:"id"`
-	Interfaces []InterfaceTraffic `json:"interfaces"`
-	Switches   []SwitchTraffic    `json:"switches"`
-	Tunnels    []TunnelTraffic    `json:"tunnels"`
-}
-
-// InterfaceTraffic is one interface of the network and its port's rates
-// (null when the port has not been polled: a simulated interface, a
-// switch not connected).
-type InterfaceTraffic struct {
-	Name   string   `json:"name"`
-	Switch string   `json:"switch,omitempty"`
-	Port   string   `json:"port,omitempty"`
-	Series string   `json:"series,omitempty"`
-	RxBps  *float64 `json:"rx_bps"`
-	TxBps  *float64 `json:"tx_bps"`
-	RxPps  *float64 `json:"rx_pps"`
-	TxPps  *float64 `json:"tx_pps"`
-}
-
-// SwitchTraffic is one switch serving the network and the network's
-// flows on it: how many and their summed rates by owner kind.
-type SwitchTraffic struct {
-	Switch string             `json:"switch"`
-	DPID   string             `json:"dpid"`
-	Flows  int                `json:"flows"`
-	Bps    float64            `json:"bps"`
-	Owners map[string]float64 `json:"owners_bps"`
-}
-
-// TunnelTraffic is a tunnel path between two switches of the network.
-type TunnelTraffic struct {
-	From   string   `json:"from"`
-	To     string   `json:"to"`
-	Path   int      `json:"path"`
-	Up     bool     `json:"up"`
-	Active bool     `json:"active"`
-	RTTMs  *float64 `json:"rtt_ms"`
-	Series string   `json:"series"`
-}
 
 func finiteOrNil(v float64) *float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -103,13 +60,13 @@ func (s *Server) getNetworkTraffic(w http.ResponseWriter, r *http.Request) error
 		ports[portKey{p.DPID, p.Name, 0}] = p
 		ports[portKey{p.DPID, "", p.Port}] = p
 	}
-	out := NetworkTraffic{Network: nw.Name, ID: nw.ID, Interfaces: []InterfaceTraffic{}, Switches: []SwitchTraffic{}, Tunnels: []TunnelTraffic{}}
+	out := api.NetworkTraffic{Network: nw.Name, ID: nw.ID, Interfaces: []api.InterfaceTraffic{}, Switches: []api.SwitchTraffic{}, Tunnels: []api.TunnelTraffic{}}
 	serving := map[uint64]bool{}
 	for _, in := range cfg.Interfaces {
 		if in.Network != nw.Name {
 			continue
 		}
-		it := InterfaceTraffic{Name: in.Name, Switch: in.Datapath, Port: in.Port}
+		it := api.InterfaceTraffic{Name: in.Name, Switch: in.Datapath, Port: in.Port}
 		if d, ok := dpidOf[in.Datapath]; ok {
 			serving[d] = true
 			p, found := ports[portKey{d, in.Port, 0}]
@@ -124,7 +81,7 @@ func (s *Server) getNetworkTraffic(w http.ResponseWriter, r *http.Request) error
 		}
 		out.Interfaces = append(out.Interfaces, it)
 	}
-	sw := map[uint64]*SwitchTraffic{}
+	sw := map[uint64]*api.SwitchTraffic{}
 	for _, f := range c.Flows(collector.FlowFilter{}) {
 		if f.Info.Cookie.Scope() != nw.ID || nw.ID == 0 {
 			continue
@@ -132,7 +89,7 @@ func (s *Server) getNetworkTraffic(w http.ResponseWriter, r *http.Request) error
 		d := f.Info.DPID
 		st := sw[d]
 		if st == nil {
-			st = &SwitchTraffic{Switch: nameOf[d], DPID: FormatDPID(d), Owners: map[string]float64{}}
+			st = &api.SwitchTraffic{Switch: nameOf[d], DPID: FormatDPID(d), Owners: map[string]float64{}}
 			sw[d] = st
 		}
 		st.Flows++
@@ -144,14 +101,14 @@ func (s *Server) getNetworkTraffic(w http.ResponseWriter, r *http.Request) error
 	}
 	for d := range serving {
 		if sw[d] == nil {
-			sw[d] = &SwitchTraffic{Switch: nameOf[d], DPID: FormatDPID(d), Owners: map[string]float64{}}
+			sw[d] = &api.SwitchTraffic{Switch: nameOf[d], DPID: FormatDPID(d), Owners: map[string]float64{}}
 		}
 		out.Switches = append(out.Switches, *sw[d])
 	}
 	sort.Slice(out.Switches, func(i, j int) bool { return out.Switches[i].DPID < out.Switches[j].DPID })
 	for _, p := range c.Probes(collector.ProbeFilter{}) {
 		if serving[p.Local] && serving[p.Remote] {
-			out.Tunnels = append(out.Tunnels, TunnelTraffic{From: orDPID(nameOf[p.Local], p.Local), To: orDPID(nameOf[p.Remote], p.Remote), Path: p.Path,
+			out.Tunnels = append(out.Tunnels, api.TunnelTraffic{From: orDPID(nameOf[p.Local], p.Local), To: orDPID(nameOf[p.Remote], p.Remote), Path: p.Path,
 				Up: p.Up, Active: p.Active, RTTMs: finiteOrNil(p.RTTAvgMs), Series: p.Key})
 		}
 	}

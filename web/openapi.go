@@ -11,6 +11,7 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/satellite-sdn/satellite/api"
 	"github.com/satellite-sdn/satellite/audit"
 	"net/http"
 	"reflect"
@@ -27,9 +28,6 @@ import (
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/vnet"
 )
-
-// OpenAPIPath serves the OpenAPI document of the API.
-const OpenAPIPath = "/api/openapi.json"
 
 // Routes returns the pattern of every API route, as registered
 // ("GET /api/v1/switches/{dpid}").
@@ -77,70 +75,70 @@ func crud[T any](tag, what string) map[string]RouteDoc {
 // apiDocs documents every route, by pattern.
 var apiDocs = func() map[string]RouteDoc {
 	d := map[string]RouteDoc{
-		"GET /healthz":                            {Summary: "server status", Tag: "server", Resp: Health{}},
-		"GET " + OpenAPIPath:                      {Summary: "this document", Tag: "server", Resp: map[string]any{}},
-		"GET /api/v1/switches":                    {Summary: "connected switches, by datapath id", Tag: "switches", Resp: []Switch{}},
-		"GET /api/v1/switches/{dpid}":             {Summary: "one switch with its ports", Tag: "switches", Resp: Switch{}},
-		"GET /api/v1/switches/{dpid}/ports":       {Summary: "port descriptions", Tag: "switches", Resp: []Port{}},
-		"GET /api/v1/switches/{dpid}/ports/stats": {Summary: "port counters", Tag: "switches", Resp: []PortStats{}, Query: []Param{{"port", "string", "one port: a number or local"}}},
-		"GET /api/v1/switches/{dpid}/groups":      {Summary: "groups with buckets and counters", Tag: "switches", Resp: []Group{}},
-		"GET /api/v1/switches/{dpid}/tables":      {Summary: "flow table counters", Tag: "switches", Resp: []Table{}},
-		"POST /api/v1/switches/{dpid}/flows":      {Summary: "install a flow owned by the API", Tag: "flows", Body: AddFlowRequest{}, Resp: Flow{}, Status: http.StatusCreated},
-		"GET /api/v1/links":                       {Summary: "links between bridges, one per direction (paginated)", Tag: "topology", Resp: []Link{}, Query: []Param{{"kind", "string", "direct or tunnel"}, pDPID, pLimit, pAfter}},
-		"GET /api/v1/hosts":                       {Summary: "hosts learned on edge ports (paginated)", Tag: "topology", Resp: []Host{}, Query: []Param{pDPID, {"mac", "string", "one host"}, pLimit, pAfter}},
+		"GET /healthz":                            {Summary: "server status", Tag: "server", Resp: api.Health{}},
+		"GET " + api.OpenAPIPath:                  {Summary: "this document", Tag: "server", Resp: map[string]any{}},
+		"GET /api/v1/switches":                    {Summary: "connected switches, by datapath id", Tag: "switches", Resp: []api.Switch{}},
+		"GET /api/v1/switches/{dpid}":             {Summary: "one switch with its ports", Tag: "switches", Resp: api.Switch{}},
+		"GET /api/v1/switches/{dpid}/ports":       {Summary: "port descriptions", Tag: "switches", Resp: []api.Port{}},
+		"GET /api/v1/switches/{dpid}/ports/stats": {Summary: "port counters", Tag: "switches", Resp: []api.PortStats{}, Query: []Param{{"port", "string", "one port: a number or local"}}},
+		"GET /api/v1/switches/{dpid}/groups":      {Summary: "groups with buckets and counters", Tag: "switches", Resp: []api.Group{}},
+		"GET /api/v1/switches/{dpid}/tables":      {Summary: "flow table counters", Tag: "switches", Resp: []api.Table{}},
+		"POST /api/v1/switches/{dpid}/flows":      {Summary: "install a flow owned by the API", Tag: "flows", Body: api.AddFlowRequest{}, Resp: api.Flow{}, Status: http.StatusCreated},
+		"GET /api/v1/links":                       {Summary: "links between bridges, one per direction (paginated)", Tag: "topology", Resp: []api.Link{}, Query: []Param{{"kind", "string", "direct or tunnel"}, pDPID, pLimit, pAfter}},
+		"GET /api/v1/hosts":                       {Summary: "hosts learned on edge ports (paginated)", Tag: "topology", Resp: []api.Host{}, Query: []Param{pDPID, {"mac", "string", "one host"}, pLimit, pAfter}},
 		"GET /api/v1/topology":                    {Summary: "the whole topology at one version; with at, as it was then, rebuilt from the journal", Tag: "topology", Resp: topology.Snapshot{}, Query: []Param{{"at", "string", "RFC 3339 time or a duration back from now (1h): the topology then (404 before the journal's first checkpoint)"}}},
-		"GET /api/v1/events": {Summary: "the journal: every change (links, switches, ports, hosts, tunnel paths, alerts) with its kind and severity, oldest first (paginated like a log)", Tag: "topology", Resp: []Event{},
+		"GET /api/v1/events": {Summary: "the journal: every change (links, switches, ports, hosts, tunnel paths, alerts) with its kind and severity, oldest first (paginated like a log)", Tag: "topology", Resp: []api.Event{},
 			Query: []Param{{"since", "string", "RFC 3339 time or a duration back from now (default 24h)"}, {"until", "string", "RFC 3339 time or a duration back from now"},
 				{"kind", "string", "event kinds, comma separated: link-down, link-up, switch-disconnect, ..."}, {"switch", "string", "datapath ids or names, comma separated"}, pLogLimit, pAfter}},
 		"GET /api/v1/topology/events":       {Summary: "host moves and security events, oldest first (paginated like a log)", Tag: "topology", Resp: []topology.Event{}, Query: []Param{{"kind", "string", "event kind, e.g. host-move, lldp-forged"}, pLogLimit, pAfter}},
-		"GET /api/v1/discovery":             {Summary: "LLDP discovery settings and counters", Tag: "topology", Resp: Discovery{}},
-		"GET /api/v1/tunnels":               {Summary: "tunnel paths with probe measurements and failover state", Tag: "topology", Resp: Tunnels{}, Query: []Param{{"local", "string", "local datapath"}, {"remote", "string", "remote datapath"}, {"state", "string", "path state"}}},
-		"POST " + snapshotsPath:             {Summary: "import a snapshot", Tag: "snapshots", Body: topology.Snapshot{}, Resp: SnapshotInfo{}, Status: http.StatusCreated},
-		"GET " + snapshotsPath:              {Summary: "imported snapshots", Tag: "snapshots", Resp: []SnapshotInfo{}},
+		"GET /api/v1/discovery":             {Summary: "LLDP discovery settings and counters", Tag: "topology", Resp: api.Discovery{}},
+		"GET /api/v1/tunnels":               {Summary: "tunnel paths with probe measurements and failover state", Tag: "topology", Resp: api.Tunnels{}, Query: []Param{{"local", "string", "local datapath"}, {"remote", "string", "remote datapath"}, {"state", "string", "path state"}}},
+		"POST " + snapshotsPath:             {Summary: "import a snapshot", Tag: "snapshots", Body: topology.Snapshot{}, Resp: api.SnapshotInfo{}, Status: http.StatusCreated},
+		"GET " + snapshotsPath:              {Summary: "imported snapshots", Tag: "snapshots", Resp: []api.SnapshotInfo{}},
 		"GET " + snapshotsPath + "/{id}":    {Summary: "one imported snapshot", Tag: "snapshots", Resp: topology.Snapshot{}},
-		"DELETE " + snapshotsPath + "/{id}": {Summary: "forget an imported snapshot", Tag: "snapshots", Resp: SnapshotInfo{}},
+		"DELETE " + snapshotsPath + "/{id}": {Summary: "forget an imported snapshot", Tag: "snapshots", Resp: api.SnapshotInfo{}},
 		"GET /api/v1/topology/diff":         {Summary: "differences between two snapshots (or live)", Tag: "snapshots", Resp: topology.Diff{}, Query: []Param{{"from", "string", "a snapshot id or live (required)"}, {"to", "string", "a snapshot id or live (default live)"}}},
-		"GET /api/v1/metrics/ports":         {Summary: "latest port counters and rates", Tag: "metrics", Resp: []PortMetrics{}, Query: []Param{pDPID, {"port", "integer", "one port"}}},
-		"GET /api/v1/metrics/flows":         {Summary: "latest flow counters and rates", Tag: "metrics", Resp: []FlowMetrics{}, Query: []Param{pDPID, {"table", "integer", "table"}, {"owner", "string", "owner kind"}, {"network", "integer", "virtual network"}, {"id", "integer", "object id"}, {"sort", "string", "key, bps or pps"}, {"limit", "integer", "at most N flows (default 1000)"}}},
-		"GET /api/v1/metrics/tables":        {Summary: "latest table counters and rates", Tag: "metrics", Resp: []TableMetrics{}, Query: []Param{pDPID}},
-		"GET /api/v1/metrics/groups":        {Summary: "latest group counters and rates", Tag: "metrics", Resp: []GroupMetrics{}, Query: []Param{pDPID}},
-		"GET /api/v1/metrics/series":        {Summary: "the history of one series", Tag: "metrics", Resp: Series{}, Query: []Param{{"key", "string", "series key, e.g. port/0000000000000001/2 (required)"}, {"from", "string", "RFC 3339, Unix seconds, now or -15m (default -1h)"}, {"to", "string", "as from (default now)"}, {"step", "string", "a duration, at least 1s"}, {"resolution", "string", "raw or downsampled"}}},
-		"GET /api/v1/metrics/stats":         {Summary: "collector settings and counters", Tag: "metrics", Resp: MetricsStats{}},
+		"GET /api/v1/metrics/ports":         {Summary: "latest port counters and rates", Tag: "metrics", Resp: []api.PortMetrics{}, Query: []Param{pDPID, {"port", "integer", "one port"}}},
+		"GET /api/v1/metrics/flows":         {Summary: "latest flow counters and rates", Tag: "metrics", Resp: []api.FlowMetrics{}, Query: []Param{pDPID, {"table", "integer", "table"}, {"owner", "string", "owner kind"}, {"network", "integer", "virtual network"}, {"id", "integer", "object id"}, {"sort", "string", "key, bps or pps"}, {"limit", "integer", "at most N flows (default 1000)"}}},
+		"GET /api/v1/metrics/tables":        {Summary: "latest table counters and rates", Tag: "metrics", Resp: []api.TableMetrics{}, Query: []Param{pDPID}},
+		"GET /api/v1/metrics/groups":        {Summary: "latest group counters and rates", Tag: "metrics", Resp: []api.GroupMetrics{}, Query: []Param{pDPID}},
+		"GET /api/v1/metrics/series":        {Summary: "the history of one series", Tag: "metrics", Resp: api.Series{}, Query: []Param{{"key", "string", "series key, e.g. port/0000000000000001/2 (required)"}, {"from", "string", "RFC 3339, Unix seconds, now or -15m (default -1h)"}, {"to", "string", "as from (default now)"}, {"step", "string", "a duration, at least 1s"}, {"resolution", "string", "raw or downsampled"}}},
+		"GET /api/v1/metrics/stats":         {Summary: "collector settings and counters", Tag: "metrics", Resp: api.MetricsStats{}},
 		"GET /api/v1/alerts":                {Summary: "pending and firing alerts", Tag: "alerts", Resp: []alerts.Alert{}, Query: []Param{{"state", "string", "pending or firing"}, {"severity", "string", "info, warning or critical"}, {"rule", "string", "rule name"}}},
 		"GET /api/v1/alerts/history":        {Summary: "firing and resolved events, oldest first (paginated like a log)", Tag: "alerts", Resp: []alerts.Event{}, Query: []Param{{"rule", "string", "rule name"}, pLogLimit, pAfter}},
 		"GET /api/v1/alerts/metrics":        {Summary: "the metrics rules can watch", Tag: "alerts", Resp: []alerts.MetricInfo{}},
-		"GET /api/v1/insights": {Summary: "what is wrong now: findings of the baselines and anomaly detectors, the highest score first (an empty list when nothing is)", Tag: "insights", Resp: Insights{},
+		"GET /api/v1/insights": {Summary: "what is wrong now: findings of the baselines and anomaly detectors, the highest score first (an empty list when nothing is)", Tag: "insights", Resp: api.Insights{},
 			Query: []Param{{"kind", "string", "detectors, comma separated: errors, drops, traffic-down, traffic-rise, stopped-sending, asymmetric-link, rtt-drift, probe-loss, host-moves"}, {"min_score", "number", "only items scoring at least this (scores start at 1)"}, {"switch", "string", "a datapath id or name: items about it"}}},
 		"GET /api/v1/insights/history": {Summary: "findings raised and cleared, oldest first", Tag: "insights", Resp: []insights.Event{}},
-		"GET /api/v1/insights/top": {Summary: "top talkers: flows, interfaces, hosts or virtual networks by bytes or packets over a window, at any time in the history", Tag: "insights", Resp: TopTalkers{},
+		"GET /api/v1/insights/top": {Summary: "top talkers: flows, interfaces, hosts or virtual networks by bytes or packets over a window, at any time in the history", Tag: "insights", Resp: api.TopTalkers{},
 			Query: []Param{{"what", "string", "flows, interfaces (default), hosts or networks"}, {"by", "string", "bytes (default) or packets"}, {"from", "string", "RFC 3339, Unix seconds, now or -15m (default: 15 minutes before to)"}, {"to", "string", "as from (default now)"}, {"limit", "integer", "at most N (default 10, at most 1000)"}}},
-		"GET /api/v1/networks/{name}/traffic": {Summary: "one virtual network on its own: its interfaces with their ports' rates, the switches serving it with its flows on each (summed by owner), the tunnel paths between them", Tag: "virtual networks", Resp: NetworkTraffic{}},
+		"GET /api/v1/networks/{name}/traffic": {Summary: "one virtual network on its own: its interfaces with their ports' rates, the switches serving it with its flows on each (summed by owner), the tunnel paths between them", Tag: "virtual networks", Resp: api.NetworkTraffic{}},
 		"GET /api/v1/insights/stats":          {Summary: "series judged and the engine's counters", Tag: "insights", Resp: insights.Stats{}},
 		"GET /api/v1/alerts/stats":            {Summary: "rule, alert and webhook counters", Tag: "alerts", Resp: alerts.Stats{}},
-		"POST " + TracePath: {Summary: "trace a packet hop by hop through the switches' flow tables and the intended ones (why can't A reach B?)", Tag: "diagnostics",
+		"POST " + api.TracePath: {Summary: "trace a packet hop by hop through the switches' flow tables and the intended ones (why can't A reach B?)", Tag: "diagnostics",
 			Body: diagnostics.Request{}, Resp: diagnostics.Result{}},
-		"GET " + AuditPath: {Summary: "the flow audit: per switch what differs from the intent (missing, modified, extra, foreign) and what the tables hold that cannot work (shadowed, dead), and the networks' black holes and loops", Tag: "diagnostics",
+		"GET " + api.AuditPath: {Summary: "the flow audit: per switch what differs from the intent (missing, modified, extra, foreign) and what the tables hold that cannot work (shadowed, dead), and the networks' black holes and loops", Tag: "diagnostics",
 			Resp: audit.Overview{}, Query: []Param{{"fresh", "boolean", "true: read every switch now (default: the last audit, made at each reconciliation)"}}},
-		"GET " + AuditPath + "/{dpid}": {Summary: "one switch's flow audit (a datapath id or name)", Tag: "diagnostics", Resp: audit.Report{},
+		"GET " + api.AuditPath + "/{dpid}": {Summary: "one switch's flow audit (a datapath id or name)", Tag: "diagnostics", Resp: audit.Report{},
 			Query: []Param{{"fresh", "boolean", "true: read the switch now (default: the last audit)"}}},
-		"POST " + AuditPath + "/fix":                            {Summary: "the reconciler converges every switch now; answers the audit made after it", Tag: "diagnostics", Resp: audit.Overview{}},
-		"POST /api/v1/networks/auto":                            {Summary: "create (or find) the automatic network", Tag: "virtual networks", Body: AutoNetworkRequest{}, Resp: vnet.AutoResult{}, Also: []int{http.StatusCreated}},
-		"GET /api/v1/trunks":                                    {Summary: "trunk ports", Tag: "virtual networks", Resp: []Trunk{}, Query: []Param{{"datapath", "string", "datapath name"}}},
-		"GET /api/v1/leases":                                    {Summary: "DHCP leases: the record of every address with its state and expiry", Tag: "virtual networks", Resp: []Lease{}, Query: []Param{{"network", "string", "network name"}}},
-		"GET /api/v1/vnet/status":                               {Summary: "reconciliation status per datapath", Tag: "virtual networks", Resp: VNetStatus{}},
-		"GET /api/v1/vnet/flows/{dpid}":                         {Summary: "the compiled flows and groups of a datapath", Tag: "virtual networks", Resp: VNetProgram{}},
+		"POST " + api.AuditPath + "/fix":                        {Summary: "the reconciler converges every switch now; answers the audit made after it", Tag: "diagnostics", Resp: audit.Overview{}},
+		"POST /api/v1/networks/auto":                            {Summary: "create (or find) the automatic network", Tag: "virtual networks", Body: api.AutoNetworkRequest{}, Resp: vnet.AutoResult{}, Also: []int{http.StatusCreated}},
+		"GET /api/v1/trunks":                                    {Summary: "trunk ports", Tag: "virtual networks", Resp: []api.Trunk{}, Query: []Param{{"datapath", "string", "datapath name"}}},
+		"GET /api/v1/leases":                                    {Summary: "DHCP leases: the record of every address with its state and expiry", Tag: "virtual networks", Resp: []api.Lease{}, Query: []Param{{"network", "string", "network name"}}},
+		"GET /api/v1/vnet/status":                               {Summary: "reconciliation status per datapath", Tag: "virtual networks", Resp: api.VNetStatus{}},
+		"GET /api/v1/vnet/flows/{dpid}":                         {Summary: "the compiled flows and groups of a datapath", Tag: "virtual networks", Resp: api.VNetProgram{}},
 		"GET /api/v1/vnet/config":                               {Summary: "the whole virtual network configuration", Tag: "virtual networks", Resp: vnet.Config{}, Query: []Param{{"format", "string", "json (default) or yaml"}}},
 		"PUT /api/v1/vnet/config":                               {Summary: "replace the whole configuration", Tag: "virtual networks", Body: vnet.Config{}, Resp: vnet.ApplyResult{}},
 		"GET /api/v1/whoami":                                    {Summary: "who the caller is: token or certificate name, role (none when anonymous) and how it authenticated", Tag: "security", Resp: auth.Identity{}},
 		"GET /api/v1/tokens":                                    {Summary: "API tokens: names, roles, creation (never the secrets)", Tag: "security", Resp: []auth.Token{}},
-		"POST /api/v1/tokens":                                   {Summary: "create a token; the answer holds its secret, shown only once (409 if the name is taken, unless replace)", Tag: "security", Body: CreateTokenRequest{}, Resp: CreatedToken{}, Status: http.StatusCreated},
+		"POST /api/v1/tokens":                                   {Summary: "create a token; the answer holds its secret, shown only once (409 if the name is taken, unless replace)", Tag: "security", Body: api.CreateTokenRequest{}, Resp: api.CreatedToken{}, Status: http.StatusCreated},
 		"DELETE /api/v1/tokens/{name}":                          {Summary: "revoke a token: it stops working at once", Tag: "security", Resp: auth.Token{}},
 		"GET /api/v1/audit-log":                                 {Summary: "every state-changing request (who, role, method, path, status, remote address), oldest first (paginated like a log)", Tag: "security", Resp: []auth.AuditEntry{}, Query: []Param{pLogLimit, pAfter}},
-		"GET /api/v1/exporters":                                 {Summary: "exporter status and counters", Tag: "exporters", Resp: ExportersStatus{}},
+		"GET /api/v1/exporters":                                 {Summary: "exporter status and counters", Tag: "exporters", Resp: api.ExportersStatus{}},
 		"GET /api/v1/cluster":                                   {Summary: "the cluster: instances, the master of every switch, leases, etcd health (404 when this instance runs alone)", Tag: "cluster", Resp: cluster.Status{}},
-		"GET /api/v1/switches/{dpid}/flows":                     {Summary: "flow table with owners and counters (paginated)", Tag: "flows", Resp: []Flow{}, Query: []Param{{"table", "integer", "table 0-254"}, {"owner", "string", "owner kind, or foreign"}, {"network", "integer", "with owner: virtual network"}, {"id", "integer", "with owner: object id"}, pLimit, pAfter}},
-		"DELETE /api/v1/switches/{dpid}/flows":                  {Summary: "delete flows by owner (API flows unless owner names another)", Tag: "flows", Resp: DeleteResult{}, Query: []Param{{"owner", "string", "owner kind"}, {"network", "integer", "virtual network"}, {"id", "integer", "object id"}, {"table", "integer", "table"}}},
-		"GET " + StreamPath:                                     {Summary: "websocket: topology snapshot and deltas, port and flow rates, alert transitions (see docs/ui.md)", Tag: "stream", Query: []Param{{"since", "integer", "resume after this version"}, {"epoch", "string", "the epoch of the hello the version came with; another epoch gets a snapshot"}, {"topics", "string", "comma-separated: topology, metrics, flows, alerts"}}, Status: http.StatusSwitchingProtocols},
+		"GET /api/v1/switches/{dpid}/flows":                     {Summary: "flow table with owners and counters (paginated)", Tag: "flows", Resp: []api.Flow{}, Query: []Param{{"table", "integer", "table 0-254"}, {"owner", "string", "owner kind, or foreign"}, {"network", "integer", "with owner: virtual network"}, {"id", "integer", "with owner: object id"}, pLimit, pAfter}},
+		"DELETE /api/v1/switches/{dpid}/flows":                  {Summary: "delete flows by owner (API flows unless owner names another)", Tag: "flows", Resp: api.DeleteResult{}, Query: []Param{{"owner", "string", "owner kind"}, {"network", "integer", "virtual network"}, {"id", "integer", "object id"}, {"table", "integer", "table"}}},
+		"GET " + api.StreamPath:                                 {Summary: "websocket: topology snapshot and deltas, port and flow rates, alert transitions (see docs/ui.md)", Tag: "stream", Query: []Param{{"since", "integer", "resume after this version"}, {"epoch", "string", "the epoch of the hello the version came with; another epoch gets a snapshot"}, {"topics", "string", "comma-separated: topology, metrics, flows, alerts"}}, Status: http.StatusSwitchingProtocols},
 		"GET " + rulesPath:                                      {Summary: "alert rules", Tag: "alerts", Resp: []alerts.RuleInfo{}},
 		"POST " + rulesPath:                                     {Summary: "create a rule, stored and kept across restarts (409 if the name is taken or belongs to a configuration-file rule)", Tag: "alerts", Body: alerts.Rule{}, Resp: alerts.RuleInfo{}, Status: http.StatusCreated},
 		"GET " + rulesPath + "/{name}":                          {Summary: "one rule", Tag: "alerts", Resp: alerts.RuleInfo{}},
@@ -215,7 +213,7 @@ var pathParamRE = regexp.MustCompile(`\{([a-z_]+)(\.\.\.)?\}`)
 // OpenAPI returns the document for the routes this server has.
 func (s *Server) OpenAPI() map[string]any {
 	g := &schemaGen{schemas: map[string]any{}, names: map[reflect.Type]string{}}
-	g.ref(reflect.TypeOf(Error{}))
+	g.ref(reflect.TypeOf(api.Error{}))
 	paths := map[string]map[string]any{}
 	for _, pattern := range s.patterns {
 		d, ok := apiDocs[pattern]
@@ -407,7 +405,7 @@ func (g *schemaGen) ref(t reflect.Type) map[string]any {
 	name, ok := g.names[t]
 	if !ok {
 		name = t.Name()
-		if pkg := t.PkgPath(); pkg != "" && !strings.HasSuffix(pkg, "/web") {
+		if pkg := t.PkgPath(); pkg != "" && !strings.HasSuffix(pkg, "/web") && !strings.HasSuffix(pkg, "satellite/api") {
 			p := pkg[strings.LastIndex(pkg, "/")+1:]
 			name = strings.ToUpper(p[:1]) + p[1:] + name
 		}

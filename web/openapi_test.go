@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"encoding/json"
-	"github.com/satellite-sdn/satellite/audit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +11,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/audit"
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
@@ -92,7 +94,7 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 
-	resp := do(t, env, "GET", web.OpenAPIPath, "")
+	resp := do(t, env, "GET", api.OpenAPIPath, "")
 	var doc struct {
 		OpenAPI    string                               `json:"openapi"`
 		Paths      map[string]map[string]map[string]any `json:"paths"`
@@ -152,7 +154,7 @@ func TestOpenAPI(t *testing.T) {
 			}
 		})
 		res := do(t, env, method, path+"?zzq=1", "")
-		var e web.Error
+		var e api.Error
 		_ = json.Unmarshal(res.body, &e)
 		m := unknownMsg.FindStringSubmatch(e.Error)
 		if res.status != 400 || e.Field != "zzq" || m == nil {
@@ -185,6 +187,6 @@ func TestOpenAPI(t *testing.T) {
 
 func TestOpenAPIBadInput(t *testing.T) {
 	env := webtest.Start(t)
-	do(t, env, "GET", web.OpenAPIPath+"?x=1", "").wantError(t, http.StatusBadRequest, "x", "unknown query parameter")
-	do(t, env, "POST", web.OpenAPIPath, "{}").wantError(t, http.StatusMethodNotAllowed, "", "not allowed")
+	do(t, env, "GET", api.OpenAPIPath+"?x=1", "").wantError(t, http.StatusBadRequest, "x", "unknown query parameter")
+	do(t, env, "POST", api.OpenAPIPath, "{}").wantError(t, http.StatusMethodNotAllowed, "", "not allowed")
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/lab"
 	"github.com/satellite-sdn/satellite/web"
@@ -33,18 +35,18 @@ func TestOVSThroughTheAPI(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-served })
 	srv := httptest.NewServer(web.New(ctl, web.WithoutAuth()))
 	t.Cleanup(srv.Close)
-	api, err := client.New(srv.URL, nil)
+	cl, err := client.New(srv.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	topo := lab.Start(t, lab.Config{Hosts: 3, Controllers: []string{"unix:" + sock}})
 
-	var switches []web.Switch
+	var switches []api.Switch
 	deadline := time.Now().Add(20 * time.Second)
 	for len(switches) < 3 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
-		if switches, err = api.Switches(ctx); err != nil {
+		if switches, err = cl.Switches(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -56,7 +58,7 @@ func TestOVSThroughTheAPI(t *testing.T) {
 		if sw.DPID != h.DPID {
 			t.Fatalf("switch %d: dpid %q, lab says %q", i, sw.DPID, h.DPID)
 		}
-		ports := map[string]web.Port{}
+		ports := map[string]api.Port{}
 		for _, p := range sw.Ports {
 			ports[p.Name] = p
 		}
@@ -69,7 +71,7 @@ func TestOVSThroughTheAPI(t *testing.T) {
 	}
 
 	id := uint32(77)
-	f, err := api.AddFlow(ctx, "1", "table=0,priority=321,udp,tp_dst=9999,actions=drop", &id)
+	f, err := cl.AddFlow(ctx, "1", "table=0,priority=321,udp,tp_dst=9999,actions=drop", &id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func TestOVSThroughTheAPI(t *testing.T) {
 	if f.Cookie == "" || !strings.Contains(string(dump), want) || !strings.Contains(string(dump), "tp_dst=9999") {
 		t.Fatalf("flow %+v: dump-flows lacks %s:\n%s", f, want, dump)
 	}
-	flows, err := api.Flows(ctx, "1", client.FlowQuery{Owner: "api"})
+	flows, err := cl.Flows(ctx, "1", client.FlowQuery{Owner: "api"})
 	if err != nil || len(flows) != 1 || flows[0].Owner.Kind != "api" || flows[0].Owner.ID != 77 {
 		t.Fatalf("API flows %+v %v", flows, err)
 	}
@@ -91,7 +93,7 @@ func TestOVSThroughTheAPI(t *testing.T) {
 	}
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		sw, err := api.Switch(ctx, "1")
+		sw, err := cl.Switch(ctx, "1")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,15 +25,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/satellite-sdn/satellite/api"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"time"
 )
-
-// MaxPageLimit is the largest limit a page may ask for.
-const MaxPageLimit = 1_000_000
 
 // pager says how to page one route's list.
 type pager struct {
@@ -203,8 +201,8 @@ func pageParams(q url.Values) (limit int, after string, err error) {
 	}
 	if q.Has("limit") {
 		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > MaxPageLimit {
-			return 0, "", errorf(http.StatusBadRequest, "limit", "limit %q: want a whole number from 1 to %d", q.Get("limit"), MaxPageLimit)
+		if err != nil || n < 1 || n > api.MaxPageLimit {
+			return 0, "", errorf(http.StatusBadRequest, "limit", "limit %q: want a whole number from 1 to %d", q.Get("limit"), api.MaxPageLimit)
 		}
 		limit = n
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
 	"github.com/satellite-sdn/satellite/topology"
@@ -63,7 +65,7 @@ func TestPaginationHostsAndLinks(t *testing.T) {
 	env := webtest.Start(t, web.WithTopology(m))
 
 	// hosts: 20 in pages of 7, in MAC order, nothing lost or repeated
-	got := pages[web.Host](t, env, "/api/v1/hosts?limit=7")
+	got := pages[api.Host](t, env, "/api/v1/hosts?limit=7")
 	if len(got) != 3 || len(got[0]) != 7 || len(got[2]) != 6 {
 		t.Fatalf("pages of %v hosts", lens(got))
 	}
@@ -81,7 +83,7 @@ func TestPaginationHostsAndLinks(t *testing.T) {
 		t.Fatalf("headers %v", r.header)
 	}
 	// a filter stays in the next link
-	got = pages[web.Host](t, env, "/api/v1/hosts?dpid=1&limit=15")
+	got = pages[api.Host](t, env, "/api/v1/hosts?dpid=1&limit=15")
 	if len(got) != 2 || len(got[1]) != 5 {
 		t.Fatalf("filtered pages of %v hosts", lens(got))
 	}
@@ -90,14 +92,14 @@ func TestPaginationHostsAndLinks(t *testing.T) {
 	m.ExpireHosts(time.Now().Add(time.Hour))                                            // every host goes
 	m.HostSeen("02:00:00:00:00:02", "", topology.Endpoint{DPID: 1, Port: 2})
 	m.HostSeen("02:00:00:00:00:09", "", topology.Endpoint{DPID: 1, Port: 9})
-	var after []web.Host
+	var after []api.Host
 	do(t, env, "GET", "/api/v1/hosts?after="+cursor, "").decode(t, 200, &after)
 	if len(after) != 1 || after[0].MAC != "02:00:00:00:00:09" {
 		t.Fatalf("after a vanished host: %+v", after)
 	}
 
 	// links: 20 directed, ordered by source then destination
-	lp := pages[web.Link](t, env, "/api/v1/links?limit=6")
+	lp := pages[api.Link](t, env, "/api/v1/links?limit=6")
 	if fmt.Sprint(lens(lp)) != "[6 6 6 2]" {
 		t.Fatalf("pages of %v links", lens(lp))
 	}
@@ -177,8 +179,8 @@ func TestPaginationFlows(t *testing.T) {
 	for i := 1; i <= 9; i++ {
 		do(t, env, "POST", "/api/v1/switches/1/flows", fmt.Sprintf(`{"flow": "table=%d,priority=%d,udp,tp_dst=%d,actions=drop", "id": %d}`, i%2, 100+i, 1000+i, i)).decode(t, 201, nil)
 	}
-	got := pages[web.Flow](t, env, "/api/v1/switches/1/flows?limit=4")
-	var all []web.Flow
+	got := pages[api.Flow](t, env, "/api/v1/switches/1/flows?limit=4")
+	var all []api.Flow
 	for _, p := range got {
 		all = append(all, p...)
 	}
@@ -192,7 +194,7 @@ func TestPaginationFlows(t *testing.T) {
 		}
 	}
 	// the route's own filters still apply
-	got = pages[web.Flow](t, env, "/api/v1/switches/1/flows?table=1&limit=2")
+	got = pages[api.Flow](t, env, "/api/v1/switches/1/flows?table=1&limit=2")
 	if fmt.Sprint(lens(got)) != "[2 2 1]" {
 		t.Fatalf("table 1 in pages of %v", lens(got))
 	}
@@ -204,7 +206,7 @@ func TestPaginationFlows(t *testing.T) {
 func TestPaginationBadInput(t *testing.T) {
 	env, _ := startTopology(t)
 	for _, tc := range []struct{ query, field, msg string }{
-		{"limit=0", "limit", "want a whole number from 1 to " + strconv.Itoa(web.MaxPageLimit)},
+		{"limit=0", "limit", "want a whole number from 1 to " + strconv.Itoa(api.MaxPageLimit)},
 		{"limit=-1", "limit", "want a whole number"},
 		{"limit=x", "limit", "want a whole number"},
 		{"limit=1000001", "limit", "want a whole number"},
@@ -280,7 +282,7 @@ func TestPaginationFlowsFromOneDump(t *testing.T) {
 	}
 	sess := env.Ctl.Switch(1)
 	before := sess.Stats().TxMessages
-	got := pages[web.Flow](t, env, "/api/v1/switches/1/flows?limit=2")
+	got := pages[api.Flow](t, env, "/api/v1/switches/1/flows?limit=2")
 	sent := sess.Stats().TxMessages - before
 	if len(got) != 15 {
 		t.Fatalf("pages %v, want 15 of 2", lens(got))
@@ -304,7 +306,7 @@ func TestPaginationFlowsFromOneDump(t *testing.T) {
 	first.decode(t, 200, nil)
 	cursor := first.header.Get("X-Next-After")
 	do(t, env, "POST", "/api/v1/switches/1/flows", `{"flow": "table=1,priority=115,udp,tp_dst=7,actions=drop", "id": 99}`).decode(t, 201, nil)
-	var rest []web.Flow
+	var rest []api.Flow
 	r := do(t, env, "GET", "/api/v1/switches/1/flows?limit=100&after="+url.QueryEscape(cursor), "")
 	r.decode(t, 200, &rest)
 	if len(rest) != 20 || r.header.Get("X-Total-Count") != "30" {

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"github.com/satellite-sdn/satellite/api"
 	"mime"
 	"net"
 	"net/http"
@@ -236,7 +237,7 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			case e.Status == 0:
 				e.Status = http.StatusOK
 			case e.Status >= 400:
-				var msg Error
+				var msg api.Error
 				if json.Unmarshal(aw.errBody.Bytes(), &msg) == nil {
 					e.Error = msg.Error
 				}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/controller/switchemu"
 	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/web"
@@ -63,7 +65,7 @@ func TestRoles(t *testing.T) {
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}
-	req(t, env, "GET", web.OpenAPIPath, "", bearer(env.Tokens[auth.RoleViewer])...).decode(t, 200, &doc)
+	req(t, env, "GET", api.OpenAPIPath, "", bearer(env.Tokens[auth.RoleViewer])...).decode(t, 200, &doc)
 	var ops []string
 	for p, methods := range doc.Paths {
 		for m := range methods {
@@ -171,7 +173,7 @@ func secureSwitch(t *testing.T, sec web.Security, opts ...web.Option) *webtest.E
 // apiFlows counts the API's flows on switch 1.
 func apiFlows(t *testing.T, env *webtest.Env) int {
 	t.Helper()
-	var flows []web.Flow
+	var flows []api.Flow
 	req(t, env, "GET", "/api/v1/switches/1/flows?owner=api", "", bearer(env.Tokens[auth.RoleViewer])...).decode(t, 200, &flows)
 	return len(flows)
 }
@@ -203,7 +205,7 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 		{"a token with a foreign Origin", append([]string{"Content-Type", "application/json", "Origin", "http://evil.example"}, bearer(env.Tokens[auth.RoleAdmin])...), 403, "cross-origin"},
 	} {
 		r := req(t, env, "POST", "/api/v1/switches/1/flows", flow, tc.headers...)
-		var e web.Error
+		var e api.Error
 		_ = json.Unmarshal(r.body, &e)
 		if r.status != tc.status || !strings.Contains(e.Error, tc.msg) {
 			t.Errorf("%s: %d %s, want %d and %q", tc.what, r.status, r.body, tc.status, tc.msg)
@@ -295,7 +297,7 @@ func TestTokens(t *testing.T) {
 	if r := req(t, env, "POST", "/api/v1/tokens", `{"name": "grafana", "role": "viewer"}`, append(bearer(env.Tokens[auth.RoleOperator]), "Content-Type", "application/json")...); r.status != 403 {
 		t.Fatalf("operator creates a token: %d %s", r.status, r.body)
 	}
-	var created web.CreatedToken
+	var created api.CreatedToken
 	req(t, env, "POST", "/api/v1/tokens", `{"name": "grafana", "role": "viewer"}`, admin...).decode(t, 201, &created)
 	if !strings.HasPrefix(created.Secret, auth.TokenPrefix) || created.Token.Role != auth.RoleViewer || created.Token.CreatedBy != "admin" || created.Token.Hash != "" {
 		t.Fatalf("created %+v", created)

@@ -56,6 +56,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/satellite-sdn/satellite/api"
 	"github.com/satellite-sdn/satellite/audit"
 	"log/slog"
 	"net/http"
@@ -239,8 +240,8 @@ func (s *Server) routes() {
 	s.metricsRoutes() // /api/v1/metrics/... (metrics.go)
 	s.alertRoutes()   // /api/v1/alerts/... (alerts.go)
 	s.insightRoutes() // /api/v1/insights/... (insights.go)
-	s.handle("GET "+StreamPath, s.stream)
-	s.handle("GET "+OpenAPIPath, s.openAPI)
+	s.handle("GET "+api.StreamPath, s.stream)
+	s.handle("GET "+api.OpenAPIPath, s.openAPI)
 	s.vnetRoutes()
 	s.traceRoutes() // POST /api/v1/trace (trace.go)
 	s.auditRoutes() // /api/v1/audit (audit.go)
@@ -414,7 +415,7 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 	if ae.status >= 500 {
 		s.log.Debug("http error", "status", ae.status, "err", ae.msg)
 	}
-	writeJSON(w, ae.status, Error{Error: ae.msg, Field: ae.field})
+	writeJSON(w, ae.status, api.Error{Error: ae.msg, Field: ae.field})
 }
 
 // switchError maps an error of a request to a switch to an API error:

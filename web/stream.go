@@ -35,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/satellite-sdn/satellite/api"
 	"math"
 	"net"
 	"net/http"
@@ -51,90 +52,6 @@ import (
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/topology"
 )
-
-// StreamPath is the route of the websocket stream.
-const StreamPath = "/api/v1/stream"
-
-// Stream message types.
-const (
-	// StreamTopology carries a topology.Delta: op "snapshot" (the whole
-	// model, replacing what the client had), "add", "update", "remove" of
-	// a switch, port, link or host, or "event".
-	StreamTopology = "topology"
-	// StreamMetrics carries the latest rates of every port (and flow, with
-	// the flows topic) that was polled in the last second (StreamRates).
-	StreamMetrics = "metrics"
-	// StreamAlert carries one alert transition (StreamAlertEvent).
-	StreamAlert = "alert"
-	// StreamHelloType is the first message (StreamHello).
-	StreamHelloType = "hello"
-)
-
-// StreamHello is the first message of every stream.
-type StreamHello struct {
-	Type string `json:"type"` // "hello"
-	// Epoch identifies this run of the server; resume with
-	// ?since=V&epoch=EPOCH so that versions of an earlier run are not
-	// taken for this one's.
-	Epoch  string   `json:"epoch"`
-	Topics []string `json:"topics"`
-}
-
-// Stream topics (?topics=a,b).
-const (
-	TopicTopology = "topology"
-	TopicMetrics  = "metrics"
-	TopicFlows    = "flows"
-	TopicAlerts   = "alerts"
-)
-
-// StreamRates is a metrics message: the latest sample of each series that
-// was polled since the previous message (at most one message a second).
-// Rates the collector could not compute (first poll, counter reset,
-// unknown speed) are null.
-type StreamRates struct {
-	Type  string       `json:"type"` // "metrics"
-	Time  time.Time    `json:"time"`
-	Ports []StreamPort `json:"ports,omitempty"`
-	Flows []StreamFlow `json:"flows,omitempty"`
-}
-
-// StreamPort is the latest rates of one port.
-type StreamPort struct {
-	Key       string    `json:"key"` // the series key of /api/v1/metrics/series
-	DPID      string    `json:"dpid"`
-	Port      uint32    `json:"port"`
-	Name      string    `json:"name"`
-	SpeedKbps uint32    `json:"speed_kbps"`
-	T         time.Time `json:"t"` // when the switch was polled
-	PortRates           // rx_bps ... tx_util, as in GET /api/v1/metrics/ports
-}
-
-// StreamFlow is the latest rates of one flow.
-type StreamFlow struct {
-	Key  string    `json:"key"`
-	DPID string    `json:"dpid"`
-	T    time.Time `json:"t"`
-	Bps  *float64  `json:"bps"`
-	Pps  *float64  `json:"pps"`
-}
-
-// StreamAlertEvent is an alert message: kind pending, firing or resolved.
-type StreamAlertEvent struct {
-	Type  string       `json:"type"` // "alert"
-	Kind  string       `json:"kind"`
-	Time  time.Time    `json:"time"`
-	Alert alerts.Alert `json:"alert"`
-}
-
-// StreamMessage is one message of the websocket stream (a JSON text
-// message). For Type "topology" the fields of a topology.Delta are inline:
-// {"type": "topology", "version": 42, "time": "...", "op": "remove",
-// "link": {...}}.
-type StreamMessage struct {
-	Type string `json:"type"`
-	*topology.Delta
-}
 
 // StreamConfig tunes the websocket stream. Zero fields take the defaults.
 type StreamConfig struct {
@@ -281,7 +198,7 @@ func (h *streamHub) snapshot(d *topology.Delta) ([]byte, error) {
 	if h.snapBuf != nil && h.snapVer == d.Version {
 		return h.snapBuf, nil
 	}
-	b, err := json.Marshal(StreamMessage{Type: StreamTopology, Delta: d})
+	b, err := json.Marshal(api.StreamMessage{Type: api.StreamTopology, Delta: d})
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +279,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 		since = 0 // versions of another run of the server: start with a snapshot
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		return errorf(http.StatusBadRequest, "", "%s is a websocket: want a request with Connection: Upgrade and Upgrade: websocket", StreamPath)
+		return errorf(http.StatusBadRequest, "", "%s is a websocket: want a request with Connection: Upgrade and Upgrade: websocket", api.StreamPath)
 	}
 	cfg := s.streamCfg.withDefaults()
 	if err := checkOrigin(r, cfg.AllowedOrigins); err != nil {
@@ -392,7 +309,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 		_ = tc.SetWriteBuffer(cfg.SendBuffer)
 	}
 	c := &streamClient{s: s, topics: topics, conn: conn, cfg: cfg, remote: r.RemoteAddr, done: make(chan struct{})}
-	if topics[TopicTopology] {
+	if topics[api.TopicTopology] {
 		c.m = s.model
 	}
 	if !s.hub.add(c) {
@@ -409,9 +326,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 // metrics, flows and alerts (default topology,metrics,alerts). Topics the
 // server has no source for are left out; when none is left, 503.
 func (s *Server) streamTopics(q url.Values) (map[string]bool, error) {
-	have := map[string]bool{TopicTopology: s.model != nil, TopicMetrics: s.coll != nil, TopicFlows: s.coll != nil, TopicAlerts: s.alertEng != nil}
-	what := map[string]string{TopicTopology: "topology", TopicMetrics: "statistics collection", TopicFlows: "statistics collection", TopicAlerts: "alerts"}
-	asked := []string{TopicTopology, TopicMetrics, TopicAlerts}
+	have := map[string]bool{api.TopicTopology: s.model != nil, api.TopicMetrics: s.coll != nil, api.TopicFlows: s.coll != nil, api.TopicAlerts: s.alertEng != nil}
+	what := map[string]string{api.TopicTopology: "topology", api.TopicMetrics: "statistics collection", api.TopicFlows: "statistics collection", api.TopicAlerts: "alerts"}
+	asked := []string{api.TopicTopology, api.TopicMetrics, api.TopicAlerts}
 	if q.Has("topics") {
 		asked = strings.Split(q.Get("topics"), ",")
 		for i, t := range asked {
@@ -480,8 +397,8 @@ func (c *streamClient) run(since uint64) {
 	}
 	var batches <-chan *collector.Batch
 	var flush <-chan time.Time
-	rates := newRateBuffer(c.topics[TopicFlows])
-	if c.topics[TopicMetrics] || c.topics[TopicFlows] {
+	rates := newRateBuffer(c.topics[api.TopicFlows])
+	if c.topics[api.TopicMetrics] || c.topics[api.TopicFlows] {
 		bs := c.s.coll.Subscribe(64)
 		defer bs.Close()
 		batches = bs.C
@@ -490,13 +407,13 @@ func (c *streamClient) run(since uint64) {
 		flush = tick.C
 	}
 	var alertEvents <-chan alerts.Event
-	if c.topics[TopicAlerts] {
+	if c.topics[api.TopicAlerts] {
 		as := c.s.alertEng.Stream().Subscribe(256)
 		defer as.Close()
 		alertEvents = as.C
 	}
-	hello := StreamHello{Type: StreamHelloType, Epoch: c.s.hub.epoch(), Topics: []string{}}
-	for _, t := range []string{TopicTopology, TopicMetrics, TopicFlows, TopicAlerts} {
+	hello := api.StreamHello{Type: api.StreamHelloType, Epoch: c.s.hub.epoch(), Topics: []string{}}
+	for _, t := range []string{api.TopicTopology, api.TopicMetrics, api.TopicFlows, api.TopicAlerts} {
 		if c.topics[t] {
 			hello.Topics = append(hello.Topics, t)
 		}
@@ -543,7 +460,7 @@ func (c *streamClient) run(since uint64) {
 				batches = nil // the collector stopped: no more rates (and no busy loop)
 				continue
 			}
-			rates.add(b, c.topics[TopicMetrics])
+			rates.add(b, c.topics[api.TopicMetrics])
 		case now := <-flush:
 			if msg := rates.take(now); msg != nil {
 				if err := c.writeJSON(msg); err != nil {
@@ -556,7 +473,7 @@ func (c *streamClient) run(since uint64) {
 				alertEvents = nil
 				continue
 			}
-			if err := c.writeJSON(StreamAlertEvent{Type: StreamAlert, Kind: ev.Kind, Time: ev.Time, Alert: ev.Alert}); err != nil {
+			if err := c.writeJSON(api.StreamAlertEvent{Type: api.StreamAlert, Kind: ev.Kind, Time: ev.Time, Alert: ev.Alert}); err != nil {
 				log.Info("stream client disconnected", "reason", "write failed: "+err.Error())
 				return
 			}
@@ -585,7 +502,7 @@ const compressAbove = 4096
 // take until WriteTimeout for a client that does not read.
 func (c *streamClient) write(d *topology.Delta) error {
 	if d.Op != topology.OpSnapshot {
-		return c.writeJSON(StreamMessage{Type: StreamTopology, Delta: d})
+		return c.writeJSON(api.StreamMessage{Type: api.StreamTopology, Delta: d})
 	}
 	b, err := c.s.hub.snapshot(d)
 	if err != nil {
@@ -619,12 +536,12 @@ func (c *streamClient) writeBytes(b []byte) error {
 // switches are polled, and its memory is bounded by the number of series.
 type rateBuffer struct {
 	flows bool
-	ports map[string]StreamPort
-	fl    map[string]StreamFlow
+	ports map[string]api.StreamPort
+	fl    map[string]api.StreamFlow
 }
 
 func newRateBuffer(flows bool) *rateBuffer {
-	return &rateBuffer{flows: flows, ports: map[string]StreamPort{}, fl: map[string]StreamFlow{}}
+	return &rateBuffer{flows: flows, ports: map[string]api.StreamPort{}, fl: map[string]api.StreamFlow{}}
 }
 
 // num is a rate for JSON: nil for NaN or infinities.
@@ -639,7 +556,7 @@ func (rb *rateBuffer) add(b *collector.Batch, ports bool) {
 	if ports {
 		for i := range b.Ports {
 			p := &b.Ports[i]
-			rb.ports[p.Key] = StreamPort{
+			rb.ports[p.Key] = api.StreamPort{
 				Key: p.Key, DPID: FormatDPID(p.DPID), Port: p.Port, Name: p.Name, SpeedKbps: p.SpeedKbps, T: time.Unix(0, p.Time).UTC(),
 				PortRates: portRates(&p.Rates, num),
 			}
@@ -654,22 +571,22 @@ func (rb *rateBuffer) add(b *collector.Batch, ports bool) {
 			if !f.History {
 				continue
 			}
-			rb.fl[f.Info.Key] = StreamFlow{Key: f.Info.Key, DPID: FormatDPID(f.Info.DPID), T: time.Unix(0, f.Time).UTC(), Bps: num(f.Bps), Pps: num(f.Pps)}
+			rb.fl[f.Info.Key] = api.StreamFlow{Key: f.Info.Key, DPID: FormatDPID(f.Info.DPID), T: time.Unix(0, f.Time).UTC(), Bps: num(f.Bps), Pps: num(f.Pps)}
 		}
 		for i := range b.Others {
 			o := &b.Others[i]
-			rb.fl[o.Key] = StreamFlow{Key: o.Key, DPID: FormatDPID(o.DPID), T: time.Unix(0, o.Time).UTC(), Bps: num(o.Bps), Pps: num(o.Pps)}
+			rb.fl[o.Key] = api.StreamFlow{Key: o.Key, DPID: FormatDPID(o.DPID), T: time.Unix(0, o.Time).UTC(), Bps: num(o.Bps), Pps: num(o.Pps)}
 		}
 	}
 }
 
 // take returns the buffered samples as one message (sorted by key), or
 // nil when there are none, and empties the buffer.
-func (rb *rateBuffer) take(now time.Time) *StreamRates {
+func (rb *rateBuffer) take(now time.Time) *api.StreamRates {
 	if len(rb.ports) == 0 && len(rb.fl) == 0 {
 		return nil
 	}
-	msg := &StreamRates{Type: StreamMetrics, Time: now.UTC()}
+	msg := &api.StreamRates{Type: api.StreamMetrics, Time: now.UTC()}
 	for _, p := range rb.ports {
 		msg.Ports = append(msg.Ports, p)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/satellite-sdn/satellite/controller"
@@ -59,8 +61,8 @@ func measurePortStatus(tb testing.TB, n, clients int) latencies {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { c.Close() })
-		var hello web.StreamHello
-		if err := c.ReadJSON(&hello); err != nil || hello.Type != web.StreamHelloType {
+		var hello api.StreamHello
+		if err := c.ReadJSON(&hello); err != nil || hello.Type != api.StreamHelloType {
 			tb.Fatalf("client %d: first message %+v, %v; want the hello", i, hello, err)
 		}
 		var first streamMsg

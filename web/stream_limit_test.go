@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
 	"github.com/satellite-sdn/satellite/web/webtest"
@@ -109,7 +111,7 @@ func TestStreamClientCap(t *testing.T) {
 				_ = tc.SetReadBuffer(4096)
 			}
 			key := "dGhlIHNhbXBsZSBub25jZQ=="
-			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", web.StreamPath+"?topics=topology", addr, key)
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", api.StreamPath+"?topics=topology", addr, key)
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
 			resp, err := http.ReadResponse(bufio.NewReaderSize(c, 512), nil)
 			if err != nil {

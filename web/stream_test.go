@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/satellite-sdn/satellite/alerts"
@@ -33,7 +35,7 @@ type streamMsg struct {
 }
 
 func wsURL(env *webtest.Env, query string) string {
-	return "ws" + strings.TrimPrefix(env.URL, "http") + web.StreamPath + query
+	return "ws" + strings.TrimPrefix(env.URL, "http") + api.StreamPath + query
 }
 
 // dial opens the stream; smallBuffer shrinks the client's socket receive
@@ -62,9 +64,9 @@ func dial(t *testing.T, env *webtest.Env, query string, smallBuffer bool, hdr ht
 	}
 	t.Cleanup(func() { c.Close() })
 	// the first message is always the hello
-	var h web.StreamHello
+	var h api.StreamHello
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if err := c.ReadJSON(&h); err != nil || h.Type != web.StreamHelloType || len(h.Epoch) != 16 || len(h.Topics) == 0 {
+	if err := c.ReadJSON(&h); err != nil || h.Type != api.StreamHelloType || len(h.Epoch) != 16 || len(h.Topics) == 0 {
 		t.Fatalf("first message: %+v, %v; want a hello with the epoch and topics", h, err)
 	}
 	return c
@@ -77,8 +79,8 @@ func readMsg(t *testing.T, c *websocket.Conn) streamMsg {
 	if err := c.ReadJSON(&m); err != nil {
 		t.Fatalf("reading the stream: %v", err)
 	}
-	if m.Type != web.StreamTopology {
-		t.Fatalf("message type %q, want %q", m.Type, web.StreamTopology)
+	if m.Type != api.StreamTopology {
+		t.Fatalf("message type %q, want %q", m.Type, api.StreamTopology)
 	}
 	return m
 }
@@ -212,17 +214,17 @@ func TestStreamBadInput(t *testing.T) {
 				t.Fatalf("dial succeeded (or no response): %v", err)
 			}
 			defer resp.Body.Close()
-			var e web.Error
+			var e api.Error
 			if resp.StatusCode != tc.status || json.NewDecoder(resp.Body).Decode(&e) != nil || e.Field != tc.field || !strings.Contains(e.Error, tc.contains) {
 				t.Fatalf("status %d, error %+v; want %d with field %q and %q", resp.StatusCode, e, tc.status, tc.field, tc.contains)
 			}
 		})
 	}
 	t.Run("plain GET", func(t *testing.T) {
-		do(t, env, "GET", web.StreamPath, "").wantError(t, 400, "", "is a websocket")
+		do(t, env, "GET", api.StreamPath, "").wantError(t, 400, "", "is a websocket")
 	})
 	t.Run("wrong method", func(t *testing.T) {
-		do(t, env, "POST", web.StreamPath, "").wantError(t, 405, "", "not allowed")
+		do(t, env, "POST", api.StreamPath, "").wantError(t, 405, "", "not allowed")
 	})
 	t.Run("own and allowed origins", func(t *testing.T) {
 		for _, o := range []string{env.URL, "https://noc.example"} {
@@ -234,7 +236,7 @@ func TestStreamBadInput(t *testing.T) {
 	})
 	t.Run("no topology", func(t *testing.T) {
 		env := webtest.Start(t)
-		do(t, env, "GET", web.StreamPath, "").wantError(t, 503, "", "topology is not enabled")
+		do(t, env, "GET", api.StreamPath, "").wantError(t, 503, "", "topology is not enabled")
 	})
 	t.Run("client sends a big message", func(t *testing.T) {
 		c := dial(t, env, "", false, nil)
@@ -475,10 +477,10 @@ func TestStreamMetricsAndAlerts(t *testing.T) {
 	type msg struct {
 		Type  string           `json:"type"`
 		Time  time.Time        `json:"time"`
-		Ports []web.StreamPort `json:"ports"`
+		Ports []api.StreamPort `json:"ports"`
 		Kind  string           `json:"kind"`
 		Alert alerts.Alert     `json:"alert"`
-		Flows []web.StreamFlow `json:"flows"`
+		Flows []api.StreamFlow `json:"flows"`
 		Op    string           `json:"op"`
 	}
 	read := func() msg {
@@ -494,10 +496,10 @@ func TestStreamMetricsAndAlerts(t *testing.T) {
 	var rx float64
 	for len(arrivals) < 4 {
 		m := read()
-		if m.Type == web.StreamTopology || m.Op != "" {
+		if m.Type == api.StreamTopology || m.Op != "" {
 			t.Fatalf("a topology message on a stream without the topology topic: %+v", m)
 		}
-		if m.Type != web.StreamMetrics {
+		if m.Type != api.StreamMetrics {
 			continue
 		}
 		arrivals = append(arrivals, time.Now())
@@ -532,7 +534,7 @@ func TestStreamMetricsAndAlerts(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		m := read()
-		if m.Type == web.StreamAlert && m.Kind == alerts.StateFiring && m.Alert.Rule == "busy-port" && m.Alert.Series == "port/0000000000000001/1" {
+		if m.Type == api.StreamAlert && m.Kind == alerts.StateFiring && m.Alert.Rule == "busy-port" && m.Alert.Series == "port/0000000000000001/1" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -556,7 +558,7 @@ func TestStreamTopics(t *testing.T) {
 		if err == nil || resp == nil {
 			t.Fatalf("%s: dial succeeded", tc.query)
 		}
-		var e web.Error
+		var e api.Error
 		if resp.StatusCode != tc.status || json.NewDecoder(resp.Body).Decode(&e) != nil || e.Field != tc.field || !strings.Contains(e.Error, tc.contains) {
 			t.Errorf("%s: status %d, error %+v", tc.query, resp.StatusCode, e)
 		}
@@ -572,7 +574,7 @@ func TestStreamTopics(t *testing.T) {
 	if err == nil && resp == nil {
 		t.Fatal("dial succeeded")
 	}
-	var e web.Error
+	var e api.Error
 	if resp.StatusCode != 503 || json.NewDecoder(resp.Body).Decode(&e) != nil || e.Field != "topics" || !strings.Contains(e.Error, "alerts and statistics collection not enabled") {
 		t.Errorf("only missing topics: status %d, error %+v", resp.StatusCode, e)
 	}
@@ -592,7 +594,7 @@ func epochOf(t *testing.T, env *webtest.Env) string {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var h web.StreamHello
+	var h api.StreamHello
 	if err := c.ReadJSON(&h); err != nil || h.Epoch == "" {
 		t.Fatalf("hello %+v: %v", h, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/satellite-sdn/satellite/api"
 	"io"
 	"math"
 	"net"
@@ -55,16 +56,16 @@ func portNames(snap topology.Snapshot) map[topology.Endpoint]string {
 	return names
 }
 
-func linkJSON(l topology.Link, names map[topology.Endpoint]string) Link {
-	end := func(e topology.Endpoint) LinkEnd {
-		return LinkEnd{DPID: e.DPID.String(), Port: e.Port, Name: names[e]}
+func linkJSON(l topology.Link, names map[topology.Endpoint]string) api.Link {
+	end := func(e topology.Endpoint) api.LinkEnd {
+		return api.LinkEnd{DPID: e.DPID.String(), Port: e.Port, Name: names[e]}
 	}
 	var down *time.Time
 	if l.DownSince != nil {
 		t := apiTime(*l.DownSince)
 		down = &t
 	}
-	return Link{DownSince: down,
+	return api.Link{DownSince: down,
 		Src: end(l.Src), Dst: end(l.Dst), Kind: l.Kind, State: l.State,
 		LatencyMs: math.Round(l.LatencyMs*1000) / 1000, Unidirectional: l.Unidirectional,
 		FirstSeen: apiTime(l.FirstSeen), LastSeen: apiTime(l.LastSeen),
@@ -90,7 +91,7 @@ func (s *Server) getLinks(w http.ResponseWriter, r *http.Request) error {
 	}
 	snap := m.Snapshot()
 	names := portNames(snap)
-	out := []Link{}
+	out := []api.Link{}
 	for _, l := range snap.Links {
 		if kind != "" && l.Kind != kind {
 			continue
@@ -127,7 +128,7 @@ func (s *Server) getHosts(w http.ResponseWriter, r *http.Request) error {
 	}
 	snap := m.Snapshot()
 	names := portNames(snap)
-	out := []Host{}
+	out := []api.Host{}
 	for _, h := range snap.Hosts {
 		if (byDPID && h.DPID != dpid) || (mac != "" && h.MAC != mac) {
 			continue
@@ -136,7 +137,7 @@ func (s *Server) getHosts(w http.ResponseWriter, r *http.Request) error {
 		if ips == nil {
 			ips = []string{}
 		}
-		out = append(out, Host{
+		out = append(out, api.Host{
 			MAC: h.MAC, IPs: ips, DPID: h.DPID.String(), Port: h.Port,
 			PortName:  names[topology.Endpoint{DPID: h.DPID, Port: h.Port}],
 			FirstSeen: apiTime(h.FirstSeen), LastSeen: apiTime(h.LastSeen),
@@ -194,7 +195,7 @@ func (s *Server) getDiscovery(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c := s.disc.Config()
-	d := Discovery{
+	d := api.Discovery{
 		IntervalS: c.Interval.Seconds(), Misses: c.Misses, MaxAgeS: c.MaxAge.Seconds(), TTLS: c.TTL.Seconds(),
 		SystemName: c.SystemName, SecurityEventEveryS: c.SecurityEventEvery.Seconds(), Counters: s.disc.Stats(),
 	}
@@ -218,15 +219,15 @@ type snapshotStore struct {
 }
 
 type storedSnapshot struct {
-	info SnapshotInfo
+	info api.SnapshotInfo
 	snap topology.Snapshot
 }
 
-func (st *snapshotStore) add(snap topology.Snapshot, now time.Time) SnapshotInfo {
+func (st *snapshotStore) add(snap topology.Snapshot, now time.Time) api.SnapshotInfo {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.next++
-	info := SnapshotInfo{ID: "s" + strconv.Itoa(st.next), Version: snap.Version, Taken: snap.Taken, Stored: apiTime(now),
+	info := api.SnapshotInfo{ID: "s" + strconv.Itoa(st.next), Version: snap.Version, Taken: snap.Taken, Stored: apiTime(now),
 		Switches: len(snap.Switches), Ports: len(snap.Ports), Links: len(snap.Links), Hosts: len(snap.Hosts)}
 	st.list = append(st.list, storedSnapshot{info: info, snap: snap})
 	if n := len(st.list) - st.max; n > 0 {
@@ -247,7 +248,7 @@ func (st *snapshotStore) get(id string) (storedSnapshot, bool) {
 	return storedSnapshot{}, false
 }
 
-func (st *snapshotStore) remove(id string) (SnapshotInfo, bool) {
+func (st *snapshotStore) remove(id string) (api.SnapshotInfo, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for i, s := range st.list {
@@ -256,13 +257,13 @@ func (st *snapshotStore) remove(id string) (SnapshotInfo, bool) {
 			return s.info, true
 		}
 	}
-	return SnapshotInfo{}, false
+	return api.SnapshotInfo{}, false
 }
 
-func (st *snapshotStore) infos() []SnapshotInfo {
+func (st *snapshotStore) infos() []api.SnapshotInfo {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	out := make([]SnapshotInfo, 0, len(st.list))
+	out := make([]api.SnapshotInfo, 0, len(st.list))
 	for _, s := range st.list {
 		out = append(out, s.info)
 	}

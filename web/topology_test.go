@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/controller/switchemu"
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
@@ -72,15 +74,15 @@ func TestTopologyNotEnabled(t *testing.T) {
 
 func TestLinks(t *testing.T) {
 	env, _ := startTopology(t)
-	var links []web.Link
+	var links []api.Link
 	r := do(t, env, "GET", "/api/v1/links", "")
 	r.decode(t, 200, &links)
 	if len(links) != 3 {
 		t.Fatalf("links %s", r.body)
 	}
-	want := web.Link{
-		Src:  web.LinkEnd{DPID: "0000000000000001", Port: 102, Name: "lnk-h2"},
-		Dst:  web.LinkEnd{DPID: "0000000000000002", Port: 101, Name: "lnk-h1"},
+	want := api.Link{
+		Src:  api.LinkEnd{DPID: "0000000000000001", Port: 102, Name: "lnk-h2"},
+		Dst:  api.LinkEnd{DPID: "0000000000000002", Port: 101, Name: "lnk-h1"},
 		Kind: "direct", State: "up", LatencyMs: 0.4, FirstSeen: t0, LastSeen: t0,
 	}
 	if !reflect.DeepEqual(links[0], want) {
@@ -119,10 +121,10 @@ func TestLinks(t *testing.T) {
 
 func TestHosts(t *testing.T) {
 	env, m := startTopology(t)
-	var hosts []web.Host
+	var hosts []api.Host
 	r := do(t, env, "GET", "/api/v1/hosts", "")
 	r.decode(t, 200, &hosts)
-	want := []web.Host{
+	want := []api.Host{
 		{MAC: "02:00:00:00:00:01", IPs: []string{"10.0.0.1"}, DPID: "0000000000000001", Port: 1, PortName: "vm1", FirstSeen: t0, LastSeen: t0},
 		{MAC: "02:00:00:00:00:02", IPs: []string{}, DPID: "0000000000000002", Port: 1, PortName: "vm2", FirstSeen: t0, LastSeen: t0},
 	}
@@ -199,10 +201,10 @@ func TestDiscoverySettings(t *testing.T) {
 	m := fabric()
 	d := lldp.NewDiscovery(lldp.DiscoveryConfig{Interval: 500 * time.Millisecond, Misses: 4}, nil, m, lldp.NewRandomSigner())
 	env := webtest.Start(t, web.WithTopology(m), web.WithDiscovery(d))
-	var got web.Discovery
+	var got api.Discovery
 	r := do(t, env, "GET", "/api/v1/discovery", "")
 	r.decode(t, 200, &got)
-	want := web.Discovery{IntervalS: 0.5, Misses: 4, MaxAgeS: 30, TTLS: 120, SystemName: "satellite", SecurityEventEveryS: 10}
+	want := api.Discovery{IntervalS: 0.5, Misses: 4, MaxAgeS: 30, TTLS: 120, SystemName: "satellite", SecurityEventEveryS: 10}
 	if got != want {
 		t.Fatalf("discovery %+v, want %+v", got, want)
 	}
@@ -215,9 +217,9 @@ func TestDiscoverySettings(t *testing.T) {
 }
 
 // postSnapshot imports a snapshot and returns its info.
-func postSnapshot(t *testing.T, env *webtest.Env, body string) web.SnapshotInfo {
+func postSnapshot(t *testing.T, env *webtest.Env, body string) api.SnapshotInfo {
 	t.Helper()
-	var info web.SnapshotInfo
+	var info api.SnapshotInfo
 	r := do(t, env, "POST", "/api/v1/topology/snapshots", body)
 	r.decode(t, 201, &info)
 	if loc := r.header.Get("Location"); loc != "/api/v1/topology/snapshots/"+info.ID {
@@ -228,7 +230,7 @@ func postSnapshot(t *testing.T, env *webtest.Env, body string) web.SnapshotInfo 
 
 func TestSnapshotsImportListGetDeleteDiff(t *testing.T) {
 	env, m := startTopology(t)
-	var list []web.SnapshotInfo
+	var list []api.SnapshotInfo
 	r := do(t, env, "GET", "/api/v1/topology/snapshots", "")
 	if r.decode(t, 200, &list); string(r.body) != "[]\n" {
 		t.Fatalf("empty store: %s", r.body)
@@ -300,7 +302,7 @@ func TestSnapshotsImportListGetDeleteDiff(t *testing.T) {
 	do(t, env, "GET", "/api/v1/topology/diff?from=s1&with=s2", "").wantError(t, 400, "with", "unknown query parameter")
 
 	// delete
-	var del web.SnapshotInfo
+	var del api.SnapshotInfo
 	do(t, env, "DELETE", "/api/v1/topology/snapshots/s1", "").decode(t, 200, &del)
 	if del != info {
 		t.Fatalf("deleted %+v, want %+v", del, info)
@@ -352,7 +354,7 @@ func TestSnapshotImportBadInput(t *testing.T) {
 		t.Run(fmt.Sprintf("%.40s", tc.body), func(t *testing.T) { r.wantError(t, tc.status, tc.field, tc.msg) })
 	}
 	do(t, env, "POST", "/api/v1/topology/snapshots?id=s7", `{"switches":[]}`).wantError(t, 400, "id", "unknown query parameter")
-	var list []web.SnapshotInfo
+	var list []api.SnapshotInfo
 	do(t, env, "GET", "/api/v1/topology/snapshots", "").decode(t, 200, &list)
 	if len(list) != 0 {
 		t.Fatalf("bad imports were stored: %+v", list)
@@ -385,7 +387,7 @@ func TestSnapshotLimits(t *testing.T) {
 	// at most 2 kept: the oldest goes
 	postSnapshot(t, env, `{"switches":[]}`)
 	postSnapshot(t, env, `{"hosts":[]}`)
-	var list []web.SnapshotInfo
+	var list []api.SnapshotInfo
 	do(t, env, "GET", "/api/v1/topology/snapshots", "").decode(t, 200, &list)
 	if len(list) != 2 || list[0].ID != "s2" || list[1].ID != "s3" {
 		t.Fatalf("kept %+v", list)
@@ -397,7 +399,7 @@ func TestSnapshotLimits(t *testing.T) {
 	ids := make(chan string, 16)
 	for range 16 {
 		wg.Go(func() {
-			var info web.SnapshotInfo
+			var info api.SnapshotInfo
 			r := do(t, env, "POST", "/api/v1/topology/snapshots", `{"links":[]}`)
 			if err := json.Unmarshal(r.body, &info); err != nil || r.status != 201 {
 				t.Errorf("concurrent import: %d %s", r.status, r.body)
@@ -440,15 +442,15 @@ func TestTopologyFromSwitches(t *testing.T) {
 	m := topology.New(topology.Options{})
 	signer := lldp.NewRandomSigner()
 	disc := lldp.NewDiscovery(lldp.DiscoveryConfig{Interval: time.Hour, Logger: log}, env.Ctl, m, signer)
-	api := httptest.NewServer(web.New(env.Ctl, web.WithLogger(log), web.WithoutAuth(), web.WithTopology(m), web.WithDiscovery(disc)))
-	defer api.Close()
+	apiSrv := httptest.NewServer(web.New(env.Ctl, web.WithLogger(log), web.WithoutAuth(), web.WithTopology(m), web.WithDiscovery(disc)))
+	defer apiSrv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() { _ = topology.NewTracker(topology.TrackerConfig{Logger: log}, env.Ctl, m).Run(ctx) })
 	wg.Go(func() { _ = disc.Run(ctx) })
-	tenv := &webtest.Env{URL: api.URL}
+	tenv := &webtest.Env{URL: apiSrv.URL}
 
 	sw1 := env.Connect(switchemu.Config{DPID: 1, Ports: 2})
 	sw2 := env.Connect(switchemu.Config{DPID: 2, Ports: 2})
@@ -466,13 +468,13 @@ func TestTopologyFromSwitches(t *testing.T) {
 	if err := sw2.PacketIn(2, frame); err != nil {
 		t.Fatal(err)
 	}
-	var links []web.Link
+	var links []api.Link
 	waitFor(t, "the link", func() bool {
 		do(t, tenv, "GET", "/api/v1/links", "").decode(t, 200, &links)
 		return len(links) == 1
 	})
-	if l := links[0]; l.Src != (web.LinkEnd{DPID: "0000000000000001", Port: 2, Name: "p2"}) ||
-		l.Dst != (web.LinkEnd{DPID: "0000000000000002", Port: 2, Name: "p2"}) || l.Kind != "direct" || !l.Unidirectional {
+	if l := links[0]; l.Src != (api.LinkEnd{DPID: "0000000000000001", Port: 2, Name: "p2"}) ||
+		l.Dst != (api.LinkEnd{DPID: "0000000000000002", Port: 2, Name: "p2"}) || l.Kind != "direct" || !l.Unidirectional {
 		t.Fatalf("link %+v", l)
 	}
 
@@ -492,7 +494,7 @@ func TestTopologyFromSwitches(t *testing.T) {
 	if e := events[0]; e.DPID != 2 || e.Port != 1 {
 		t.Fatalf("event %+v", e)
 	}
-	var d web.Discovery
+	var d api.Discovery
 	do(t, tenv, "GET", "/api/v1/discovery", "").decode(t, 200, &d)
 	if c := d.Counters; c.Received != 2 || c.Accepted != 1 || c.BadSignature != 1 || d.IntervalS != 3600 {
 		t.Fatalf("discovery %+v", d)
@@ -502,7 +504,7 @@ func TestTopologyFromSwitches(t *testing.T) {
 	if err := sw1.PacketIn(1, arpFrom(net.HardwareAddr{2, 0, 0, 0, 0, 0x0a}, net.IPv4(10, 0, 0, 10))); err != nil {
 		t.Fatal(err)
 	}
-	var hosts []web.Host
+	var hosts []api.Host
 	waitFor(t, "the host", func() bool {
 		do(t, tenv, "GET", "/api/v1/hosts", "").decode(t, 200, &hosts)
 		return len(hosts) == 1

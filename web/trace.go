@@ -2,14 +2,11 @@ package web
 
 import (
 	"errors"
+	"github.com/satellite-sdn/satellite/api"
 	"net/http"
 
 	"github.com/satellite-sdn/satellite/diagnostics"
 )
-
-// TracePath answers "why can't A reach B?": a packet trace through the
-// switches' flow tables (diagnostics.Tracer).
-const TracePath = "/api/v1/trace"
 
 // WithTracer serves POST /api/v1/trace from t; without it the route
 // answers 503.
@@ -18,7 +15,7 @@ func WithTracer(t *diagnostics.Tracer) Option { return func(s *Server) { s.trace
 const traceExample = `{"from": "a1", "to": "10.1.0.12", "proto": "icmp"}`
 
 func (s *Server) traceRoutes() {
-	s.handle("POST "+TracePath, s.postTrace)
+	s.handle("POST "+api.TracePath, s.postTrace)
 }
 
 func (s *Server) postTrace(w http.ResponseWriter, r *http.Request) error {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/controller/switchemu"
 	"github.com/satellite-sdn/satellite/diagnostics"
 	"github.com/satellite-sdn/satellite/vnet"
@@ -76,7 +78,7 @@ func TestTraceRoute(t *testing.T) {
 			Differences []string `json:"differences"`
 		} `json:"intent"`
 	}
-	r := do(t, env, "POST", web.TracePath, `{"from": "a1", "to": "a2"}`)
+	r := do(t, env, "POST", api.TracePath, `{"from": "a1", "to": "a2"}`)
 	r.decode(t, 200, &res)
 	if res.Verdict != "dropped" || len(res.Hops) != 1 || res.Hops[0].Flow != nil || res.Hops[0].Switch != "h1" || res.Hops[0].InPort != 1 ||
 		res.Drop == nil || res.Drop.DPID != "0000000000000001" || res.Drop.Table != 0 || !strings.Contains(res.Drop.Reason, "table miss") {
@@ -98,11 +100,11 @@ func TestTraceRoute(t *testing.T) {
 		{`{"from": "a1", "to": "a2", "colour": "red"}`, "colour", "unknown field", 400},
 		{``, "", "request body is empty", 400},
 	} {
-		do(t, env, "POST", web.TracePath, c.body).wantError(t, c.status, c.field, c.msg)
+		do(t, env, "POST", api.TracePath, c.body).wantError(t, c.status, c.field, c.msg)
 	}
 
 	// the switch goes away: a clear 503, not a trace over stale tables
 	sw.Conn().Close()
 	env.WaitSwitch(1, false)
-	do(t, env, "POST", web.TracePath, `{"from": "a1", "to": "a2"}`).wantError(t, 503, "", "switch h1 (0000000000000001) of interface \"a1\" is not connected")
+	do(t, env, "POST", api.TracePath, `{"from": "a1", "to": "a2"}`).wantError(t, 503, "", "switch h1 (0000000000000001) of interface \"a1\" is not connected")
 }

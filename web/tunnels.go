@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/satellite-sdn/satellite/api"
 	"net/http"
 
 	"github.com/satellite-sdn/satellite/probes"
@@ -9,25 +10,6 @@ import (
 // WithProbes enables GET /api/v1/tunnels: the GRE paths between hosts
 // with their probe measurements and failover state.
 func WithProbes(p *probes.Manager) Option { return func(s *Server) { s.probes = p } }
-
-// Tunnels is the answer of GET /api/v1/tunnels.
-type Tunnels struct {
-	IntervalMs    float64 `json:"interval_ms"`
-	TimeoutMs     float64 `json:"timeout_ms"`
-	DownAfter     int     `json:"down_after"`
-	LossWindow    int     `json:"loss_window"`
-	LossThreshold float64 `json:"loss_threshold"`
-	HoldDownS     float64 `json:"hold_down_s"`
-	ForgedReplies uint64  `json:"forged_replies"`
-	// TimeoutMaxMs caps the adaptive probe timeout (TimeoutMs is its floor).
-	TimeoutMaxMs float64 `json:"timeout_max_ms"`
-	// Guarded is false with probes.hold_on_overload: false.
-	Guarded bool `json:"guarded"`
-	// Load is this host's and the datapaths' measured lateness and, in
-	// Load.Degraded, whether verdicts are held because of it.
-	Load  probes.Load         `json:"load"`
-	Paths []probes.PathStatus `json:"paths"`
-}
 
 func (s *Server) getTunnels(w http.ResponseWriter, r *http.Request) error {
 	if s.probes == nil {
@@ -53,7 +35,7 @@ func (s *Server) getTunnels(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, "state", "%q: want up or down", state)
 	}
 	c := s.probes.Config()
-	out := Tunnels{IntervalMs: ms(c.Interval.Seconds()), TimeoutMs: ms(c.Timeout.Seconds()), DownAfter: c.DownAfter,
+	out := api.Tunnels{IntervalMs: ms(c.Interval.Seconds()), TimeoutMs: ms(c.Timeout.Seconds()), DownAfter: c.DownAfter,
 		LossWindow: c.LossWindow, LossThreshold: c.LossThreshold, HoldDownS: c.HoldDown.Seconds(),
 		ForgedReplies: s.probes.Forged(), TimeoutMaxMs: ms(c.TimeoutMax.Seconds()), Guarded: !c.Unguarded, Load: s.probes.Load(),
 		Paths: []probes.PathStatus{}}

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/vnet"
 	"github.com/satellite-sdn/satellite/web"
@@ -26,7 +28,7 @@ func TestTunnelsRoute(t *testing.T) {
 	}
 	pm := probes.New(probes.Config{}, base.Ctl, vm, nil)
 	env = webtest.Start(t, web.WithProbes(pm))
-	var got web.Tunnels
+	var got api.Tunnels
 	do(t, env, "GET", "/api/v1/tunnels", "").decode(t, 200, &got)
 	if got.IntervalMs != 30 || got.DownAfter != 3 || got.HoldDownS != 2 || got.Paths == nil {
 		t.Fatalf("tunnels %+v", got)

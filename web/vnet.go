@@ -27,6 +27,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"github.com/satellite-sdn/satellite/api"
 	"io"
 	"mime"
 	"net/http"
@@ -45,112 +46,6 @@ import (
 func WithVirtualNetworks(m *vnet.Manager) Option { return func(s *Server) { s.vnets = m } }
 
 // ---- documents of the virtual network routes (besides the vnet types)
-
-// Trunk is a switch port that carries networks tagged with VLAN ids:
-// the vif interfaces bound to it with a vlan.
-type Trunk struct {
-	Datapath string      `json:"datapath"`
-	Port     string      `json:"port"`
-	VLANs    []TrunkVLAN `json:"vlans"` // by VLAN id
-	// Native is the interface bound to the port untagged, if any.
-	Native *TrunkVLAN `json:"native,omitempty"`
-}
-
-// TrunkVLAN is one network on a trunk port.
-type TrunkVLAN struct {
-	VLAN      uint16 `json:"vlan"` // 0 for the native (untagged) one
-	Network   string `json:"network"`
-	Interface string `json:"interface"`
-}
-
-// Lease is the DHCP lease record of an address with the interface of its
-// client. State is offered, bound, grace (past expires, still the
-// client's), expired or released (free, remembered for the client), or
-// declined (given to nobody until expires); see docs/vnet.md.
-type Lease struct {
-	Network string `json:"network"`
-	MAC     string `json:"mac"`
-	IP      string `json:"ip"`
-	State   string `json:"state"`
-	// Expires is the end of the lease (offered, bound, grace, expired),
-	// when it was released, or the end of the quarantine (declined).
-	// RFC 3339, UTC, seconds.
-	Expires   time.Time `json:"expires"`
-	Interface string    `json:"interface"` // "" when no interface has the MAC any more
-}
-
-// VNetStatus is the body of GET /api/v1/vnet/status.
-type VNetStatus struct {
-	Revision       uint64             `json:"revision"` // of the configuration; 0 = nothing stored yet
-	Datapaths      []VNetSwitchStatus `json:"datapaths"`
-	Notes          []string           `json:"notes"` // why parts of the configuration are not realised (yet)
-	Networks       int                `json:"networks"`
-	Interfaces     int                `json:"interfaces"`
-	Routers        int                `json:"routers"`
-	SecurityGroups int                `json:"security_groups"`
-	Leases         int                `json:"leases"` // addresses clients have (offered, bound, grace)
-}
-
-// VNetSwitchStatus is the reconciliation state of one datapath.
-type VNetSwitchStatus struct {
-	Name      string `json:"name"`
-	DPID      string `json:"dpid"`
-	Connected bool   `json:"connected"`
-	// Flows and Groups are what the last reconciliation installed.
-	Flows  int `json:"flows"`
-	Groups int `json:"groups"`
-	// Reconciled is when the switch was last reconciled; null if never.
-	Reconciled  *time.Time `json:"reconciled"`
-	LastChanges string     `json:"last_changes,omitempty"` // "flows +3 ~0 -1, groups +0 ~0 -0"
-	// Settling: Satellite started less than vnet.settle ago and not every
-	// datapath and link is back yet: passes only add missing flows.
-	Settling bool `json:"settling,omitempty"`
-	// Total is every change made to the switch since Satellite started.
-	Total vnet.Changes `json:"total"`
-	Error string       `json:"error,omitempty"`
-}
-
-// VNetProgram is the body of GET /api/v1/vnet/flows/{dpid}: what the
-// virtual networks want the switch to hold, compiled from the
-// configuration and the live network right now.
-type VNetProgram struct {
-	Datapath  string      `json:"datapath"`
-	DPID      string      `json:"dpid"`
-	Connected bool        `json:"connected"`
-	Flows     []VNetFlow  `json:"flows"`  // by table, priority (highest first), match
-	Groups    []VNetGroup `json:"groups"` // by id
-	Notes     []string    `json:"notes"`  // the compiler's notes (all datapaths)
-}
-
-// VNetFlow is one compiled flow.
-type VNetFlow struct {
-	Table    uint8  `json:"table"`
-	Priority uint16 `json:"priority"`
-	Cookie   string `json:"cookie"`
-	Owner    Owner  `json:"owner"`
-	Match    string `json:"match"`   // ovs-ofctl syntax
-	Actions  string `json:"actions"` // ovs-ofctl syntax
-	// Flow is the whole flow as ovs-ofctl writes it (without the cookie).
-	Flow string `json:"flow"`
-}
-
-// VNetGroup is one compiled group.
-type VNetGroup struct {
-	ID      uint32       `json:"id"`
-	Type    string       `json:"type"`
-	Buckets []VNetBucket `json:"buckets"`
-}
-
-// VNetBucket is one bucket of a compiled group.
-type VNetBucket struct {
-	WatchPort *uint32 `json:"watch_port"`
-	Actions   string  `json:"actions"`
-}
-
-// AutoNetworkRequest is the optional body of POST /api/v1/networks/auto.
-type AutoNetworkRequest struct {
-	DNS []string `json:"dns,omitempty"`
-}
 
 // ---- plumbing
 
@@ -940,7 +835,7 @@ func (s *Server) autoNetwork(w http.ResponseWriter, r *http.Request) error {
 	if _, err := query(r); err != nil {
 		return err
 	}
-	var req AutoNetworkRequest
+	var req api.AutoNetworkRequest
 	if r.ContentLength != 0 {
 		if err := decodeBodyOptional(r, &req, `{"dns": ["10.0.0.53"]}`); err != nil {
 			return err
@@ -995,23 +890,23 @@ func (s *Server) getTrunks(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	type portKey struct{ dp, port string }
-	ports := map[portKey]*Trunk{}
+	ports := map[portKey]*api.Trunk{}
 	for _, in := range c.Interfaces {
 		if in.Mode != vnet.ModeVIF || in.VLAN == 0 || (dp != "" && in.Datapath != dp) {
 			continue
 		}
 		k := portKey{in.Datapath, in.Port}
 		if ports[k] == nil {
-			ports[k] = &Trunk{Datapath: in.Datapath, Port: in.Port}
+			ports[k] = &api.Trunk{Datapath: in.Datapath, Port: in.Port}
 		}
-		ports[k].VLANs = append(ports[k].VLANs, TrunkVLAN{VLAN: in.VLAN, Network: in.Network, Interface: in.Name})
+		ports[k].VLANs = append(ports[k].VLANs, api.TrunkVLAN{VLAN: in.VLAN, Network: in.Network, Interface: in.Name})
 	}
 	for _, in := range c.Interfaces {
 		if t := ports[portKey{in.Datapath, in.Port}]; t != nil && in.Mode == vnet.ModeVIF && in.VLAN == 0 {
-			t.Native = &TrunkVLAN{Network: in.Network, Interface: in.Name}
+			t.Native = &api.TrunkVLAN{Network: in.Network, Interface: in.Name}
 		}
 	}
-	out := []Trunk{}
+	out := []api.Trunk{}
 	for _, t := range ports {
 		sort.Slice(t.VLANs, func(i, j int) bool { return t.VLANs[i].VLAN < t.VLANs[j].VLAN })
 		out = append(out, *t)
@@ -1046,12 +941,12 @@ func (s *Server) getLeases(w http.ResponseWriter, r *http.Request) error {
 	for _, in := range c.Interfaces {
 		holder[in.Network+"/"+in.MAC] = in.Name
 	}
-	out := []Lease{}
+	out := []api.Lease{}
 	for _, l := range m.Leases() {
 		if network != "" && l.Network != network {
 			continue
 		}
-		out = append(out, Lease{Network: l.Network, MAC: l.MAC, IP: l.IP, State: string(l.State),
+		out = append(out, api.Lease{Network: l.Network, MAC: l.MAC, IP: l.IP, State: string(l.State),
 			Expires: l.Expires.UTC().Truncate(time.Second), Interface: holder[l.Network+"/"+l.MAC]})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -1076,10 +971,10 @@ func (s *Server) getVNetStatus(w http.ResponseWriter, r *http.Request) error {
 			active++
 		}
 	}
-	out := VNetStatus{Revision: rev, Datapaths: []VNetSwitchStatus{}, Notes: uniq(notes),
+	out := api.VNetStatus{Revision: rev, Datapaths: []api.VNetSwitchStatus{}, Notes: uniq(notes),
 		Networks: len(c.Networks), Interfaces: len(c.Interfaces), Routers: len(c.Routers), SecurityGroups: len(c.SecurityGroups), Leases: active}
 	for _, d := range st {
-		ds := VNetSwitchStatus{Name: d.Name, DPID: d.DPID, Connected: d.Connected, Flows: d.Flows, Groups: d.Groups, LastChanges: d.LastChanges, Settling: d.Settling, Total: d.Total, Error: d.Error}
+		ds := api.VNetSwitchStatus{Name: d.Name, DPID: d.DPID, Connected: d.Connected, Flows: d.Flows, Groups: d.Groups, LastChanges: d.LastChanges, Settling: d.Settling, Total: d.Total, Error: d.Error}
 		if !d.Reconciled.IsZero() {
 			t := apiTime(d.Reconciled)
 			ds.Reconciled = &t
@@ -1122,8 +1017,8 @@ func (s *Server) getVNetFlows(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, _ := vnet.ParseDPID(dp.DPID)
 	progs, notes := m.Programs()
-	out := VNetProgram{Datapath: dp.Name, DPID: FormatDPID(id), Connected: s.ctl.Switch(id) != nil,
-		Flows: []VNetFlow{}, Groups: []VNetGroup{}, Notes: uniq(notes)}
+	out := api.VNetProgram{Datapath: dp.Name, DPID: FormatDPID(id), Connected: s.ctl.Switch(id) != nil,
+		Flows: []api.VNetFlow{}, Groups: []api.VNetGroup{}, Notes: uniq(notes)}
 	if p := progs[id]; p != nil {
 		for _, f := range p.Flows {
 			out.Flows = append(out.Flows, vnetFlowJSON(f))
@@ -1161,9 +1056,9 @@ func uniq(list []string) []string {
 	return out
 }
 
-func vnetFlowJSON(f controller.Flow) VNetFlow {
+func vnetFlowJSON(f controller.Flow) api.VNetFlow {
 	c := f.Cookie
-	o := Owner{Kind: c.Kind().String()}
+	o := api.Owner{Kind: c.Kind().String()}
 	if c.Kind() != controller.OwnerForeign {
 		o.Network, o.ID = c.Scope(), c.Object()
 	}
@@ -1179,18 +1074,18 @@ func vnetFlowJSON(f controller.Flow) VNetFlow {
 	if f.HardTimeout != 0 {
 		spec += fmt.Sprintf("hard_timeout=%d,", f.HardTimeout)
 	}
-	return VNetFlow{Table: f.Table, Priority: f.Priority, Cookie: fmt.Sprintf("0x%016x", uint64(c)), Owner: o,
+	return api.VNetFlow{Table: f.Table, Priority: f.Priority, Cookie: fmt.Sprintf("0x%016x", uint64(c)), Owner: o,
 		Match: match, Actions: acts, Flow: spec + "actions=" + acts}
 }
 
-func vnetGroupJSON(g controller.Group) VNetGroup {
+func vnetGroupJSON(g controller.Group) api.VNetGroup {
 	typ, ok := groupTypeNames[g.Type]
 	if !ok {
 		typ = fmt.Sprintf("type(%d)", g.Type)
 	}
-	out := VNetGroup{ID: g.ID, Type: typ, Buckets: []VNetBucket{}}
+	out := api.VNetGroup{ID: g.ID, Type: typ, Buckets: []api.VNetBucket{}}
 	for _, b := range g.Buckets {
-		bk := VNetBucket{Actions: controller.FormatActions(b.Actions)}
+		bk := api.VNetBucket{Actions: controller.FormatActions(b.Actions)}
 		if b.WatchPort != 0 && b.WatchPort != 0xffffffff {
 			v := b.WatchPort
 			bk.WatchPort = &v

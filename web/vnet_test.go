@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/controller/switchemu"
 	"github.com/satellite-sdn/satellite/vnet"
 	"github.com/satellite-sdn/satellite/web"
@@ -377,12 +379,12 @@ func TestVNetTrunksAndLeases(t *testing.T) {
 			{"name": "u1", "network": "net1", "datapath": "h1", "port": "p1"},
 			{"name": "t30", "network": "net2", "datapath": "h2", "port": "up", "vlan": 30}
 		]}`, 200, &res)
-	var trunks []web.Trunk
+	var trunks []api.Trunk
 	e.ok(t, "GET", "/api/v1/trunks", "", 200, &trunks)
-	want := []web.Trunk{
-		{Datapath: "h1", Port: "trunk", VLANs: []web.TrunkVLAN{{VLAN: 10, Network: "net1", Interface: "t10"}, {VLAN: 20, Network: "net2", Interface: "t20"}},
-			Native: &web.TrunkVLAN{Network: "net2", Interface: "n1"}},
-		{Datapath: "h2", Port: "up", VLANs: []web.TrunkVLAN{{VLAN: 30, Network: "net2", Interface: "t30"}}},
+	want := []api.Trunk{
+		{Datapath: "h1", Port: "trunk", VLANs: []api.TrunkVLAN{{VLAN: 10, Network: "net1", Interface: "t10"}, {VLAN: 20, Network: "net2", Interface: "t20"}},
+			Native: &api.TrunkVLAN{Network: "net2", Interface: "n1"}},
+		{Datapath: "h2", Port: "up", VLANs: []api.TrunkVLAN{{VLAN: 30, Network: "net2", Interface: "t30"}}},
 	}
 	if !reflect.DeepEqual(trunks, want) {
 		t.Fatalf("trunks %+v", trunks)
@@ -393,7 +395,7 @@ func TestVNetTrunksAndLeases(t *testing.T) {
 	}
 	e.do(t, "GET", "/api/v1/trunks?datapath=h9", "").wantError(t, 404, "datapath", `datapath "h9" does not exist`)
 
-	var leases []web.Lease
+	var leases []api.Lease
 	e.ok(t, "GET", "/api/v1/leases", "", 200, &leases)
 	if len(leases) != 5 || leases[0].Interface != "t10" || leases[0].IP != "10.1.0.128" || !leases[0].Expires.Equal(expires.Truncate(time.Second)) || leases[1].Interface != "" {
 		t.Fatalf("leases %+v", leases)
@@ -403,7 +405,7 @@ func TestVNetTrunksAndLeases(t *testing.T) {
 			t.Fatalf("lease %d: %+v, want %s", i, leases[i], want)
 		}
 	}
-	var st web.VNetStatus
+	var st api.VNetStatus
 	e.ok(t, "GET", "/api/v1/vnet/status", "", 200, &st)
 	if st.Leases != 2 {
 		t.Fatalf("status counts %d leases, want the 2 bound ones", st.Leases)
@@ -426,7 +428,7 @@ func TestVNetStatusAndFlows(t *testing.T) {
 			{"name": "a1", "network": "net1", "datapath": "h1", "port": "p1", "mac": "02:00:00:00:01:01", "ip": "10.1.0.11"},
 			{"name": "a2", "network": "net1", "datapath": "h2", "port": "vm1", "ip": "10.1.0.12"}],
 		"routers": [{"name": "r1", "interfaces": [{"network": "net1"}]}]}`, 200, &res)
-	var st web.VNetStatus
+	var st api.VNetStatus
 	e.ok(t, "GET", "/api/v1/vnet/status", "", 200, &st)
 	if st.Revision != 1 || len(st.Datapaths) != 2 || !st.Datapaths[0].Connected || st.Datapaths[1].Connected || st.Datapaths[0].Reconciled != nil ||
 		st.Networks != 1 || st.Interfaces != 2 || st.Routers != 1 || st.Notes == nil {
@@ -444,7 +446,7 @@ func TestVNetStatusAndFlows(t *testing.T) {
 		t.Fatalf("notes %q", st.Notes)
 	}
 
-	var prog web.VNetProgram
+	var prog api.VNetProgram
 	for _, id := range []string{"h1", "1", "0x1", "0000000000000001", "00:00:00:00:00:00:00:01"} {
 		e.ok(t, "GET", "/api/v1/vnet/flows/"+id, "", 200, &prog)
 		if prog.Datapath != "h1" || prog.DPID != "0000000000000001" || !prog.Connected || len(prog.Flows) != h1.Flows {
@@ -671,7 +673,7 @@ func TestSwitchesByName(t *testing.T) {
 	e := startVNet(t)
 	e.Connect(switchemu.Config{DPID: 0x1f, Ports: 2})
 	e.ok(t, "PUT", "/api/v1/vnet/config", `{"datapaths": [{"name": "h1", "dpid": "1f"}, {"name": "h2", "dpid": "2"}]}`, 200, nil)
-	var byName, byID []web.Port
+	var byName, byID []api.Port
 	e.ok(t, "GET", "/api/v1/switches/h1/ports", "", 200, &byName)
 	e.ok(t, "GET", "/api/v1/switches/1f/ports", "", 200, &byID)
 	if len(byName) != 3 || len(byName) != len(byID) { // 2 ports and LOCAL

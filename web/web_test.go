@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/netrack/openflow/ofp"
 
 	"github.com/satellite-sdn/satellite/controller"
@@ -72,7 +74,7 @@ func (r response) decode(t *testing.T, status int, v any) {
 // and field.
 func (r response) wantError(t *testing.T, status int, field, msg string) {
 	t.Helper()
-	var e web.Error
+	var e api.Error
 	r.decode(t, status, &e)
 	if e.Field != field || !strings.Contains(e.Error, msg) {
 		t.Fatalf("error %+v, want field %q and a message containing %q", e, field, msg)
@@ -86,7 +88,7 @@ func (r response) wantError(t *testing.T, status int, field, msg string) {
 
 func TestHealth(t *testing.T) {
 	env := webtest.Start(t, web.WithVersion("1.2.3"))
-	var h web.Health
+	var h api.Health
 	do(t, env, "GET", "/healthz", "").decode(t, 200, &h)
 	if h.Status != "ok" || h.Switches != 0 || h.Version != "1.2.3" || h.UptimeS < 0 {
 		t.Fatalf("%+v", h)
@@ -102,7 +104,7 @@ func TestHealth(t *testing.T) {
 
 func TestListSwitches(t *testing.T) {
 	env := webtest.Start(t)
-	var list []web.Switch
+	var list []api.Switch
 	do(t, env, "GET", "/api/v1/switches", "").decode(t, 200, &list)
 	if list == nil || len(list) != 0 {
 		t.Fatalf("want an empty list, got %v", list)
@@ -146,7 +148,7 @@ func TestGetSwitchDPIDForms(t *testing.T) {
 	env := webtest.Start(t)
 	env.Connect(switchemu.Config{DPID: 0x1a, Ports: 1})
 	for _, form := range []string{"000000000000001a", "1a", "1A", "0x1a", "0X001A", "00:00:00:00:00:00:00:1a", "00:1a"} {
-		var s web.Switch
+		var s api.Switch
 		do(t, env, "GET", "/api/v1/switches/"+form, "").decode(t, 200, &s)
 		if s.DPID != "000000000000001a" {
 			t.Fatalf("%s: %+v", form, s)
@@ -183,7 +185,7 @@ func TestPortsAndStats(t *testing.T) {
 	if err := sw.SetPortDown(2, true); err != nil {
 		t.Fatal(err)
 	}
-	var ports []web.Port
+	var ports []api.Port
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		do(t, env, "GET", "/api/v1/switches/2/ports", "").decode(t, 200, &ports)
@@ -196,7 +198,7 @@ func TestPortsAndStats(t *testing.T) {
 		t.Fatalf("port 2 after link down: %+v", p)
 	}
 
-	var stats []web.PortStats
+	var stats []api.PortStats
 	r := do(t, env, "GET", "/api/v1/switches/2/ports/stats", "")
 	r.decode(t, 200, &stats)
 	if len(stats) != 3 {
@@ -245,10 +247,10 @@ func TestFlowsLifecycle(t *testing.T) {
 	}
 
 	// POST with an id
-	var f web.Flow
+	var f api.Flow
 	r := do(t, env, "POST", "/api/v1/switches/3/flows", `{"flow":"table=0,priority=100,in_port=1,dl_type=0x0800,nw_dst=10.0.0.0/8,actions=output:2","id":7}`)
 	r.decode(t, 201, &f)
-	if f.Cookie != "0x0300000000000007" || f.Owner != (web.Owner{Kind: "api", ID: 7}) || f.Priority != 100 || f.Table != 0 ||
+	if f.Cookie != "0x0300000000000007" || f.Owner != (api.Owner{Kind: "api", ID: 7}) || f.Priority != 100 || f.Table != 0 ||
 		f.Match != "in_port=1,dl_type=0x800,nw_dst=10.0.0.0/8" || f.Actions != "output:2" {
 		t.Fatalf("created %s", r.body)
 	}
@@ -265,7 +267,7 @@ func TestFlowsLifecycle(t *testing.T) {
 	}
 
 	// GET all, sorted by table then priority (descending)
-	var flows []web.Flow
+	var flows []api.Flow
 	r = do(t, env, "GET", "/api/v1/switches/3/flows", "")
 	r.decode(t, 200, &flows)
 	if len(flows) != 4 {
@@ -278,7 +280,7 @@ func TestFlowsLifecycle(t *testing.T) {
 	if c := flows[1]; c.Actions != "output:CONTROLLER" || c.Match != "" || c.Cookie != "0x0100000000000001" || c.Owner.ID != 1 {
 		t.Fatalf("core flow %+v", c)
 	}
-	if fo := flows[3]; fo.Owner != (web.Owner{Kind: "foreign"}) || fo.Cookie != "0x0000000000000042" || fo.Actions != "drop" {
+	if fo := flows[3]; fo.Owner != (api.Owner{Kind: "foreign"}) || fo.Cookie != "0x0000000000000042" || fo.Actions != "drop" {
 		t.Fatalf("foreign flow %+v", fo)
 	}
 	if flows[0].DurationS < 0 || flows[0].Packets != 0 {
@@ -305,7 +307,7 @@ func TestFlowsLifecycle(t *testing.T) {
 	do(t, env, "GET", "/api/v1/switches/3/flows?owner=bogus", "").wantError(t, 400, "owner", `unknown owner kind "bogus"`)
 
 	// DELETE one id
-	var del web.DeleteResult
+	var del api.DeleteResult
 	r = do(t, env, "DELETE", "/api/v1/switches/3/flows?owner=api&id=7", "")
 	r.decode(t, 200, &del)
 	if del.Deleted != "requested" || del.Matched != 1 || del.Owner != "api" || del.ID == nil || *del.ID != 7 || del.Table != nil {
@@ -345,7 +347,7 @@ func TestFlowsLifecycle(t *testing.T) {
 func TestFlowIDAllocation(t *testing.T) {
 	env := webtest.Start(t)
 	env.Connect(switchemu.Config{DPID: 5, Ports: 1})
-	var f web.Flow
+	var f api.Flow
 	do(t, env, "POST", "/api/v1/switches/5/flows", `{"flow":"priority=1,actions=drop"}`).decode(t, 201, &f)
 	if f.Owner.ID != 1 {
 		t.Fatalf("first id %d", f.Owner.ID)
@@ -364,7 +366,7 @@ func TestFlowIDAllocation(t *testing.T) {
 	done := make(chan uint32, 8)
 	for i := 0; i < 8; i++ {
 		go func(i int) {
-			var f web.Flow
+			var f api.Flow
 			body := fmt.Sprintf(`{"flow":"priority=%d,actions=drop"}`, 100+i)
 			resp, err := http.Post(env.URL+"/api/v1/switches/5/flows", "application/json", strings.NewReader(body))
 			if err == nil {
@@ -427,7 +429,7 @@ func TestGroupsAndTables(t *testing.T) {
 	env.Connect(switchemu.Config{DPID: 8, Ports: 3})
 	sess := env.Ctl.Switch(8)
 	ctx := context.Background()
-	var groups []web.Group
+	var groups []api.Group
 	do(t, env, "GET", "/api/v1/switches/8/groups", "").decode(t, 200, &groups)
 	if groups == nil || len(groups) != 0 {
 		t.Fatalf("want an empty list: %v", groups)
@@ -454,7 +456,7 @@ func TestGroupsAndTables(t *testing.T) {
 	}
 
 	do(t, env, "POST", "/api/v1/switches/8/flows", `{"flow":"table=3,actions=drop"}`).decode(t, 201, nil)
-	var tables []web.Table
+	var tables []api.Table
 	do(t, env, "GET", "/api/v1/switches/8/tables", "").decode(t, 200, &tables)
 	if len(tables) != 254 || tables[0].Table != 0 || tables[3].ActiveCount != 1 || tables[0].ActiveCount != 0 {
 		t.Fatalf("tables %d %+v", len(tables), tables[:4])
@@ -497,7 +499,7 @@ func TestSwitchGoneIs404(t *testing.T) {
 	sw.Conn().Close()
 	env.WaitSwitch(10, false)
 	do(t, env, "GET", "/api/v1/switches/a/flows", "").wantError(t, 404, "dpid", "switch 000000000000000a is not connected")
-	var list []web.Switch
+	var list []api.Switch
 	do(t, env, "GET", "/api/v1/switches", "").decode(t, 200, &list)
 	if len(list) != 0 {
 		t.Fatalf("%+v", list)

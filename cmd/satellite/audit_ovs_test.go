@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/audit"
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/lab"
 	"github.com/satellite-sdn/satellite/vnet"
-	"github.com/satellite-sdn/satellite/web"
 	"github.com/satellite-sdn/satellite/web/client"
 )
 
@@ -179,7 +180,7 @@ func TestAuditOnOVS(t *testing.T) {
 	if r.code != 1 || len(find(r, audit.Foreign, h1.Name)) != 2 || len(find(r, audit.Shadowed, h1.Name)) != 1 {
 		t.Errorf("after --fix the foreign flows stay (audit.foreign: report), exit %d:\n%s", r.code, describe(r))
 	}
-	var evs []web.Event
+	var evs []api.Event
 	if err := json.Unmarshal([]byte(ok(t, "events", "--since", "5m", "--kind", "flow-drift,flow-repair,flow-shadowed,network-blackhole", "-o", "json")), &evs); err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/topology"
-	"github.com/satellite-sdn/satellite/web"
 	"github.com/satellite-sdn/satellite/web/client"
 )
 
@@ -307,9 +308,9 @@ func newOpt(fs *flag.FlagSet, name string, max uint64, usage string) *optUint {
 // names of virtual-network datapaths. A name made of hex digits only
 // reads as a datapath id here.
 func canonicalDPID(s string) (string, error) {
-	d, err := web.ParseDPID(s)
+	d, err := controller.ParseDPID(s)
 	if err == nil {
-		return web.FormatDPID(d), nil
+		return controller.FormatDPID(d), nil
 	}
 	if switchNameRE.MatchString(s) {
 		return url.PathEscape(s), nil
@@ -383,7 +384,7 @@ func setupSwitch(fs *flag.FlagSet) func(context.Context, *session, []string) err
 	}
 }
 
-func portTable(w io.Writer, ports []web.Port) {
+func portTable(w io.Writer, ports []api.Port) {
 	fmt.Fprintln(w, "PORT\tNAME\tSTATE\tHW_ADDR\tSPEED\tMAX_SPEED")
 	for _, p := range ports {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", portName(p.Number, p.Reserved), orDash(p.Name), p.State, orDash(p.HWAddr),
@@ -1091,7 +1092,7 @@ func snapshotCounts(switches, ports, links, hosts int) string {
 }
 
 // linkEnd renders a link end as DPID/PORT (NAME).
-func linkEnd(e web.LinkEnd) string {
+func linkEnd(e api.LinkEnd) string {
 	return withName(fmt.Sprintf("%s/%d", e.DPID, e.Port), e.Name)
 }
 
@@ -1169,7 +1170,7 @@ func timeouts(idle, hard uint16) string {
 	return fmt.Sprintf("idle %d, hard %d", idle, hard)
 }
 
-func watch(b web.Bucket) string {
+func watch(b api.Bucket) string {
 	var parts []string
 	if b.WatchPort != nil {
 		parts = append(parts, "port "+portName(*b.WatchPort, reservedName(*b.WatchPort)))
@@ -1192,7 +1193,7 @@ func reservedName(p uint32) string {
 
 // ownerName renders a flow's owner the way cookies print ("api:7",
 // "network:3@net:5", "foreign:0x42").
-func ownerName(f web.Flow) string {
+func ownerName(f api.Flow) string {
 	c, err := strconv.ParseUint(strings.TrimPrefix(f.Cookie, "0x"), 16, 64)
 	if err != nil {
 		return f.Owner.Kind

@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/controller/switchemu"
 	"github.com/satellite-sdn/satellite/exporters"
 	"github.com/satellite-sdn/satellite/exporters/testservers"
-	"github.com/satellite-sdn/satellite/web"
 )
 
 // satellite serve with exporters configured: one destination is
@@ -112,7 +113,7 @@ exporters:
 	defer swCancel()
 	go switchemu.New(switchemu.Config{DPID: 0x42, Ports: 3}).Dial(swCtx, "tcp", ofAddr)
 
-	var st web.ExportersStatus
+	var st api.ExportersStatus
 	byName := func() map[string]exporters.Status {
 		m := map[string]exporters.Status{}
 		for _, s := range st.Exporters {

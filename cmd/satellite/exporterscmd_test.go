@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/satellite-sdn/satellite/web"
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/web/webtest"
 )
 
@@ -15,7 +16,7 @@ func TestExportersCommand(t *testing.T) {
 	if out := ok(t, "exporters"); !strings.Contains(out, "no push exporters configured") {
 		t.Fatalf("exporters: %q", out)
 	}
-	var st web.ExportersStatus
+	var st api.ExportersStatus
 	if err := json.Unmarshal([]byte(ok(t, "exporters", "-o", "json")), &st); err != nil || st.Exporters == nil {
 		t.Fatalf("exporters -o json: %+v %v", st, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
 	"github.com/satellite-sdn/satellite/insights"
@@ -66,7 +68,7 @@ func TestInsightsCommand(t *testing.T) {
 	// rx and tx added up)
 	out := ok(t, "top", "--from", "-1s")
 	wantLines(t, out, `top interfaces by bytes from`, `BYTES +PACKETS +MEAN BPS +OBJECT`, `[0-9.]+[kMG]?B +[0-9.]+[kMG]? +[0-9.]+ Mbit/s +0000000000000001 port p2`)
-	var top web.TopTalkers
+	var top api.TopTalkers
 	if err := json.Unmarshal([]byte(ok(t, "top", "--from", "-1s", "-o", "json", "--by", "packets")), &top); err != nil || len(top.Talkers) == 0 {
 		t.Fatalf("top json: %v %+v", err, top)
 	}
@@ -85,7 +87,7 @@ func TestInsightsCommand(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	wantLines(t, out, `SCORE +OBJECT +REASON +SINCE`, `[0-9.]+ +0000000000000001 port p2 +tx traffic down 100 % in [0-9.]+m?s: 0 bit/s, baseline [78](\.[0-9]+)? Mbit/s`)
-	var res web.Insights
+	var res api.Insights
 	if err := json.Unmarshal([]byte(ok(t, "insights", "-o", "json", "--kind", "traffic-down")), &res); err != nil || len(res.Items) != 1 {
 		t.Fatalf("json: %v %+v", err, res)
 	}
@@ -151,7 +153,7 @@ func TestNetworkShowTraffic(t *testing.T) {
 	if strings.Contains(out, "db1") {
 		t.Errorf("net2's interface in net1's view:\n%s", out)
 	}
-	var nt web.NetworkTraffic
+	var nt api.NetworkTraffic
 	if err := json.Unmarshal([]byte(ok(t, "network", "show", "net2", "--traffic", "-o", "json")), &nt); err != nil || len(nt.Interfaces) != 1 || nt.Interfaces[0].Name != "db1" || nt.Interfaces[0].Series != "port/0000000000000001/1" {
 		t.Fatalf("net2: %v %+v", err, nt)
 	}

@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/lab"
-	"github.com/satellite-sdn/satellite/web"
 )
 
 // startServeOn runs `satellite serve` with an OpenFlow target (the lab's
@@ -85,7 +86,7 @@ func TestJournalOnOVS(t *testing.T) {
 	defer cancel()
 
 	direct := func(state string) int {
-		var links []web.Link
+		var links []api.Link
 		if err := json.Unmarshal([]byte(ok(t, "links", "--kind", "direct", "-o", "json")), &links); err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"github.com/satellite-sdn/satellite/internal/testlog"
 	"net"
 	"os"
 	"regexp"
@@ -11,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/internal/testlog"
 
 	"github.com/netrack/openflow/ofp"
 
@@ -109,7 +111,7 @@ func TestClientCommands(t *testing.T) {
 	wantLines(t, out, `(?m)^DPID +NAME +REMOTE +CONNECTED +PORTS +MANUFACTURER +SOFTWARE +DATAPATH$`,
 		`(?m)^0000000000000002 +br0 +127\.0\.0\.1:\d+ +\d+s ago +2 +Satellite +switchemu 1\.0 +emulated switch 0000000000000002$`,
 		`(?s)0000000000000002.*000000000000001f`)
-	var list []web.Switch
+	var list []api.Switch
 	if err := json.Unmarshal([]byte(ok(t, "switches", "-o", "json")), &list); err != nil || len(list) != 2 {
 		t.Fatalf("switches -o json: %v %+v", err, list)
 	}
@@ -132,7 +134,7 @@ func TestClientCommands(t *testing.T) {
 		`^added flow api:7 to 000000000000001f: table=0,priority=100,in_port=1,actions=output:2\n$`)
 	wantLines(t, ok(t, "flow", "add", "--id", "9", "1f", "table=1,priority=5,actions=drop"),
 		`^added flow api:9 to 000000000000001f: table=1,priority=5,actions=drop\n$`)
-	var added web.Flow
+	var added api.Flow
 	if err := json.Unmarshal([]byte(ok(t, "flow", "add", "1f", "priority=1,dl_type=0x0806,actions=normal", "-o", "json")), &added); err != nil || added.Owner.ID != 10 || len(added.Warnings) != 0 {
 		t.Fatalf("flow add -o json: %v %+v", err, added)
 	}
@@ -158,7 +160,7 @@ func TestClientCommands(t *testing.T) {
 	if strings.Count(out, "api:") != 2 || strings.Contains(out, "network:") {
 		t.Fatalf("filtered flows:\n%s", out)
 	}
-	var flows []web.Flow
+	var flows []api.Flow
 	if err := json.Unmarshal([]byte(ok(t, "flows", "1f", "--owner", "network", "--network", "5", "-o", "json")), &flows); err != nil || len(flows) != 1 {
 		t.Fatalf("flows -o json: %v %+v", err, flows)
 	}

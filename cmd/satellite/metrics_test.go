@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller/switchemu"
@@ -78,7 +80,7 @@ func TestMetricsCommands(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	wantLines(t, out, `DPID +PORT +NAME +RX BPS +TX BPS`, `0000000000000001 +2 +p2 +0 +[0-9.]+M +0 +[0-9.]+k .* port/0000000000000001/2`)
-	var ports []web.PortMetrics
+	var ports []api.PortMetrics
 	if err := json.Unmarshal([]byte(ok(t, "metrics", "ports", "-o", "json")), &ports); err != nil || len(ports) != 3 {
 		t.Fatalf("ports json: %v %d", err, len(ports))
 	}

@@ -19,9 +19,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/internal/auth"
-	"github.com/satellite-sdn/satellite/web"
 )
 
 // EnvCAFile names the CA file the CLI trusts for https servers.
@@ -119,7 +120,7 @@ func setupTokenCreate(fs *flag.FlagSet) func(context.Context, *session, []string
 		if err != nil {
 			return err
 		}
-		var out web.CreatedToken
+		var out api.CreatedToken
 		if st != nil {
 			defer st.Close()
 			secret, t, err := st.Create(args[0], r, localUser(), *replace)
@@ -129,8 +130,8 @@ func setupTokenCreate(fs *flag.FlagSet) func(context.Context, *session, []string
 			}
 			st.audit("POST", "/api/v1/tokens", 201, "")
 			t.Hash = ""
-			out = web.CreatedToken{Token: t, Secret: secret}
-		} else if out, err = s.cl.CreateToken(ctx, web.CreateTokenRequest{Name: args[0], Role: r, Replace: *replace}); err != nil {
+			out = api.CreatedToken{Token: t, Secret: secret}
+		} else if out, err = s.cl.CreateToken(ctx, api.CreateTokenRequest{Name: args[0], Role: r, Replace: *replace}); err != nil {
 			return err
 		}
 		return s.print(out, func(w io.Writer) { fmt.Fprintln(w, out.Secret) })

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/lldp"
 	"github.com/satellite-sdn/satellite/topology"
 	"github.com/satellite-sdn/satellite/web"
@@ -56,7 +58,7 @@ func TestTopologyCommands(t *testing.T) {
 		t.Fatalf("links --kind tunnel:\n%s", out)
 	}
 	wantLines(t, ok(t, "links", "--dpid", "3"), `^no links match\n$`)
-	var links []web.Link
+	var links []api.Link
 	if err := json.Unmarshal([]byte(ok(t, "links", "--dpid", "00:01", "--kind", "direct", "-o", "json")), &links); err != nil || len(links) != 2 {
 		t.Fatalf("links -o json: %v %+v", err, links)
 	}
@@ -89,7 +91,7 @@ func TestTopologyCommands(t *testing.T) {
 	wantLines(t, out, `(?m)^interval: +1s `, `(?m)^misses: +3 `, `(?m)^max age: +30s `, `(?m)^ttl: +2m0s$`,
 		`(?m)^system name: +satellite$`, `(?m)^probes sent: +0 \(0 send errors\)$`,
 		`(?m)^rejected: +0 unsigned, 0 bad signature, 0 replayed, 0 stale, 0 future, 0 malformed$`)
-	var d web.Discovery
+	var d api.Discovery
 	if err := json.Unmarshal([]byte(ok(t, "discovery", "-o", "json")), &d); err != nil || d.Misses != 3 || d.IntervalS != 1 {
 		t.Fatalf("discovery -o json: %v %+v", err, d)
 	}
@@ -125,7 +127,7 @@ func TestTopologyExportImportDiff(t *testing.T) {
 	if out := ok(t, "topology", "import", before); out != "s1\n" {
 		t.Fatalf("import printed %q", out)
 	}
-	var info web.SnapshotInfo
+	var info api.SnapshotInfo
 	if err := json.Unmarshal([]byte(ok(t, "topology", "import", before, "-o", "json")), &info); err != nil || info.ID != "s2" || info.Links != 3 {
 		t.Fatalf("import -o json: %v %+v", err, info)
 	}

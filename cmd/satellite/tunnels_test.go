@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/probes"
 	"github.com/satellite-sdn/satellite/vnet"
 	"github.com/satellite-sdn/satellite/web"
@@ -30,7 +32,7 @@ func TestTunnelsCommand(t *testing.T) {
 	if out := ok(t, "tunnels"); !strings.Contains(out, "no tunnel paths") {
 		t.Fatalf("tunnels: %q", out)
 	}
-	var got web.Tunnels
+	var got api.Tunnels
 	if err := json.Unmarshal([]byte(ok(t, "tunnels", "-o", "json")), &got); err != nil || got.IntervalMs != 30 {
 		t.Fatalf("tunnels -o json: %+v %v", got, err)
 	}
@@ -77,7 +79,7 @@ func TestOverloadShownInHealthAndTunnels(t *testing.T) {
 	if out := ok(t, "tunnels"); !strings.HasPrefix(out, "degraded: host overloaded, verdicts held since ") {
 		t.Fatalf("tunnels: %q", out)
 	}
-	var got web.Tunnels
+	var got api.Tunnels
 	if err := json.Unmarshal([]byte(ok(t, "tunnels", "-o", "json")), &got); err != nil || got.Load.TickLateMs < 250 || !got.Guarded {
 		t.Fatalf("tunnels -o json: %+v %v", got, err)
 	}

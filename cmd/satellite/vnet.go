@@ -16,9 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/vnet"
-	"github.com/satellite-sdn/satellite/web"
 	"github.com/satellite-sdn/satellite/web/client"
 )
 
@@ -559,7 +560,7 @@ func leasedIPs(ctx context.Context, cl *client.Client) map[string]string {
 }
 
 // leaseStates counts leases by state: "2 bound, 1 released" ("0" for none).
-func leaseStates(leases []web.Lease) string {
+func leaseStates(leases []api.Lease) string {
 	n := map[string]int{}
 	for _, l := range leases {
 		n[l.State]++
@@ -973,7 +974,7 @@ func expiry(t time.Time) string {
 }
 
 // leaseWhen says what the time of a lease means in its state.
-func leaseWhen(l web.Lease) string {
+func leaseWhen(l api.Lease) string {
 	switch vnet.LeaseState(l.State) {
 	case vnet.LeaseReleased:
 		return "released " + age(time.Since(l.Expires)) + " ago"
@@ -1024,7 +1025,7 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-func reconciled(d web.VNetSwitchStatus) string {
+func reconciled(d api.VNetSwitchStatus) string {
 	if d.Reconciled == nil {
 		return "never"
 	}
@@ -1075,7 +1076,7 @@ func setupVNetFlows(fs *flag.FlagSet) func(context.Context, *session, []string) 
 			return err
 		}
 		if table.set {
-			var keep []web.VNetFlow
+			var keep []api.VNetFlow
 			for _, f := range p.Flows {
 				if uint64(f.Table) == table.v {
 					keep = append(keep, f)
@@ -1105,7 +1106,7 @@ func setupVNetFlows(fs *flag.FlagSet) func(context.Context, *session, []string) 
 						if i > 0 {
 							head = "\t"
 						}
-						fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", head, i, watch(web.Bucket{WatchPort: b.WatchPort}), b.Actions)
+						fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", head, i, watch(api.Bucket{WatchPort: b.WatchPort}), b.Actions)
 					}
 				}
 			}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/config"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/vnet"
@@ -170,7 +172,7 @@ func TestVNetCommands(t *testing.T) {
 	wantLines(t, ok(t, "vnet", "flows", "h1", "--table", "1"), `(?m)^TABLE +PRIORITY +OWNER +MATCH +ACTIONS$`, `(?m)^1 +0 +network:1 +\* +drop$`)
 	fails(t, 1, `satellite: no datapath with id 0000000000000009 is configured`, "vnet", "flows", "9")
 	wantLines(t, ok(t, "leases"), `^no DHCP leases\n$`)
-	var st web.VNetStatus
+	var st api.VNetStatus
 	if err := json.Unmarshal([]byte(ok(t, "vnet", "status", "-o", "json")), &st); err != nil || len(st.Datapaths) != 2 {
 		t.Fatalf("vnet status -o json: %v %+v", err, st)
 	}
@@ -364,7 +366,7 @@ func TestLeasesCommand(t *testing.T) {
 	if out := ok(t, "leases", "--network", "net2"); strings.Contains(out, "net9") {
 		t.Fatalf("leases of net2 shows net9's:\n%s", out)
 	}
-	var leases []web.Lease
+	var leases []api.Lease
 	if err := json.Unmarshal([]byte(ok(t, "leases", "-o", "json")), &leases); err != nil || len(leases) != 7 || leases[1].State != "grace" || leases[6].Network != "net9" {
 		t.Fatalf("leases -o json: %v %+v", err, leases)
 	}

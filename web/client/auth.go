@@ -5,8 +5,9 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/internal/auth"
-	"github.com/satellite-sdn/satellite/web"
 )
 
 // Whoami returns GET /api/v1/whoami: who the server takes the client for.
@@ -23,8 +24,8 @@ func (c *Client) Tokens(ctx context.Context) ([]auth.Token, error) {
 
 // CreateToken creates a token (POST /api/v1/tokens) and returns it with
 // its secret.
-func (c *Client) CreateToken(ctx context.Context, req web.CreateTokenRequest) (web.CreatedToken, error) {
-	var out web.CreatedToken
+func (c *Client) CreateToken(ctx context.Context, req api.CreateTokenRequest) (api.CreatedToken, error) {
+	var out api.CreatedToken
 	return out, c.do(ctx, "POST", "/api/v1/tokens", nil, req, &out)
 }
 

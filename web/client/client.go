@@ -14,8 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/topology"
-	"github.com/satellite-sdn/satellite/web"
 )
 
 // DefaultServer is the API address used when none is given.
@@ -125,7 +126,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		return &ConnError{URL: c.base.String(), Err: err}
 	}
 	if resp.StatusCode >= 300 {
-		var e web.Error
+		var e api.Error
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
 			return &APIError{Status: resp.StatusCode, Message: e.Error, Field: e.Field}
 		}
@@ -150,37 +151,37 @@ func switchPath(dpid string, rest string) string {
 }
 
 // Health returns GET /healthz.
-func (c *Client) Health(ctx context.Context) (web.Health, error) {
-	var h web.Health
+func (c *Client) Health(ctx context.Context) (api.Health, error) {
+	var h api.Health
 	return h, c.do(ctx, "GET", "/healthz", nil, nil, &h)
 }
 
 // Switches lists the connected switches.
-func (c *Client) Switches(ctx context.Context) ([]web.Switch, error) {
-	var out []web.Switch
+func (c *Client) Switches(ctx context.Context) ([]api.Switch, error) {
+	var out []api.Switch
 	return out, c.do(ctx, "GET", "/api/v1/switches", nil, nil, &out)
 }
 
 // Switch returns one switch. dpid is in any form the API accepts.
-func (c *Client) Switch(ctx context.Context, dpid string) (web.Switch, error) {
-	var out web.Switch
+func (c *Client) Switch(ctx context.Context, dpid string) (api.Switch, error) {
+	var out api.Switch
 	return out, c.do(ctx, "GET", switchPath(dpid, ""), nil, nil, &out)
 }
 
 // Ports returns the port descriptions of a switch.
-func (c *Client) Ports(ctx context.Context, dpid string) ([]web.Port, error) {
-	var out []web.Port
+func (c *Client) Ports(ctx context.Context, dpid string) ([]api.Port, error) {
+	var out []api.Port
 	return out, c.do(ctx, "GET", switchPath(dpid, "/ports"), nil, nil, &out)
 }
 
 // PortStats returns the counters of every port (port "" ) or of one port
 // (a number or "local").
-func (c *Client) PortStats(ctx context.Context, dpid, port string) ([]web.PortStats, error) {
+func (c *Client) PortStats(ctx context.Context, dpid, port string) ([]api.PortStats, error) {
 	q := url.Values{}
 	if port != "" {
 		q.Set("port", port)
 	}
-	var out []web.PortStats
+	var out []api.PortStats
 	return out, c.do(ctx, "GET", switchPath(dpid, "/ports/stats"), q, nil, &out)
 }
 
@@ -211,34 +212,34 @@ func (f FlowQuery) values() url.Values {
 }
 
 // Flows returns the selected flows with their counters.
-func (c *Client) Flows(ctx context.Context, dpid string, f FlowQuery) ([]web.Flow, error) {
-	var out []web.Flow
+func (c *Client) Flows(ctx context.Context, dpid string, f FlowQuery) ([]api.Flow, error) {
+	var out []api.Flow
 	return out, c.do(ctx, "GET", switchPath(dpid, "/flows"), f.values(), nil, &out)
 }
 
 // AddFlow installs a flow given in ovs-ofctl syntax as an API-owned flow
 // with the given id (nil: the server picks the next free one).
-func (c *Client) AddFlow(ctx context.Context, dpid, spec string, id *uint32) (web.Flow, error) {
-	var out web.Flow
-	return out, c.do(ctx, "POST", switchPath(dpid, "/flows"), nil, web.AddFlowRequest{Flow: spec, ID: id}, &out)
+func (c *Client) AddFlow(ctx context.Context, dpid, spec string, id *uint32) (api.Flow, error) {
+	var out api.Flow
+	return out, c.do(ctx, "POST", switchPath(dpid, "/flows"), nil, api.AddFlowRequest{Flow: spec, ID: id}, &out)
 }
 
 // DeleteFlows deletes the selected flows (API-owned ones unless f.Owner
 // names another owner).
-func (c *Client) DeleteFlows(ctx context.Context, dpid string, f FlowQuery) (web.DeleteResult, error) {
-	var out web.DeleteResult
+func (c *Client) DeleteFlows(ctx context.Context, dpid string, f FlowQuery) (api.DeleteResult, error) {
+	var out api.DeleteResult
 	return out, c.do(ctx, "DELETE", switchPath(dpid, "/flows"), f.values(), nil, &out)
 }
 
 // Groups returns the groups of a switch with their counters.
-func (c *Client) Groups(ctx context.Context, dpid string) ([]web.Group, error) {
-	var out []web.Group
+func (c *Client) Groups(ctx context.Context, dpid string) ([]api.Group, error) {
+	var out []api.Group
 	return out, c.do(ctx, "GET", switchPath(dpid, "/groups"), nil, nil, &out)
 }
 
 // Tables returns the counters of every flow table of a switch.
-func (c *Client) Tables(ctx context.Context, dpid string) ([]web.Table, error) {
-	var out []web.Table
+func (c *Client) Tables(ctx context.Context, dpid string) ([]api.Table, error) {
+	var out []api.Table
 	return out, c.do(ctx, "GET", switchPath(dpid, "/tables"), nil, nil, &out)
 }
 
@@ -250,7 +251,7 @@ type LinkQuery struct {
 
 // Links returns the links the server's topology holds, sorted by source
 // then destination.
-func (c *Client) Links(ctx context.Context, f LinkQuery) ([]web.Link, error) {
+func (c *Client) Links(ctx context.Context, f LinkQuery) ([]api.Link, error) {
 	q := url.Values{}
 	if f.Kind != "" {
 		q.Set("kind", f.Kind)
@@ -258,7 +259,7 @@ func (c *Client) Links(ctx context.Context, f LinkQuery) ([]web.Link, error) {
 	if f.DPID != "" {
 		q.Set("dpid", f.DPID)
 	}
-	var out []web.Link
+	var out []api.Link
 	return out, c.do(ctx, "GET", "/api/v1/links", q, nil, &out)
 }
 
@@ -269,7 +270,7 @@ type HostQuery struct {
 }
 
 // Hosts returns the hosts the server's topology holds, sorted by MAC.
-func (c *Client) Hosts(ctx context.Context, f HostQuery) ([]web.Host, error) {
+func (c *Client) Hosts(ctx context.Context, f HostQuery) ([]api.Host, error) {
 	q := url.Values{}
 	if f.DPID != "" {
 		q.Set("dpid", f.DPID)
@@ -277,7 +278,7 @@ func (c *Client) Hosts(ctx context.Context, f HostQuery) ([]web.Host, error) {
 	if f.MAC != "" {
 		q.Set("mac", f.MAC)
 	}
-	var out []web.Host
+	var out []api.Host
 	return out, c.do(ctx, "GET", "/api/v1/hosts", q, nil, &out)
 }
 
@@ -317,7 +318,7 @@ type EventQuery struct {
 }
 
 // Events returns journaled events, oldest first.
-func (c *Client) Events(ctx context.Context, f EventQuery) ([]web.Event, error) {
+func (c *Client) Events(ctx context.Context, f EventQuery) ([]api.Event, error) {
 	q := url.Values{}
 	if f.Since != "" {
 		q.Set("since", f.Since)
@@ -334,13 +335,13 @@ func (c *Client) Events(ctx context.Context, f EventQuery) ([]web.Event, error) 
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	out := []web.Event{}
+	out := []api.Event{}
 	return out, c.do(ctx, "GET", "/api/v1/events", q, nil, &out)
 }
 
 // Discovery returns the LLDP discovery settings and counters.
-func (c *Client) Discovery(ctx context.Context) (web.Discovery, error) {
-	var out web.Discovery
+func (c *Client) Discovery(ctx context.Context) (api.Discovery, error) {
+	var out api.Discovery
 	return out, c.do(ctx, "GET", "/api/v1/discovery", nil, nil, &out)
 }
 
@@ -348,14 +349,14 @@ const snapshotsPath = "/api/v1/topology/snapshots"
 
 // ImportSnapshot stores a snapshot on the server and returns its id and
 // summary.
-func (c *Client) ImportSnapshot(ctx context.Context, s topology.Snapshot) (web.SnapshotInfo, error) {
-	var out web.SnapshotInfo
+func (c *Client) ImportSnapshot(ctx context.Context, s topology.Snapshot) (api.SnapshotInfo, error) {
+	var out api.SnapshotInfo
 	return out, c.do(ctx, "POST", snapshotsPath, nil, s, &out)
 }
 
 // Snapshots lists the snapshots stored on the server, oldest first.
-func (c *Client) Snapshots(ctx context.Context) ([]web.SnapshotInfo, error) {
-	var out []web.SnapshotInfo
+func (c *Client) Snapshots(ctx context.Context) ([]api.SnapshotInfo, error) {
+	var out []api.SnapshotInfo
 	return out, c.do(ctx, "GET", snapshotsPath, nil, nil, &out)
 }
 
@@ -366,8 +367,8 @@ func (c *Client) Snapshot(ctx context.Context, id string) (topology.Snapshot, er
 }
 
 // DeleteSnapshot removes a stored snapshot and returns what it was.
-func (c *Client) DeleteSnapshot(ctx context.Context, id string) (web.SnapshotInfo, error) {
-	var out web.SnapshotInfo
+func (c *Client) DeleteSnapshot(ctx context.Context, id string) (api.SnapshotInfo, error) {
+	var out api.SnapshotInfo
 	return out, c.do(ctx, "DELETE", snapshotsPath+"/"+url.PathEscape(id), nil, nil, &out)
 }
 

@@ -5,8 +5,9 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/insights"
-	"github.com/satellite-sdn/satellite/web"
 )
 
 // InsightQuery filters GET /api/v1/insights; zero fields select all.
@@ -17,7 +18,7 @@ type InsightQuery struct {
 }
 
 // Insights returns what is wrong now, the highest score first.
-func (c *Client) Insights(ctx context.Context, q InsightQuery) (web.Insights, error) {
+func (c *Client) Insights(ctx context.Context, q InsightQuery) (api.Insights, error) {
 	v := url.Values{}
 	if q.Kind != "" {
 		v.Set("kind", q.Kind)
@@ -28,7 +29,7 @@ func (c *Client) Insights(ctx context.Context, q InsightQuery) (web.Insights, er
 	if q.Switch != "" {
 		v.Set("switch", q.Switch)
 	}
-	var out web.Insights
+	var out api.Insights
 	return out, c.do(ctx, "GET", "/api/v1/insights", v, nil, &out)
 }
 
@@ -46,7 +47,7 @@ type TopQuery struct {
 }
 
 // TopTalkers returns the top talkers over a window of the history.
-func (c *Client) TopTalkers(ctx context.Context, q TopQuery) (web.TopTalkers, error) {
+func (c *Client) TopTalkers(ctx context.Context, q TopQuery) (api.TopTalkers, error) {
 	v := url.Values{}
 	for k, x := range map[string]string{"what": q.What, "by": q.By, "from": q.From, "to": q.To} {
 		if x != "" {
@@ -56,12 +57,12 @@ func (c *Client) TopTalkers(ctx context.Context, q TopQuery) (web.TopTalkers, er
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
-	var out web.TopTalkers
+	var out api.TopTalkers
 	return out, c.do(ctx, "GET", "/api/v1/insights/top", v, nil, &out)
 }
 
 // NetworkTraffic returns one virtual network on its own with its traffic.
-func (c *Client) NetworkTraffic(ctx context.Context, name string) (web.NetworkTraffic, error) {
-	var out web.NetworkTraffic
+func (c *Client) NetworkTraffic(ctx context.Context, name string) (api.NetworkTraffic, error) {
+	var out api.NetworkTraffic
 	return out, c.do(ctx, "GET", "/api/v1/networks/"+url.PathEscape(name)+"/traffic", nil, nil, &out)
 }

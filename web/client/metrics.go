@@ -5,8 +5,9 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/alerts"
-	"github.com/satellite-sdn/satellite/web"
 )
 
 // PortMetricsQuery selects ports; empty fields select everything.
@@ -16,7 +17,7 @@ type PortMetricsQuery struct {
 }
 
 // MetricsPorts returns the latest rates and counters of the selected ports.
-func (c *Client) MetricsPorts(ctx context.Context, f PortMetricsQuery) ([]web.PortMetrics, error) {
+func (c *Client) MetricsPorts(ctx context.Context, f PortMetricsQuery) ([]api.PortMetrics, error) {
 	q := url.Values{}
 	if f.DPID != "" {
 		q.Set("dpid", f.DPID)
@@ -24,7 +25,7 @@ func (c *Client) MetricsPorts(ctx context.Context, f PortMetricsQuery) ([]web.Po
 	if f.Port != "" {
 		q.Set("port", f.Port)
 	}
-	var out []web.PortMetrics
+	var out []api.PortMetrics
 	return out, c.do(ctx, "GET", "/api/v1/metrics/ports", q, nil, &out)
 }
 
@@ -40,7 +41,7 @@ type FlowMetricsQuery struct {
 }
 
 // MetricsFlows returns the latest rates and counters of the selected flows.
-func (c *Client) MetricsFlows(ctx context.Context, f FlowMetricsQuery) ([]web.FlowMetrics, error) {
+func (c *Client) MetricsFlows(ctx context.Context, f FlowMetricsQuery) ([]api.FlowMetrics, error) {
 	q := url.Values{}
 	if f.DPID != "" {
 		q.Set("dpid", f.DPID)
@@ -63,29 +64,29 @@ func (c *Client) MetricsFlows(ctx context.Context, f FlowMetricsQuery) ([]web.Fl
 	if f.Limit != 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	var out []web.FlowMetrics
+	var out []api.FlowMetrics
 	return out, c.do(ctx, "GET", "/api/v1/metrics/flows", q, nil, &out)
 }
 
 // MetricsTables returns the latest statistics of the flow tables in use
 // (dpid "": of every switch).
-func (c *Client) MetricsTables(ctx context.Context, dpid string) ([]web.TableMetrics, error) {
+func (c *Client) MetricsTables(ctx context.Context, dpid string) ([]api.TableMetrics, error) {
 	q := url.Values{}
 	if dpid != "" {
 		q.Set("dpid", dpid)
 	}
-	var out []web.TableMetrics
+	var out []api.TableMetrics
 	return out, c.do(ctx, "GET", "/api/v1/metrics/tables", q, nil, &out)
 }
 
 // MetricsGroups returns the latest statistics of the groups (dpid "": of
 // every switch).
-func (c *Client) MetricsGroups(ctx context.Context, dpid string) ([]web.GroupMetrics, error) {
+func (c *Client) MetricsGroups(ctx context.Context, dpid string) ([]api.GroupMetrics, error) {
 	q := url.Values{}
 	if dpid != "" {
 		q.Set("dpid", dpid)
 	}
-	var out []web.GroupMetrics
+	var out []api.GroupMetrics
 	return out, c.do(ctx, "GET", "/api/v1/metrics/groups", q, nil, &out)
 }
 
@@ -98,20 +99,20 @@ type SeriesQuery struct {
 }
 
 // MetricsSeries returns a series' history.
-func (c *Client) MetricsSeries(ctx context.Context, f SeriesQuery) (web.Series, error) {
+func (c *Client) MetricsSeries(ctx context.Context, f SeriesQuery) (api.Series, error) {
 	q := url.Values{"key": {f.Key}}
 	for k, v := range map[string]string{"from": f.From, "to": f.To, "step": f.Step, "resolution": f.Resolution} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	var out web.Series
+	var out api.Series
 	return out, c.do(ctx, "GET", "/api/v1/metrics/series", q, nil, &out)
 }
 
 // MetricsStats returns the collector's health.
-func (c *Client) MetricsStats(ctx context.Context) (web.MetricsStats, error) {
-	var out web.MetricsStats
+func (c *Client) MetricsStats(ctx context.Context) (api.MetricsStats, error) {
+	var out api.MetricsStats
 	return out, c.do(ctx, "GET", "/api/v1/metrics/stats", nil, nil, &out)
 }
 

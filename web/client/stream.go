@@ -9,9 +9,9 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/gorilla/websocket"
+	"github.com/satellite-sdn/satellite/api"
 
-	"github.com/satellite-sdn/satellite/web"
+	"github.com/gorilla/websocket"
 )
 
 // OpenAPI returns the server's OpenAPI document.
@@ -52,7 +52,7 @@ func (c *Client) Watch(ctx context.Context, topics string, since uint64, epoch s
 	conn, resp, err := dialer.DialContext(ctx, u.String(), h)
 	if err != nil {
 		if resp != nil {
-			var e web.Error
+			var e api.Error
 			if b, rerr := io.ReadAll(io.LimitReader(resp.Body, 4096)); rerr == nil && json.Unmarshal(b, &e) == nil && e.Error != "" {
 				return &APIError{Status: resp.StatusCode, Message: e.Error, Field: e.Field}
 			}

@@ -5,8 +5,9 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/satellite-sdn/satellite/api"
+
 	"github.com/satellite-sdn/satellite/vnet"
-	"github.com/satellite-sdn/satellite/web"
 )
 
 // Virtual networks: the objects of package vnet, as the API serves them.
@@ -95,7 +96,7 @@ func (c *Client) DeleteNetwork(ctx context.Context, name string) (vnet.Network, 
 // when the network is created.
 func (c *Client) AutoNetwork(ctx context.Context, dns []string) (vnet.AutoResult, error) {
 	var out vnet.AutoResult
-	return out, c.do(ctx, "POST", "/api/v1/networks/auto", nil, web.AutoNetworkRequest{DNS: dns}, &out)
+	return out, c.do(ctx, "POST", "/api/v1/networks/auto", nil, api.AutoNetworkRequest{DNS: dns}, &out)
 }
 
 // Interfaces lists the interfaces, by name.
@@ -213,34 +214,34 @@ func (c *Client) DeleteRule(ctx context.Context, group string, n int) (vnet.Rule
 }
 
 // Trunks lists the ports that carry tagged networks (datapath "": all).
-func (c *Client) Trunks(ctx context.Context, datapath string) ([]web.Trunk, error) {
+func (c *Client) Trunks(ctx context.Context, datapath string) ([]api.Trunk, error) {
 	q := url.Values{}
 	if datapath != "" {
 		q.Set("datapath", datapath)
 	}
-	var out []web.Trunk
+	var out []api.Trunk
 	return out, c.do(ctx, "GET", "/api/v1/trunks", q, nil, &out)
 }
 
 // Leases lists the DHCP leases (network "": of every network).
-func (c *Client) Leases(ctx context.Context, network string) ([]web.Lease, error) {
+func (c *Client) Leases(ctx context.Context, network string) ([]api.Lease, error) {
 	q := url.Values{}
 	if network != "" {
 		q.Set("network", network)
 	}
-	var out []web.Lease
+	var out []api.Lease
 	return out, c.do(ctx, "GET", "/api/v1/leases", q, nil, &out)
 }
 
 // VNetStatus returns the reconciliation state of the virtual networks.
-func (c *Client) VNetStatus(ctx context.Context) (web.VNetStatus, error) {
-	var out web.VNetStatus
+func (c *Client) VNetStatus(ctx context.Context) (api.VNetStatus, error) {
+	var out api.VNetStatus
 	return out, c.do(ctx, "GET", "/api/v1/vnet/status", nil, nil, &out)
 }
 
 // VNetFlows returns the compiled program of a datapath (its name or id).
-func (c *Client) VNetFlows(ctx context.Context, datapath string) (web.VNetProgram, error) {
-	var out web.VNetProgram
+func (c *Client) VNetFlows(ctx context.Context, datapath string) (api.VNetProgram, error) {
+	var out api.VNetProgram
 	return out, c.do(ctx, "GET", "/api/v1/vnet/flows/"+url.PathEscape(datapath), nil, nil, &out)
 }
 
