@@ -11,14 +11,14 @@ package web
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/satellite-sdn/satellite/api"
-	"github.com/satellite-sdn/satellite/audit"
 	"net/http"
 	"reflect"
 	"regexp"
-	"sort"
 	"strings"
-	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/audit"
+	"github.com/satellite-sdn/satellite/web/openapi"
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/cluster"
@@ -212,8 +212,8 @@ var pathParamRE = regexp.MustCompile(`\{([a-z_]+)(\.\.\.)?\}`)
 
 // OpenAPI returns the document for the routes this server has.
 func (s *Server) OpenAPI() map[string]any {
-	g := &schemaGen{schemas: map[string]any{}, names: map[reflect.Type]string{}}
-	g.ref(reflect.TypeOf(api.Error{}))
+	g := openapi.New(specialTypes, "/web", "satellite/api")
+	g.Ref(reflect.TypeOf(api.Error{}))
 	paths := map[string]map[string]any{}
 	for _, pattern := range s.patterns {
 		d, ok := apiDocs[pattern]
@@ -234,7 +234,7 @@ func (s *Server) OpenAPI() map[string]any {
 			op["parameters"] = params
 		}
 		if d.Body != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(d.Body))}}}
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": g.Schema(reflect.TypeOf(d.Body))}}}
 		}
 		status := d.Status
 		if status == 0 {
@@ -244,7 +244,7 @@ func (s *Server) OpenAPI() map[string]any {
 		for _, st := range append([]int{status}, d.Also...) {
 			resp := map[string]any{"description": http.StatusText(st)}
 			if d.Resp != nil && st != http.StatusSwitchingProtocols {
-				resp["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(d.Resp))}}
+				resp["content"] = map[string]any{"application/json": map[string]any{"schema": g.Schema(reflect.TypeOf(d.Resp))}}
 			}
 			responses[fmt.Sprint(st)] = resp
 		}
@@ -290,7 +290,7 @@ func (s *Server) OpenAPI() map[string]any {
 		// (mutualTLS is OpenAPI 3.1; the certificate maps to a role the
 		// same way, see docs/security.md)
 		"security": []any{map[string]any{"bearer": []string{}}, map[string]any{"cookie": []string{}}},
-		"components": map[string]any{"schemas": g.schemas, "securitySchemes": map[string]any{
+		"components": map[string]any{"schemas": g.Components(), "securitySchemes": map[string]any{
 			"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "a token of satellite token create (sat_...)"},
 			"cookie": map[string]any{"type": "apiKey", "in": "cookie", "name": CookieName, "description": "the UI's session: the token given at /ui/login"},
 		}},
@@ -322,21 +322,8 @@ func operationID(method, path string) string {
 	return b.String()
 }
 
-// schemaGen derives JSON schemas (OpenAPI 3.0) from Go types.
-type schemaGen struct {
-	schemas map[string]any
-	names   map[reflect.Type]string
-}
-
-var (
-	timeType      = reflect.TypeOf(time.Time{})
-	durationType  = reflect.TypeOf(time.Duration(0))
-	rawType       = reflect.TypeOf(json.RawMessage(nil))
-	marshalerType = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
-)
-
-// special are types whose JSON is not their Go shape.
-var special = map[reflect.Type]map[string]any{
+// specialTypes are types whose JSON is not their Go shape.
+var specialTypes = map[reflect.Type]map[string]any{
 	reflect.TypeOf(topology.DPID(0)):       {"type": "string", "description": "datapath id, 16 hex digits"},
 	reflect.TypeOf(alerts.Duration(0)):     {"type": "string", "description": "a duration such as 30s"},
 	reflect.TypeOf(alerts.Threshold(0)):    {"description": "a number, or a string with a unit suffix such as 800M, 1.5G, 10k, 90%"},
@@ -345,147 +332,4 @@ var special = map[reflect.Type]map[string]any{
 	reflect.TypeOf((*any)(nil)).Elem():     {},
 	reflect.TypeOf(json.RawMessage(nil)):   {},
 	reflect.TypeOf([]json.RawMessage(nil)): {"type": "array", "items": map[string]any{}},
-}
-
-func (g *schemaGen) schema(t reflect.Type) map[string]any {
-	if s, ok := special[t]; ok {
-		return s
-	}
-	switch {
-	case t == timeType:
-		return map[string]any{"type": "string", "format": "date-time"}
-	case t == durationType:
-		return map[string]any{"type": "integer", "description": "nanoseconds"}
-	case t == rawType:
-		return map[string]any{}
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		s := g.schema(t.Elem())
-		if _, isRef := s["$ref"]; isRef {
-			return map[string]any{"type": "object", "allOf": []any{s}, "nullable": true} // refs name structs
-		}
-		if _, typed := s["type"]; !typed {
-			return s // any value already (nullable needs a type beside it)
-		}
-		out := map[string]any{"nullable": true}
-		for k, v := range s {
-			out[k] = v
-		}
-		return out
-	case reflect.Bool:
-		return map[string]any{"type": "boolean"}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return map[string]any{"type": "integer"}
-	case reflect.Float32, reflect.Float64:
-		return map[string]any{"type": "number"}
-	case reflect.String:
-		return map[string]any{"type": "string"}
-	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return map[string]any{"type": "string", "format": "byte"}
-		}
-		return map[string]any{"type": "array", "items": g.schema(t.Elem())}
-	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": g.schema(t.Elem())}
-	case reflect.Struct:
-		return g.ref(t)
-	case reflect.Interface:
-		return map[string]any{}
-	}
-	if t.Implements(marshalerType) {
-		return map[string]any{}
-	}
-	return map[string]any{}
-}
-
-// ref names a struct type in components/schemas and returns a reference.
-func (g *schemaGen) ref(t reflect.Type) map[string]any {
-	name, ok := g.names[t]
-	if !ok {
-		name = t.Name()
-		if pkg := t.PkgPath(); pkg != "" && !strings.HasSuffix(pkg, "/web") && !strings.HasSuffix(pkg, "satellite/api") {
-			p := pkg[strings.LastIndex(pkg, "/")+1:]
-			name = strings.ToUpper(p[:1]) + p[1:] + name
-		}
-		if name == "" {
-			return g.object(t) // anonymous struct: inline
-		}
-		name = schemaName(name)
-		for _, taken := g.schemas[name]; taken; _, taken = g.schemas[name] {
-			name += "_"
-		}
-		g.names[t] = name
-		g.schemas[name] = map[string]any{} // placeholder against recursion
-		g.schemas[name] = g.object(t)
-	}
-	return map[string]any{"$ref": "#/components/schemas/" + name}
-}
-
-// object is the schema of a struct's JSON object: exported fields by
-// their json names, embedded structs inlined as encoding/json does.
-func (g *schemaGen) object(t reflect.Type) map[string]any {
-	props := map[string]any{}
-	var required []string
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag := f.Tag.Get("json")
-			if tag == "-" {
-				continue
-			}
-			name, opts, _ := strings.Cut(tag, ",")
-			ft := f.Type
-			if f.Anonymous && name == "" {
-				if ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				if ft.Kind() == reflect.Struct {
-					walk(ft)
-					continue
-				}
-			}
-			if !f.IsExported() {
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			props[name] = g.schema(f.Type)
-			if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
-				required = append(required, name)
-			}
-		}
-	}
-	walk(t)
-	out := map[string]any{"type": "object", "properties": props}
-	if len(required) > 0 {
-		sort.Strings(required)
-		out["required"] = required
-	}
-	return out
-}
-
-var (
-	typeArgPath = regexp.MustCompile(`[A-Za-z0-9_./-]*/`)
-	notNameChar = regexp.MustCompile(`[^A-Za-z0-9]+`)
-)
-
-// schemaName turns a Go type name into a valid component name: generic
-// instances such as Page[github.com/x/topology.Event] become PageTopologyEvent
-// (a name with brackets or slashes breaks every $ref to it).
-func schemaName(name string) string {
-	if !strings.ContainsAny(name, "[]/.,* ") {
-		return name
-	}
-	name = typeArgPath.ReplaceAllString(name, "")
-	var b strings.Builder
-	for _, part := range notNameChar.Split(name, -1) {
-		if part != "" {
-			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-		}
-	}
-	return b.String()
 }
