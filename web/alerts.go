@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
+
 	"github.com/satellite-sdn/satellite/alerts"
 )
 
@@ -47,7 +49,7 @@ func (s *Server) alertRoutes() {
 
 func (s *Server) engine() (*alerts.Engine, error) {
 	if s.alertEng == nil {
-		return nil, errorf(http.StatusServiceUnavailable, "", "alerts are not enabled on this server")
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "", "alerts are not enabled on this server")
 	}
 	return s.alertEng, nil
 }
@@ -57,16 +59,16 @@ func (s *Server) getAlerts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "state", "severity", "rule")
+	q, err := httpapi.Query(r, "state", "severity", "rule")
 	if err != nil {
 		return err
 	}
 	state, severity := q.Get("state"), q.Get("severity")
 	if q.Has("state") && state != alerts.StatePending && state != alerts.StateFiring {
-		return errorf(http.StatusBadRequest, "state", "state %q: want pending or firing", state)
+		return httpapi.Errorf(http.StatusBadRequest, "state", "state %q: want pending or firing", state)
 	}
 	if q.Has("severity") && !oneOf(severity, alerts.Severities) {
-		return errorf(http.StatusBadRequest, "severity", "severity %q: want one of %s", severity, strings.Join(alerts.Severities, ", "))
+		return httpapi.Errorf(http.StatusBadRequest, "severity", "severity %q: want one of %s", severity, strings.Join(alerts.Severities, ", "))
 	}
 	out := []alerts.Alert{}
 	for _, a := range e.Active() {
@@ -74,7 +76,7 @@ func (s *Server) getAlerts(w http.ResponseWriter, r *http.Request) error {
 			out = append(out, a)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -92,7 +94,7 @@ func (s *Server) getAlertHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "rule", "limit")
+	q, err := httpapi.Query(r, "rule", "limit")
 	if err != nil {
 		return err
 	}
@@ -101,7 +103,7 @@ func (s *Server) getAlertHistory(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if hasLimit && limit == 0 {
-		return errorf(http.StatusBadRequest, "limit", "limit 0: want a whole number from 1 to 1000000")
+		return httpapi.Errorf(http.StatusBadRequest, "limit", "limit 0: want a whole number from 1 to 1000000")
 	}
 	out := []alerts.Event{}
 	for _, ev := range e.History() {
@@ -112,15 +114,15 @@ func (s *Server) getAlertHistory(w http.ResponseWriter, r *http.Request) error {
 	if hasLimit && uint64(len(out)) > limit {
 		out = out[uint64(len(out))-limit:] // the newest
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *Server) getAlertMetrics(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, alerts.Metrics)
+	httpapi.WriteJSON(w, http.StatusOK, alerts.Metrics)
 	return nil
 }
 
@@ -129,10 +131,10 @@ func (s *Server) getAlertStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, e.Stats())
+	httpapi.WriteJSON(w, http.StatusOK, e.Stats())
 	return nil
 }
 
@@ -141,10 +143,10 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, e.Rules())
+	httpapi.WriteJSON(w, http.StatusOK, e.Rules())
 	return nil
 }
 
@@ -153,15 +155,15 @@ func (s *Server) getRule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	name := r.PathValue("name")
 	ri, ok := e.Rule(name)
 	if !ok {
-		return errorf(http.StatusNotFound, "name", "no rule %q", name)
+		return httpapi.Errorf(http.StatusNotFound, "name", "no rule %q", name)
 	}
-	writeJSON(w, http.StatusOK, ri)
+	httpapi.WriteJSON(w, http.StatusOK, ri)
 	return nil
 }
 
@@ -171,12 +173,12 @@ func readRule(r *http.Request) (alerts.Rule, error) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return alerts.Rule{}, errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
+			return alerts.Rule{}, httpapi.Errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
 		}
-		return alerts.Rule{}, errorf(http.StatusBadRequest, "", "reading request body: %v", err)
+		return alerts.Rule{}, httpapi.Errorf(http.StatusBadRequest, "", "reading request body: %v", err)
 	}
 	if len(strings.TrimSpace(string(b))) == 0 {
-		return alerts.Rule{}, errorf(http.StatusBadRequest, "", "request body is empty; want a rule such as %s", ruleExample)
+		return alerts.Rule{}, httpapi.Errorf(http.StatusBadRequest, "", "request body is empty; want a rule such as %s", ruleExample)
 	}
 	rule, err := alerts.DecodeRule(b)
 	if err != nil {
@@ -194,21 +196,21 @@ func ruleError(err error, name string) error {
 	var fe *alerts.FieldError
 	switch {
 	case errors.Is(err, alerts.ErrRuleReadOnly):
-		return errorf(http.StatusConflict, "name", "rule %q comes from the configuration file (alerts.rules) and cannot be changed through the API; edit the file and restart satellite, or use another name", name)
+		return httpapi.Errorf(http.StatusConflict, "name", "rule %q comes from the configuration file (alerts.rules) and cannot be changed through the API; edit the file and restart satellite, or use another name", name)
 	case errors.Is(err, alerts.ErrRuleStore):
-		return errorf(http.StatusInternalServerError, "", "%v", err)
+		return httpapi.Errorf(http.StatusInternalServerError, "", "%v", err)
 	case errors.Is(err, alerts.ErrRuleExists):
-		return errorf(http.StatusConflict, "name", "a rule named %q exists; PUT %s/%s replaces it", name, rulesPath, name)
+		return httpapi.Errorf(http.StatusConflict, "name", "a rule named %q exists; PUT %s/%s replaces it", name, rulesPath, name)
 	case errors.Is(err, alerts.ErrRuleNotFound):
-		return errorf(http.StatusNotFound, "name", "no rule %q", name)
+		return httpapi.Errorf(http.StatusNotFound, "name", "no rule %q", name)
 	}
 	if errors.As(err, &fe) {
 		if fe.Field == "" {
-			return errorf(http.StatusBadRequest, "", "request body: %s", fe.Msg)
+			return httpapi.Errorf(http.StatusBadRequest, "", "request body: %s", fe.Msg)
 		}
-		return errorf(http.StatusBadRequest, fe.Field, "%s: %s", fe.Field, fe.Msg)
+		return httpapi.Errorf(http.StatusBadRequest, fe.Field, "%s: %s", fe.Field, fe.Msg)
 	}
-	return errorf(http.StatusBadRequest, "", "%v", err)
+	return httpapi.Errorf(http.StatusBadRequest, "", "%v", err)
 }
 
 func (s *Server) addRule(w http.ResponseWriter, r *http.Request) error {
@@ -216,7 +218,7 @@ func (s *Server) addRule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	rule, err := readRule(r)
@@ -228,7 +230,7 @@ func (s *Server) addRule(w http.ResponseWriter, r *http.Request) error {
 		return ruleError(err, rule.Name)
 	}
 	w.Header().Set("Location", rulesPath+"/"+url.PathEscape(ri.Name))
-	writeJSON(w, http.StatusCreated, ri)
+	httpapi.WriteJSON(w, http.StatusCreated, ri)
 	return nil
 }
 
@@ -237,7 +239,7 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	name := r.PathValue("name")
@@ -248,7 +250,7 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) error {
 	if rule.Name == "" {
 		rule.Name = name
 	} else if rule.Name != name {
-		return errorf(http.StatusBadRequest, "name", "name %q in the body differs from %q in the path", rule.Name, name)
+		return httpapi.Errorf(http.StatusBadRequest, "name", "name %q in the body differs from %q in the path", rule.Name, name)
 	}
 	ri, created, err := e.PutRule(rule)
 	if err != nil {
@@ -259,7 +261,7 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 		w.Header().Set("Location", rulesPath+"/"+url.PathEscape(ri.Name))
 	}
-	writeJSON(w, status, ri)
+	httpapi.WriteJSON(w, status, ri)
 	return nil
 }
 
@@ -268,7 +270,7 @@ func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	name := r.PathValue("name")
@@ -276,6 +278,6 @@ func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return ruleError(err, name)
 	}
-	writeJSON(w, http.StatusOK, ri)
+	httpapi.WriteJSON(w, http.StatusOK, ri)
 	return nil
 }

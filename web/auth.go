@@ -13,11 +13,13 @@ package web
 
 import (
 	"errors"
-	"github.com/satellite-sdn/satellite/api"
 	"html/template"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/internal/auth"
 )
@@ -47,16 +49,16 @@ func (s *Server) authRoutes() {
 }
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, auth.FromContext(r.Context()))
+	httpapi.WriteJSON(w, http.StatusOK, auth.FromContext(r.Context()))
 	return nil
 }
 
 func (s *Server) tokens() (TokenStore, error) {
 	if s.sec.Tokens == nil {
-		return nil, errorf(http.StatusServiceUnavailable, "", "this server keeps no tokens")
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "", "this server keeps no tokens")
 	}
 	return s.sec.Tokens, nil
 }
@@ -66,10 +68,10 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ts.List())
+	httpapi.WriteJSON(w, http.StatusOK, ts.List())
 	return nil
 }
 
@@ -78,7 +80,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	var req api.CreateTokenRequest
@@ -86,21 +88,21 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := auth.CheckName(req.Name); err != nil {
-		return errorf(http.StatusBadRequest, "name", "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "name", "%v", err)
 	}
 	if req.Role == auth.RoleNone {
-		return errorf(http.StatusBadRequest, "role", "missing role: want viewer, operator or admin")
+		return httpapi.Errorf(http.StatusBadRequest, "role", "missing role: want viewer, operator or admin")
 	}
 	by := auth.FromContext(r.Context()).Name
 	secret, t, err := ts.Create(req.Name, req.Role, by, req.Replace)
 	if errors.Is(err, auth.ErrTokenExists) {
-		return errorf(http.StatusConflict, "name", "%v", err)
+		return httpapi.Errorf(http.StatusConflict, "name", "%v", err)
 	} else if err != nil {
 		return err
 	}
 	t.Hash = ""
 	s.log.Info("token created", "name", t.Name, "role", t.Role, "by", by)
-	writeJSON(w, http.StatusCreated, api.CreatedToken{Token: t, Secret: secret})
+	httpapi.WriteJSON(w, http.StatusCreated, api.CreatedToken{Token: t, Secret: secret})
 	return nil
 }
 
@@ -109,7 +111,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	name := r.PathValue("name")
@@ -120,20 +122,20 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if err := ts.Revoke(name); errors.Is(err, auth.ErrTokenNotFound) {
-		return errorf(http.StatusNotFound, "name", "%v", err)
+		return httpapi.Errorf(http.StatusNotFound, "name", "%v", err)
 	} else if err != nil {
 		return err
 	}
 	s.log.Info("token revoked", "name", name, "by", auth.FromContext(r.Context()).Name)
-	writeJSON(w, http.StatusOK, found)
+	httpapi.WriteJSON(w, http.StatusOK, found)
 	return nil
 }
 
 func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	if s.sec.Audit == nil {
-		return errorf(http.StatusServiceUnavailable, "", "this server keeps no audit log")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "this server keeps no audit log")
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	es, err := s.sec.Audit.Entries()
@@ -143,7 +145,7 @@ func (s *Server) getAuditLog(w http.ResponseWriter, r *http.Request) error {
 	if es == nil {
 		es = []auth.AuditEntry{}
 	}
-	writeJSON(w, http.StatusOK, es)
+	httpapi.WriteJSON(w, http.StatusOK, es)
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
+
 	"github.com/satellite-sdn/satellite/cluster"
 )
 
@@ -20,16 +22,16 @@ func (s *Server) clusterRoutes() {
 }
 
 func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	if s.clusterStatus == nil {
-		return errorf(http.StatusNotFound, "", "this instance is not in a cluster (no cluster section in its configuration; docs/cluster.md)")
+		return httpapi.Errorf(http.StatusNotFound, "", "this instance is not in a cluster (no cluster section in its configuration; docs/cluster.md)")
 	}
 	st, err := s.clusterStatus(r.Context())
 	if err != nil {
-		return errorf(http.StatusServiceUnavailable, "", "reading the cluster's state from etcd: %v", err)
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "reading the cluster's state from etcd: %v", err)
 	}
-	writeJSON(w, http.StatusOK, st)
+	httpapi.WriteJSON(w, http.StatusOK, st)
 	return nil
 }

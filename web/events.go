@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
+
 	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/topology"
@@ -37,13 +39,13 @@ func (s *Server) registerEvents() {
 func parseSince(field, v string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil {
 		if d < 0 {
-			return time.Time{}, errorf(http.StatusBadRequest, field, "%s=%s: want a positive duration back from now (such as 1h) or an RFC 3339 time", field, v)
+			return time.Time{}, httpapi.Errorf(http.StatusBadRequest, field, "%s=%s: want a positive duration back from now (such as 1h) or an RFC 3339 time", field, v)
 		}
 		return now.Add(-d), nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return time.Time{}, errorf(http.StatusBadRequest, field, "%s=%q: want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (such as 1h or 30m)", field, v)
+		return time.Time{}, httpapi.Errorf(http.StatusBadRequest, field, "%s=%q: want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (such as 1h or 30m)", field, v)
 	}
 	return t, nil
 }
@@ -82,17 +84,17 @@ func (s *Server) switchDPID(v string) (topology.DPID, error) {
 			}
 		}
 	}
-	return 0, errorf(http.StatusBadRequest, "switch", "switch %q: not a datapath id, nor the name of a datapath (vnet datapaths) or of a bridge", v)
+	return 0, httpapi.Errorf(http.StatusBadRequest, "switch", "switch %q: not a datapath id, nor the name of a datapath (vnet datapaths) or of a bridge", v)
 }
 
 // topologyAt answers GET /api/v1/topology?at=: the topology rebuilt from
 // the journal (its newest checkpoint before the time, then the changes).
 func (s *Server) topologyAt(w http.ResponseWriter, v string) error {
 	if s.journal == nil {
-		return errorf(http.StatusServiceUnavailable, "at", "the journal is off on this server (journal.enabled: false): no topology of the past")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "at", "the journal is off on this server (journal.enabled: false): no topology of the past")
 	}
 	if v == "" {
-		return errorf(http.StatusBadRequest, "at", "at is empty: want an RFC 3339 time or a duration back from now (such as 1h)")
+		return httpapi.Errorf(http.StatusBadRequest, "at", "at is empty: want an RFC 3339 time or a duration back from now (such as 1h)")
 	}
 	at, err := parseSince("at", v, time.Now())
 	if err != nil {
@@ -100,12 +102,12 @@ func (s *Server) topologyAt(w http.ResponseWriter, v string) error {
 	}
 	snap, err := s.journal.TopologyAt(at)
 	if errors.Is(err, journal.ErrNoHistory) {
-		return errorf(http.StatusNotFound, "at", "at=%s: %v", v, err)
+		return httpapi.Errorf(http.StatusNotFound, "at", "at=%s: %v", v, err)
 	}
 	if err != nil {
-		return errorf(http.StatusInternalServerError, "", "reading the journal: %v", err)
+		return httpapi.Errorf(http.StatusInternalServerError, "", "reading the journal: %v", err)
 	}
-	writeJSON(w, http.StatusOK, snap)
+	httpapi.WriteJSON(w, http.StatusOK, snap)
 	return nil
 }
 
@@ -138,9 +140,9 @@ func (s *Server) journalChange(e auth.AuditEntry, old, new json.RawMessage) {
 
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	if s.journal == nil {
-		return errorf(http.StatusServiceUnavailable, "", "the journal is off on this server (journal.enabled: false)")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "the journal is off on this server (journal.enabled: false)")
 	}
-	q, err := query(r, "since", "until", "kind", "switch")
+	q, err := httpapi.Query(r, "since", "until", "kind", "switch")
 	if err != nil {
 		return err
 	}
@@ -164,18 +166,18 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		jq.DPIDs = append(jq.DPIDs, d)
 	}
 	if q.Has("switch") && len(jq.DPIDs) == 0 {
-		return errorf(http.StatusBadRequest, "switch", "switch is empty: want a datapath id or name")
+		return httpapi.Errorf(http.StatusBadRequest, "switch", "switch is empty: want a datapath id or name")
 	}
 	if q.Has("kind") && len(jq.Kinds) == 0 {
-		return errorf(http.StatusBadRequest, "kind", "kind is empty: want an event kind such as link-down")
+		return httpapi.Errorf(http.StatusBadRequest, "kind", "kind is empty: want an event kind such as link-down")
 	}
 	recs, err := s.journal.Read(jq)
 	if err != nil {
-		return errorf(http.StatusInternalServerError, "", "reading the journal: %v", err)
+		return httpapi.Errorf(http.StatusInternalServerError, "", "reading the journal: %v", err)
 	}
 	for i := range recs {
 		recs[i].Time = apiTime(recs[i].Time)
 	}
-	writeJSON(w, http.StatusOK, recs)
+	httpapi.WriteJSON(w, http.StatusOK, recs)
 	return nil
 }

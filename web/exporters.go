@@ -1,8 +1,10 @@
 package web
 
 import (
-	"github.com/satellite-sdn/satellite/api"
 	"net/http"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/exporters"
 	"github.com/satellite-sdn/satellite/internal/auth"
@@ -33,7 +35,7 @@ func (s *Server) exporterRoutes() {
 }
 
 func (s *Server) getExporters(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	out := api.ExportersStatus{Exporters: []exporters.Status{}}
@@ -46,6 +48,6 @@ func (s *Server) getExporters(w http.ResponseWriter, r *http.Request) error {
 			out.Metrics.Series = s.exp.series()
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -31,6 +31,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
+
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 )
@@ -158,7 +160,7 @@ func (c flowCursor) encode() string {
 }
 
 func decodeFlowCursor(s string) (flowCursor, error) {
-	bad := errorf(http.StatusBadRequest, "after", "after %q: want a cursor from the X-Next-After or Link header of a previous page", s)
+	bad := httpapi.Errorf(http.StatusBadRequest, "after", "after %q: want a cursor from the X-Next-After or Link header of a previous page", s)
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) == 0 {
 		return flowCursor{}, bad
@@ -215,7 +217,7 @@ func (s *Server) getFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "table", "owner", "network", "id", "limit", "after")
+	q, err := httpapi.Query(r, "table", "owner", "network", "id", "limit", "after")
 	if err != nil {
 		return err
 	}
@@ -232,7 +234,7 @@ func (s *Server) getFlows(w http.ResponseWriter, r *http.Request) error {
 	var cur *flowCursor
 	if q.Has("after") {
 		if len(q["after"]) > 1 {
-			return errorf(http.StatusBadRequest, "after", "query parameter \"after\" given %d times", len(q["after"]))
+			return httpapi.Errorf(http.StatusBadRequest, "after", "query parameter \"after\" given %d times", len(q["after"]))
 		}
 		c, err := decodeFlowCursor(q.Get("after"))
 		if err != nil {

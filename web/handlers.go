@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/satellite-sdn/satellite/api"
 	"io"
 	"math"
 	"net/http"
@@ -15,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
+
 	"github.com/netrack/openflow/ofp"
 
 	"github.com/satellite-sdn/satellite/controller"
@@ -22,7 +24,7 @@ import (
 )
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	h := api.Health{
@@ -36,33 +38,8 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 			h.Status, h.Degraded, h.Load = "degraded", l.Degraded, &l
 		}
 	}
-	writeJSON(w, http.StatusOK, h)
+	httpapi.WriteJSON(w, http.StatusOK, h)
 	return nil
-}
-
-// query returns the query parameters after checking that each is one of
-// allowed and given once.
-func query(r *http.Request, allowed ...string) (url.Values, error) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "", "malformed query string: %v", err)
-	}
-	for k, v := range q {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == k
-		}
-		if !ok {
-			if len(allowed) == 0 {
-				return nil, errorf(http.StatusBadRequest, k, "unknown query parameter %q (this route takes none)", k)
-			}
-			return nil, errorf(http.StatusBadRequest, k, "unknown query parameter %q (want %s)", k, strings.Join(allowed, ", "))
-		}
-		if len(v) > 1 {
-			return nil, errorf(http.StatusBadRequest, k, "query parameter %q given %d times", k, len(v))
-		}
-	}
-	return q, nil
 }
 
 // uintParam parses an optional unsigned query parameter no larger than max.
@@ -73,7 +50,7 @@ func uintParam(q url.Values, name string, max uint64, want string) (uint64, bool
 	v := q.Get(name)
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || n > max {
-		return 0, false, errorf(http.StatusBadRequest, name, "%s %q: want %s", name, v, want)
+		return 0, false, httpapi.Errorf(http.StatusBadRequest, name, "%s %q: want %s", name, v, want)
 	}
 	return n, true, nil
 }
@@ -81,7 +58,7 @@ func uintParam(q url.Values, name string, max uint64, want string) (uint64, bool
 func (s *Server) parseDPIDParam(r *http.Request) (uint64, error) {
 	dpid, err := s.switchID(r.PathValue("dpid"))
 	if err != nil {
-		return 0, errorf(http.StatusBadRequest, "dpid", "%v", err)
+		return 0, httpapi.Errorf(http.StatusBadRequest, "dpid", "%v", err)
 	}
 	return dpid, nil
 }
@@ -98,20 +75,20 @@ func (s *Server) session(r *http.Request) (*controller.Session, error) {
 func (s *Server) sessionOf(dpid uint64) (*controller.Session, error) {
 	sess := s.ctl.Switch(dpid)
 	if sess == nil {
-		return nil, errorf(http.StatusNotFound, "dpid", "switch %s is not connected", FormatDPID(dpid))
+		return nil, httpapi.Errorf(http.StatusNotFound, "dpid", "switch %s is not connected", FormatDPID(dpid))
 	}
 	return sess, nil
 }
 
 func (s *Server) listSwitches(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	out := []api.Switch{}
 	for _, sess := range s.ctl.Switches() {
 		out = append(out, s.switchJSON(sess))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -120,10 +97,10 @@ func (s *Server) getSwitch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.switchJSON(sess))
+	httpapi.WriteJSON(w, http.StatusOK, s.switchJSON(sess))
 	return nil
 }
 
@@ -201,14 +178,14 @@ func (s *Server) getPorts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	out := []api.Port{}
 	for _, p := range sess.Ports() {
 		out = append(out, portJSON(p))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -229,7 +206,7 @@ func (s *Server) getPortStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "port")
+	q, err := httpapi.Query(r, "port")
 	if err != nil {
 		return err
 	}
@@ -241,7 +218,7 @@ func (s *Server) getPortStats(w http.ResponseWriter, r *http.Request) error {
 		} else if n, err := strconv.ParseUint(v, 10, 32); err == nil && n >= 1 && n < 0xffffff00 {
 			port = uint32(n)
 		} else {
-			return errorf(http.StatusBadRequest, "port", "port %q: want a port number (1-4294967039) or local", v)
+			return httpapi.Errorf(http.StatusBadRequest, "port", "port %q: want a port number (1-4294967039) or local", v)
 		}
 	}
 	sess, err := s.sessionOf(dpid)
@@ -270,7 +247,7 @@ func (s *Server) getPortStats(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, ps)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -298,7 +275,7 @@ func parseSelector(q url.Values, defaultOwner string) (flowSelector, error) {
 	if q.Has("owner") {
 		owner = q.Get("owner")
 		if owner == "" {
-			return sel, errorf(http.StatusBadRequest, "owner", "owner is empty: want an owner kind such as api")
+			return sel, httpapi.Errorf(http.StatusBadRequest, "owner", "owner is empty: want an owner kind such as api")
 		}
 	}
 	for _, name := range []string{"network", "id"} {
@@ -314,7 +291,7 @@ func parseSelector(q url.Values, defaultOwner string) (flowSelector, error) {
 			continue
 		}
 		if owner == "" || owner == "foreign" {
-			return sel, errorf(http.StatusBadRequest, name, "%s needs owner=KIND (an owner kind other than foreign)", name)
+			return sel, httpapi.Errorf(http.StatusBadRequest, name, "%s needs owner=KIND (an owner kind other than foreign)", name)
 		}
 		v := uint32(n)
 		if name == "id" {
@@ -328,7 +305,7 @@ func parseSelector(q url.Values, defaultOwner string) (flowSelector, error) {
 	}
 	kind, err := controller.ParseOwnerKind(owner)
 	if err != nil {
-		return sel, errorf(http.StatusBadRequest, "owner", "%v", err)
+		return sel, httpapi.Errorf(http.StatusBadRequest, "owner", "%v", err)
 	}
 	sel.kind = kind
 	if kind == controller.OwnerForeign {
@@ -368,12 +345,12 @@ func decodeBody(r *http.Request, v any, example string) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
+			return httpapi.Errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
 		}
-		return errorf(http.StatusBadRequest, "", "reading request body: %v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "", "reading request body: %v", err)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return errorf(http.StatusBadRequest, "", "request body is empty; want a JSON object such as %s", example)
+		return httpapi.Errorf(http.StatusBadRequest, "", "request body is empty; want a JSON object such as %s", example)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -382,23 +359,23 @@ func decodeBody(r *http.Request, v any, example string) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return errorf(http.StatusBadRequest, "", "request body is not valid JSON (at byte %d): %v", se.Offset, err)
+			return httpapi.Errorf(http.StatusBadRequest, "", "request body is not valid JSON (at byte %d): %v", se.Offset, err)
 		case errors.As(err, &te) && te.Field != "":
-			return errorf(http.StatusBadRequest, te.Field, "%s: got JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type.String()))
+			return httpapi.Errorf(http.StatusBadRequest, te.Field, "%s: got JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type.String()))
 		case errors.As(err, &te):
-			return errorf(http.StatusBadRequest, "", "request body is a JSON %s; want an object such as %s", te.Value, example)
+			return httpapi.Errorf(http.StatusBadRequest, "", "request body is a JSON %s; want an object such as %s", te.Value, example)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-			return errorf(http.StatusBadRequest, name, "unknown field %q in request body; want an object such as %s", name, example)
+			return httpapi.Errorf(http.StatusBadRequest, name, "unknown field %q in request body; want an object such as %s", name, example)
 		default:
-			return errorf(http.StatusBadRequest, "", "request body is not valid JSON: %v", err)
+			return httpapi.Errorf(http.StatusBadRequest, "", "request body is not valid JSON: %v", err)
 		}
 	}
 	if dec.More() {
-		return errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
+		return httpapi.Errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
+		return httpapi.Errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
 	}
 	return nil
 }
@@ -421,7 +398,7 @@ func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	var req api.AddFlowRequest
@@ -429,11 +406,11 @@ func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if strings.TrimSpace(req.Flow) == "" {
-		return errorf(http.StatusBadRequest, "flow", "flow is missing or empty; want a flow spec such as %q", "table=0,priority=100,in_port=1,actions=output:2")
+		return httpapi.Errorf(http.StatusBadRequest, "flow", "flow is missing or empty; want a flow spec such as %q", "table=0,priority=100,in_port=1,actions=output:2")
 	}
 	flow, err := controller.ParseFlow(req.Flow)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "flow", "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "flow", "%v", err)
 	}
 	sess, err := s.sessionOf(dpid)
 	if err != nil {
@@ -457,7 +434,7 @@ func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
 		return s.switchError(dpid, err)
 	}
 	w.Header().Set("Location", fmt.Sprintf("/api/v1/switches/%s/flows?owner=api&id=%d", FormatDPID(dpid), id))
-	writeJSON(w, http.StatusCreated, api.Flow{
+	httpapi.WriteJSON(w, http.StatusCreated, api.Flow{
 		Table: flow.Table, Priority: flow.Priority, Cookie: fmt.Sprintf("0x%016x", uint64(flow.Cookie)),
 		Owner: api.Owner{Kind: controller.OwnerAPI.String(), ID: id}, Match: controller.FormatMatch(flow.Match),
 		Actions: controller.FormatInstructions(flow.Instructions), IdleTimeout: flow.IdleTimeout, HardTimeout: flow.HardTimeout,
@@ -494,7 +471,7 @@ func (s *Server) nextFlowID(r *http.Request, sess *controller.Session) (uint32, 
 			return id, nil
 		}
 	}
-	return 0, errorf(http.StatusConflict, "id", "every API flow id is in use")
+	return 0, httpapi.Errorf(http.StatusConflict, "id", "every API flow id is in use")
 }
 
 func maxU32(a, b uint32) uint32 {
@@ -509,7 +486,7 @@ func (s *Server) deleteFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "owner", "network", "id", "table")
+	q, err := httpapi.Query(r, "owner", "network", "id", "table")
 	if err != nil {
 		return err
 	}
@@ -533,7 +510,7 @@ func (s *Server) deleteFlows(w http.ResponseWriter, r *http.Request) error {
 	if err := sess.DeleteFlows(r.Context(), sel.filter); err != nil {
 		return s.switchError(dpid, err)
 	}
-	writeJSON(w, http.StatusOK, api.DeleteResult{
+	httpapi.WriteJSON(w, http.StatusOK, api.DeleteResult{
 		Deleted: "requested", Matched: len(stats), Owner: sel.kind.String(),
 		ID: sel.id, Network: sel.network, Table: sel.table,
 	})
@@ -550,7 +527,7 @@ func (s *Server) getGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	descs, err := sess.GroupDesc(r.Context())
@@ -595,7 +572,7 @@ func (s *Server) getGroups(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, g)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -604,7 +581,7 @@ func (s *Server) getTables(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	stats, err := sess.TableStats(r.Context())
@@ -616,7 +593,7 @@ func (s *Server) getTables(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range stats {
 		out = append(out, api.Table{Table: t.Table, ActiveCount: t.ActiveCount, LookupCount: t.LookupCount, MatchedCount: t.MatchedCount})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -1,11 +1,13 @@
 package web
 
 import (
-	"github.com/satellite-sdn/satellite/api"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/insights"
 )
@@ -36,7 +38,7 @@ func (s *Server) insightRoutes() {
 
 func (s *Server) insightEngine() (*insights.Engine, error) {
 	if s.insights == nil {
-		return nil, errorf(http.StatusServiceUnavailable, "", "insights are not enabled on this server (they need the collector: statistics.enabled)")
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "", "insights are not enabled on this server (they need the collector: statistics.enabled)")
 	}
 	return s.insights, nil
 }
@@ -46,7 +48,7 @@ func (s *Server) getInsights(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "kind", "min_score", "switch")
+	q, err := httpapi.Query(r, "kind", "min_score", "switch")
 	if err != nil {
 		return err
 	}
@@ -54,7 +56,7 @@ func (s *Server) getInsights(w http.ResponseWriter, r *http.Request) error {
 	if q.Has("kind") {
 		for _, k := range strings.Split(q.Get("kind"), ",") {
 			if !oneOf(k, insightKinds) {
-				return errorf(http.StatusBadRequest, "kind", "kind %q: want one of %s (comma separated)", k, strings.Join(insightKinds, ", "))
+				return httpapi.Errorf(http.StatusBadRequest, "kind", "kind %q: want one of %s (comma separated)", k, strings.Join(insightKinds, ", "))
 			}
 			kinds[k] = true
 		}
@@ -63,14 +65,14 @@ func (s *Server) getInsights(w http.ResponseWriter, r *http.Request) error {
 	if q.Has("min_score") {
 		minScore, err = strconv.ParseFloat(q.Get("min_score"), 64)
 		if err != nil || minScore < 0 {
-			return errorf(http.StatusBadRequest, "min_score", "min_score %q: want a number of at least 0 (scores start at 1)", q.Get("min_score"))
+			return httpapi.Errorf(http.StatusBadRequest, "min_score", "min_score %q: want a number of at least 0 (scores start at 1)", q.Get("min_score"))
 		}
 	}
 	var dpid *string
 	if q.Has("switch") {
 		d, err := s.switchID(q.Get("switch"))
 		if err != nil {
-			return errorf(http.StatusBadRequest, "switch", "switch: %v", err)
+			return httpapi.Errorf(http.StatusBadRequest, "switch", "switch: %v", err)
 		}
 		v := FormatDPID(d)
 		dpid = &v
@@ -81,7 +83,7 @@ func (s *Server) getInsights(w http.ResponseWriter, r *http.Request) error {
 			out.Items = append(out.Items, it)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -90,10 +92,10 @@ func (s *Server) getInsightHistory(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, e.History())
+	httpapi.WriteJSON(w, http.StatusOK, e.History())
 	return nil
 }
 
@@ -102,10 +104,10 @@ func (s *Server) getInsightStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, e.Stats())
+	httpapi.WriteJSON(w, http.StatusOK, e.Stats())
 	return nil
 }
 
@@ -115,7 +117,7 @@ func (s *Server) getTopTalkers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "what", "by", "from", "to", "limit")
+	q, err := httpapi.Query(r, "what", "by", "from", "to", "limit")
 	if err != nil {
 		return err
 	}
@@ -124,14 +126,14 @@ func (s *Server) getTopTalkers(w http.ResponseWriter, r *http.Request) error {
 		tq.What = insights.TopInterfaces
 	}
 	if !oneOf(tq.What, insights.TopWhat) {
-		return errorf(http.StatusBadRequest, "what", "what %q: want one of %s", tq.What, strings.Join(insights.TopWhat, ", "))
+		return httpapi.Errorf(http.StatusBadRequest, "what", "what %q: want one of %s", tq.What, strings.Join(insights.TopWhat, ", "))
 	}
 	switch q.Get("by") {
 	case "", "bytes":
 	case "packets":
 		tq.Packets = true
 	default:
-		return errorf(http.StatusBadRequest, "by", "by %q: want bytes or packets", q.Get("by"))
+		return httpapi.Errorf(http.StatusBadRequest, "by", "by %q: want bytes or packets", q.Get("by"))
 	}
 	now := time.Now()
 	tq.To = now
@@ -147,12 +149,12 @@ func (s *Server) getTopTalkers(w http.ResponseWriter, r *http.Request) error {
 		tq.From = t
 	}
 	if !tq.To.After(tq.From) {
-		return errorf(http.StatusBadRequest, "from", "from %s is not before to %s", tq.From.UTC().Format(time.RFC3339), tq.To.UTC().Format(time.RFC3339))
+		return httpapi.Errorf(http.StatusBadRequest, "from", "from %s is not before to %s", tq.From.UTC().Format(time.RFC3339), tq.To.UTC().Format(time.RFC3339))
 	}
 	if q.Has("limit") {
 		n, err := strconv.Atoi(q.Get("limit"))
 		if err != nil || n < 1 || n > 1000 {
-			return errorf(http.StatusBadRequest, "limit", "limit %q: want a number from 1 to 1000", q.Get("limit"))
+			return httpapi.Errorf(http.StatusBadRequest, "limit", "limit %q: want a number from 1 to 1000", q.Get("limit"))
 		}
 		tq.Limit = n
 	}
@@ -161,9 +163,9 @@ func (s *Server) getTopTalkers(w http.ResponseWriter, r *http.Request) error {
 	}
 	out, err := insights.Top(c, tq)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "", "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "", "%v", err)
 	}
-	writeJSON(w, http.StatusOK, api.TopTalkers{What: tq.What, From: tq.From.UTC(), To: tq.To.UTC(), Talkers: out})
+	httpapi.WriteJSON(w, http.StatusOK, api.TopTalkers{What: tq.What, From: tq.From.UTC(), To: tq.To.UTC(), Talkers: out})
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
+
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
 )
@@ -47,10 +49,10 @@ func TestSwitchErrorStatus(t *testing.T) {
 		{fmt.Errorf("%w: keepalive timeout", controller.ErrSessionClosed), http.StatusServiceUnavailable, "switch 0000000000000001 disconnected: switch session closed: keepalive timeout"},
 		{fmt.Errorf("x: %w", controller.ErrTooLarge), http.StatusBadGateway, "exceeds the configured size limit"},
 		{errors.New("flow stats entry 3: truncated"), http.StatusBadGateway, "switch 0000000000000001: flow stats entry 3"},
-		{errorf(http.StatusConflict, "id", "in use"), http.StatusConflict, "in use"},
+		{httpapi.Errorf(http.StatusConflict, "id", "in use"), http.StatusConflict, "in use"},
 	} {
-		var ae *apiError
-		if !errors.As(s.switchError(1, tc.err), &ae) || ae.status != tc.status || !strings.Contains(ae.msg, tc.msg) {
+		var ae *httpapi.Error
+		if !errors.As(s.switchError(1, tc.err), &ae) || ae.Status != tc.status || !strings.Contains(ae.Msg, tc.msg) {
 			t.Errorf("%v: got %+v, want %d %q", tc.err, ae, tc.status, tc.msg)
 		}
 	}

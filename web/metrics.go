@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"github.com/satellite-sdn/satellite/api"
 	"math"
 	"net/http"
 	"net/url"
@@ -11,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
@@ -49,7 +51,7 @@ func (s *Server) metricsRoutes() {
 
 func (s *Server) collector() (*collector.Collector, error) {
 	if s.coll == nil {
-		return nil, errorf(http.StatusServiceUnavailable, "", "statistics collection is not enabled on this server")
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "", "statistics collection is not enabled on this server")
 	}
 	return s.coll, nil
 }
@@ -84,7 +86,7 @@ func (s *Server) optionalDPID(q url.Values) (*uint64, error) {
 	}
 	d, err := s.switchID(q.Get("dpid"))
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "dpid", "%v", err)
+		return nil, httpapi.Errorf(http.StatusBadRequest, "dpid", "%v", err)
 	}
 	return &d, nil
 }
@@ -94,7 +96,7 @@ func (s *Server) metricsPorts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "dpid", "port")
+	q, err := httpapi.Query(r, "dpid", "port")
 	if err != nil {
 		return err
 	}
@@ -110,7 +112,7 @@ func (s *Server) metricsPorts(w http.ResponseWriter, r *http.Request) error {
 		} else if n, err := strconv.ParseUint(v, 10, 32); err == nil && n >= 1 && n < 0xffffff00 {
 			p = uint32(n)
 		} else {
-			return errorf(http.StatusBadRequest, "port", "port %q: want a port number (1-4294967039) or local", v)
+			return httpapi.Errorf(http.StatusBadRequest, "port", "port %q: want a port number (1-4294967039) or local", v)
 		}
 		f.Port = &p
 	}
@@ -127,7 +129,7 @@ func (s *Server) metricsPorts(w http.ResponseWriter, r *http.Request) error {
 			Rates: portRates(&p.Rates, rate),
 		})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -136,7 +138,7 @@ func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "dpid", "table", "owner", "network", "id", "sort", "limit")
+	q, err := httpapi.Query(r, "dpid", "table", "owner", "network", "id", "sort", "limit")
 	if err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
 	if q.Has("owner") {
 		k, err := controller.ParseOwnerKind(q.Get("owner"))
 		if err != nil {
-			return errorf(http.StatusBadRequest, "owner", "%v", err)
+			return httpapi.Errorf(http.StatusBadRequest, "owner", "%v", err)
 		}
 		f.Owner = &k
 	}
@@ -171,14 +173,14 @@ func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
 	}
 	order := q.Get("sort")
 	if q.Has("sort") && order != "key" && order != "bps" && order != "pps" {
-		return errorf(http.StatusBadRequest, "sort", "sort %q: want key, bps or pps", order)
+		return httpapi.Errorf(http.StatusBadRequest, "sort", "sort %q: want key, bps or pps", order)
 	}
 	limit := uint64(DefaultFlowLimit)
 	if n, ok, err := uintParam(q, "limit", MaxFlowLimit, fmt.Sprintf("a whole number from 1 to %d", MaxFlowLimit)); err != nil {
 		return err
 	} else if ok {
 		if n == 0 {
-			return errorf(http.StatusBadRequest, "limit", "limit 0: want a whole number from 1 to %d", MaxFlowLimit)
+			return httpapi.Errorf(http.StatusBadRequest, "limit", "limit 0: want a whole number from 1 to %d", MaxFlowLimit)
 		}
 		limit = n
 	}
@@ -215,7 +217,7 @@ func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
 			Bps: rate(fs.Bps), Pps: rate(fs.Pps),
 		})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -224,7 +226,7 @@ func (s *Server) metricsTables(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "dpid")
+	q, err := httpapi.Query(r, "dpid")
 	if err != nil {
 		return err
 	}
@@ -237,7 +239,7 @@ func (s *Server) metricsTables(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, api.TableMetrics{Key: t.Key, DPID: FormatDPID(t.DPID), Table: t.Table, Time: sampleTime(t.Time), Active: t.Active,
 			Lookups: t.Lookups, Matched: t.Matched, LookupsPs: rate(t.LookupsPs), MatchedPs: rate(t.MatchedPs)})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -246,7 +248,7 @@ func (s *Server) metricsGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "dpid")
+	q, err := httpapi.Query(r, "dpid")
 	if err != nil {
 		return err
 	}
@@ -259,7 +261,7 @@ func (s *Server) metricsGroups(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, api.GroupMetrics{Key: g.Key, DPID: FormatDPID(g.DPID), Group: g.Group, Time: sampleTime(g.Time), RefCount: g.RefCount,
 			Packets: g.Packets, Bytes: g.Bytes, Bps: rate(g.Bps), Pps: rate(g.Pps)})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -284,7 +286,7 @@ func parseTime(q url.Values, name string, now time.Time) (time.Time, bool, error
 	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f < 1e11 {
 		return time.Unix(0, int64(f*1e9)), true, nil
 	}
-	return time.Time{}, false, errorf(http.StatusBadRequest, name, "%s %q: want RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, now, or a time relative to now such as -15m", name, v)
+	return time.Time{}, false, httpapi.Errorf(http.StatusBadRequest, name, "%s %q: want RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, now, or a time relative to now such as -15m", name, v)
 }
 
 func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request) error {
@@ -292,17 +294,17 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "key", "from", "to", "step", "resolution")
+	q, err := httpapi.Query(r, "key", "from", "to", "step", "resolution")
 	if err != nil {
 		return err
 	}
 	key := q.Get("key")
 	if key == "" {
-		return errorf(http.StatusBadRequest, "key", "key is missing; want a series key from /api/v1/metrics/ports or /flows, such as port/0000000000000001/2")
+		return httpapi.Errorf(http.StatusBadRequest, "key", "key is missing; want a series key from /api/v1/metrics/ports or /flows, such as port/0000000000000001/2")
 	}
 	key = s.canonicalKey(key)
 	if _, _, _, err := collector.ParseKey(key); err != nil {
-		return errorf(http.StatusBadRequest, "key", "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "key", "%v", err)
 	}
 	now := time.Now()
 	sq := collector.SeriesQuery{MaxPoints: MaxSeriesPoints}
@@ -320,32 +322,32 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request) error {
 		sq.To = now
 	}
 	if sq.To.Before(sq.From) {
-		return errorf(http.StatusBadRequest, "to", "to (%s) is before from (%s)", sq.To.UTC().Format(time.RFC3339), sq.From.UTC().Format(time.RFC3339))
+		return httpapi.Errorf(http.StatusBadRequest, "to", "to (%s) is before from (%s)", sq.To.UTC().Format(time.RFC3339), sq.From.UTC().Format(time.RFC3339))
 	}
 	if q.Has("step") {
 		d, err := time.ParseDuration(q.Get("step"))
 		if err != nil || d <= 0 {
-			return errorf(http.StatusBadRequest, "step", "step %q: want a positive duration such as 10s or 5m", q.Get("step"))
+			return httpapi.Errorf(http.StatusBadRequest, "step", "step %q: want a positive duration such as 10s or 5m", q.Get("step"))
 		}
 		if d < time.Second {
-			return errorf(http.StatusBadRequest, "step", "step %s: want at least 1s", d)
+			return httpapi.Errorf(http.StatusBadRequest, "step", "step %s: want at least 1s", d)
 		}
 		sq.Step = d
 	}
 	if q.Has("resolution") {
 		sq.Resolution = q.Get("resolution")
 		if sq.Resolution != collector.ResolutionRaw && sq.Resolution != collector.ResolutionDownsampled {
-			return errorf(http.StatusBadRequest, "resolution", "resolution %q: want raw or downsampled", sq.Resolution)
+			return httpapi.Errorf(http.StatusBadRequest, "resolution", "resolution %q: want raw or downsampled", sq.Resolution)
 		}
 	}
 	d, err := c.Series(key, sq)
 	switch {
 	case errors.Is(err, collector.ErrNoSeries):
-		return errorf(http.StatusNotFound, "key", "no series %q (a series is kept while its port or flow exists and for the history retention after)", key)
+		return httpapi.Errorf(http.StatusNotFound, "key", "no series %q (a series is kept while its port or flow exists and for the history retention after)", key)
 	case errors.Is(err, collector.ErrTooManyPoints):
-		return errorf(http.StatusBadRequest, "step", "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "step", "%v", err)
 	case err != nil:
-		return errorf(http.StatusBadRequest, "key", "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "key", "%v", err)
 	}
 	out := api.Series{
 		Key: d.Key, Kind: d.Kind.String(), Labels: d.Labels, Metrics: d.Metrics, Present: d.Present, Resolution: d.Resolution,
@@ -358,7 +360,7 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Points = append(out.Points, sp)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -367,7 +369,7 @@ func (s *Server) metricsStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	st := c.Stats()
@@ -399,7 +401,7 @@ func (s *Server) metricsStats(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Switches = append(out.Switches, ms)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -1,10 +1,12 @@
 package web
 
 import (
-	"github.com/satellite-sdn/satellite/api"
 	"math"
 	"net/http"
 	"sort"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/vnet"
@@ -28,9 +30,9 @@ func (s *Server) getNetworkTraffic(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if s.vnets == nil {
-		return errorf(http.StatusServiceUnavailable, "", "virtual networks are not enabled on this server")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "virtual networks are not enabled on this server")
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	name := r.PathValue("name")
@@ -42,7 +44,7 @@ func (s *Server) getNetworkTraffic(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	if nw == nil {
-		return errorf(http.StatusNotFound, "name", "no network %q (satellite networks lists them)", name)
+		return httpapi.Errorf(http.StatusNotFound, "name", "no network %q (satellite networks lists them)", name)
 	}
 	dpidOf, nameOf := map[string]uint64{}, map[uint64]string{}
 	for _, dp := range cfg.Datapaths {
@@ -112,7 +114,7 @@ func (s *Server) getNetworkTraffic(w http.ResponseWriter, r *http.Request) error
 				Up: p.Up, Active: p.Active, RTTMs: finiteOrNil(p.RTTAvgMs), Series: p.Key})
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

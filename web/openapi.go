@@ -16,6 +16,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
+
 	"github.com/satellite-sdn/satellite/api"
 	"github.com/satellite-sdn/satellite/audit"
 	"github.com/satellite-sdn/satellite/web/openapi"
@@ -198,7 +200,7 @@ func Paginated(pattern string) bool {
 // ---- the document
 
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	doc := s.OpenAPI()

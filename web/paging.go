@@ -25,12 +25,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/satellite-sdn/satellite/api"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 )
 
 // pager says how to page one route's list.
@@ -103,7 +105,7 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 }
 
 // paginate wraps the handler of a route with pagination, if it has any.
-func (s *Server) paginate(pattern string, h handlerFunc) handlerFunc {
+func (s *Server) paginate(pattern string, h httpapi.HandlerFunc) httpapi.HandlerFunc {
 	pg, ok := pagers[pattern]
 	if !ok {
 		return h
@@ -186,7 +188,7 @@ func (s *Server) paginate(pattern string, h handlerFunc) handlerFunc {
 			// nothing after the cursor (yet): ask again with the same one
 			w.Header().Set("X-Next-After", base64.RawURLEncoding.EncodeToString([]byte(after)))
 		}
-		writeJSON(w, http.StatusOK, page)
+		httpapi.WriteJSON(w, http.StatusOK, page)
 		return nil
 	}
 }
@@ -196,20 +198,20 @@ func (s *Server) paginate(pattern string, h handlerFunc) handlerFunc {
 func pageParams(q url.Values) (limit int, after string, err error) {
 	for _, name := range []string{"limit", "after"} {
 		if len(q[name]) > 1 {
-			return 0, "", errorf(http.StatusBadRequest, name, "query parameter %q given %d times", name, len(q[name]))
+			return 0, "", httpapi.Errorf(http.StatusBadRequest, name, "query parameter %q given %d times", name, len(q[name]))
 		}
 	}
 	if q.Has("limit") {
 		n, err := strconv.Atoi(q.Get("limit"))
 		if err != nil || n < 1 || n > api.MaxPageLimit {
-			return 0, "", errorf(http.StatusBadRequest, "limit", "limit %q: want a whole number from 1 to %d", q.Get("limit"), api.MaxPageLimit)
+			return 0, "", httpapi.Errorf(http.StatusBadRequest, "limit", "limit %q: want a whole number from 1 to %d", q.Get("limit"), api.MaxPageLimit)
 		}
 		limit = n
 	}
 	if q.Has("after") {
 		b, err := base64.RawURLEncoding.DecodeString(q.Get("after"))
 		if err != nil || len(b) == 0 {
-			return 0, "", errorf(http.StatusBadRequest, "after", "after %q: want a cursor from the X-Next-After or Link header of a previous page", q.Get("after"))
+			return 0, "", httpapi.Errorf(http.StatusBadRequest, "after", "after %q: want a cursor from the X-Next-After or Link header of a previous page", q.Get("after"))
 		}
 		after = string(b)
 	}

@@ -17,7 +17,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"github.com/satellite-sdn/satellite/api"
 	"mime"
 	"net"
 	"net/http"
@@ -25,6 +24,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/internal/auth"
 )
@@ -90,7 +92,7 @@ func safeMethod(m string) bool {
 func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.hostAllowed(r.Host) {
-			s.writeError(w, errorf(http.StatusMisdirectedRequest, "Host",
+			s.writeError(w, httpapi.Errorf(http.StatusMisdirectedRequest, "Host",
 				"Host %q is not a name of this server; add it to http.hosts in the configuration (allowed: localhost, IP addresses%s)", r.Host, listOrNone(s.sec.Hosts)))
 			return
 		}
@@ -282,12 +284,12 @@ func (s *Server) identify(r *http.Request) (auth.Identity, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, secret, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") {
-			return auth.Anonymous, errorf(http.StatusUnauthorized, "Authorization", "Authorization scheme %q: want Bearer TOKEN", scheme)
+			return auth.Anonymous, httpapi.Errorf(http.StatusUnauthorized, "Authorization", "Authorization scheme %q: want Bearer TOKEN", scheme)
 		}
 		if t, ok := s.lookup(strings.TrimSpace(secret)); ok {
 			return auth.Identity{Name: t.Name, Role: t.Role, Via: "token"}, nil
 		}
-		return auth.Anonymous, errorf(http.StatusUnauthorized, "Authorization", "the bearer token is not valid (revoked, mistyped or from another server); create one with: satellite token create NAME --role viewer")
+		return auth.Anonymous, httpapi.Errorf(http.StatusUnauthorized, "Authorization", "the bearer token is not valid (revoked, mistyped or from another server); create one with: satellite token create NAME --role viewer")
 	}
 	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
 		if t, ok := s.lookup(c.Value); ok {
@@ -359,7 +361,7 @@ func (s *Server) admit(next http.Handler) http.Handler {
 // "null"), or that the browser says is cross-site.
 func (s *Server) checkOrigin(r *http.Request) error {
 	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" {
-		return errorf(http.StatusForbidden, "Origin", "cross-site request refused: %s %s may only come from pages of this server", r.Method, r.URL.Path)
+		return httpapi.Errorf(http.StatusForbidden, "Origin", "cross-site request refused: %s %s may only come from pages of this server", r.Method, r.URL.Path)
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -374,7 +376,7 @@ func (s *Server) checkOrigin(r *http.Request) error {
 			return nil
 		}
 	}
-	return errorf(http.StatusForbidden, "Origin", "cross-origin request refused: Origin %q is not this server (%s); allow it with http.origins in the configuration", origin, r.Host)
+	return httpapi.Errorf(http.StatusForbidden, "Origin", "cross-origin request refused: Origin %q is not this server (%s); allow it with http.origins in the configuration", origin, r.Host)
 }
 
 // Media types of request bodies.
@@ -406,7 +408,7 @@ func checkBodyType(r *http.Request, types []string) error {
 		if r.ContentLength == 0 {
 			return nil
 		}
-		return errorf(http.StatusUnsupportedMediaType, "", "%s %s has a body but no Content-Type; send Content-Type: %s", r.Method, r.URL.Path, describeTypes(types))
+		return httpapi.Errorf(http.StatusUnsupportedMediaType, "", "%s %s has a body but no Content-Type; send Content-Type: %s", r.Method, r.URL.Path, describeTypes(types))
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil {
@@ -416,7 +418,7 @@ func checkBodyType(r *http.Request, types []string) error {
 			}
 		}
 	}
-	return errorf(http.StatusUnsupportedMediaType, "", "Content-Type %q: want %s (%s %s takes no other body)", ct, describeTypes(types), r.Method, r.URL.Path)
+	return httpapi.Errorf(http.StatusUnsupportedMediaType, "", "Content-Type %q: want %s (%s %s takes no other body)", ct, describeTypes(types), r.Method, r.URL.Path)
 }
 
 func describeTypes(types []string) string {
@@ -444,12 +446,12 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="satellite"`)
-			s.writeError(w, errorf(http.StatusUnauthorized, "Authorization",
+			s.writeError(w, httpapi.Errorf(http.StatusUnauthorized, "Authorization",
 				"%s %s needs a token with role %s or higher: send Authorization: Bearer TOKEN (satellite: --token or $SATELLITE_TOKEN; create one with satellite token create NAME --role %s)",
 				r.Method, r.URL.Path, need, need))
 			return
 		}
-		s.writeError(w, errorf(http.StatusForbidden, "", "%s %q has role %s; %s %s needs role %s or higher", whoKind(id), id.Name, id.Role, r.Method, r.URL.Path, need))
+		s.writeError(w, httpapi.Errorf(http.StatusForbidden, "", "%s %q has role %s; %s %s needs role %s or higher", whoKind(id), id.Name, id.Role, r.Method, r.URL.Path, need))
 	})
 }
 

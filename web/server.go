@@ -53,16 +53,17 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/satellite-sdn/satellite/api"
-	"github.com/satellite-sdn/satellite/audit"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/auditapi"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/cluster"
@@ -125,7 +126,7 @@ type Server struct {
 
 	vnets     *vnet.Manager    // virtual networks (vnet.go, WithVirtualNetworks), or nil
 	journal   *journal.Journal // the history (events.go, WithJournal), or nil
-	flowAudit *audit.Engine    // the flow audit (audit.go, WithAudit), or nil
+	flowAudit auditapi.Auditor // the flow audit (web/auditapi, WithAudit), or nil
 
 	tracer *diagnostics.Tracer // packet traces (trace.go, WithTracer), or nil
 
@@ -260,22 +261,7 @@ func (s *Server) handleRaw(pattern string, role auth.Role, h http.Handler) {
 	s.mux.Handle(pattern, h)
 }
 
-// apiError is an error with its HTTP status.
-type apiError struct {
-	status int
-	msg    string
-	field  string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func errorf(status int, field, format string, args ...any) *apiError {
-	return &apiError{status: status, field: field, msg: fmt.Sprintf(format, args...)}
-}
-
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-func (s *Server) handle(pattern string, h handlerFunc) {
+func (s *Server) handle(pattern string, h httpapi.HandlerFunc) {
 	s.patterns = append(s.patterns, pattern)
 	s.roles[pattern] = roleFor(pattern)
 	if types, ok := routeBodies[pattern]; ok {
@@ -304,10 +290,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if probe.code == http.StatusMethodNotAllowed {
 		allow := probe.header.Get("Allow")
 		w.Header().Set("Allow", allow)
-		s.writeError(w, errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))
+		s.writeError(w, httpapi.Errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow))
 		return
 	}
-	s.writeError(w, errorf(http.StatusNotFound, "", "no route %s %s; see /api/v1/switches", r.Method, r.URL.Path))
+	s.writeError(w, httpapi.Errorf(http.StatusNotFound, "", "no route %s %s; see /api/v1/switches", r.Method, r.URL.Path))
 }
 
 // probeWriter records the status a handler answers with and discards the body.
@@ -393,29 +379,22 @@ func (s *Server) recover(next http.Handler) http.Handler {
 			}
 			s.log.Error("internal error in HTTP handler", "method", r.Method, "path", r.URL.RequestURI(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if sw.code == 0 {
-				s.writeError(sw, errorf(http.StatusInternalServerError, "", "internal error while serving %s %s; see the server log", r.Method, r.URL.Path))
+				s.writeError(sw, httpapi.Errorf(http.StatusInternalServerError, "", "internal error while serving %s %s; see the server log", r.Method, r.URL.Path))
 			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (s *Server) writeError(w http.ResponseWriter, err error) {
-	var ae *apiError
+	var ae *httpapi.Error
 	if !errors.As(err, &ae) {
-		ae = errorf(http.StatusInternalServerError, "", "%v", err)
+		ae = httpapi.Errorf(http.StatusInternalServerError, "", "%v", err)
 	}
-	if ae.status >= 500 {
-		s.log.Debug("http error", "status", ae.status, "err", ae.msg)
+	if ae.Status >= 500 {
+		s.log.Debug("http error", "status", ae.Status, "err", ae.Msg)
 	}
-	writeJSON(w, ae.status, api.Error{Error: ae.msg, Field: ae.field})
+	httpapi.WriteJSON(w, ae.Status, api.Error{Error: ae.Msg, Field: ae.Field})
 }
 
 // switchError maps an error of a request to a switch to an API error:
@@ -424,19 +403,26 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 // wrong.
 func (s *Server) switchError(dpid uint64, err error) error {
 	var oe *ofwire.Error
-	var ae *apiError
+	var ae *httpapi.Error
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &oe):
-		return errorf(http.StatusUnprocessableEntity, "", "%v", err)
+		return httpapi.Errorf(http.StatusUnprocessableEntity, "", "%v", err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return errorf(http.StatusGatewayTimeout, "", "switch %s did not answer within %s", FormatDPID(dpid), s.timeout)
+		return httpapi.Errorf(http.StatusGatewayTimeout, "", "switch %s did not answer within %s", FormatDPID(dpid), s.timeout)
 	case errors.Is(err, context.Canceled):
-		return errorf(http.StatusServiceUnavailable, "", "request canceled: %v", err)
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "request canceled: %v", err)
 	case errors.Is(err, controller.ErrSessionClosed):
-		return errorf(http.StatusServiceUnavailable, "", "switch %s disconnected: %v", FormatDPID(dpid), err)
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "switch %s disconnected: %v", FormatDPID(dpid), err)
 	default:
-		return errorf(http.StatusBadGateway, "", "switch %s: %v", FormatDPID(dpid), err)
+		return httpapi.Errorf(http.StatusBadGateway, "", "switch %s: %v", FormatDPID(dpid), err)
 	}
 }
+
+// router is the Router the handler packages (web/auditapi, ...) register
+// their routes on: every route passes handle (paging, roles, the OpenAPI
+// document's list).
+type router struct{ s *Server }
+
+func (r router) Handle(pattern string, h httpapi.HandlerFunc) { r.s.handle(pattern, h) }

@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 	"math"
 	"net"
 	"net/http"
@@ -259,11 +260,11 @@ func checkOrigin(r *http.Request, allowed []string) error {
 			return nil
 		}
 	}
-	return errorf(http.StatusForbidden, "Origin", "origin %q may not open the stream: only pages served by %s (or allowed origins) may", origin, r.Host)
+	return httpapi.Errorf(http.StatusForbidden, "Origin", "origin %q may not open the stream: only pages served by %s (or allowed origins) may", origin, r.Host)
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "since", "epoch", "topics")
+	q, err := httpapi.Query(r, "since", "epoch", "topics")
 	if err != nil {
 		return err
 	}
@@ -279,7 +280,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 		since = 0 // versions of another run of the server: start with a snapshot
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
-		return errorf(http.StatusBadRequest, "", "%s is a websocket: want a request with Connection: Upgrade and Upgrade: websocket", api.StreamPath)
+		return httpapi.Errorf(http.StatusBadRequest, "", "%s is a websocket: want a request with Connection: Upgrade and Upgrade: websocket", api.StreamPath)
 	}
 	cfg := s.streamCfg.withDefaults()
 	if err := checkOrigin(r, cfg.AllowedOrigins); err != nil {
@@ -287,7 +288,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !s.hub.reserve(cfg.MaxClients) {
 		w.Header().Set("Retry-After", "10")
-		return errorf(http.StatusServiceUnavailable, "", "too many stream clients: %d are connected, the limit (http.max_stream_clients) is %d; try again later", cfg.MaxClients, cfg.MaxClients)
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "too many stream clients: %d are connected, the limit (http.max_stream_clients) is %d; try again later", cfg.MaxClients, cfg.MaxClients)
 	}
 	defer s.hub.release()
 	// the server's read deadline (http.read_timeout) must not end the
@@ -298,7 +299,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 		EnableCompression: true,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked above, with a JSON error
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
-			s.writeError(w, errorf(status, "", "websocket handshake: %v", reason))
+			s.writeError(w, httpapi.Errorf(status, "", "websocket handshake: %v", reason))
 		},
 	}
 	conn, err := up.Upgrade(hijackWriter{w}, r, nil)
@@ -334,7 +335,7 @@ func (s *Server) streamTopics(q url.Values) (map[string]bool, error) {
 		for i, t := range asked {
 			asked[i] = strings.TrimSpace(t)
 			if _, ok := have[asked[i]]; !ok {
-				return nil, errorf(http.StatusBadRequest, "topics", "unknown topic %q: want a comma-separated list of topology, metrics, flows, alerts", asked[i])
+				return nil, httpapi.Errorf(http.StatusBadRequest, "topics", "unknown topic %q: want a comma-separated list of topology, metrics, flows, alerts", asked[i])
 			}
 		}
 	}
@@ -349,9 +350,9 @@ func (s *Server) streamTopics(q url.Values) (map[string]bool, error) {
 	}
 	if len(out) == 0 {
 		if !q.Has("topics") {
-			return nil, errorf(http.StatusServiceUnavailable, "", "nothing to stream: topology is not enabled on this server, nor statistics or alerts")
+			return nil, httpapi.Errorf(http.StatusServiceUnavailable, "", "nothing to stream: topology is not enabled on this server, nor statistics or alerts")
 		}
-		return nil, errorf(http.StatusServiceUnavailable, "topics", "nothing to stream: %s not enabled on this server", strings.Join(slices.Compact(off), " and "))
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "topics", "nothing to stream: %s not enabled on this server", strings.Join(slices.Compact(off), " and "))
 	}
 	return out, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/satellite-sdn/satellite/api"
 	"io"
 	"math"
 	"net"
@@ -13,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/topology"
 )
@@ -26,7 +28,7 @@ const liveName = "live"
 // topologyModel returns the model, or 503 when the server has none.
 func (s *Server) topologyModel() (*topology.Model, error) {
 	if s.model == nil {
-		return nil, errorf(http.StatusServiceUnavailable, "", "topology is not enabled on this server")
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "", "topology is not enabled on this server")
 	}
 	return s.model, nil
 }
@@ -39,7 +41,7 @@ func (s *Server) dpidQuery(q map[string][]string) (topology.DPID, bool, error) {
 	}
 	d, err := s.switchID(v[0])
 	if err != nil {
-		return 0, false, errorf(http.StatusBadRequest, "dpid", "%v", err)
+		return 0, false, httpapi.Errorf(http.StatusBadRequest, "dpid", "%v", err)
 	}
 	return topology.DPID(d), true, nil
 }
@@ -77,13 +79,13 @@ func (s *Server) getLinks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "kind", "dpid")
+	q, err := httpapi.Query(r, "kind", "dpid")
 	if err != nil {
 		return err
 	}
 	kind := q.Get("kind")
 	if q.Has("kind") && kind != topology.LinkDirect && kind != topology.LinkTunnel {
-		return errorf(http.StatusBadRequest, "kind", "kind %q: want direct or tunnel", kind)
+		return httpapi.Errorf(http.StatusBadRequest, "kind", "kind %q: want direct or tunnel", kind)
 	}
 	dpid, byDPID, err := s.dpidQuery(q)
 	if err != nil {
@@ -101,7 +103,7 @@ func (s *Server) getLinks(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, linkJSON(l, names))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -110,7 +112,7 @@ func (s *Server) getHosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "dpid", "mac")
+	q, err := httpapi.Query(r, "dpid", "mac")
 	if err != nil {
 		return err
 	}
@@ -122,7 +124,7 @@ func (s *Server) getHosts(w http.ResponseWriter, r *http.Request) error {
 	if q.Has("mac") {
 		hw, err := net.ParseMAC(q.Get("mac"))
 		if err != nil || len(hw) != 6 {
-			return errorf(http.StatusBadRequest, "mac", "mac %q: want an Ethernet address such as 02:00:00:00:00:01", q.Get("mac"))
+			return httpapi.Errorf(http.StatusBadRequest, "mac", "mac %q: want an Ethernet address such as 02:00:00:00:00:01", q.Get("mac"))
 		}
 		mac = hw.String()
 	}
@@ -143,7 +145,7 @@ func (s *Server) getHosts(w http.ResponseWriter, r *http.Request) error {
 			FirstSeen: apiTime(h.FirstSeen), LastSeen: apiTime(h.LastSeen),
 		})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -152,14 +154,14 @@ func (s *Server) getTopology(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "at")
+	q, err := httpapi.Query(r, "at")
 	if err != nil {
 		return err
 	}
 	if q.Has("at") {
 		return s.topologyAt(w, q.Get("at"))
 	}
-	writeJSON(w, http.StatusOK, m.Snapshot())
+	httpapi.WriteJSON(w, http.StatusOK, m.Snapshot())
 	return nil
 }
 
@@ -168,13 +170,13 @@ func (s *Server) getTopologyEvents(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "kind")
+	q, err := httpapi.Query(r, "kind")
 	if err != nil {
 		return err
 	}
 	kind := q.Get("kind")
 	if q.Has("kind") && kind == "" {
-		return errorf(http.StatusBadRequest, "kind", "kind is empty: want an event kind such as host-move or lldp-forged")
+		return httpapi.Errorf(http.StatusBadRequest, "kind", "kind is empty: want an event kind such as host-move or lldp-forged")
 	}
 	out := []topology.Event{}
 	for _, e := range m.Events() {
@@ -183,15 +185,15 @@ func (s *Server) getTopologyEvents(w http.ResponseWriter, r *http.Request) error
 			out = append(out, e)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *Server) getDiscovery(w http.ResponseWriter, r *http.Request) error {
 	if s.disc == nil {
-		return errorf(http.StatusServiceUnavailable, "", "LLDP discovery is not enabled on this server")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "LLDP discovery is not enabled on this server")
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	c := s.disc.Config()
@@ -203,7 +205,7 @@ func (s *Server) getDiscovery(w http.ResponseWriter, r *http.Request) error {
 		at := apiTime(since)
 		d.Degraded, d.DegradedSince = why+"; link removal by missed probes held", &at
 	}
-	writeJSON(w, http.StatusOK, d)
+	httpapi.WriteJSON(w, http.StatusOK, d)
 	return nil
 }
 
@@ -281,27 +283,27 @@ func decodeSnapshot(r *http.Request) (topology.Snapshot, error) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return none, errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the snapshot limit of %d bytes", mbe.Limit)
+			return none, httpapi.Errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the snapshot limit of %d bytes", mbe.Limit)
 		}
-		return none, errorf(http.StatusBadRequest, "", "reading request body: %v", err)
+		return none, httpapi.Errorf(http.StatusBadRequest, "", "reading request body: %v", err)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return none, errorf(http.StatusBadRequest, "", "request body is empty; %s", snapshotWant)
+		return none, httpapi.Errorf(http.StatusBadRequest, "", "request body is empty; %s", snapshotWant)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return none, errorf(http.StatusBadRequest, "", "request body is not valid JSON (at byte %d): %v", se.Offset, err)
+			return none, httpapi.Errorf(http.StatusBadRequest, "", "request body is not valid JSON (at byte %d): %v", se.Offset, err)
 		}
-		return none, errorf(http.StatusBadRequest, "", "request body is not valid JSON: %v", err)
+		return none, httpapi.Errorf(http.StatusBadRequest, "", "request body is not valid JSON: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return none, errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
+		return none, httpapi.Errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
 	}
 	if c := raw[0]; c != '{' && c != 'n' {
-		return none, errorf(http.StatusBadRequest, "", "request body is a JSON %s; %s", jsonValueKind(c), snapshotWant)
+		return none, httpapi.Errorf(http.StatusBadRequest, "", "request body is a JSON %s; %s", jsonValueKind(c), snapshotWant)
 	}
 	snap, err := topology.ReadSnapshot(bytes.NewReader(raw))
 	if err != nil {
@@ -309,12 +311,12 @@ func decodeSnapshot(r *http.Request) (topology.Snapshot, error) {
 		msg := err.Error()
 		if _, name, ok := strings.Cut(msg, "json: unknown field "); ok {
 			name, _ = strconv.Unquote(name)
-			return none, errorf(http.StatusBadRequest, name, "unknown field %q in the snapshot; %s", name, snapshotWant)
+			return none, httpapi.Errorf(http.StatusBadRequest, name, "unknown field %q in the snapshot; %s", name, snapshotWant)
 		}
 		if errors.As(err, &te) && te.Field != "" {
-			return none, errorf(http.StatusBadRequest, te.Field, "topology snapshot: %s: got JSON %s, want %s", te.Field, te.Value, snapshotKind(te.Type.String()))
+			return none, httpapi.Errorf(http.StatusBadRequest, te.Field, "topology snapshot: %s: got JSON %s, want %s", te.Field, te.Value, snapshotKind(te.Type.String()))
 		}
-		return none, errorf(http.StatusBadRequest, "", "%s", msg)
+		return none, httpapi.Errorf(http.StatusBadRequest, "", "%s", msg)
 	}
 	// a snapshot's lists are never null in the API's answers
 	if snap.Switches == nil {
@@ -367,7 +369,7 @@ func (s *Server) importSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.topologyModel(); err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	snap, err := decodeSnapshot(r)
@@ -376,7 +378,7 @@ func (s *Server) importSnapshot(w http.ResponseWriter, r *http.Request) error {
 	}
 	info := s.snaps.add(snap, time.Now())
 	w.Header().Set("Location", snapshotsPath+"/"+info.ID)
-	writeJSON(w, http.StatusCreated, info)
+	httpapi.WriteJSON(w, http.StatusCreated, info)
 	return nil
 }
 
@@ -384,22 +386,22 @@ func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.topologyModel(); err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.snaps.infos())
+	httpapi.WriteJSON(w, http.StatusOK, s.snaps.infos())
 	return nil
 }
 
 func notStored(field, id string) error {
-	return errorf(http.StatusNotFound, field, "snapshot %q is not stored on this server (see GET %s)", id, snapshotsPath)
+	return httpapi.Errorf(http.StatusNotFound, field, "snapshot %q is not stored on this server (see GET %s)", id, snapshotsPath)
 }
 
 func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.topologyModel(); err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
@@ -407,7 +409,7 @@ func (s *Server) getSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return notStored("id", id)
 	}
-	writeJSON(w, http.StatusOK, st.snap)
+	httpapi.WriteJSON(w, http.StatusOK, st.snap)
 	return nil
 }
 
@@ -415,7 +417,7 @@ func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.topologyModel(); err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
@@ -423,7 +425,7 @@ func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return notStored("id", id)
 	}
-	writeJSON(w, http.StatusOK, info)
+	httpapi.WriteJSON(w, http.StatusOK, info)
 	return nil
 }
 
@@ -432,7 +434,7 @@ func (s *Server) deleteSnapshot(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) resolveSnapshot(m *topology.Model, field, name string) (topology.Snapshot, error) {
 	switch name {
 	case "":
-		return topology.Snapshot{}, errorf(http.StatusBadRequest, field, "%s is empty: want a stored snapshot id (s1) or %s", field, liveName)
+		return topology.Snapshot{}, httpapi.Errorf(http.StatusBadRequest, field, "%s is empty: want a stored snapshot id (s1) or %s", field, liveName)
 	case liveName:
 		return m.Snapshot(), nil
 	}
@@ -448,12 +450,12 @@ func (s *Server) topologyDiff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "from", "to")
+	q, err := httpapi.Query(r, "from", "to")
 	if err != nil {
 		return err
 	}
 	if !q.Has("from") {
-		return errorf(http.StatusBadRequest, "from", "from is missing: want a stored snapshot id (s1) or %s", liveName)
+		return httpapi.Errorf(http.StatusBadRequest, "from", "from is missing: want a stored snapshot id (s1) or %s", liveName)
 	}
 	to := liveName
 	if q.Has("to") {
@@ -467,6 +469,6 @@ func (s *Server) topologyDiff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, topology.Compare(a, b))
+	httpapi.WriteJSON(w, http.StatusOK, topology.Compare(a, b))
 	return nil
 }

@@ -2,8 +2,10 @@ package web
 
 import (
 	"errors"
-	"github.com/satellite-sdn/satellite/api"
 	"net/http"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/diagnostics"
 )
@@ -19,11 +21,11 @@ func (s *Server) traceRoutes() {
 }
 
 func (s *Server) postTrace(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	if s.tracer == nil {
-		return errorf(http.StatusServiceUnavailable, "", "packet tracing is not enabled on this server")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "packet tracing is not enabled on this server")
 	}
 	var req diagnostics.Request
 	if err := decodeBody(r, &req, traceExample); err != nil {
@@ -33,10 +35,10 @@ func (s *Server) postTrace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		var re *diagnostics.RequestError
 		if errors.As(err, &re) {
-			return errorf(re.Status, re.Field, "%s", re.Msg)
+			return httpapi.Errorf(re.Status, re.Field, "%s", re.Msg)
 		}
-		return errorf(http.StatusBadGateway, "", "trace: %v", err)
+		return httpapi.Errorf(http.StatusBadGateway, "", "trace: %v", err)
 	}
-	writeJSON(w, http.StatusOK, res)
+	httpapi.WriteJSON(w, http.StatusOK, res)
 	return nil
 }

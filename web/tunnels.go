@@ -1,8 +1,10 @@
 package web
 
 import (
-	"github.com/satellite-sdn/satellite/api"
 	"net/http"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/probes"
 )
@@ -13,26 +15,26 @@ func WithProbes(p *probes.Manager) Option { return func(s *Server) { s.probes = 
 
 func (s *Server) getTunnels(w http.ResponseWriter, r *http.Request) error {
 	if s.probes == nil {
-		return errorf(http.StatusServiceUnavailable, "", "tunnel probes are not enabled on this server")
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "tunnel probes are not enabled on this server")
 	}
-	q, err := query(r, "local", "remote", "state")
+	q, err := httpapi.Query(r, "local", "remote", "state")
 	if err != nil {
 		return err
 	}
 	var local, remote uint64
 	if v := q.Get("local"); v != "" {
 		if local, err = s.switchID(v); err != nil {
-			return errorf(http.StatusBadRequest, "local", "%v", err)
+			return httpapi.Errorf(http.StatusBadRequest, "local", "%v", err)
 		}
 	}
 	if v := q.Get("remote"); v != "" {
 		if remote, err = s.switchID(v); err != nil {
-			return errorf(http.StatusBadRequest, "remote", "%v", err)
+			return httpapi.Errorf(http.StatusBadRequest, "remote", "%v", err)
 		}
 	}
 	state := q.Get("state")
 	if state != "" && state != "up" && state != "down" {
-		return errorf(http.StatusBadRequest, "state", "%q: want up or down", state)
+		return httpapi.Errorf(http.StatusBadRequest, "state", "%q: want up or down", state)
 	}
 	c := s.probes.Config()
 	out := api.Tunnels{IntervalMs: ms(c.Interval.Seconds()), TimeoutMs: ms(c.Timeout.Seconds()), DownAfter: c.DownAfter,
@@ -45,7 +47,7 @@ func (s *Server) getTunnels(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Paths = append(out.Paths, p)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

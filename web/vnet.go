@@ -27,7 +27,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"github.com/satellite-sdn/satellite/api"
 	"io"
 	"mime"
 	"net/http"
@@ -36,6 +35,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/vnet"
@@ -52,7 +54,7 @@ func WithVirtualNetworks(m *vnet.Manager) Option { return func(s *Server) { s.vn
 // manager returns the Manager, or 503 when the server has none.
 func (s *Server) manager() (*vnet.Manager, error) {
 	if s.vnets == nil {
-		return nil, errorf(http.StatusServiceUnavailable, "", "virtual networks are not enabled on this server")
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "", "virtual networks are not enabled on this server")
 	}
 	return s.vnets, nil
 }
@@ -62,20 +64,20 @@ func (s *Server) manager() (*vnet.Manager, error) {
 // `network "net1"`; "" for the whole configuration) is a 400 naming the
 // field; one about another object (the change would break it) a 422.
 func vnetError(err error, object string) error {
-	var ae *apiError
+	var ae *httpapi.Error
 	var fe *vnet.FieldError
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &fe):
 		if object == "" || fe.Object == object || strings.HasPrefix(fe.Object, object+" ") {
-			return errorf(http.StatusBadRequest, fe.Field, "%s", fe.Error())
+			return httpapi.Errorf(http.StatusBadRequest, fe.Field, "%s", fe.Error())
 		}
-		return errorf(http.StatusUnprocessableEntity, "", "this change to %s would make %s invalid: %s: %s", object, fe.Object, fe.Field, fe.Msg)
+		return httpapi.Errorf(http.StatusUnprocessableEntity, "", "this change to %s would make %s invalid: %s: %s", object, fe.Object, fe.Field, fe.Msg)
 	case errors.Is(err, vnet.ErrConflict):
-		return errorf(http.StatusConflict, "", "the configuration changed meanwhile; try again")
+		return httpapi.Errorf(http.StatusConflict, "", "the configuration changed meanwhile; try again")
 	default:
-		return errorf(http.StatusInternalServerError, "", "%v", err)
+		return httpapi.Errorf(http.StatusInternalServerError, "", "%v", err)
 	}
 }
 
@@ -143,7 +145,7 @@ func (k *vkind[T]) find(c *vnet.Config, name string) (int, bool) {
 }
 
 func (k *vkind[T]) notFound(name string) error {
-	return errorf(http.StatusNotFound, "name", "%s does not exist (see GET %s)", k.object(name), k.path)
+	return httpapi.Errorf(http.StatusNotFound, "name", "%s does not exist (see GET %s)", k.object(name), k.path)
 }
 
 func (k *vkind[T]) render(v T) T {
@@ -170,7 +172,7 @@ func (k *vkind[T]) lookup(s *Server, r *http.Request) (T, error) {
 
 func registerKind[T any](s *Server, k *vkind[T]) {
 	s.handle("GET "+k.path, func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		c, _, err := s.current()
@@ -181,25 +183,25 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 		for _, v := range *k.items(&c) {
 			out = append(out, k.render(v))
 		}
-		writeJSON(w, http.StatusOK, out)
+		httpapi.WriteJSON(w, http.StatusOK, out)
 		return nil
 	})
 	s.handle("GET "+k.path+"/{name}", func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		v, err := k.lookup(s, r)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, k.render(v))
+		httpapi.WriteJSON(w, http.StatusOK, k.render(v))
 		return nil
 	})
 	s.handle("POST "+k.path, func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := s.manager(); err != nil {
 			return err
 		}
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		if k.create != nil {
@@ -211,11 +213,11 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 		}
 		name := *k.name(&v)
 		if name == "" {
-			return errorf(http.StatusBadRequest, "name", "name is missing; want an object such as %s", k.example)
+			return httpapi.Errorf(http.StatusBadRequest, "name", "name is missing; want an object such as %s", k.example)
 		}
 		c, err := s.update(k.object(name), func(c *vnet.Config) error {
 			if _, ok := k.find(c, name); ok {
-				return errorf(http.StatusConflict, "name", "%s already exists (PUT %s/%s replaces it)", k.object(name), k.path, name)
+				return httpapi.Errorf(http.StatusConflict, "name", "%s already exists (PUT %s/%s replaces it)", k.object(name), k.path, name)
 			}
 			*k.items(c) = append(*k.items(c), v)
 			vnet.AssignGroupIDs(c)
@@ -226,14 +228,14 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 		}
 		i, _ := k.find(&c, name)
 		w.Header().Set("Location", k.path+"/"+name)
-		writeJSON(w, http.StatusCreated, k.render((*k.items(&c))[i]))
+		httpapi.WriteJSON(w, http.StatusCreated, k.render((*k.items(&c))[i]))
 		return nil
 	})
 	s.handle("PUT "+k.path+"/{name}", func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := s.manager(); err != nil {
 			return err
 		}
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		name := r.PathValue("name")
@@ -246,7 +248,7 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 			*body = name
 		case name:
 		default:
-			return errorf(http.StatusBadRequest, "name", "the body names %s, the path %s: renaming is not supported (create the new one, move what uses the old one, delete it)",
+			return httpapi.Errorf(http.StatusBadRequest, "name", "the body names %s, the path %s: renaming is not supported (create the new one, move what uses the old one, delete it)",
 				k.object(*body), k.object(name))
 		}
 		c, err := s.update(k.object(name), func(c *vnet.Config) error {
@@ -266,11 +268,11 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 			return err
 		}
 		i, _ := k.find(&c, name)
-		writeJSON(w, http.StatusOK, k.render((*k.items(&c))[i]))
+		httpapi.WriteJSON(w, http.StatusOK, k.render((*k.items(&c))[i]))
 		return nil
 	})
 	s.handle("DELETE "+k.path+"/{name}", func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		name := r.PathValue("name")
@@ -282,7 +284,7 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 			}
 			if k.users != nil {
 				if users := k.users(c, name); len(users) > 0 {
-					return errorf(http.StatusConflict, "", "%s is in use by %s; delete them or change them first", k.object(name), list(users))
+					return httpapi.Errorf(http.StatusConflict, "", "%s is in use by %s; delete them or change them first", k.object(name), list(users))
 				}
 			}
 			items := *k.items(c)
@@ -293,7 +295,7 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, k.render(gone))
+		httpapi.WriteJSON(w, http.StatusOK, k.render(gone))
 		return nil
 	})
 }
@@ -422,10 +424,10 @@ var floatingIPKind = &vkind[vnet.FloatingIP]{
 			return err
 		}
 		if f.Network == "" {
-			return errorf(http.StatusBadRequest, "network", "network is missing: the external network to take the address from")
+			return httpapi.Errorf(http.StatusBadRequest, "network", "network is missing: the external network to take the address from")
 		}
 		if f.Interface == "" {
-			return errorf(http.StatusBadRequest, "interface", "interface is missing: the interface the address leads to")
+			return httpapi.Errorf(http.StatusBadRequest, "interface", "interface is missing: the interface the address leads to")
 		}
 		obj := fmt.Sprintf("floating IP for %q", f.Interface) // as validation names it
 		if f.IP != "" {
@@ -434,7 +436,7 @@ var floatingIPKind = &vkind[vnet.FloatingIP]{
 		c, err := s.update(obj, func(c *vnet.Config) error {
 			for _, o := range c.FloatingIPs {
 				if f.IP != "" && o.Network == f.Network && o.IP == f.IP {
-					return errorf(http.StatusConflict, "ip", "floating IP %s is in use by interface %q (PUT %s/%s moves it)", f.IP, o.Interface, "/api/v1/floating-ips", f.IP)
+					return httpapi.Errorf(http.StatusConflict, "ip", "floating IP %s is in use by interface %q (PUT %s/%s moves it)", f.IP, o.Interface, "/api/v1/floating-ips", f.IP)
 				}
 			}
 			c.FloatingIPs = append(c.FloatingIPs, f)
@@ -446,11 +448,11 @@ var floatingIPKind = &vkind[vnet.FloatingIP]{
 		for _, o := range c.FloatingIPs {
 			if o.Network == f.Network && o.Interface == f.Interface {
 				w.Header().Set("Location", "/api/v1/floating-ips/"+o.IP)
-				writeJSON(w, http.StatusCreated, o)
+				httpapi.WriteJSON(w, http.StatusCreated, o)
 				return nil
 			}
 		}
-		return errorf(http.StatusInternalServerError, "", "the floating IP was stored but is not in the configuration")
+		return httpapi.Errorf(http.StatusInternalServerError, "", "the floating IP was stored but is not in the configuration")
 	},
 }
 
@@ -461,17 +463,17 @@ func (s *Server) getFloatingIPStats(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	st, err := m.FloatingIPStats(r.Context(), r.PathValue("name"))
 	switch {
 	case errors.Is(err, vnet.ErrNoFloatingIP):
-		return errorf(http.StatusNotFound, "name", "floating IP %q does not exist (see GET /api/v1/floating-ips)", r.PathValue("name"))
+		return httpapi.Errorf(http.StatusNotFound, "name", "floating IP %q does not exist (see GET /api/v1/floating-ips)", r.PathValue("name"))
 	case err != nil:
-		return errorf(http.StatusServiceUnavailable, "", "%v", err)
+		return httpapi.Errorf(http.StatusServiceUnavailable, "", "%v", err)
 	}
-	writeJSON(w, http.StatusOK, st)
+	httpapi.WriteJSON(w, http.StatusOK, st)
 	return nil
 }
 
@@ -507,7 +509,7 @@ func (v *vpart[P, T]) path() string {
 }
 
 func (v *vpart[P, T]) notFound(parent, key string) error {
-	return errorf(http.StatusNotFound, v.param, "%s has no %s %s (see GET %s/%s/%s)", v.parent.object(parent), v.what, key, v.parent.path, parent, v.seg)
+	return httpapi.Errorf(http.StatusNotFound, v.param, "%s has no %s %s (see GET %s/%s/%s)", v.parent.object(parent), v.what, key, v.parent.path, parent, v.seg)
 }
 
 // member finds the member named key.
@@ -541,23 +543,23 @@ func (v *vpart[P, T]) change(s *Server, r *http.Request, fn func(c *vnet.Config,
 
 func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 	s.handle("GET "+v.path(), func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		p, err := v.parent.lookup(s, r)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, append([]T{}, *v.items(&p)...))
+		httpapi.WriteJSON(w, http.StatusOK, append([]T{}, *v.items(&p)...))
 		return nil
 	})
 	s.handle("GET "+v.path()+"/{"+v.param+"...}", func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		key, err := v.pathKey(r.PathValue(v.param))
 		if err != nil {
-			return errorf(http.StatusBadRequest, v.param, "%v", err)
+			return httpapi.Errorf(http.StatusBadRequest, v.param, "%v", err)
 		}
 		p, err := v.parent.lookup(s, r)
 		if err != nil {
@@ -567,14 +569,14 @@ func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 		if !ok {
 			return v.notFound(r.PathValue("name"), key)
 		}
-		writeJSON(w, http.StatusOK, (*v.items(&p))[i])
+		httpapi.WriteJSON(w, http.StatusOK, (*v.items(&p))[i])
 		return nil
 	})
 	s.handle("POST "+v.path(), func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := s.manager(); err != nil {
 			return err
 		}
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		var t T
@@ -587,7 +589,7 @@ func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 			n := len(*items)
 			k := v.key(&t, n)
 			if v.setKey != nil && k == "" {
-				return errorf(http.StatusBadRequest, v.param, "%s is missing; want an object such as %s", v.param, v.example)
+				return httpapi.Errorf(http.StatusBadRequest, v.param, "%s is missing; want an object such as %s", v.param, v.example)
 			}
 			if v.setKey != nil {
 				if canon, err := v.pathKey(k); err == nil {
@@ -596,7 +598,7 @@ func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 			}
 			for i := range *items {
 				if (v.same == nil && v.key(&(*items)[i], i) == k) || (v.same != nil && v.same((*items)[i], t)) {
-					return errorf(http.StatusConflict, v.param, "%s already has %s%s %s", v.parent.object(r.PathValue("name")), v.a, v.what, v.key(&(*items)[i], i))
+					return httpapi.Errorf(http.StatusConflict, v.param, "%s already has %s%s %s", v.parent.object(r.PathValue("name")), v.a, v.what, v.key(&(*items)[i], i))
 				}
 			}
 			*items = append(*items, t)
@@ -608,19 +610,19 @@ func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 		}
 		i, _ := v.member(&p, key)
 		w.Header().Set("Location", strings.Replace(v.path(), "{name}", r.PathValue("name"), 1)+"/"+key)
-		writeJSON(w, http.StatusCreated, (*v.items(&p))[i])
+		httpapi.WriteJSON(w, http.StatusCreated, (*v.items(&p))[i])
 		return nil
 	})
 	s.handle("PUT "+v.path()+"/{"+v.param+"...}", func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := s.manager(); err != nil {
 			return err
 		}
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		key, err := v.pathKey(r.PathValue(v.param))
 		if err != nil {
-			return errorf(http.StatusBadRequest, v.param, "%v", err)
+			return httpapi.Errorf(http.StatusBadRequest, v.param, "%v", err)
 		}
 		var t T
 		if err := decodeBody(r, &t, v.example); err != nil {
@@ -629,7 +631,7 @@ func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 		if v.setKey != nil {
 			if own := v.setKey(&t, key); own != "" {
 				if canon, err := v.pathKey(own); err != nil || canon != key {
-					return errorf(http.StatusBadRequest, v.param, "the body's %s %s differs from the path's %s; to change it, delete the %s and add a new one", v.param, own, key, v.what)
+					return httpapi.Errorf(http.StatusBadRequest, v.param, "the body's %s %s differs from the path's %s; to change it, delete the %s and add a new one", v.param, own, key, v.what)
 				}
 			}
 		}
@@ -645,16 +647,16 @@ func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 			return err
 		}
 		i, _ := v.member(&p, key)
-		writeJSON(w, http.StatusOK, (*v.items(&p))[i])
+		httpapi.WriteJSON(w, http.StatusOK, (*v.items(&p))[i])
 		return nil
 	})
 	s.handle("DELETE "+v.path()+"/{"+v.param+"...}", func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := query(r); err != nil {
+		if _, err := httpapi.Query(r); err != nil {
 			return err
 		}
 		key, err := v.pathKey(r.PathValue(v.param))
 		if err != nil {
-			return errorf(http.StatusBadRequest, v.param, "%v", err)
+			return httpapi.Errorf(http.StatusBadRequest, v.param, "%v", err)
 		}
 		var gone T
 		_, err = v.change(s, r, func(c *vnet.Config, p *P) error {
@@ -675,7 +677,7 @@ func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, gone)
+		httpapi.WriteJSON(w, http.StatusOK, gone)
 		return nil
 	})
 }
@@ -716,7 +718,7 @@ var (
 			ri := r.Interfaces[i]
 			for _, rt := range r.Routes {
 				if routeNeeds(c, r, rt, ri.Network) {
-					return errorf(http.StatusConflict, "", "route %s via %s of router %q needs the interface in network %q; delete the route first",
+					return httpapi.Errorf(http.StatusConflict, "", "route %s via %s of router %q needs the interface in network %q; delete the route first",
 						rt.Destination, rt.NextHop, r.Name, ri.Network)
 				}
 			}
@@ -832,7 +834,7 @@ func (s *Server) autoNetwork(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	var req api.AutoNetworkRequest
@@ -851,7 +853,7 @@ func (s *Server) autoNetwork(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 	}
 	w.Header().Set("Location", networkKind.path+"/"+vnet.AutoNetworkName)
-	writeJSON(w, status, res)
+	httpapi.WriteJSON(w, status, res)
 	return nil
 }
 
@@ -861,9 +863,9 @@ func decodeBodyOptional(r *http.Request, v any, example string) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
+			return httpapi.Errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
 		}
-		return errorf(http.StatusBadRequest, "", "reading request body: %v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "", "reading request body: %v", err)
 	}
 	if strings.TrimSpace(string(b)) == "" {
 		return nil
@@ -875,7 +877,7 @@ func decodeBodyOptional(r *http.Request, v any, example string) error {
 // ---- trunks and leases
 
 func (s *Server) getTrunks(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "datapath")
+	q, err := httpapi.Query(r, "datapath")
 	if err != nil {
 		return err
 	}
@@ -886,7 +888,7 @@ func (s *Server) getTrunks(w http.ResponseWriter, r *http.Request) error {
 	dp := q.Get("datapath")
 	if q.Has("datapath") {
 		if _, ok := datapathKind.find(&c, dp); !ok {
-			return errorf(http.StatusNotFound, "datapath", "%s does not exist (see GET %s)", datapathKind.object(dp), datapathKind.path)
+			return httpapi.Errorf(http.StatusNotFound, "datapath", "%s does not exist (see GET %s)", datapathKind.object(dp), datapathKind.path)
 		}
 	}
 	type portKey struct{ dp, port string }
@@ -917,7 +919,7 @@ func (s *Server) getTrunks(w http.ResponseWriter, r *http.Request) error {
 		}
 		return out[i].Port < out[j].Port
 	})
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -926,7 +928,7 @@ func (s *Server) getLeases(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "network")
+	q, err := httpapi.Query(r, "network")
 	if err != nil {
 		return err
 	}
@@ -934,7 +936,7 @@ func (s *Server) getLeases(w http.ResponseWriter, r *http.Request) error {
 	network := q.Get("network")
 	if q.Has("network") {
 		if _, ok := networkKind.find(&c, network); !ok {
-			return errorf(http.StatusNotFound, "network", "%s does not exist (see GET %s)", networkKind.object(network), networkKind.path)
+			return httpapi.Errorf(http.StatusNotFound, "network", "%s does not exist (see GET %s)", networkKind.object(network), networkKind.path)
 		}
 	}
 	holder := map[string]string{}
@@ -949,7 +951,7 @@ func (s *Server) getLeases(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, api.Lease{Network: l.Network, MAC: l.MAC, IP: l.IP, State: string(l.State),
 			Expires: l.Expires.UTC().Truncate(time.Second), Interface: holder[l.Network+"/"+l.MAC]})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -960,7 +962,7 @@ func (s *Server) getVNetStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	c, rev := m.Config()
@@ -981,7 +983,7 @@ func (s *Server) getVNetStatus(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Datapaths = append(out.Datapaths, ds)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -990,7 +992,7 @@ func (s *Server) getVNetFlows(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	c, _ := m.Config()
@@ -1004,7 +1006,7 @@ func (s *Server) getVNetFlows(w http.ResponseWriter, r *http.Request) error {
 	if dp == nil {
 		id, err := ParseDPID(arg)
 		if err != nil {
-			return errorf(http.StatusBadRequest, "dpid", "%q is neither the name of a datapath nor a datapath id: %v", arg, err)
+			return httpapi.Errorf(http.StatusBadRequest, "dpid", "%q is neither the name of a datapath nor a datapath id: %v", arg, err)
 		}
 		for i := range c.Datapaths {
 			if d, _ := vnet.ParseDPID(c.Datapaths[i].DPID); d == id {
@@ -1012,7 +1014,7 @@ func (s *Server) getVNetFlows(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if dp == nil {
-			return errorf(http.StatusNotFound, "dpid", "no datapath with id %s is configured (see GET %s)", FormatDPID(id), datapathKind.path)
+			return httpapi.Errorf(http.StatusNotFound, "dpid", "no datapath with id %s is configured (see GET %s)", FormatDPID(id), datapathKind.path)
 		}
 	}
 	id, _ := vnet.ParseDPID(dp.DPID)
@@ -1038,7 +1040,7 @@ func (s *Server) getVNetFlows(w http.ResponseWriter, r *http.Request) error {
 		return a.Match < b.Match
 	})
 	sort.Slice(out.Groups, func(i, j int) bool { return out.Groups[i].ID < out.Groups[j].ID })
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -1105,7 +1107,7 @@ func (s *Server) getVNetConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := query(r, "format")
+	q, err := httpapi.Query(r, "format")
 	if err != nil {
 		return err
 	}
@@ -1113,7 +1115,7 @@ func (s *Server) getVNetConfig(w http.ResponseWriter, r *http.Request) error {
 	if q.Has("format") {
 		format = q.Get("format")
 		if format != vnet.FormatJSON && format != vnet.FormatYAML {
-			return errorf(http.StatusBadRequest, "format", "format %q: want json or yaml", format)
+			return httpapi.Errorf(http.StatusBadRequest, "format", "format %q: want json or yaml", format)
 		}
 	}
 	c, rev := m.Config()
@@ -1138,7 +1140,7 @@ func (s *Server) putVNetConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r); err != nil {
 		return err
 	}
 	format := ""
@@ -1146,7 +1148,7 @@ func (s *Server) putVNetConfig(w http.ResponseWriter, r *http.Request) error {
 		mt, _, err := mime.ParseMediaType(ct)
 		switch {
 		case err != nil:
-			return errorf(http.StatusUnsupportedMediaType, "", "Content-Type %q: want application/json or application/yaml", ct)
+			return httpapi.Errorf(http.StatusUnsupportedMediaType, "", "Content-Type %q: want application/json or application/yaml", ct)
 		case mt == "application/json":
 			format = vnet.FormatJSON
 		case yamlTypes[mt]:
@@ -1154,25 +1156,25 @@ func (s *Server) putVNetConfig(w http.ResponseWriter, r *http.Request) error {
 		case mt == "text/plain" || mt == "application/octet-stream":
 			// detected from the document
 		default:
-			return errorf(http.StatusUnsupportedMediaType, "", "Content-Type %q: want application/json or application/yaml", ct)
+			return httpapi.Errorf(http.StatusUnsupportedMediaType, "", "Content-Type %q: want application/json or application/yaml", ct)
 		}
 	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
+			return httpapi.Errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
 		}
-		return errorf(http.StatusBadRequest, "", "reading request body: %v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "", "reading request body: %v", err)
 	}
 	c, err := vnet.DecodeConfig(b, format)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "", "%v", err)
+		return httpapi.Errorf(http.StatusBadRequest, "", "%v", err)
 	}
 	res, err := m.ApplyConfig(c)
 	if err != nil {
 		return vnetError(err, "")
 	}
-	writeJSON(w, http.StatusOK, res)
+	httpapi.WriteJSON(w, http.StatusOK, res)
 	return nil
 }
