@@ -84,7 +84,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req api.CreateTokenRequest
-	if err := decodeBody(r, &req, `{"name": "grafana", "role": "viewer"}`); err != nil {
+	if err := httpapi.DecodeBody(r, &req, `{"name": "grafana", "role": "viewer"}`); err != nil {
 		return err
 	}
 	if err := auth.CheckName(req.Name); err != nil {

@@ -1,11 +1,7 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -338,59 +334,6 @@ func flowJSON(fs *ofwire.FlowStats) api.Flow {
 	}
 }
 
-// decodeBody decodes a JSON object strictly into v: no unknown fields, no
-// trailing data, at most the size limit.
-func decodeBody(r *http.Request, v any, example string) error {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return httpapi.Errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds the limit of %d bytes", mbe.Limit)
-		}
-		return httpapi.Errorf(http.StatusBadRequest, "", "reading request body: %v", err)
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return httpapi.Errorf(http.StatusBadRequest, "", "request body is empty; want a JSON object such as %s", example)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return httpapi.Errorf(http.StatusBadRequest, "", "request body is not valid JSON (at byte %d): %v", se.Offset, err)
-		case errors.As(err, &te) && te.Field != "":
-			return httpapi.Errorf(http.StatusBadRequest, te.Field, "%s: got JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type.String()))
-		case errors.As(err, &te):
-			return httpapi.Errorf(http.StatusBadRequest, "", "request body is a JSON %s; want an object such as %s", te.Value, example)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-			return httpapi.Errorf(http.StatusBadRequest, name, "unknown field %q in request body; want an object such as %s", name, example)
-		default:
-			return httpapi.Errorf(http.StatusBadRequest, "", "request body is not valid JSON: %v", err)
-		}
-	}
-	if dec.More() {
-		return httpapi.Errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return httpapi.Errorf(http.StatusBadRequest, "", "request body has data after the JSON object")
-	}
-	return nil
-}
-
-func jsonKind(goType string) string {
-	switch strings.TrimPrefix(goType, "*") {
-	case "string":
-		return "a string"
-	case "uint32":
-		return "a whole number from 0 to 4294967295"
-	default:
-		return goType
-	}
-}
-
 const addFlowExample = `{"flow": "table=0,priority=100,in_port=1,actions=output:2", "id": 7}`
 
 func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
@@ -402,7 +345,7 @@ func (s *Server) addFlow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req api.AddFlowRequest
-	if err := decodeBody(r, &req, addFlowExample); err != nil {
+	if err := httpapi.DecodeBody(r, &req, addFlowExample); err != nil {
 		return err
 	}
 	if strings.TrimSpace(req.Flow) == "" {

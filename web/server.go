@@ -64,13 +64,13 @@ import (
 	"github.com/satellite-sdn/satellite/api"
 	"github.com/satellite-sdn/satellite/web/auditapi"
 	"github.com/satellite-sdn/satellite/web/internal/httpapi"
+	"github.com/satellite-sdn/satellite/web/traceapi"
 
 	"github.com/satellite-sdn/satellite/alerts"
 	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
-	"github.com/satellite-sdn/satellite/diagnostics"
 	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/journal"
@@ -128,7 +128,7 @@ type Server struct {
 	journal   *journal.Journal // the history (events.go, WithJournal), or nil
 	flowAudit auditapi.Auditor // the flow audit (web/auditapi, WithAudit), or nil
 
-	tracer *diagnostics.Tracer // packet traces (trace.go, WithTracer), or nil
+	tracer traceapi.Tracer // packet traces (web/traceapi, WithTracer), or nil
 
 	exp exportersState // exporter health and /metrics (exporters.go)
 

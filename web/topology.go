@@ -348,7 +348,7 @@ func snapshotKind(goType string) string {
 		if strings.HasPrefix(goType, "[]") {
 			return "a list"
 		}
-		return jsonKind(goType)
+		return httpapi.JSONKind(goType)
 	}
 }
 

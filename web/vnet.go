@@ -208,7 +208,7 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 			return k.create(s, w, r)
 		}
 		var v T
-		if err := decodeBody(r, &v, k.example); err != nil {
+		if err := httpapi.DecodeBody(r, &v, k.example); err != nil {
 			return err
 		}
 		name := *k.name(&v)
@@ -240,7 +240,7 @@ func registerKind[T any](s *Server, k *vkind[T]) {
 		}
 		name := r.PathValue("name")
 		var v T
-		if err := decodeBody(r, &v, k.example); err != nil {
+		if err := httpapi.DecodeBody(r, &v, k.example); err != nil {
 			return err
 		}
 		switch body := k.name(&v); *body {
@@ -420,7 +420,7 @@ var floatingIPKind = &vkind[vnet.FloatingIP]{
 	example: `{"network": "ext1", "ip": "192.0.2.10", "interface": "a1"}`,
 	create: func(s *Server, w http.ResponseWriter, r *http.Request) error {
 		var f vnet.FloatingIP
-		if err := decodeBody(r, &f, `{"network": "ext1", "ip": "192.0.2.10", "interface": "a1"} (ip is optional)`); err != nil {
+		if err := httpapi.DecodeBody(r, &f, `{"network": "ext1", "ip": "192.0.2.10", "interface": "a1"} (ip is optional)`); err != nil {
 			return err
 		}
 		if f.Network == "" {
@@ -580,7 +580,7 @@ func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 			return err
 		}
 		var t T
-		if err := decodeBody(r, &t, v.example); err != nil {
+		if err := httpapi.DecodeBody(r, &t, v.example); err != nil {
 			return err
 		}
 		var key string
@@ -625,7 +625,7 @@ func registerPart[P, T any](s *Server, v *vpart[P, T]) {
 			return httpapi.Errorf(http.StatusBadRequest, v.param, "%v", err)
 		}
 		var t T
-		if err := decodeBody(r, &t, v.example); err != nil {
+		if err := httpapi.DecodeBody(r, &t, v.example); err != nil {
 			return err
 		}
 		if v.setKey != nil {
@@ -871,7 +871,7 @@ func decodeBodyOptional(r *http.Request, v any, example string) error {
 		return nil
 	}
 	r.Body = io.NopCloser(strings.NewReader(string(b)))
-	return decodeBody(r, v, example)
+	return httpapi.DecodeBody(r, v, example)
 }
 
 // ---- trunks and leases
