@@ -67,7 +67,7 @@ func (s *Server) getAlerts(w http.ResponseWriter, r *http.Request) error {
 	if q.Has("state") && state != alerts.StatePending && state != alerts.StateFiring {
 		return httpapi.Errorf(http.StatusBadRequest, "state", "state %q: want pending or firing", state)
 	}
-	if q.Has("severity") && !oneOf(severity, alerts.Severities) {
+	if q.Has("severity") && !httpapi.OneOf(severity, alerts.Severities) {
 		return httpapi.Errorf(http.StatusBadRequest, "severity", "severity %q: want one of %s", severity, strings.Join(alerts.Severities, ", "))
 	}
 	out := []alerts.Alert{}
@@ -78,15 +78,6 @@ func (s *Server) getAlerts(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-func oneOf(s string, list []string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) getAlertHistory(w http.ResponseWriter, r *http.Request) error {

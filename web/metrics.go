@@ -265,30 +265,6 @@ func (s *Server) metricsGroups(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// parseTime reads a time parameter: RFC 3339, Unix seconds, "now", or a
-// negative duration relative to now ("-15m").
-func parseTime(q url.Values, name string, now time.Time) (time.Time, bool, error) {
-	if !q.Has(name) {
-		return time.Time{}, false, nil
-	}
-	v := q.Get(name)
-	if v == "now" {
-		return now, true, nil
-	}
-	if strings.HasPrefix(v, "-") {
-		if d, err := time.ParseDuration(v); err == nil {
-			return now.Add(d), true, nil
-		}
-	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t, true, nil
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f < 1e11 {
-		return time.Unix(0, int64(f*1e9)), true, nil
-	}
-	return time.Time{}, false, httpapi.Errorf(http.StatusBadRequest, name, "%s %q: want RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, now, or a time relative to now such as -15m", name, v)
-}
-
 func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.collector()
 	if err != nil {
@@ -309,13 +285,13 @@ func (s *Server) metricsSeries(w http.ResponseWriter, r *http.Request) error {
 	now := time.Now()
 	sq := collector.SeriesQuery{MaxPoints: MaxSeriesPoints}
 	var ok bool
-	if sq.From, ok, err = parseTime(q, "from", now); err != nil {
+	if sq.From, ok, err = httpapi.ParseTime(q, "from", now); err != nil {
 		return err
 	}
 	if !ok {
 		sq.From = now.Add(-time.Hour)
 	}
-	if sq.To, ok, err = parseTime(q, "to", now); err != nil {
+	if sq.To, ok, err = httpapi.ParseTime(q, "to", now); err != nil {
 		return err
 	}
 	if !ok {

@@ -63,6 +63,7 @@ import (
 
 	"github.com/satellite-sdn/satellite/api"
 	"github.com/satellite-sdn/satellite/web/auditapi"
+	"github.com/satellite-sdn/satellite/web/insightsapi"
 	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 	"github.com/satellite-sdn/satellite/web/traceapi"
 
@@ -71,7 +72,6 @@ import (
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/controller"
 	"github.com/satellite-sdn/satellite/controller/ofwire"
-	"github.com/satellite-sdn/satellite/insights"
 	"github.com/satellite-sdn/satellite/internal/auth"
 	"github.com/satellite-sdn/satellite/journal"
 	"github.com/satellite-sdn/satellite/lldp"
@@ -117,7 +117,7 @@ type Server struct {
 
 	coll     *collector.Collector // statistics (WithCollector, metrics.go), or nil
 	alertEng *alerts.Engine       // alert rules and alerts (WithAlerts, alerts.go), or nil
-	insights *insights.Engine     // what is wrong now (WithInsights, insights.go), or nil
+	insights insightsapi.Engine   // what is wrong now (web/insightsapi, WithInsights), or nil
 
 	streamCfg StreamConfig // the websocket stream (stream.go)
 	hub       streamHub    // its clients

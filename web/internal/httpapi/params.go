@@ -1,0 +1,43 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseTime reads a time parameter: RFC 3339, Unix seconds, "now", or a
+// negative duration relative to now ("-15m").
+func ParseTime(q url.Values, name string, now time.Time) (time.Time, bool, error) {
+	if !q.Has(name) {
+		return time.Time{}, false, nil
+	}
+	v := q.Get(name)
+	if v == "now" {
+		return now, true, nil
+	}
+	if strings.HasPrefix(v, "-") {
+		if d, err := time.ParseDuration(v); err == nil {
+			return now.Add(d), true, nil
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, true, nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f < 1e11 {
+		return time.Unix(0, int64(f*1e9)), true, nil
+	}
+	return time.Time{}, false, Errorf(http.StatusBadRequest, name, "%s %q: want RFC 3339 (2026-01-02T15:04:05Z), Unix seconds, now, or a time relative to now such as -15m", name, v)
+}
+
+// OneOf reports whether s is in list.
+func OneOf(s string, list []string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
