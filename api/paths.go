@@ -17,3 +17,6 @@ const StreamPath = "/api/v1/stream"
 
 // MaxPageLimit is the largest limit a page may ask for.
 const MaxPageLimit = 1_000_000
+
+// RulesPath is where the alert rules are.
+const RulesPath = "/api/v1/alerts/rules"

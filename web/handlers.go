@@ -38,19 +38,6 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// uintParam parses an optional unsigned query parameter no larger than max.
-func uintParam(q url.Values, name string, max uint64, want string) (uint64, bool, error) {
-	if !q.Has(name) {
-		return 0, false, nil
-	}
-	v := q.Get(name)
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil || n > max {
-		return 0, false, httpapi.Errorf(http.StatusBadRequest, name, "%s %q: want %s", name, v, want)
-	}
-	return n, true, nil
-}
-
 func (s *Server) parseDPIDParam(r *http.Request) (uint64, error) {
 	dpid, err := s.switchID(r.PathValue("dpid"))
 	if err != nil {
@@ -261,7 +248,7 @@ type flowSelector struct {
 // when owner is absent ("" = every owner).
 func parseSelector(q url.Values, defaultOwner string) (flowSelector, error) {
 	sel := flowSelector{filter: controller.FlowFilter{Table: controller.TableAll}}
-	if n, ok, err := uintParam(q, "table", 254, "a table number from 0 to 254"); err != nil {
+	if n, ok, err := httpapi.UintParam(q, "table", 254, "a table number from 0 to 254"); err != nil {
 		return sel, err
 	} else if ok {
 		t := uint8(n)
@@ -279,7 +266,7 @@ func parseSelector(q url.Values, defaultOwner string) (flowSelector, error) {
 		if name == "network" {
 			max, want = controller.MaxScope, fmt.Sprintf("a virtual network id from 0 to %d", controller.MaxScope)
 		}
-		n, ok, err := uintParam(q, name, max, want)
+		n, ok, err := httpapi.UintParam(q, name, max, want)
 		if err != nil {
 			return sel, err
 		}

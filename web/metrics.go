@@ -146,7 +146,7 @@ func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
 	if f.DPID, err = s.optionalDPID(q); err != nil {
 		return err
 	}
-	if n, ok, err := uintParam(q, "table", 254, "a table number from 0 to 254"); err != nil {
+	if n, ok, err := httpapi.UintParam(q, "table", 254, "a table number from 0 to 254"); err != nil {
 		return err
 	} else if ok {
 		t := uint8(n)
@@ -159,13 +159,13 @@ func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Owner = &k
 	}
-	if n, ok, err := uintParam(q, "network", controller.MaxScope, fmt.Sprintf("a virtual network id from 0 to %d", controller.MaxScope)); err != nil {
+	if n, ok, err := httpapi.UintParam(q, "network", controller.MaxScope, fmt.Sprintf("a virtual network id from 0 to %d", controller.MaxScope)); err != nil {
 		return err
 	} else if ok {
 		v := uint32(n)
 		f.Network = &v
 	}
-	if n, ok, err := uintParam(q, "id", math.MaxUint32, "a whole number from 0 to 4294967295"); err != nil {
+	if n, ok, err := httpapi.UintParam(q, "id", math.MaxUint32, "a whole number from 0 to 4294967295"); err != nil {
 		return err
 	} else if ok {
 		v := uint32(n)
@@ -176,7 +176,7 @@ func (s *Server) metricsFlows(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.Errorf(http.StatusBadRequest, "sort", "sort %q: want key, bps or pps", order)
 	}
 	limit := uint64(DefaultFlowLimit)
-	if n, ok, err := uintParam(q, "limit", MaxFlowLimit, fmt.Sprintf("a whole number from 1 to %d", MaxFlowLimit)); err != nil {
+	if n, ok, err := httpapi.UintParam(q, "limit", MaxFlowLimit, fmt.Sprintf("a whole number from 1 to %d", MaxFlowLimit)); err != nil {
 		return err
 	} else if ok {
 		if n == 0 {

@@ -272,7 +272,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	since, _, err := uintParam(q, "since", 1<<63, "a version: a whole number from a previous message (0 for a snapshot)")
+	since, _, err := httpapi.UintParam(q, "since", 1<<63, "a version: a whole number from a previous message (0 for a snapshot)")
 	if err != nil {
 		return err
 	}

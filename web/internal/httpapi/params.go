@@ -41,3 +41,16 @@ func OneOf(s string, list []string) bool {
 	}
 	return false
 }
+
+// UintParam parses an optional unsigned query parameter no larger than max.
+func UintParam(q url.Values, name string, max uint64, want string) (uint64, bool, error) {
+	if !q.Has(name) {
+		return 0, false, nil
+	}
+	v := q.Get(name)
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n > max {
+		return 0, false, Errorf(http.StatusBadRequest, name, "%s %q: want %s", name, v, want)
+	}
+	return n, true, nil
+}
