@@ -121,14 +121,6 @@ func switchJSON(sess *controller.Session) api.Switch {
 	return sw
 }
 
-// Reserved port numbers (ofp_port_no) and their names.
-const portLocal = 0xfffffffe
-
-var reservedPortNames = map[uint32]string{
-	0xfffffff8: "in_port", 0xfffffff9: "table", 0xfffffffa: "normal", 0xfffffffb: "flood",
-	0xfffffffc: "all", 0xfffffffd: "controller", portLocal: "local", 0xffffffff: "any",
-}
-
 // OFPPS_BLOCKED: the port is blocked by a loop-prevention protocol.
 const portStateBlocked = 1 << 1
 
@@ -149,7 +141,7 @@ func portJSON(p ofwire.Port) api.Port {
 		hw = p.HWAddr.String()
 	}
 	return api.Port{
-		Number: p.No, Reserved: reservedPortNames[p.No], Name: p.Name, HWAddr: hw, State: portState(p),
+		Number: p.No, Reserved: httpapi.ReservedPortNames[p.No], Name: p.Name, HWAddr: hw, State: portState(p),
 		AdminDown: p.Config&ofwire.PortConfigDown != 0, LinkDown: p.State&ofwire.PortStateDown != 0,
 		Blocked: p.State&portStateBlocked != 0, Live: p.State&ofwire.PortStateLive != 0,
 		CurrSpeedKbps: p.CurrSpeed, MaxSpeedKbps: p.MaxSpeed,
@@ -172,14 +164,6 @@ func (s *Server) getPorts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// counter reports an OVS "unsupported" all-ones counter as nil.
-func counter(v uint64) *uint64 {
-	if v == math.MaxUint64 {
-		return nil
-	}
-	return &v
-}
-
 func duration(sec, nsec uint32) float64 {
 	return math.Round((float64(sec)+float64(nsec)/1e9)*1000) / 1000
 }
@@ -197,7 +181,7 @@ func (s *Server) getPortStats(w http.ResponseWriter, r *http.Request) error {
 	if q.Has("port") {
 		v := q.Get("port")
 		if strings.EqualFold(v, "local") {
-			port = portLocal
+			port = httpapi.PortLocal
 		} else if n, err := strconv.ParseUint(v, 10, 32); err == nil && n >= 1 && n < 0xffffff00 {
 			port = uint32(n)
 		} else {
@@ -216,13 +200,13 @@ func (s *Server) getPortStats(w http.ResponseWriter, r *http.Request) error {
 	out := []api.PortStats{}
 	for _, st := range stats {
 		ps := api.PortStats{
-			Number: st.PortNo, Reserved: reservedPortNames[st.PortNo],
-			RxPackets: counter(st.RxPackets), TxPackets: counter(st.TxPackets),
-			RxBytes: counter(st.RxBytes), TxBytes: counter(st.TxBytes),
-			RxDropped: counter(st.RxDropped), TxDropped: counter(st.TxDropped),
-			RxErrors: counter(st.RxErrors), TxErrors: counter(st.TxErrors),
-			RxFrameErr: counter(st.RxFrameErr), RxOverErr: counter(st.RxOverErr),
-			RxCRCErr: counter(st.RxCRCErr), Collisions: counter(st.Collisions),
+			Number: st.PortNo, Reserved: httpapi.ReservedPortNames[st.PortNo],
+			RxPackets: httpapi.Counter(st.RxPackets), TxPackets: httpapi.Counter(st.TxPackets),
+			RxBytes: httpapi.Counter(st.RxBytes), TxBytes: httpapi.Counter(st.TxBytes),
+			RxDropped: httpapi.Counter(st.RxDropped), TxDropped: httpapi.Counter(st.TxDropped),
+			RxErrors: httpapi.Counter(st.RxErrors), TxErrors: httpapi.Counter(st.TxErrors),
+			RxFrameErr: httpapi.Counter(st.RxFrameErr), RxOverErr: httpapi.Counter(st.RxOverErr),
+			RxCRCErr: httpapi.Counter(st.RxCRCErr), Collisions: httpapi.Counter(st.Collisions),
 			DurationS: duration(st.DurationSec, st.DurationNSec),
 		}
 		if p, ok := sess.Port(st.PortNo); ok {

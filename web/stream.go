@@ -35,8 +35,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/satellite-sdn/satellite/api"
-	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 	"math"
 	"net"
 	"net/http"
@@ -46,6 +44,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/satellite-sdn/satellite/api"
+	"github.com/satellite-sdn/satellite/web/internal/httpapi"
+	"github.com/satellite-sdn/satellite/web/metricsapi"
 
 	"github.com/gorilla/websocket"
 
@@ -559,7 +561,7 @@ func (rb *rateBuffer) add(b *collector.Batch, ports bool) {
 			p := &b.Ports[i]
 			rb.ports[p.Key] = api.StreamPort{
 				Key: p.Key, DPID: FormatDPID(p.DPID), Port: p.Port, Name: p.Name, SpeedKbps: p.SpeedKbps, T: time.Unix(0, p.Time).UTC(),
-				PortRates: portRates(&p.Rates, num),
+				PortRates: metricsapi.PortRates(&p.Rates, num),
 			}
 		}
 	}
