@@ -232,7 +232,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/topology/events", s.getTopologyEvents)
 	s.registerEvents() // GET /api/v1/events, the journal (events.go)
 	s.handle("GET /api/v1/discovery", s.getDiscovery)
-	s.handle("GET /api/v1/tunnels", s.getTunnels)
+	s.tunnelRoutes() // GET /api/v1/tunnels (web/tunnelsapi)
 	s.handle("POST "+snapshotsPath, s.importSnapshot)
 	s.handle("GET "+snapshotsPath, s.listSnapshots)
 	s.handle("GET "+snapshotsPath+"/{id}", s.getSnapshot)
