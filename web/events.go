@@ -1,14 +1,5 @@
 package web
 
-// The history of changes (the journal, docs/journal.md):
-//
-//	GET /api/v1/events[?since=&until=&kind=&switch=&limit=&after=]
-//
-// since and until are RFC 3339 times or durations back from now ("1h");
-// kind and switch may repeat or hold commas; a switch is a datapath id or
-// a datapath name of the virtual network configuration. Oldest first,
-// paginated like a log (paging.go): limit alone takes the newest N.
-
 import (
 	"encoding/json"
 	"errors"
@@ -17,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/satellite-sdn/satellite/web/eventsapi"
 	"github.com/satellite-sdn/satellite/web/internal/httpapi"
 
 	"github.com/satellite-sdn/satellite/internal/auth"
@@ -28,38 +20,12 @@ import (
 // that route answers 503.
 func WithJournal(j *journal.Journal) Option { return func(s *Server) { s.journal = j } }
 
-// eventsDefaultSince is how far back GET /api/v1/events looks without since.
-const eventsDefaultSince = 24 * time.Hour
-
 func (s *Server) registerEvents() {
-	s.handle("GET /api/v1/events", s.getEvents)
-}
-
-// parseSince reads an RFC 3339 time or a duration back from now.
-func parseSince(field, v string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil {
-		if d < 0 {
-			return time.Time{}, httpapi.Errorf(http.StatusBadRequest, field, "%s=%s: want a positive duration back from now (such as 1h) or an RFC 3339 time", field, v)
-		}
-		return now.Add(-d), nil
+	h := &eventsapi.Handlers{Switch: s.switchDPID}
+	if s.journal != nil {
+		h.Journal = s.journal
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, httpapi.Errorf(http.StatusBadRequest, field, "%s=%q: want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (such as 1h or 30m)", field, v)
-	}
-	return t, nil
-}
-
-func listParam(vs []string) []string {
-	var out []string
-	for _, v := range vs {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
+	h.Register(router{s})
 }
 
 // switchDPID resolves a datapath id or name.
@@ -96,7 +62,7 @@ func (s *Server) topologyAt(w http.ResponseWriter, v string) error {
 	if v == "" {
 		return httpapi.Errorf(http.StatusBadRequest, "at", "at is empty: want an RFC 3339 time or a duration back from now (such as 1h)")
 	}
-	at, err := parseSince("at", v, time.Now())
+	at, err := httpapi.ParseSince("at", v, time.Now())
 	if err != nil {
 		return err
 	}
@@ -136,48 +102,4 @@ func (s *Server) journalChange(e auth.AuditEntry, old, new json.RawMessage) {
 		rec.Data, _ = json.Marshal(v)
 	}
 	s.journal.Append(rec)
-}
-
-func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
-	if s.journal == nil {
-		return httpapi.Errorf(http.StatusServiceUnavailable, "", "the journal is off on this server (journal.enabled: false)")
-	}
-	q, err := httpapi.Query(r, "since", "until", "kind", "switch")
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	jq := journal.Query{Since: now.Add(-eventsDefaultSince), Kinds: listParam(q["kind"])}
-	if v := q.Get("since"); v != "" {
-		if jq.Since, err = parseSince("since", v, now); err != nil {
-			return err
-		}
-	}
-	if v := q.Get("until"); v != "" {
-		if jq.Until, err = parseSince("until", v, now); err != nil {
-			return err
-		}
-	}
-	for _, v := range listParam(q["switch"]) {
-		d, err := s.switchDPID(v)
-		if err != nil {
-			return err
-		}
-		jq.DPIDs = append(jq.DPIDs, d)
-	}
-	if q.Has("switch") && len(jq.DPIDs) == 0 {
-		return httpapi.Errorf(http.StatusBadRequest, "switch", "switch is empty: want a datapath id or name")
-	}
-	if q.Has("kind") && len(jq.Kinds) == 0 {
-		return httpapi.Errorf(http.StatusBadRequest, "kind", "kind is empty: want an event kind such as link-down")
-	}
-	recs, err := s.journal.Read(jq)
-	if err != nil {
-		return httpapi.Errorf(http.StatusInternalServerError, "", "reading the journal: %v", err)
-	}
-	for i := range recs {
-		recs[i].Time = apiTime(recs[i].Time)
-	}
-	httpapi.WriteJSON(w, http.StatusOK, recs)
-	return nil
 }

@@ -54,3 +54,18 @@ func UintParam(q url.Values, name string, max uint64, want string) (uint64, bool
 	}
 	return n, true, nil
 }
+
+// ParseSince reads an RFC 3339 time or a duration back from now.
+func ParseSince(field, v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return time.Time{}, Errorf(http.StatusBadRequest, field, "%s=%s: want a positive duration back from now (such as 1h) or an RFC 3339 time", field, v)
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, Errorf(http.StatusBadRequest, field, "%s=%q: want an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back from now (such as 1h or 30m)", field, v)
+	}
+	return t, nil
+}
