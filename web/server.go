@@ -19,23 +19,23 @@
 //	GET    /api/v1/hosts[?dpid=X&mac=M]
 //	GET    /api/v1/topology
 //	GET    /api/v1/topology/events[?kind=K]
-//	GET    /api/v1/events[?since=&until=&kind=&switch=]  the journal (events.go)
+//	GET    /api/v1/events[?since=&until=&kind=&switch=]  the journal (web/eventsapi)
 //	GET    /api/v1/discovery
 //	POST   /api/v1/topology/snapshots         a snapshot as GET /api/v1/topology returns it
 //	GET    /api/v1/topology/snapshots
 //	GET    /api/v1/topology/snapshots/{id}
 //	DELETE /api/v1/topology/snapshots/{id}
 //	GET    /api/v1/topology/diff?from=ID|live[&to=ID|live]
-//	GET    /api/v1/metrics/...                statistics (metrics.go, WithCollector)
-//	GET    /api/v1/alerts/..., rules          alerts and rules (alerts.go, WithAlerts)
+//	GET    /api/v1/metrics/...                statistics (web/metricsapi, WithCollector)
+//	GET    /api/v1/alerts/..., rules          alerts and rules (web/alertsapi, WithAlerts)
 //	GET    /api/v1/stream[?since=V&epoch=E&topics=T]  websocket: hello, snapshot, deltas, rates, alerts (stream.go)
 //	GET    /api/openapi.json                  the OpenAPI document of every route (openapi.go)
 //	GET    /api/v1/whoami, /api/v1/tokens[/{name}], /api/v1/audit-log  credentials (auth.go)
 //	GET    /ui/...                            the web UI, when given (WithUI), with /ui/login
 //	/api/v1/datapaths, networks, interfaces, routers, security-groups, trunks,
 //	leases, vnet/...                          virtual networks (vnet.go, WithVirtualNetworks)
-//	POST   /api/v1/trace                      a packet trace: why can't A reach B? (trace.go, WithTracer)
-//	GET    /api/v1/audit[/{dpid}][?fresh=true] the flow audit; POST /api/v1/audit/fix converges now (audit.go)
+//	POST   /api/v1/trace                      a packet trace: why can't A reach B? (web/traceapi, WithTracer)
+//	GET    /api/v1/audit[/{dpid}][?fresh=true] the flow audit; POST /api/v1/audit/fix converges now (web/auditapi)
 //
 // The topology routes answer 503 unless the server was given a model
 // (WithTopology), /api/v1/discovery unless it was given the discovery
@@ -230,7 +230,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/hosts", s.getHosts)
 	s.handle("GET /api/v1/topology", s.getTopology)
 	s.handle("GET /api/v1/topology/events", s.getTopologyEvents)
-	s.registerEvents() // GET /api/v1/events, the journal (events.go)
+	s.registerEvents() // GET /api/v1/events, the journal (web/eventsapi)
 	s.handle("GET /api/v1/discovery", s.getDiscovery)
 	s.tunnelRoutes() // GET /api/v1/tunnels (web/tunnelsapi)
 	s.handle("POST "+snapshotsPath, s.importSnapshot)
