@@ -3,11 +3,9 @@ package web
 import (
 	"net/http"
 
-	"github.com/satellite-sdn/satellite/api"
-	"github.com/satellite-sdn/satellite/web/internal/httpapi"
-
 	"github.com/satellite-sdn/satellite/exporters"
 	"github.com/satellite-sdn/satellite/internal/auth"
+	"github.com/satellite-sdn/satellite/web/exportersapi"
 )
 
 // exportersState is what the exporter routes serve.
@@ -17,7 +15,7 @@ type exportersState struct {
 	series  func() int // series /metrics holds, or nil
 }
 
-// WithExporters serves GET /api/v1/exporters from set: the health and
+// WithExporters serves GET /api/v1/exporters (web/exportersapi) from set: the health and
 // counters of every push exporter (InfluxDB, Fluentd).
 func WithExporters(set *exporters.Set) Option { return func(s *Server) { s.exp.set = set } }
 
@@ -31,23 +29,9 @@ func (s *Server) exporterRoutes() {
 	if s.exp.metrics != nil {
 		s.handleRaw("GET /metrics", auth.RoleViewer, s.exp.metrics)
 	}
-	s.handle("GET /api/v1/exporters", s.getExporters)
-}
-
-func (s *Server) getExporters(w http.ResponseWriter, r *http.Request) error {
-	if _, err := httpapi.Query(r); err != nil {
-		return err
-	}
-	out := api.ExportersStatus{Exporters: []exporters.Status{}}
+	h := &exportersapi.Handlers{Metrics: s.exp.metrics != nil, Series: s.exp.series}
 	if s.exp.set != nil {
-		out.Exporters = s.exp.set.Statuses()
+		h.Statuses = s.exp.set.Statuses
 	}
-	if s.exp.metrics != nil {
-		out.Metrics = &api.MetricsStatus{Path: "/metrics"}
-		if s.exp.series != nil {
-			out.Metrics.Series = s.exp.series()
-		}
-	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
-	return nil
+	h.Register(router{s})
 }
