@@ -52,12 +52,17 @@ func (h *Handlers) Register(r httpapi.Router) {
 	r.Handle("GET /api/v1/alerts", h.getAlerts)
 	r.Handle("GET /api/v1/alerts/history", h.getAlertHistory)
 	r.Handle("GET /api/v1/alerts/metrics", h.getAlertMetrics)
-	r.Handle("GET /api/v1/alerts/stats", h.getAlertStats)
-	r.Handle("GET "+api.RulesPath, h.listRules)
+	r.Handle("GET /api/v1/alerts/stats", httpapi.Get(h.ready, func() any { return h.Engine.Stats() }))
+	r.Handle("GET "+api.RulesPath, httpapi.Get(h.ready, func() any { return h.Engine.Rules() }))
 	r.Handle("POST "+api.RulesPath, h.addRule)
 	r.Handle("GET "+api.RulesPath+"/{name}", h.getRule)
 	r.Handle("PUT "+api.RulesPath+"/{name}", h.putRule)
 	r.Handle("DELETE "+api.RulesPath+"/{name}", h.deleteRule)
+}
+
+func (h *Handlers) ready() error {
+	_, err := h.engine()
+	return err
 }
 
 func (h *Handlers) engine() (Engine, error) {
@@ -127,30 +132,6 @@ func (h *Handlers) getAlertMetrics(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, alerts.Metrics)
-	return nil
-}
-
-func (h *Handlers) getAlertStats(w http.ResponseWriter, r *http.Request) error {
-	e, err := h.engine()
-	if err != nil {
-		return err
-	}
-	if _, err := httpapi.Query(r); err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, e.Stats())
-	return nil
-}
-
-func (h *Handlers) listRules(w http.ResponseWriter, r *http.Request) error {
-	e, err := h.engine()
-	if err != nil {
-		return err
-	}
-	if _, err := httpapi.Query(r); err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, e.Rules())
 	return nil
 }
 

@@ -48,9 +48,14 @@ var Kinds = []string{insights.KindErrors, insights.KindDrops, insights.KindTraff
 // Register adds the routes to r.
 func (h *Handlers) Register(r httpapi.Router) {
 	r.Handle("GET /api/v1/insights", h.getInsights)
-	r.Handle("GET /api/v1/insights/history", h.getHistory)
-	r.Handle("GET /api/v1/insights/stats", h.getStats)
+	r.Handle("GET /api/v1/insights/history", httpapi.Get(h.ready, func() any { return h.Engine.History() }))
+	r.Handle("GET /api/v1/insights/stats", httpapi.Get(h.ready, func() any { return h.Engine.Stats() }))
 	r.Handle("GET /api/v1/insights/top", h.getTopTalkers)
+}
+
+func (h *Handlers) ready() error {
+	_, err := h.engine()
+	return err
 }
 
 func (h *Handlers) engine() (Engine, error) {
@@ -101,30 +106,6 @@ func (h *Handlers) getInsights(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (h *Handlers) getHistory(w http.ResponseWriter, r *http.Request) error {
-	e, err := h.engine()
-	if err != nil {
-		return err
-	}
-	if _, err := httpapi.Query(r); err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, e.History())
-	return nil
-}
-
-func (h *Handlers) getStats(w http.ResponseWriter, r *http.Request) error {
-	e, err := h.engine()
-	if err != nil {
-		return err
-	}
-	if _, err := httpapi.Query(r); err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, e.Stats())
 	return nil
 }
 

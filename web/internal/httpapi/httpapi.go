@@ -71,3 +71,20 @@ func Query(r *http.Request, allowed ...string) (url.Values, error) {
 	}
 	return q, nil
 }
+
+// Get is the handler of a route that takes no query parameters and
+// answers one document: ready says whether the subsystem behind it is
+// there (its error, such as a 503, is the answer when it is not), then
+// read gives the document.
+func Get(ready func() error, read func() any) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := ready(); err != nil {
+			return err
+		}
+		if _, err := Query(r); err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, read())
+		return nil
+	}
+}
