@@ -51,7 +51,9 @@ type Config struct {
 	WarnEvery time.Duration
 	// EchoInterval is how often a quiet switch is sent an echo request
 	// (default 1s); after EchoMisses intervals without any message the
-	// session is declared dead (default 3).
+	// session is declared dead (default 10: like Open vSwitch's own
+	// inactivity probe, a switch process stalled for seconds, by a busy
+	// host or a slow disk, is slow, not gone, and keeps its session).
 	EchoInterval time.Duration
 	EchoMisses   int
 	// RequestTimeout bounds requests whose context has no deadline (default 5s).
@@ -103,7 +105,7 @@ func (c *Config) setDefaults() {
 		c.EchoInterval = time.Second
 	}
 	if c.EchoMisses <= 0 {
-		c.EchoMisses = 3
+		c.EchoMisses = 10
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Second

@@ -29,6 +29,9 @@ func TestOVS(t *testing.T) {
 	logs := &logBuffer{}
 	ctl := controller.New(controller.Config{
 		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(logs), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// a short keepalive, so that the frozen switch below is given up
+		// on within seconds (the default waits 10 s)
+		EchoMisses: 3,
 	})
 	ln, err := controller.Listen("unix:" + sock)
 	if err != nil {

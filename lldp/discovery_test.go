@@ -243,17 +243,20 @@ func TestDiscoveryLineOfThree(t *testing.T) {
 		}
 	})
 
-	t.Run("a switch stalled for 2.5 s delays probes: no replay, no stale frame", func(t *testing.T) {
+	t.Run("a switch stalled for 5 s delays probes: no replay, no stale frame, same session", func(t *testing.T) {
 		// The probes h1 sends to h2 while h2's ovs-vswitchd is stopped reach
 		// the controller seconds late, when it runs again. Late is not
-		// replayed: a 2 s age limit used to call them replays.
+		// replayed: a 2 s age limit used to call them replays. A stalled
+		// switch is slow, not gone: the keepalive (10 s of silence by
+		// default) keeps its session.
 		before := e.disc.Stats()
 		events := len(e.model.Events())
+		sess := e.ctl.Switch(2)
 		pid := vswitchdPID(t, e, 2)
 		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2500 * time.Millisecond)
+		time.Sleep(5 * time.Second)
 		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
@@ -269,6 +272,9 @@ func TestDiscoveryLineOfThree(t *testing.T) {
 		}
 		if after.Accepted <= before.Accepted {
 			t.Fatalf("no probe accepted after the stall: %+v", after)
+		}
+		if now := e.ctl.Switch(2); sess == nil || now != sess {
+			t.Fatalf("the stalled switch's session was replaced (%p -> %p): a 5 s stall must not disconnect it", sess, now)
 		}
 		waitLinks(t, e.model, want, 4*interval)
 	})
