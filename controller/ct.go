@@ -197,3 +197,11 @@ func parseNAT(s string) (*ofwire.NAT, error) {
 func (s *Session) FlushConntrackZone(ctx context.Context, zone uint16) error {
 	return s.sendChecked(ctx, of.TypeExperiment, []io.WriterTo{ofwire.CTFlushZone{Zone: zone}})
 }
+
+// FlushConntrack asks the switch (Open vSwitch 3.1 or later) to forget
+// only the connections of a conntrack zone whose original tuple matches f
+// (NXT_CT_FLUSH), and waits until it has; an older switch answers with an
+// error, and the caller can fall back to FlushConntrackZone.
+func (s *Session) FlushConntrack(ctx context.Context, f ofwire.CTFlush) error {
+	return s.sendChecked(ctx, of.TypeExperiment, []io.WriterTo{f})
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"io"
 	"net"
+	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -184,6 +186,55 @@ func TestCTDecodeAndFormat(t *testing.T) {
 		if !strings.Contains(string(out), "NXT_CT_FLUSH_ZONE") || !strings.Contains(string(out), "zone_id=4660") {
 			t.Errorf("ovs-ofctl reads our flush as %s", out)
 		}
+	}
+}
+
+// TestCTFlushEncode: the per-connection flush (NXT_CT_FLUSH) carries the
+// zone and the original tuple's set fields, and Open vSwitch's own
+// decoder reads them back.
+func TestCTFlushEncode(t *testing.T) {
+	src, dst := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("203.0.113.10")
+	f := ofwire.CTFlush{Zone: 7, Proto: 6, Src: src, Dst: dst, SrcPort: 1234, DstPort: 80}
+	b, _ := ofwire.Encode(of.TypeExperiment, 9, f)
+	want := "04040068000000090000232000000020" + // header, NX, NXT_CT_FLUSH
+		"0600000000000000" + // proto tcp, zeros
+		"0002000600070000" + // zone 7
+		"0000004800000000" + // orig tuple, 0x48 long, padding
+		"0000001400000000000000000000ffff0a00000500000000" + // src ::ffff:10.0.0.5
+		"0001001400000000000000000000ffffcb00710a00000000" + // dst
+		"0002000604d20000" + "0003000600500000" // ports
+	if hex.EncodeToString(b) != want {
+		t.Errorf("flush\n got %x\nwant %s", b, want)
+	}
+	if int(binary.BigEndian.Uint16(b[2:])) != len(b) {
+		t.Errorf("length field %d, message %d bytes", binary.BigEndian.Uint16(b[2:]), len(b))
+	}
+	// only the destination: zone and one address, nothing else
+	d, _ := ofwire.Encode(of.TypeExperiment, 1, ofwire.CTFlush{Zone: 3, Dst: dst})
+	if len(d) != 8+8+8+8+8+24 {
+		t.Errorf("dst-only flush is %d bytes: %x", len(d), d)
+	}
+	if got, want := (ofwire.CTFlush{Zone: 3, Dst: dst}).String(), "zone=3 'ct_nw_dst=203.0.113.10'"; got != want {
+		t.Errorf("String %q, want %q", got, want)
+	}
+	out, err := exec.Command("ovs-ofctl", "ofp-print", hex.EncodeToString(b)).CombinedOutput()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("ovs-ofctl: %v %s", err, out)
+		}
+		t.Skipf("no ovs-ofctl: %v", err)
+	}
+	for _, s := range []string{"NXT_CT_FLUSH", "zone=7", "ct_nw_src=10.0.0.5", "ct_nw_dst=203.0.113.10", "ct_tp_src=1234", "ct_tp_dst=80", "ct_nw_proto=6"} {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("ovs-ofctl reads our flush without %q: %s", s, out)
+		}
+	}
+	if strings.Contains(string(out), "error") {
+		t.Errorf("ovs-ofctl: %s", out)
+	}
+	out, _ = exec.Command("ovs-ofctl", "ofp-print", hex.EncodeToString(d)).CombinedOutput()
+	if !strings.Contains(string(out), "zone=3 'ct_nw_src=::,ct_nw_dst=203.0.113.10") {
+		t.Errorf("ovs-ofctl reads the dst-only flush as %s", out)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/google/gopacket"
@@ -16,6 +15,7 @@ import (
 	"github.com/netrack/openflow/ofp"
 
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
 )
 
 // External networks (docs/vnet.md, "External networks, SNAT and floating
@@ -327,41 +327,99 @@ func (m *Manager) FloatingIPStats(ctx context.Context, ip string) (FloatingIPSta
 	return st, nil
 }
 
-// changedNATZones are the NAT zones of routers whose gateway or floating
-// IPs differ between cur and next (gone routers included): flushed so
-// that a deleted or moved floating IP cuts its connections.
-func changedNATZones(cur, next *Config) []uint16 {
-	a, b := natSigs(cur), natSigs(next)
-	var out []uint16
-	for z, sig := range a {
-		if b[z] != sig {
-			out = append(out, z)
+// natFlushes says what a configuration change cuts in the routers' NAT
+// zones. zones: routers whose gateway (network, address, MAC) changed,
+// appeared or went: their whole zone. conns: for a router whose gateway
+// stayed, only the connections of each floating IP added, deleted or moved
+// to another interface: those first sent to the floating IP (inbound,
+// matched before DNAT) and those first sent by the interface it left
+// (outbound, by its fixed IP before SNAT). The interface that gains a
+// floating IP keeps its connections (they go on through the gateway
+// address). When the fixed IP of the interface left is unknown (a lease
+// gone), the whole zone is flushed, as before. fixedIP gives an
+// interface's address in a configuration ("" when it has none).
+func natFlushes(cur, next *Config, fixedIP func(c *Config, iface string) string) (zones []uint16, conns []ofwire.CTFlush) {
+	a, b := natStates(cur), natStates(next)
+	whole := map[uint16]bool{}
+	seen := map[ofwire.CTFlush]bool{}
+	add := func(f ofwire.CTFlush) {
+		if !seen[f] {
+			seen[f] = true
+			conns = append(conns, f)
+		}
+	}
+	for z, old := range a {
+		nw, ok := b[z]
+		if !ok || nw.gw != old.gw {
+			whole[z] = true
+			continue
+		}
+		for ip, iface := range old.fips {
+			if nw.fips[ip] == iface {
+				continue
+			}
+			fip, err := netip.ParseAddr(ip)
+			fixed, ferr := netip.ParseAddr(fixedIP(cur, iface))
+			if err != nil || ferr != nil {
+				whole[z] = true
+				break
+			}
+			add(ofwire.CTFlush{Zone: z, Dst: fip})
+			add(ofwire.CTFlush{Zone: z, Src: fixed})
+		}
+		for ip := range nw.fips {
+			if _, had := old.fips[ip]; had || whole[z] {
+				continue
+			}
+			fip, err := netip.ParseAddr(ip)
+			if err != nil {
+				whole[z] = true
+				continue
+			}
+			add(ofwire.CTFlush{Zone: z, Dst: fip}) // nothing should be there; cheap
 		}
 	}
 	for z := range b {
 		if _, ok := a[z]; !ok {
-			out = append(out, z)
+			whole[z] = true
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	for z := range whole {
+		zones = append(zones, z)
+	}
+	sort.Slice(zones, func(i, j int) bool { return zones[i] < zones[j] })
+	out := conns[:0]
+	for _, f := range conns {
+		if !whole[f.Zone] {
+			out = append(out, f)
+		}
+	}
+	conns = out
+	sort.Slice(conns, func(i, j int) bool { return conns[i].String() < conns[j].String() })
+	return zones, conns
 }
 
-func natSigs(c *Config) map[uint16]string {
-	out := map[uint16]string{}
+// natState is what a router's NAT zone depends on: its gateway, and the
+// floating IPs of the gateway's network (address -> interface).
+type natState struct {
+	gw   string
+	fips map[string]string
+}
+
+func natStates(c *Config) map[uint16]natState {
+	out := map[uint16]natState{}
 	for _, r := range c.Routers {
 		gw, ok := RouterGateway(c, r)
 		if !ok {
 			continue
 		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s %s %s;", gw.Network, gw.IP, gw.MAC)
+		st := natState{gw: fmt.Sprintf("%s %s %s", gw.Network, gw.IP, gw.MAC), fips: map[string]string{}}
 		for _, f := range c.FloatingIPs {
 			if f.Network == gw.Network {
-				fmt.Fprintf(&b, "%s=%s;", f.IP, f.Interface)
+				st.fips[f.IP] = f.Interface
 			}
 		}
-		out[NATZone(r.ID)] = b.String()
+		out[NATZone(r.ID)] = st
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package vnet_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -177,11 +178,58 @@ func TestExternalNetworkOnOVS(t *testing.T) {
 		t.Fatalf("c1 (net3, behind r2) should leave from 10.99.0.2:\n%s", seen)
 	}
 
+	// a second connection through r1, unrelated to the floating IP: b1's
+	// TCP to the outside through SNAT (its conntrack entry lingers closed)
+	stopSrv = e.serve(1, 1, "7003", "outside")
+	if got := e.connect(2, 2, "10.99.0.100", "7003"); got != "outside" {
+		t.Fatalf("b1's TCP connection to the outside through SNAT: got %q", got)
+	}
+	stopSrv()
+	cur, _ := e.mgr.Config()
+	var natZone string
+	for _, r := range cur.Routers {
+		if r.Name == "r1" {
+			natZone = fmt.Sprintf("zone=%d", vnet.NATZone(r.ID))
+		}
+	}
+	ct := func() string {
+		out, err := e.topo.OVS(e.ctx, 1, "ovs-appctl", "dpctl/dump-conntrack", natZone)
+		if err != nil {
+			t.Fatalf("dump-conntrack %s: %v %s", natZone, err, out)
+		}
+		return string(out)
+	}
+	before := ct()
+	for _, want := range []string{"src=10.2.0.12,dst=10.99.0.100", "src=10.1.0.11,dst=10.99.0.100", "dst=10.99.0.50"} {
+		if !strings.Contains(before, want) {
+			t.Fatalf("r1's NAT zone should track %q before the move:\n%s", want, before)
+		}
+	}
+
 	// moving the floating IP to b1 (net2, also behind r1) moves the traffic
 	if _, err := e.mgr.Update(func(c *vnet.Config) error { c.FloatingIPs[0].Interface = "b1"; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	waitReconciled(t, e.mgr)
+	// and cuts only the floating IP's connections (to it, and a1's own):
+	// b1's connection through the same router survives (no zone flush)
+	var after string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		after = ct()
+		// TCP only: Open vSwitch 3.1's userspace tracker does not always
+		// forget the ICMP entries a partial tuple matches when it is busy
+		// (seen with the controller tests running beside); they time out
+		if !strings.Contains(after, "tcp,orig=(src=10.99.0.100,dst=10.99.0.50") {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, _ := e.mgr.Status()
+			t.Fatalf("the connections of the moved floating IP are still tracked in r1's zone:\n%s\nstatus: %+v", after, st)
+		}
+	}
+	if !strings.Contains(after, "src=10.2.0.12,dst=10.99.0.100") {
+		t.Fatalf("b1's connection through r1 did not survive the floating IP move:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
 	stopA, stopB := e.captureFilter(2, 1, "icmp"), e.captureFilter(2, 2, "icmp")
 	e.mustPing(1, 1, "10.99.0.50")
 	a, b := stopA(), stopB()

@@ -2,10 +2,15 @@ package vnet
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
 )
 
 // externalConfig: net1 behind r1, whose gateway is on ext1 (port up1 of h1).
@@ -89,5 +94,68 @@ func TestExternalValidation(t *testing.T) {
 		if !errors.As(err, &f) || f.Field != tc.field || !strings.Contains(f.Msg, tc.msg) {
 			t.Errorf("%s: got %v, want field %s with %q", name, err, tc.field, tc.msg)
 		}
+	}
+}
+
+// TestNATFlushes: moving or deleting a floating IP cuts only its
+// connections (inbound to it, outbound of the interface it left); a
+// gateway change, or an interface whose address is unknown, cuts the
+// router's whole NAT zone; nothing else cuts anything.
+func TestNATFlushes(t *testing.T) {
+	cur := externalConfig()
+	cur.Interfaces = append(cur.Interfaces, Interface{Name: "a2", Network: "net1", Datapath: "h1", Port: "vm2", IP: "10.1.0.12"})
+	if err := cur.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	static := func(c *Config, iface string) string {
+		for _, in := range c.Interfaces {
+			if in.Name == iface {
+				return in.IP
+			}
+		}
+		return ""
+	}
+	zone := NATZone(cur.Routers[0].ID)
+	fip, a1 := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("10.1.0.11")
+	show := func(z []uint16, c []ofwire.CTFlush) string {
+		var s []string
+		for _, f := range c {
+			s = append(s, f.String())
+		}
+		return fmt.Sprintf("zones %v conns %v", z, s)
+	}
+	same := cloneConfig(cur)
+	if z, c := natFlushes(&cur, &same, static); len(z)+len(c) != 0 {
+		t.Errorf("no change: %s", show(z, c))
+	}
+	want := []ofwire.CTFlush{{Zone: zone, Src: a1}, {Zone: zone, Dst: fip}}
+	sort.Slice(want, func(i, j int) bool { return want[i].String() < want[j].String() })
+	moved := cloneConfig(cur)
+	moved.FloatingIPs[0].Interface = "a2"
+	if z, c := natFlushes(&cur, &moved, static); len(z) != 0 || !reflect.DeepEqual(c, want) {
+		t.Errorf("move to a2: %s, want conns %v", show(z, c), want)
+	}
+	deleted := cloneConfig(cur)
+	deleted.FloatingIPs = nil
+	if z, c := natFlushes(&cur, &deleted, static); len(z) != 0 || !reflect.DeepEqual(c, want) {
+		t.Errorf("delete: %s, want conns %v", show(z, c), want)
+	}
+	added := cloneConfig(cur)
+	added.FloatingIPs = append(added.FloatingIPs, FloatingIP{Network: "ext1", IP: "192.0.2.3", Interface: "a2"})
+	if z, c := natFlushes(&cur, &added, static); len(z) != 0 || len(c) != 1 || c[0] != (ofwire.CTFlush{Zone: zone, Dst: netip.MustParseAddr("192.0.2.3")}) {
+		t.Errorf("add: %s, want only inbound to 192.0.2.3", show(z, c))
+	}
+	if z, c := natFlushes(&cur, &moved, func(*Config, string) string { return "" }); len(c) != 0 || len(z) != 1 || z[0] != zone {
+		t.Errorf("move with the fixed IP unknown: %s, want the whole zone", show(z, c))
+	}
+	gw := cloneConfig(moved)
+	gw.Routers[0].Interfaces[2].IP = "192.0.2.9"
+	if z, c := natFlushes(&cur, &gw, static); len(c) != 0 || len(z) != 1 || z[0] != zone {
+		t.Errorf("gateway change: %s, want the whole zone only", show(z, c))
+	}
+	other := cloneConfig(cur)
+	other.Interfaces[1].IP = "10.2.0.99"
+	if z, c := natFlushes(&cur, &other, static); len(z)+len(c) != 0 {
+		t.Errorf("an unrelated change: %s", show(z, c))
 	}
 }

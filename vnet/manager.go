@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/satellite-sdn/satellite/controller"
+	"github.com/satellite-sdn/satellite/controller/ofwire"
 	"github.com/satellite-sdn/satellite/topology"
 )
 
@@ -111,6 +112,10 @@ type Manager struct {
 	// changed: flushed on every switch once the new flows are in, so that
 	// connections the new rules no longer allow are cut
 	flush map[uint16]bool
+	// flushConns are connections of NAT zones (those of floating IPs that
+	// moved or went) to forget on every switch once the new flows are in;
+	// a switch that refuses the per-connection flush gets the zone flushed.
+	flushConns map[ofwire.CTFlush]bool
 	// neigh are the addresses learned on external networks (network ->
 	// IP -> MAC, from ARP on their ports); asked are the ARP requests sent
 	// (network/IP -> when), so each is sent at most once a second
@@ -256,11 +261,18 @@ func (m *Manager) Update(fn func(c *Config) error) (Config, error) {
 // adoptLocked makes cfg (stored as revision rev) the configuration in
 // effect and starts reconciling to it. m.mu is held.
 func (m *Manager) adoptLocked(cfg Config, rev uint64) {
-	for _, z := range append(changedZones(&m.cfg, &cfg), changedNATZones(&m.cfg, &cfg)...) {
+	natZones, conns := natFlushes(&m.cfg, &cfg, m.fixedIPLocked)
+	for _, z := range append(changedZones(&m.cfg, &cfg), natZones...) {
 		if m.flush == nil {
 			m.flush = map[uint16]bool{}
 		}
 		m.flush[z] = true
+	}
+	for _, f := range conns {
+		if m.flushConns == nil {
+			m.flushConns = map[ofwire.CTFlush]bool{}
+		}
+		m.flushConns[f] = true
 	}
 	m.cfg, m.rev = cfg, rev
 	m.Kick()
@@ -596,14 +608,15 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 		m.log.Warn("sweeping the DHCP leases failed; will retry", "err", err)
 	}
 	m.mu.Lock()
-	flush := m.flush
-	m.flush = nil
+	flush, flushConns := m.flush, m.flushConns
+	m.flush, m.flushConns = nil, nil
 	m.mu.Unlock()
 	progs, notes := m.Programs()
 	m.mu.Lock()
 	m.notes = notes
 	m.mu.Unlock()
 	retry := map[uint16]bool{}
+	retryConns := map[ofwire.CTFlush]bool{}
 	var errs []error
 	ids := make([]uint64, 0, len(progs))
 	for id := range progs {
@@ -667,8 +680,32 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 				m.log.Info("conntrack zone flushed after a security change", "dpid", st.DPID, "zone", z)
 			}
 		}
+		for f := range flushConns {
+			if flush[f.Zone] {
+				continue // the whole zone went above
+			}
+			if err != nil {
+				retryConns[f] = true
+				continue
+			}
+			if ferr := m.flushConn(ctx, s, f); ferr != nil {
+				retryConns[f] = true
+				m.log.Warn("flushing the connections of a floating IP failed; they may live on until it works", "dpid", st.DPID, "flush", f.String(), "err", ferr)
+				st.Error = fmt.Sprintf("flushing conntrack %s: %v", f, ferr)
+			}
+		}
 		m.mu.Lock()
 		m.status[id] = st
+		m.mu.Unlock()
+	}
+	if len(retryConns) > 0 {
+		m.mu.Lock()
+		if m.flushConns == nil {
+			m.flushConns = map[ofwire.CTFlush]bool{}
+		}
+		for f := range retryConns {
+			m.flushConns[f] = true
+		}
 		m.mu.Unlock()
 	}
 	if len(retry) > 0 {
@@ -682,4 +719,45 @@ func (m *Manager) reconcileAll(ctx context.Context) error {
 		m.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// flushConn forgets the connections f matches on a switch (NXT_CT_FLUSH);
+// when the switch answers with an error (an Open vSwitch older than 3.1),
+// the whole zone instead (NXT_CT_FLUSH_ZONE). A timeout or a lost session
+// is returned without the fallback: our own slowness is no reason to cut
+// more than asked.
+func (m *Manager) flushConn(ctx context.Context, s *controller.Session, f ofwire.CTFlush) error {
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := s.FlushConntrack(fctx, f)
+	var oferr *ofwire.Error
+	if err == nil {
+		m.log.Info("conntrack connections flushed after a floating IP change", "dpid", fmt.Sprintf("%016x", s.DPID()), "flush", f.String())
+		return nil
+	}
+	if !errors.As(err, &oferr) {
+		return err
+	}
+	m.log.Info("the switch refused a per-connection conntrack flush; flushing the zone", "dpid", fmt.Sprintf("%016x", s.DPID()), "zone", f.Zone, "err", err)
+	if zerr := s.FlushConntrackZone(fctx, f.Zone); zerr != nil {
+		return fmt.Errorf("%v; then flushing zone %d: %w", err, f.Zone, zerr)
+	}
+	return nil
+}
+
+// fixedIPLocked is the address of an interface in c: its static IP, or
+// its active lease. m.mu is held.
+func (m *Manager) fixedIPLocked(c *Config, iface string) string {
+	for _, in := range c.Interfaces {
+		if in.Name != iface {
+			continue
+		}
+		if in.IP != "" {
+			return in.IP
+		}
+		if ip, ok := m.byMAC[in.Network+"/"+in.MAC]; ok {
+			return ip
+		}
+	}
+	return ""
 }

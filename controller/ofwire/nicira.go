@@ -13,12 +13,13 @@ import (
 // Open vSwitch (Nicira) extensions Satellite speaks over OpenFlow 1.3:
 // the connection-tracking action NXAST_CT, the NXM_NX_CT_STATE and
 // NXM_NX_CT_ZONE matches (see controller/flowspec.go) and the
-// NXT_CT_FLUSH_ZONE message.
+// NXT_CT_FLUSH_ZONE and NXT_CT_FLUSH messages.
 const (
 	NiciraExperimenter = 0x00002320 // NX_VENDOR_ID
 	nxastCT            = 35         // NXAST_CT
 	nxastNAT           = 36         // NXAST_NAT (nested in NXAST_CT)
 	nxtCTFlushZone     = 29         // NXT_CT_FLUSH_ZONE
+	nxtCTFlush         = 32         // NXT_CT_FLUSH (Open vSwitch 3.1)
 	nxCTFlagCommit     = 1 << 0     // NX_CT_F_COMMIT
 	// CTNoTable is the ActionCT table for "no recirculation"
 	// (NX_CT_RECIRC_NONE).
@@ -246,4 +247,107 @@ func (m CTFlushZone) WriteTo(w io.Writer) (int64, error) {
 	binary.BigEndian.PutUint16(b[14:], m.Zone)
 	n, err := w.Write(b)
 	return int64(n), err
+}
+
+// CTFlush is the body of an OFPT_EXPERIMENTER message asking Open vSwitch
+// (3.1 and later) to forget the connections of a conntrack zone whose
+// original-direction tuple matches (NXT_CT_FLUSH): a field left zero
+// (invalid address, port 0, Proto 0) matches anything, so CTFlush{Zone: 5,
+// Dst: a} forgets every connection of zone 5 first sent to a. The
+// userspace tracker matches the tuple before NAT. The switch answers only
+// with an error (one without the extension: bad subtype).
+type CTFlush struct {
+	Zone             uint16
+	Proto            uint8      // IP protocol, 0 for any
+	Src, Dst         netip.Addr // IPv4 or IPv6; invalid for any
+	SrcPort, DstPort uint16     // 0 for any
+}
+
+// NXT_CT_FLUSH property types: outer ones, and those nested in a tuple.
+const (
+	ctFlushOrigTuple = 0 // NXT_CT_ORIG_DIRECTION
+	ctFlushZoneID    = 2 // NXT_CT_ZONE_ID
+	ctTupleSrc       = 0 // NXT_CT_SRC (16-byte IPv6, IPv4-mapped for IPv4)
+	ctTupleDst       = 1 // NXT_CT_DST
+	ctTupleSrcPort   = 2 // NXT_CT_SRC_PORT
+	ctTupleDstPort   = 3 // NXT_CT_DST_PORT
+)
+
+// ctProp appends a property (type, length without padding, value) padded
+// to a multiple of 8 bytes.
+func ctProp(b []byte, typ uint16, val []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, typ)
+	b = binary.BigEndian.AppendUint16(b, uint16(4+len(val)))
+	b = append(b, val...)
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// WriteTo implements io.WriterTo: experimenter id, subtype, the 8-byte
+// nx_ct_flush (protocol, zeros), the zone property, then the original
+// tuple as a nested property (header, 4 bytes of padding, its own
+// properties) when any of its fields is set.
+func (m CTFlush) WriteTo(w io.Writer) (int64, error) {
+	b := make([]byte, 16, 80)
+	binary.BigEndian.PutUint32(b[0:], NiciraExperimenter)
+	binary.BigEndian.PutUint32(b[4:], nxtCTFlush)
+	b[8] = m.Proto
+	b = ctProp(b, ctFlushZoneID, binary.BigEndian.AppendUint16(nil, m.Zone))
+	var t []byte
+	if m.Src.IsValid() {
+		a := m.Src.As16()
+		t = ctProp(t, ctTupleSrc, a[:])
+	}
+	if m.Dst.IsValid() {
+		a := m.Dst.As16()
+		t = ctProp(t, ctTupleDst, a[:])
+	}
+	if m.SrcPort != 0 {
+		t = ctProp(t, ctTupleSrcPort, binary.BigEndian.AppendUint16(nil, m.SrcPort))
+	}
+	if m.DstPort != 0 {
+		t = ctProp(t, ctTupleDstPort, binary.BigEndian.AppendUint16(nil, m.DstPort))
+	}
+	if len(t) > 0 {
+		b = binary.BigEndian.AppendUint16(b, ctFlushOrigTuple)
+		b = binary.BigEndian.AppendUint16(b, uint16(8+len(t)))
+		b = append(b, 0, 0, 0, 0)
+		b = append(b, t...)
+	}
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// String renders the flush like the arguments of ovs-ofctl ct-flush:
+// zone=5 'ct_nw_dst=203.0.113.10'.
+func (m CTFlush) String() string {
+	var t []string
+	for _, a := range []struct {
+		k string
+		v netip.Addr
+	}{{"src", m.Src}, {"dst", m.Dst}} {
+		if a.v.IsValid() {
+			k := "ct_nw_" + a.k
+			if a.v.Is6() && !a.v.Is4In6() {
+				k = "ct_ipv6_" + a.k
+			}
+			t = append(t, k+"="+a.v.Unmap().String())
+		}
+	}
+	if m.Proto != 0 {
+		t = append(t, fmt.Sprintf("ct_nw_proto=%d", m.Proto))
+	}
+	if m.SrcPort != 0 {
+		t = append(t, fmt.Sprintf("ct_tp_src=%d", m.SrcPort))
+	}
+	if m.DstPort != 0 {
+		t = append(t, fmt.Sprintf("ct_tp_dst=%d", m.DstPort))
+	}
+	s := fmt.Sprintf("zone=%d", m.Zone)
+	if len(t) > 0 {
+		s += " '" + strings.Join(t, ",") + "'"
+	}
+	return s
 }
