@@ -11,7 +11,7 @@
 //	http: 127.0.0.1:8080   # or a mapping: {addr, tls: {cert, key}, hosts, open_paths, ...} (config/http.go)
 //	log_level: info      # debug, info, warn or error
 //	log_format: text     # text or json
-//	keepalive: {interval: 1s, misses: 3}
+//	keepalive: {interval: 1s, misses: 10}
 //	request_timeout: 5s
 //	packet_out_rate: 2000
 //	packet_in_rate: 2000
@@ -204,7 +204,7 @@ func Default() Config {
 		HTTP:           defaultHTTP(),
 		LogLevel:       "info",
 		LogFormat:      "text",
-		Keepalive:      Keepalive{Interval: Duration(time.Second), Misses: 3},
+		Keepalive:      Keepalive{Interval: Duration(time.Second), Misses: controller.DefaultEchoMisses},
 		RequestTimeout: Duration(5 * time.Second),
 		PacketOutRate:  2000,
 		PacketInRate:   2000,

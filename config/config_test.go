@@ -39,7 +39,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Default()
 	if !reflect.DeepEqual(c.OpenFlow, want.OpenFlow) || c.HTTP.Addr != DefaultHTTPAddr || c.LogLevel != "info" || c.LogFormat != "text" ||
-		c.Keepalive.Interval != Duration(time.Second) || c.Keepalive.Misses != 3 || c.RequestTimeout != Duration(5*time.Second) {
+		c.Keepalive.Interval != Duration(time.Second) || c.Keepalive.Misses != 10 || c.RequestTimeout != Duration(5*time.Second) {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if got := c.Source("http"); got != "default" {
@@ -103,7 +103,7 @@ func TestPartialFileKeepsDefaults(t *testing.T) {
 	}
 	// a setting with no value keeps its default
 	c, err = Load(writeFile(t, "http:\nopenflow:\nkeepalive:\nlog_level: warn\n"))
-	if err != nil || c.HTTP.Addr != DefaultHTTPAddr || len(c.OpenFlow) != 1 || c.Keepalive.Misses != 3 || c.LogLevel != "warn" {
+	if err != nil || c.HTTP.Addr != DefaultHTTPAddr || len(c.OpenFlow) != 1 || c.Keepalive.Misses != 10 || c.LogLevel != "warn" {
 		t.Fatalf("null settings: %+v %v", c, err)
 	}
 	// an empty file is all defaults

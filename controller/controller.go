@@ -25,6 +25,10 @@ import (
 )
 
 // Config holds the controller's settings. Zero values take the defaults.
+// DefaultEchoMisses is how many silent echo intervals end a session by
+// default (Config.EchoMisses).
+const DefaultEchoMisses = 10
+
 type Config struct {
 	// Listen holds OpenFlow listen targets in OVS syntax: "tcp:[HOST]:PORT",
 	// "ssl:[HOST]:PORT" (needs TLS) or "unix:PATH". Default:
@@ -51,7 +55,10 @@ type Config struct {
 	WarnEvery time.Duration
 	// EchoInterval is how often a quiet switch is sent an echo request
 	// (default 1s); after EchoMisses intervals without any message the
-	// session is declared dead (default 3).
+	// session is declared dead (default 10: ten seconds, the dead time
+	// OVS itself grants its controller with its 5 s inactivity probe). A
+	// switch process stalled for a few seconds is slow, not dead:
+	// dropping its session would take its links and probes down with it.
 	EchoInterval time.Duration
 	EchoMisses   int
 	// RequestTimeout bounds requests whose context has no deadline (default 5s).
@@ -103,7 +110,7 @@ func (c *Config) setDefaults() {
 		c.EchoInterval = time.Second
 	}
 	if c.EchoMisses <= 0 {
-		c.EchoMisses = 3
+		c.EchoMisses = DefaultEchoMisses
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Second

@@ -243,21 +243,35 @@ func TestDiscoveryLineOfThree(t *testing.T) {
 		}
 	})
 
-	t.Run("a switch stalled for 2.5 s delays probes: no replay, no stale frame", func(t *testing.T) {
+	t.Run("a switch stalled for 3 s delays probes: no replay, no stale frame, same session", func(t *testing.T) {
 		// The probes h1 sends to h2 while h2's ovs-vswitchd is stopped reach
 		// the controller seconds late, when it runs again. Late is not
-		// replayed: a 2 s age limit used to call them replays.
+		// replayed: a 2 s age limit used to call them replays. Nor is a
+		// stalled switch dead: its session survives the stall (the
+		// keepalive's default dead time is 10 s).
 		before := e.disc.Stats()
 		events := len(e.model.Events())
+		sess := e.ctl.Switch(e.topo.Host(2).DatapathID)
+		if sess == nil {
+			t.Fatal("h2 not connected")
+		}
 		pid := vswitchdPID(t, e, 2)
 		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2500 * time.Millisecond)
+		time.Sleep(3 * time.Second)
 		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(3 * interval)
+		select {
+		case <-sess.Done():
+			t.Fatal("h2's session was dropped by a 3 s stall")
+		default:
+		}
+		if now := e.ctl.Switch(e.topo.Host(2).DatapathID); now != sess {
+			t.Fatalf("h2's session was replaced during the stall")
+		}
 		after := e.disc.Stats()
 		if after.Replayed != before.Replayed || after.Stale != before.Stale {
 			t.Fatalf("delayed probes rejected: replayed %d -> %d, stale %d -> %d", before.Replayed, after.Replayed, before.Stale, after.Stale)
