@@ -204,7 +204,7 @@ func Default() Config {
 		HTTP:           defaultHTTP(),
 		LogLevel:       "info",
 		LogFormat:      "text",
-		Keepalive:      Keepalive{Interval: Duration(time.Second), Misses: 10},
+		Keepalive:      Keepalive{Interval: Duration(time.Second), Misses: controller.DefaultEchoMisses},
 		RequestTimeout: Duration(5 * time.Second),
 		PacketOutRate:  2000,
 		PacketInRate:   2000,

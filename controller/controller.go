@@ -25,6 +25,10 @@ import (
 )
 
 // Config holds the controller's settings. Zero values take the defaults.
+// DefaultEchoMisses is how many silent echo intervals end a session by
+// default (Config.EchoMisses).
+const DefaultEchoMisses = 10
+
 type Config struct {
 	// Listen holds OpenFlow listen targets in OVS syntax: "tcp:[HOST]:PORT",
 	// "ssl:[HOST]:PORT" (needs TLS) or "unix:PATH". Default:
@@ -51,9 +55,10 @@ type Config struct {
 	WarnEvery time.Duration
 	// EchoInterval is how often a quiet switch is sent an echo request
 	// (default 1s); after EchoMisses intervals without any message the
-	// session is declared dead (default 10: like Open vSwitch's own
-	// inactivity probe, a switch process stalled for seconds, by a busy
-	// host or a slow disk, is slow, not gone, and keeps its session).
+	// session is declared dead (default 10: ten seconds, the dead time
+	// OVS itself grants its controller with its 5 s inactivity probe). A
+	// switch process stalled for a few seconds is slow, not dead:
+	// dropping its session would take its links and probes down with it.
 	EchoInterval time.Duration
 	EchoMisses   int
 	// RequestTimeout bounds requests whose context has no deadline (default 5s).
@@ -105,7 +110,7 @@ func (c *Config) setDefaults() {
 		c.EchoInterval = time.Second
 	}
 	if c.EchoMisses <= 0 {
-		c.EchoMisses = 10
+		c.EchoMisses = DefaultEchoMisses
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Second
