@@ -27,6 +27,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/satellite-sdn/satellite/alerts"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/satellite-sdn/satellite/cluster"
 	"github.com/satellite-sdn/satellite/collector"
 	"github.com/satellite-sdn/satellite/config"
@@ -74,6 +76,7 @@ type Core struct {
 	Journal    *journal.Journal // nil when journal.enabled is false
 	Tracker    *topology.Tracker
 	Discovery  *lldp.Discovery
+	Signer     *lldp.Signer // signs and verifies the LLDP probes
 	VNets      *vnet.Manager
 	Collector  *collector.Collector // nil without it
 	Prober     *probes.Manager      // nil when probes.enabled is false
@@ -86,6 +89,7 @@ type Core struct {
 	Cluster *cluster.Member
 	Audit   *audit.Engine // the flow audit (docs/audit.md)
 
+	etcd    *clientv3.Client // the cluster's etcd (nil: alone)
 	cfg     config.Config
 	log     *slog.Logger
 	without map[string]bool
@@ -166,13 +170,19 @@ func New(cfg config.Config, opt Options) (a *Core, err error) {
 		}, nil)
 	}
 
+	// With a cluster section etcd holds the shared state and the LLDP
+	// key (internal/core/cluster.go).
+	if err := a.dialCluster(cfg); err != nil {
+		return a, err
+	}
 	// Discovery and switch events feed the topology model.
 	signer := opt.Signer
 	if signer == nil {
-		if signer, err = lldpSigner(cfg.Discovery.SecretFile); err != nil {
+		if signer, err = a.lldpSigner(cfg); err != nil {
 			return a, err
 		}
 	}
+	a.Signer = signer
 	model := topology.New(topology.Options{MaxHostsPerPort: cfg.Hosts.MaxPerPort, MaxHostsPerSwitch: cfg.Hosts.MaxPerSwitch,
 		KeepDownLinks: time.Duration(cfg.Discovery.ForgetDownAfter)})
 	a.Model = model

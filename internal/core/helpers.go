@@ -91,8 +91,14 @@ func recordSecurityEvents(ctx context.Context, ctl *controller.Controller, model
 	}
 }
 
-// lldpSigner returns the LLDP signer: the key from file, or a random one.
-func lldpSigner(file string) (*lldp.Signer, error) {
+// lldpSigner returns the LLDP signer: the key of discovery.secret_file,
+// else in a cluster the cluster's key in etcd (shared by its instances,
+// docs/cluster.md), else a random one.
+func (a *Core) lldpSigner(cfg config.Config) (*lldp.Signer, error) {
+	file := cfg.Discovery.SecretFile
+	if file == "" && a.etcd != nil {
+		return clusterSigner(a.etcd, cfg.Cluster)
+	}
 	if file == "" {
 		return lldp.NewRandomSigner(), nil
 	}
